@@ -1,0 +1,1 @@
+"""Catalyst Forge composition functions."""

@@ -1,0 +1,1 @@
+"""The shared core every composer builds on: observed state, naming, errors, readiness."""

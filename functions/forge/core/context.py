@@ -1,0 +1,142 @@
+"""The small object every composer works through.
+
+It owns the request/response pair and records what the composer composed, so
+that readiness, stage conditions and XR readiness are decided in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import crossplane.function.proto.v1.run_function_pb2 as fnv1
+import pydantic
+from crossplane.function import resource, response
+from google.protobuf import struct_pb2
+
+from forge.core import environment
+from forge.core.errors import SpecError, from_validation_error
+from forge.core.observed import Observed, field
+from forge.core.readiness import is_ready
+
+Spec = TypeVar("Spec", bound=pydantic.BaseModel)
+
+NAME_ANNOTATION = "crossplane.io/composition-resource-name"
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One step of the XR's lifecycle, reported as a status condition."""
+
+    type: str
+    ready: bool
+    reason: str
+    message: str = ""
+
+
+class Context:
+    """Access to one RunFunction call: the XR, observed state, and what we compose."""
+
+    def __init__(self, req: fnv1.RunFunctionRequest, rsp: fnv1.RunFunctionResponse) -> None:
+        self.req = req
+        self.rsp = rsp
+        self.xr: struct_pb2.Struct = req.observed.composite.resource
+        self.observed = Observed(req.observed)
+        self.name: str = field(self.xr, "metadata", "name", default="")
+        self.namespace: str | None = field(self.xr, "metadata", "namespace") or None
+        self.env: dict[str, Any] = {}
+        self.stages: list[Stage] = []
+        self._ready: dict[str, bool] = {}
+
+    # Input -----------------------------------------------------------------
+
+    def step_input(self) -> dict[str, Any]:
+        """The Composition step's input, as a dict (small; safe to convert)."""
+        if not self.req.HasField("input"):
+            return {}
+        return resource.struct_to_dict(self.req.input)
+
+    def load_environment(self, ref_name: str | None) -> None:
+        """Ask for the environment's EnvironmentConfigs and load what arrived.
+
+        The XR's ``spec.environmentConfigRef.name`` wins over the step input's
+        ``environmentConfig`` selector (a name or matchLabels).
+        """
+        selector = self.step_input().get("environmentConfig") or {}
+        name = ref_name or selector.get("name")
+        labels = None if name else selector.get("matchLabels")
+        environment.request(self.rsp, name=name, labels=labels)
+        self.env = environment.merged_data(self.req)
+
+    def spec(self, model: type[Spec], env_defaults: Mapping[str, str] | None = None) -> Spec:
+        """Validate the XR's spec, environment defaults merged underneath it.
+
+        ``env_defaults`` maps spec paths to environment keys; the XR wins.
+        """
+        raw = field(self.xr, "spec")
+        if raw is not None and not isinstance(raw, struct_pb2.Struct):
+            raise SpecError("spec", "must be an object")
+        spec = resource.struct_to_dict(raw) if raw is not None else {}
+        ref = spec.get("environmentConfigRef")
+        self.load_environment(ref.get("name") if isinstance(ref, dict) else None)
+        if env_defaults:
+            spec = environment.deep_merge(environment.defaults_from(self.env, env_defaults), spec)
+        try:
+            return model.model_validate(spec)
+        except pydantic.ValidationError as exc:
+            raise from_validation_error(exc) from None
+
+    # Output ----------------------------------------------------------------
+
+    def compose(self, key: str, manifest: dict[str, Any]) -> bool:
+        """Add a composed resource to desired state; return whether it is ready."""
+        target = self.rsp.desired.resources[key]
+        target.resource.Clear()
+        target.resource.update(manifest)
+        ready = is_ready(manifest["apiVersion"], manifest["kind"], self.observed.resource(key))
+        target.ready = fnv1.READY_TRUE if ready else fnv1.READY_FALSE
+        self._ready[key] = ready
+        return ready
+
+    def is_composed(self, key: str) -> bool:
+        """Whether the resource exists already, so it must stay composed."""
+        return key in self.observed
+
+    def ready(self, *keys: str) -> bool:
+        """Whether every named resource was composed in this call and is ready."""
+        return all(self._ready.get(key, False) for key in keys)
+
+    def unready(self) -> list[str]:
+        """The composed resources that are not ready yet, sorted."""
+        return sorted(key for key, ready in self._ready.items() if not ready)
+
+    def set_status(self, fragment: Mapping[str, Any]) -> None:
+        """Merge fields into the XR's desired status."""
+        status = self.rsp.desired.composite.resource.get_or_create_struct("status")
+        status.update(dict(fragment))
+
+    def stage(self, type_: str, ready: bool, reason: str, message: str = "") -> bool:
+        """Record a lifecycle stage; it becomes an XR status condition."""
+        self.stages.append(Stage(type_, ready, reason, message))
+        return ready
+
+    def finish(self) -> None:
+        """Write stage conditions and decide the XR's readiness.
+
+        The XR is ready only when every stage is done and every composed
+        resource is ready: a stage that has not composed its resources yet
+        must not let the XR look ready early.
+        """
+        for stage in self.stages:
+            response.set_conditions(
+                self.rsp,
+                resource.Condition(
+                    typ=stage.type,
+                    status="True" if stage.ready else "False",
+                    reason=stage.reason,
+                    message=stage.message or None,
+                ),
+            )
+        done = all(s.ready for s in self.stages) and not self.unready()
+        self.rsp.desired.composite.ready = fnv1.READY_TRUE if done else fnv1.READY_FALSE

@@ -1,0 +1,44 @@
+"""Errors a composer reports to the user as a fatal result."""
+
+from __future__ import annotations
+
+import pydantic
+
+
+class SpecError(ValueError):
+    """A problem with the XR's spec, reported with the field path."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+def _format_loc(prefix: str, loc: tuple[int | str, ...]) -> str:
+    path = prefix
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part.startswith(("function-", "tagged-union")) or part in {"list", "dict"}:
+            continue
+        else:
+            path += f".{part}"
+    return path
+
+
+def from_validation_error(exc: pydantic.ValidationError, prefix: str = "spec") -> SpecError:
+    """Turn a pydantic error into a SpecError naming the first failing field.
+
+    The input value is left out on purpose: it may be secret material.
+    """
+    first = exc.errors(include_url=False, include_input=False)[0]
+    reason = first["msg"]
+    if reason.startswith("Value error, "):
+        reason = reason[len("Value error, ") :]
+    if first["type"] == "extra_forbidden":
+        reason = "unknown field"
+    path = _format_loc(prefix, tuple(first["loc"]))
+    count = exc.error_count()
+    if count > 1:
+        reason += f" (and {count - 1} more problem{'s' if count > 2 else ''})"
+    return SpecError(path, reason)

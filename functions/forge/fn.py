@@ -1,0 +1,62 @@
+"""The gRPC servicer: dispatch each request to the composer of its XR kind."""
+
+from __future__ import annotations
+
+import traceback
+
+import crossplane.function.proto.v1.run_function_pb2 as fnv1
+import grpc
+from crossplane.function import logging, response
+from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
+
+from forge.apis import COMPOSERS
+from forge.core.context import Context
+from forge.core.errors import SpecError
+from forge.core.observed import field
+
+
+class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
+    """Runs the composer for the observed XR's kind; never raises."""
+
+    def __init__(self) -> None:
+        self.log = logging.get_logger()
+
+    async def RunFunction(  # noqa: N802 - gRPC method name
+        self, req: fnv1.RunFunctionRequest, _: grpc.aio.ServicerContext | None = None
+    ) -> fnv1.RunFunctionResponse:
+        """Compose the XR; turn every failure into a fatal result."""
+        return run(req, self.log)
+
+
+def run(req: fnv1.RunFunctionRequest, log) -> fnv1.RunFunctionResponse:
+    """Compose one request. Desired state we did not write passes through untouched."""
+    rsp = response.to(req)
+    xr = req.observed.composite.resource
+    api_version = str(field(xr, "apiVersion", default=""))
+    kind = str(field(xr, "kind", default=""))
+    name = str(field(xr, "metadata", "name", default=""))
+    log = log.bind(kind=kind, xr=name, tag=req.meta.tag)
+
+    composer = COMPOSERS.get((api_version.partition("/")[0], kind))
+    if composer is None:
+        what = f"{api_version} {kind}".strip() or "(no observed composite resource)"
+        response.fatal(rsp, f"unsupported composite resource kind: {what}")
+        return rsp
+    ctx = Context(req, rsp)
+    try:
+        composer(ctx)
+        ctx.finish()
+    except SpecError as exc:
+        _fail(rsp, req, f"invalid {kind} {name!r}: {exc}")
+        log.info("invalid composite resource", field=exc.path)
+    except Exception as exc:
+        _fail(rsp, req, f"internal error composing {kind} {name!r}: {type(exc).__name__}")
+        log.debug("composer failed", traceback=traceback.format_exc())
+    return rsp
+
+
+def _fail(rsp: fnv1.RunFunctionResponse, req: fnv1.RunFunctionRequest, message: str) -> None:
+    """A fatal result with nothing half-composed: desired state reverts to the input."""
+    rsp.desired.CopyFrom(req.desired)
+    del rsp.conditions[:]
+    response.fatal(rsp, message)

@@ -1,0 +1,1 @@
+"""Typed specs of every XR; the XRDs' OpenAPI schemas are generated from them."""

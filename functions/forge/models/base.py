@@ -1,0 +1,58 @@
+"""Conventions shared by every spec model.
+
+Fields are snake_case in Python and camelCase on the wire; unknown fields are
+rejected so that a typo is an error naming the field, not a silent no-op.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic.alias_generators import to_camel
+
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+
+DnsLabel = Annotated[str, StringConstraints(pattern=DNS_LABEL, min_length=1, max_length=63)]
+Values = Annotated[
+    dict[str, Any],
+    Field(
+        default_factory=dict,
+        description="Helm values merged last, over everything this API derives.",
+        json_schema_extra={"x-kubernetes-preserve-unknown-fields": True},
+    ),
+]
+
+
+class Model(BaseModel):
+    """Base of every spec model."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+    )
+
+
+class LocalSecretKeyRef(Model):
+    """A key of a Secret in a known namespace (never the secret value itself)."""
+
+    name: DnsLabel
+    namespace: DnsLabel | None = Field(
+        default=None, description="Defaults to the namespace the consumer runs in."
+    )
+    key: str = Field(min_length=1, description="Key within the Secret.")
+
+
+class EnvironmentConfigRef(Model):
+    """Which EnvironmentConfig supplies this XR's defaults (wins over the Composition's)."""
+
+    name: str = Field(min_length=1)
+
+
+class ProviderConfigRef(Model):
+    """A provider-helm/provider-kubernetes ProviderConfig to use."""
+
+    kind: str = Field(default="ClusterProviderConfig", pattern=r"^(Cluster)?ProviderConfig$")
+    name: DnsLabel = "default"

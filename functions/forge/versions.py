@@ -1,0 +1,44 @@
+"""Pinned defaults: packages and charts this release installs unless a spec overrides them.
+
+One table, so that a release bump is one reviewed diff.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+GROUP = "forge.projectcatalyst.io"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+
+FUNCTION_NAME = "function-forge"
+FUNCTION_PACKAGE = "ghcr.io/input-output-hk/catalyst-forge/function-forge"
+FUNCTION_VERSION = "v0.1.0"
+
+PROVIDER_HELM = ("xpkg.crossplane.io/crossplane-contrib/provider-helm", "v1.4.0")
+PROVIDER_KUBERNETES = ("xpkg.crossplane.io/crossplane-contrib/provider-kubernetes", "v1.2.1")
+PROVIDER_AWS_REPOSITORY = "xpkg.upbound.io/upbound/provider-aws"
+PROVIDER_AWS_VERSION = "v2.6.0"
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A Helm chart at a pinned version."""
+
+    name: str
+    repository: str
+    version: str
+
+
+CROSSPLANE = Chart("crossplane", "https://charts.crossplane.io/stable", "2.3.4")
+VCLUSTER = Chart("vcluster", "https://charts.loft.sh", "0.36.1")
+EXTERNAL_DNS = Chart("external-dns", "https://kubernetes-sigs.github.io/external-dns/", "1.21.1")
+EXTERNAL_SECRETS = Chart("external-secrets", "https://charts.external-secrets.io", "2.9.0")
+CERT_MANAGER = Chart("cert-manager", "https://charts.jetstack.io", "v1.21.1")
+ISTIO_REPOSITORY = "https://istio-release.storage.googleapis.com/charts"
+ISTIO_VERSION = "1.30.3"
+KEDA = Chart("keda", "https://kedacore.github.io/charts", "2.20.2")
+KUBE_PROMETHEUS_STACK = Chart(
+    "kube-prometheus-stack", "https://prometheus-community.github.io/helm-charts", "88.5.3"
+)
+K8S_MONITORING = Chart("k8s-monitoring", "https://grafana.github.io/helm-charts", "4.4.0")

@@ -1,0 +1,224 @@
+"""Generate XRDs and Compositions from the spec models.
+
+The models are the single source of truth: the XRD's OpenAPI schema is derived
+from them, so the function and the API server can never disagree about a
+field's name, type, default or enum. Run ``make xrds`` after changing a model.
+Not imported by the function server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel
+
+from forge import versions
+from forge.models.platformcluster import PlatformClusterSpec
+from forge.models.status import PlatformClusterStatus
+
+_DROP = {"title", "additionalProperties", "discriminator"}
+
+
+@dataclass(frozen=True)
+class Definition:
+    """One composite resource API."""
+
+    kind: str
+    plural: str
+    scope: str
+    spec: type[BaseModel]
+    status: type[BaseModel]
+    description: str
+    categories: tuple[str, ...] = ("forge",)
+    columns: tuple[tuple[str, str, str], ...] = ()
+    required_spec: bool = False
+    extra_status: dict[str, Any] = field(default_factory=dict)
+
+
+DEFINITIONS: tuple[Definition, ...] = (
+    Definition(
+        kind="PlatformCluster",
+        plural="platformclusters",
+        scope="Cluster",
+        spec=PlatformClusterSpec,
+        status=PlatformClusterStatus,
+        description="The platform cluster's own Crossplane self-management stack.",
+        categories=("forge", "clusters"),
+    ),
+)
+
+
+def _structural(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    """Turn pydantic's JSON Schema into a Kubernetes structural schema."""
+    if "$ref" in schema:
+        target = defs[schema["$ref"].rsplit("/", 1)[-1]]
+        merged = {**target, **{k: v for k, v in schema.items() if k != "$ref"}}
+        return _structural(merged, defs)
+    if "anyOf" in schema:
+        options = [o for o in schema["anyOf"] if o.get("type") != "null"]
+        rest = {k: v for k, v in schema.items() if k != "anyOf"}
+        if len(options) == 1:
+            return _structural({**options[0], **rest}, defs)
+        raise ValueError(f"unsupported union in schema: {schema}")
+    out: dict[str, Any] = {}
+    if "const" in schema:
+        out["type"] = "string"
+        out["enum"] = [schema["const"]]
+    for key, value in schema.items():
+        if key in _DROP or key in {"const", "$defs"}:
+            continue
+        if key == "default" and value is None:
+            continue
+        if key == "properties":
+            out["properties"] = {n: _structural(s, defs) for n, s in value.items()}
+        elif key == "items":
+            out["items"] = _structural(value, defs)
+        else:
+            out[key] = value
+    if out.get("type") == "object" and "properties" not in out:
+        extra = schema.get("additionalProperties")
+        if isinstance(extra, dict) and extra:
+            out["additionalProperties"] = _structural(extra, defs)
+        elif not out.get("x-kubernetes-preserve-unknown-fields"):
+            out["x-kubernetes-preserve-unknown-fields"] = True
+    if "enum" in out and "type" not in out:
+        out["type"] = "string"
+    _default_nested_objects(out)
+    return out
+
+
+def _default_nested_objects(schema: dict[str, Any]) -> None:
+    """Give optional object fields ``default: {}`` so their own defaults apply.
+
+    Kubernetes only defaults inside objects that are present; this makes the
+    API server fill in the same defaults the models do.
+    """
+    required = set(schema.get("required", []))
+    for name, prop in schema.get("properties", {}).items():
+        if (
+            name not in required
+            and prop.get("type") == "object"
+            and "properties" in prop
+            and "default" not in prop
+            and not prop.get("required")
+            and not prop.get("x-kubernetes-validations")
+        ):
+            prop["default"] = {}
+
+
+def model_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The structural OpenAPI schema of a model."""
+    raw = model.model_json_schema(by_alias=True, mode="validation")
+    return _structural(raw, raw.get("$defs", {}))
+
+
+def xrd(definition: Definition) -> dict[str, Any]:
+    """The CompositeResourceDefinition of one API."""
+    spec_schema = model_schema(definition.spec)
+    status_schema = model_schema(definition.status)
+    status_schema.pop("default", None)
+    if not definition.required_spec:
+        spec_schema.setdefault("default", {})
+    properties = {"spec": spec_schema, "status": status_schema}
+    version: dict[str, Any] = {
+        "name": versions.VERSION,
+        "served": True,
+        "referenceable": True,
+        "schema": {
+            "openAPIV3Schema": {
+                "type": "object",
+                "description": definition.description,
+                "properties": properties,
+                **({"required": ["spec"]} if definition.required_spec else {}),
+            }
+        },
+    }
+    if definition.columns:
+        version["additionalPrinterColumns"] = [
+            {"name": n, "type": t, "jsonPath": p} for n, t, p in definition.columns
+        ]
+    return {
+        "apiVersion": "apiextensions.crossplane.io/v2",
+        "kind": "CompositeResourceDefinition",
+        "metadata": {"name": f"{definition.plural}.{versions.GROUP}"},
+        "spec": {
+            "group": versions.GROUP,
+            "names": {
+                "kind": definition.kind,
+                "plural": definition.plural,
+                "categories": list(definition.categories),
+            },
+            "scope": definition.scope,
+            "defaultCompositionRef": {"name": definition.plural},
+            "versions": [version],
+        },
+    }
+
+
+def composition(definition: Definition) -> dict[str, Any]:
+    """The one-step Pipeline Composition of one API."""
+    return {
+        "apiVersion": "apiextensions.crossplane.io/v1",
+        "kind": "Composition",
+        "metadata": {
+            "name": definition.plural,
+            "labels": {f"{versions.GROUP}/api": definition.plural},
+        },
+        "spec": {
+            "compositeTypeRef": {"apiVersion": versions.API_VERSION, "kind": definition.kind},
+            "mode": "Pipeline",
+            "pipeline": [
+                {
+                    "step": "compose",
+                    "functionRef": {"name": versions.FUNCTION_NAME},
+                    "input": {
+                        "apiVersion": f"input.{versions.GROUP}/{versions.VERSION}",
+                        "kind": "Input",
+                        "environmentConfig": {
+                            "matchLabels": {f"{versions.GROUP}/environment": "default"}
+                        },
+                    },
+                }
+            ],
+        },
+    }
+
+
+def render_all() -> dict[str, str]:
+    """Every generated file, path -> YAML text."""
+    files: dict[str, str] = {}
+    for definition in DEFINITIONS:
+        for folder, obj in (("xrds", xrd(definition)), ("compositions", composition(definition))):
+            text = yaml.safe_dump(obj, sort_keys=False, width=100)
+            files[f"{folder}/{definition.plural}.yaml"] = text
+    return files
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write (or with --check, verify) the generated XRDs and Compositions."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--root", type=Path, default=Path.cwd())
+    parser.add_argument("--check", action="store_true", help="fail if files are out of date")
+    args = parser.parse_args(argv)
+    stale = []
+    for rel, text in render_all().items():
+        path = args.root / rel
+        if args.check:
+            if not path.exists() or path.read_text() != text:
+                stale.append(rel)
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    if stale:
+        print("out of date (run `make xrds`): " + ", ".join(stale), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

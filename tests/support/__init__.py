@@ -1,0 +1,1 @@
+"""Test helpers: build requests, play the providers, check for leaks."""
