@@ -52,9 +52,7 @@ def test_first_render_installs_packages_but_no_provider_configs(assert_schema_va
 
 
 def test_lifecycle_reaches_ready_with_provider_configs(assert_schema_valid):
-    history = converge(
-        XR, check=lambda out, _: assert_schema_valid(list(out.resources.values()))
-    )
+    history = converge(XR, check=lambda out, _: assert_schema_valid(list(out.resources.values())))
     final = history[-1]
     assert len(history) == 3
     assert final.composite_ready
@@ -91,7 +89,10 @@ def test_default_deletion_policy_orphans_everything():
     out = render(build(XR))
     for manifest in out.resources.values():
         assert manifest["spec"]["managementPolicies"] == [
-            "Observe", "Create", "Update", "LateInitialize"
+            "Observe",
+            "Create",
+            "Update",
+            "LateInitialize",
         ]
 
 
@@ -99,7 +100,9 @@ def test_delete_policy_still_never_uninstalls_provider_kubernetes():
     out = render(build(xr_with({"stack": {"deletionPolicy": "Delete"}})))
     orphaned = {k for k, m in out.resources.items() if "managementPolicies" in m["spec"]}
     assert orphaned == {
-        "package-provider-kubernetes", "runtime-provider-kubernetes", "rbac-provider-kubernetes"
+        "package-provider-kubernetes",
+        "runtime-provider-kubernetes",
+        "rbac-provider-kubernetes",
     }
 
 
@@ -108,11 +111,14 @@ def test_delete_policy_still_never_uninstalls_provider_kubernetes():
     [
         (
             {"stack": {"aws": {"enabled": True, "credentials": {"source": "IRSA"}}}},
-            "spec.stack.aws.credentials: roleArn is required when source is IRSA",
+            "spec.stack.aws.credentials.roleArn: is required when source is IRSA",
         ),
         ({"stack": {"deletionPolicy": "Never"}}, "spec.stack.deletionPolicy: Input should be"),
         ({"stack": {"helmm": {}}}, "spec.stack.helmm: unknown field"),
-        ({"stack": {"helm": {"version": "latest"}}}, "spec.stack.helm.version: String should match"),
+        (
+            {"stack": {"helm": {"version": "latest"}}},
+            "spec.stack.helm.version: String should match",
+        ),
     ],
 )
 def test_bad_spec_is_fatal_and_names_the_field(spec, message):

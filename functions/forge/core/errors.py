@@ -14,6 +14,15 @@ class SpecError(ValueError):
         self.reason = reason
 
 
+class FieldError(ValueError):
+    """Raised by a model validator to blame one field (``path`` relative to the model)."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(reason)
+        self.path = path
+        self.reason = reason
+
+
 def _format_loc(prefix: str, loc: tuple[int | str, ...]) -> str:
     path = prefix
     for part in loc:
@@ -38,6 +47,10 @@ def from_validation_error(exc: pydantic.ValidationError, prefix: str = "spec") -
     if first["type"] == "extra_forbidden":
         reason = "unknown field"
     path = _format_loc(prefix, tuple(first["loc"]))
+    error = (first.get("ctx") or {}).get("error")
+    if isinstance(error, FieldError):
+        path = f"{path}{'' if error.path.startswith('[') else '.'}{error.path}"
+        reason = error.reason
     count = exc.error_count()
     if count > 1:
         reason += f" (and {count - 1} more problem{'s' if count > 2 else ''})"

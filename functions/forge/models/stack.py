@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from forge import versions
+from forge.core.errors import FieldError
 from forge.models.base import DnsLabel, LocalSecretKeyRef, Model
 
 SemVer = Annotated[str, Field(pattern=r"^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$")]
@@ -44,9 +45,9 @@ class AwsCredentials(Model):
     @model_validator(mode="after")
     def _source_inputs(self) -> AwsCredentials:
         if self.source == "IRSA" and not self.role_arn:
-            raise ValueError("roleArn is required when source is IRSA")
+            raise FieldError("roleArn", "is required when source is IRSA")
         if self.source == "Secret" and self.secret_ref is None:
-            raise ValueError("secretRef is required when source is Secret")
+            raise FieldError("secretRef", "is required when source is Secret")
         return self
 
 

@@ -1,0 +1,52 @@
+"""What the rest of a Cluster needs from whichever provider created it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SecretKey:
+    """A key of a Secret on the platform cluster (a reference, never the value)."""
+
+    name: str
+    namespace: str
+    key: str
+
+
+@dataclass(frozen=True)
+class ClientCertificate:
+    """vCluster client credentials, base64 as Argo CD expects. Secret material:
+    only ever written into the Argo CD cluster Secret."""
+
+    cert_data: str
+    key_data: str
+
+    def __repr__(self) -> str:
+        return "ClientCertificate(<redacted>)"
+
+
+@dataclass(frozen=True)
+class AwsAuth:
+    """EKS: Argo CD authenticates with an IAM role, not client certificates."""
+
+    cluster_name: str
+    role_arn: str
+
+
+@dataclass(frozen=True)
+class ClusterAccess:
+    """How the platform reaches a new cluster. Fields are None until known.
+
+    ``kubeconfig`` is set only once the kubeconfig Secret exists, so that
+    nothing (ProviderConfigs, Argo CD Secret) is composed before its input.
+    """
+
+    namespace: str
+    server: str | None = None
+    ca_data: str | None = None
+    server_name: str | None = None
+    kubeconfig: SecretKey | None = None
+    client_certificate: ClientCertificate | None = None
+    aws_auth: AwsAuth | None = None
+    kubernetes_version: str | None = None

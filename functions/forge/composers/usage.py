@@ -1,0 +1,44 @@
+"""Usages: deletion ordering that Kubernetes garbage collection does not give.
+
+When an XR is deleted, every composed resource is deleted at once. A Usage
+holds the used resource back until its user is gone (e.g. a ProviderConfig
+until the Releases that need it have finished uninstalling).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from forge.core import naming
+
+USAGE_API_VERSION = "protection.crossplane.io/v1beta1"
+
+
+def _ref(manifest: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": manifest["apiVersion"],
+        "kind": manifest["kind"],
+        "resourceRef": {"name": manifest["metadata"]["name"]},
+    }
+
+
+def usage(*, of: dict[str, Any], by: dict[str, Any]) -> dict[str, Any]:
+    """A namespaced Usage: ``of`` cannot be deleted while ``by`` exists.
+
+    Both must live in the same namespace (the Usage's). ``replayDeletion``
+    retries a blocked deletion as soon as the user is gone, so teardown does
+    not wait for the next garbage-collection pass.
+    """
+    namespace = of["metadata"].get("namespace")
+    kind = "Usage" if namespace else "ClusterUsage"
+    metadata: dict[str, Any] = {
+        "name": naming.name(of["metadata"]["name"], "used-by", by["metadata"]["name"])
+    }
+    if namespace:
+        metadata["namespace"] = namespace
+    return {
+        "apiVersion": USAGE_API_VERSION,
+        "kind": kind,
+        "metadata": metadata,
+        "spec": {"of": _ref(of), "by": _ref(by), "replayDeletion": True},
+    }
