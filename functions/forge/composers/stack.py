@@ -69,7 +69,7 @@ def _cluster_admin(service_account: str) -> dict:
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "ClusterRoleBinding",
-        "metadata": {"name": f"crossplane:{service_account}:cluster-admin"},
+        "metadata": {"name": f"crossplane-{service_account}-cluster-admin"},
         "roleRef": {
             "apiGroup": "rbac.authorization.k8s.io",
             "kind": "ClusterRole",
