@@ -132,3 +132,11 @@ def _minimal_spec(kind: str) -> dict[str, Any]:
         if xr["kind"] == kind:
             return copy.deepcopy(xr.get("spec", {}))
     raise AssertionError(f"no example for {kind}")
+
+
+@pytest.mark.parametrize(("path", "xr"), example_xrs(), ids=lambda v: v if isinstance(v, str) else "")
+def test_example_xrs_are_valid_against_our_xrds(path, xr, schema_store):
+    """What the API server would accept, using the CRD Crossplane generates from our XRD."""
+    definition = DEFINITIONS[xr["kind"]]
+    schema_store.add_xrd(xrdgen.xrd(definition))
+    assert schema_store.validate(xr) == [], path

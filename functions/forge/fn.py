@@ -51,7 +51,9 @@ def run(req: fnv1.RunFunctionRequest, log) -> fnv1.RunFunctionResponse:
         log.info("invalid composite resource", field=exc.path)
     except Exception as exc:
         _fail(rsp, req, f"internal error composing {kind} {name!r}: {type(exc).__name__}")
-        log.debug("composer failed", traceback=traceback.format_exc())
+        # Frames only: an exception's message may quote input values, secrets included.
+        frames = traceback.format_list(traceback.extract_tb(exc.__traceback__))
+        log.debug("composer failed", error=type(exc).__name__, traceback="".join(frames))
     return rsp
 
 

@@ -180,7 +180,7 @@ def composition(definition: Definition) -> dict[str, Any]:
                         "apiVersion": f"input.{versions.GROUP}/{versions.VERSION}",
                         "kind": "Input",
                         "environmentConfig": {
-                            "matchLabels": {f"{versions.GROUP}/environment": "default"}
+                            "matchLabels": {f"{versions.GROUP}/defaults": "true"}
                         },
                     },
                 }
