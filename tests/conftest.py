@@ -7,4 +7,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "functions"))
 sys.path.insert(0, str(ROOT))
 
+import pytest  # noqa: E402
+
+from forge.render import FunctionServers  # noqa: E402
+
 pytest_plugins = ["forge.schemas.pytest_plugin"]
+
+
+@pytest.fixture(scope="session")
+def function_servers():
+    """One real function-forge gRPC server (a subprocess) for every render in the session."""
+    with FunctionServers() as servers:
+        yield servers
