@@ -28,6 +28,10 @@ def example_xrs() -> list[tuple[str, dict[str, Any]]]:
     return found
 
 
+def _ids(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
 def apply_defaults(schema: dict[str, Any], value: Any) -> Any:
     """Kubernetes structural defaulting: fill absent fields that have a default, recursively."""
     if isinstance(value, dict) and "properties" in schema:
@@ -134,7 +138,9 @@ def _minimal_spec(kind: str) -> dict[str, Any]:
     raise AssertionError(f"no example for {kind}")
 
 
-@pytest.mark.parametrize(("path", "xr"), example_xrs(), ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize(
+    ("path", "xr"), example_xrs(), ids=lambda v: v if isinstance(v, str) else ""
+)
 def test_example_xrs_are_valid_against_our_xrds(path, xr, schema_store):
     """What the API server would accept, using the CRD Crossplane generates from our XRD."""
     definition = DEFINITIONS[xr["kind"]]

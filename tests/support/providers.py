@@ -36,13 +36,17 @@ def _condition(kind: str, reason: str) -> dict[str, str]:
 
 def _package_status() -> dict[str, Any]:
     return {
-        "conditions": [_condition("Installed", "ActivePackageRevision"),
-                       _condition("Healthy", "HealthyPackageRevision")]
+        "conditions": [
+            _condition("Installed", "ActivePackageRevision"),
+            _condition("Healthy", "HealthyPackageRevision"),
+        ]
     }
 
 
 def _managed_status() -> dict[str, Any]:
-    return {"conditions": [_condition("Ready", "Available"), _condition("Synced", "ReconcileSuccess")]}
+    return {
+        "conditions": [_condition("Ready", "Available"), _condition("Synced", "ReconcileSuccess")]
+    }
 
 
 def observe(key: str, desired: Manifest) -> Observed:

@@ -1,0 +1,1 @@
+"""The infrastructure bundle: one module per piece of cluster infrastructure."""

@@ -1,0 +1,115 @@
+"""Install a chart, then the objects that need its CRDs, for a namespaced bundle XR.
+
+Namespaced XRs may only compose namespaced resources, so cluster-scoped
+configuration (ClusterIssuer, ClusterSecretStore) goes through provider-kubernetes
+Objects; they wait for the chart's Release and a Usage keeps the Release (and
+its CRDs) until they are gone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from forge.composers import helm, objects, usage
+from forge.core import naming
+from forge.core.context import Context
+from forge.models.base import ProviderConfigRef
+from forge.models.infra import ChartStatus, InfraSpec
+from forge.versions import Chart
+
+
+def install_chart(
+    ctx: Context,
+    spec: InfraSpec,
+    *,
+    key: str,
+    chart: Chart,
+    values: dict[str, Any],
+    release_name: str | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> tuple[dict[str, Any], ChartStatus]:
+    """Compose one chart's Release; return the manifest and its status entry.
+
+    ``chart.version`` should already carry the spec's override. The user's free-form
+    ``values`` merge last unless ``overrides`` says otherwise (multi-chart APIs).
+    """
+    name = release_name or naming.helm_release(ctx.name)
+    manifest = helm.release(
+        name=name,
+        namespace=str(ctx.namespace),
+        chart=chart,
+        target_namespace=spec.namespace,
+        values=values,
+        overrides=spec.values if overrides is None else overrides,
+        provider_config=spec.provider_config_ref,
+    )
+    ready = ctx.compose(key, manifest)
+    status = ChartStatus(
+        name=chart.name,
+        repository=chart.repository,
+        version=chart.version,
+        release=name,
+        namespace=spec.namespace,
+        ready=ready,
+    )
+    return manifest, status
+
+
+def compose_after(
+    ctx: Context,
+    spec: InfraSpec,
+    release: dict[str, Any],
+    release_ready: bool,
+    manifests: dict[str, dict[str, Any]],
+    *,
+    derive_readiness: bool = False,
+) -> list[str]:
+    """Compose Objects for manifests that need the chart's CRDs; return their keys.
+
+    They appear only once the Release is ready (or when they exist already),
+    each with a Usage that holds the Release until the Object is deleted.
+    ``derive_readiness`` makes an Object ready only when its object reports
+    Ready (an issuer that registered, a secret store that authenticated), not
+    merely when it was applied.
+    """
+    target = objects.Target(
+        provider_config=ProviderConfigRef(
+            kind=spec.provider_config_ref.kind, name=spec.provider_config_ref.name
+        ),
+        namespace=str(ctx.namespace),
+        orphan=False,
+    )
+    keys: list[str] = []
+    for key, manifest in manifests.items():
+        if not (release_ready or ctx.is_composed(key)):
+            continue
+        wrapped = objects.wrap(ctx, key, manifest, target, orphan=False)
+        if derive_readiness:
+            wrapped["spec"]["readiness"] = {"policy": "DeriveFromObject"}
+        ctx.compose(key, wrapped)
+        ctx.compose(f"{key}-usage", usage.usage(of=release, by=wrapped))
+        keys.append(key)
+    return keys
+
+
+def report(ctx: Context, charts: list[ChartStatus], config_keys: list[str], expected: int) -> None:
+    """Stage conditions and status every bundle XR shares."""
+    pending = [c.release for c in charts if not c.ready]
+    ctx.stage(
+        "ChartInstalled",
+        not pending,
+        "Deployed" if not pending else "Installing",
+        f"waiting for Helm release {', '.join(pending)}" if pending else "",
+    )
+    if expected:
+        configured = len(config_keys) == expected and ctx.ready(*config_keys)
+        ctx.stage(
+            "ConfigurationReady",
+            configured,
+            "Available" if configured else "WaitingForChart",
+            "" if configured else "objects that need the chart's CRDs wait for its release",
+        )
+    status: dict[str, Any] = {"charts": [c.model_dump(by_alias=True) for c in charts]}
+    if len(charts) == 1:
+        status["chart"] = charts[0].model_dump(by_alias=True)
+    ctx.set_status(status)
