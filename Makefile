@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv render test lint format xrds schemas clean
+.PHONY: help venv render test lint format xrds schemas clean packages image xpkg push e2e
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
@@ -42,4 +42,44 @@ schemas: $(STAMP) ## Fill .cache/schemas from the pinned upstream URLs (needs ne
 	$(BIN)/python -m forge.schemas.fetch
 
 clean: ## Remove the virtual environment and caches
-	rm -rf $(VENV) .cache .pytest_cache build *.egg-info functions/*.egg-info
+	rm -rf $(VENV) .cache .pytest_cache build dist *.egg-info functions/*.egg-info
+
+# --- Packages: see README "Packages" ------------------------------------------------
+# VERSION defaults to `git describe` (a tag vX.Y.Z is stable, anything else a dev
+# pre-release); ARCH is the runtime architecture(s) to build ("amd64 arm64");
+# REGISTRY defaults to the one in forge/versions.py.
+VERSION    ?= $(shell $(BIN)/python -m forge.packaging version)
+ARCH       ?= $(shell uname -m | sed -e 's/^x86_64$$/amd64/' -e 's/^aarch64$$/arm64/')
+REGISTRY   ?=
+DOCKER     ?= docker
+CROSSPLANE ?= crossplane
+IMAGE      ?= function-forge-runtime
+PACKAGING   = $(BIN)/python -m forge.packaging --version $(VERSION) \
+              $(foreach a,$(ARCH),--arch $(a)) --crossplane $(CROSSPLANE)
+
+packages: $(STAMP) ## Assemble the package contents into build/<package>/ (no Docker or CLI needed)
+	$(PACKAGING) assemble
+
+image: $(STAMP) ## Build the runtime image for ARCH into build/runtime-<arch>.tar (needs Docker)
+	@command -v $(DOCKER) >/dev/null 2>&1 || { echo "make image: $(DOCKER) is not installed" >&2; exit 1; }
+	@$(DOCKER) info >/dev/null 2>&1 || { echo "make image: no Docker engine reachable ('$(DOCKER) info' failed)" >&2; exit 1; }
+	@$(DOCKER) buildx version >/dev/null 2>&1 || { echo "make image: docker buildx is not installed" >&2; exit 1; }
+	@mkdir -p build
+	@set -e; for arch in $(ARCH); do \
+	  echo "+ $(IMAGE):$(VERSION)-$$arch -> build/runtime-$$arch.tar"; \
+	  $(DOCKER) buildx build --platform linux/$$arch --build-arg VERSION=$(VERSION) \
+	    --tag $(IMAGE):$(VERSION)-$$arch --load . ; \
+	  $(DOCKER) save --output build/runtime-$$arch.tar $(IMAGE):$(VERSION)-$$arch ; \
+	done
+
+xpkg: $(STAMP) ## Build the xpkgs into dist/: the Function per ARCH (runtime embedded), the Configurations
+	@command -v $(CROSSPLANE) >/dev/null 2>&1 || { echo "make xpkg: the crossplane CLI ($(CROSSPLANE)) is not installed; see https://docs.crossplane.io/latest/cli/" >&2; exit 1; }
+	@$(MAKE) --no-print-directory image VERSION=$(VERSION) ARCH="$(ARCH)"
+	$(PACKAGING) build
+
+push: $(STAMP) ## Push the xpkgs in dist/ to REGISTRY (multi-arch Function first, then the Configurations)
+	@command -v $(CROSSPLANE) >/dev/null 2>&1 || { echo "make push: the crossplane CLI ($(CROSSPLANE)) is not installed; see https://docs.crossplane.io/latest/cli/" >&2; exit 1; }
+	$(PACKAGING) push $(if $(REGISTRY),--registry $(REGISTRY))
+
+e2e: ## End-to-end on kind (SKIPs, exit 0, when docker/kind/helm/kubectl/crossplane/network are missing)
+	@CROSSPLANE=$(CROSSPLANE) MAKE="$(MAKE)" bash e2e/run.sh

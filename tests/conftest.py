@@ -11,7 +11,7 @@ import pytest  # noqa: E402
 
 from forge.render import FunctionServers  # noqa: E402
 
-pytest_plugins = ["forge.schemas.pytest_plugin"]
+pytest_plugins = ["forge.schemas.pytest_plugin", "tests.support.crd_subsets"]
 
 
 @pytest.fixture(scope="session")

@@ -158,3 +158,31 @@ def test_environment_config_is_required_and_merged_under_the_spec():
     xr["spec"]["stack"] = {"aws": {"enabled": False}}
     third = render(build(xr, required={"environment-configs": [env]}))
     assert "package-provider-aws-eks" not in third.resources
+
+
+def test_spec_is_judged_only_once_the_environment_has_arrived():
+    """Crossplane stops at a fatal result: the first call must ask, not fail."""
+    spec = {
+        "environmentConfigRef": {"name": "platform"},
+        "stack": {"aws": {"enabled": True, "credentials": {"source": "IRSA"}}},
+    }
+    first = render(build(xr_with(spec)))
+    assert first.fatal == []
+    assert first.resources == {}
+    assert "environment-configs" in first.requirements
+    env = {
+        "apiVersion": "apiextensions.crossplane.io/v1beta1",
+        "kind": "EnvironmentConfig",
+        "metadata": {"name": "platform"},
+        "data": {"aws": {"crossplaneRoleArn": "arn:aws:iam::123456789012:role/from-env"}},
+    }
+    completed = render(build(xr_with(spec), required={"environment-configs": [env]}))
+    assert completed.fatal == []
+    runtime = completed.resources["runtime-provider-aws"]["spec"]["forProvider"]["manifest"]
+    annotations = runtime["spec"]["serviceAccountTemplate"]["metadata"]["annotations"]
+    assert annotations["eks.amazonaws.com/role-arn"].endswith("role/from-env")
+    still_bad = render(build(xr_with(spec), required={"environment-configs": []}))
+    assert still_bad.fatal == [
+        "invalid PlatformCluster 'platform': "
+        "spec.stack.aws.credentials.roleArn: is required when source is IRSA"
+    ]

@@ -47,6 +47,12 @@ def run(req: fnv1.RunFunctionRequest, log) -> fnv1.RunFunctionResponse:
         composer(ctx)
         ctx.finish()
     except SpecError as exc:
+        if _awaiting_requirements(req, rsp):
+            # Crossplane stops at a fatal result, so judging a spec before the
+            # EnvironmentConfigs that may complete it have arrived would be final.
+            rsp.desired.CopyFrom(req.desired)
+            del rsp.conditions[:]
+            return rsp
         _fail(rsp, req, f"invalid {kind} {name!r}: {exc}")
         log.info("invalid composite resource", field=exc.path)
     except Exception as exc:
@@ -55,6 +61,11 @@ def run(req: fnv1.RunFunctionRequest, log) -> fnv1.RunFunctionResponse:
         frames = traceback.format_list(traceback.extract_tb(exc.__traceback__))
         log.debug("composer failed", error=type(exc).__name__, traceback="".join(frames))
     return rsp
+
+
+def _awaiting_requirements(req: fnv1.RunFunctionRequest, rsp: fnv1.RunFunctionResponse) -> bool:
+    """Whether the response asks for required resources the request does not carry yet."""
+    return any(name not in req.required_resources for name in rsp.requirements.resources)
 
 
 def _fail(rsp: fnv1.RunFunctionResponse, req: fnv1.RunFunctionRequest, message: str) -> None:

@@ -32,11 +32,16 @@ class Chart:
 
 CROSSPLANE = Chart("crossplane", "https://charts.crossplane.io/stable", "2.3.4")
 VCLUSTER = Chart("vcluster", "https://charts.loft.sh", "0.36.1")
+# The Kubernetes a vCluster runs at that chart version (its controlPlane.distro.k8s.image.tag).
+VCLUSTER_KUBERNETES = "v1.36.0"
 EXTERNAL_DNS = Chart("external-dns", "https://kubernetes-sigs.github.io/external-dns/", "1.21.1")
 EXTERNAL_SECRETS = Chart("external-secrets", "https://charts.external-secrets.io", "2.9.0")
 CERT_MANAGER = Chart("cert-manager", "https://charts.jetstack.io", "v1.21.1")
 ISTIO_REPOSITORY = "https://istio-release.storage.googleapis.com/charts"
 ISTIO_VERSION = "1.30.3"
+# Istio does not ship the Gateway API CRDs; Istio 1.30 reads them at v1.5 or newer.
+GATEWAY_API_VERSION = "v1.5.1"
+GATEWAY_API_MINIMUM = (1, 5)
 KEDA = Chart("keda", "https://kedacore.github.io/charts", "2.20.2")
 KUBE_PROMETHEUS_STACK = Chart(
     "kube-prometheus-stack", "https://prometheus-community.github.io/helm-charts", "88.5.3"

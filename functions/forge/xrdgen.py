@@ -18,8 +18,18 @@ import yaml
 from pydantic import BaseModel
 
 from forge import versions
+from forge.models.certmanager import CertManagerSpec, CertManagerStatus
+from forge.models.cluster import ClusterSpec
+from forge.models.externaldns import ExternalDNSSpec, ExternalDNSStatus
+from forge.models.externalsecrets import (
+    ExternalSecretsOperatorSpec,
+    ExternalSecretsOperatorStatus,
+)
+from forge.models.istio import IstioSpec, IstioStatus
+from forge.models.keda import KedaSpec, KedaStatus
+from forge.models.monitoring import MonitoringSpec, MonitoringStatus
 from forge.models.platformcluster import PlatformClusterSpec
-from forge.models.status import PlatformClusterStatus
+from forge.models.status import ClusterStatus, PlatformClusterStatus
 
 _DROP = {"title", "additionalProperties", "discriminator"}
 
@@ -49,6 +59,79 @@ DEFINITIONS: tuple[Definition, ...] = (
         status=PlatformClusterStatus,
         description="The platform cluster's own Crossplane self-management stack.",
         categories=("forge", "clusters"),
+    ),
+    Definition(
+        kind="Cluster",
+        plural="clusters",
+        scope="Cluster",
+        spec=ClusterSpec,
+        status=ClusterStatus,
+        description=(
+            "An environment cluster (EKS or vCluster) running its own Crossplane, "
+            "registered with the platform's Argo CD."
+        ),
+        categories=("forge", "clusters"),
+        columns=(
+            ("PROVIDER", "string", ".spec.provider"),
+            ("SERVER", "string", ".status.outputs.server"),
+        ),
+        required_spec=True,
+    ),
+    Definition(
+        kind="ExternalDNS",
+        plural="externaldnses",
+        scope="Namespaced",
+        spec=ExternalDNSSpec,
+        status=ExternalDNSStatus,
+        description="ExternalDNS publishing records to Route53, Cloudflare, RFC2136 or PowerDNS.",
+        categories=("forge", "infrastructure"),
+        required_spec=True,
+    ),
+    Definition(
+        kind="ExternalSecretsOperator",
+        plural="externalsecretsoperators",
+        scope="Namespaced",
+        spec=ExternalSecretsOperatorSpec,
+        status=ExternalSecretsOperatorStatus,
+        description="External Secrets Operator, with a ClusterSecretStore for AWS or Vault.",
+        categories=("forge", "infrastructure"),
+    ),
+    Definition(
+        kind="CertManager",
+        plural="certmanagers",
+        scope="Namespaced",
+        spec=CertManagerSpec,
+        status=CertManagerStatus,
+        description="cert-manager with its CRDs, and ClusterIssuers (ACME, self-signed, CA).",
+        categories=("forge", "infrastructure"),
+    ),
+    Definition(
+        kind="Istio",
+        plural="istios",
+        scope="Namespaced",
+        spec=IstioSpec,
+        status=IstioStatus,
+        description="Istio in ambient mode (base, istiod, CNI, ztunnel) and an ingress gateway.",
+        categories=("forge", "infrastructure"),
+    ),
+    Definition(
+        kind="KEDA",
+        plural="kedas",
+        scope="Namespaced",
+        spec=KedaSpec,
+        status=KedaStatus,
+        description="KEDA event-driven autoscaling: operator, metrics server, admission webhooks.",
+        categories=("forge", "infrastructure"),
+    ),
+    Definition(
+        kind="Monitoring",
+        plural="monitorings",
+        scope="Namespaced",
+        spec=MonitoringSpec,
+        status=MonitoringStatus,
+        description="Monitoring: kube-prometheus-stack in-cluster, or k8s-monitoring to remote "
+        "endpoints.",
+        categories=("forge", "infrastructure"),
     ),
 )
 

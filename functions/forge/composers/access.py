@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
+
+from forge.core import naming
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,9 @@ class ClusterAccess:
 
     ``kubeconfig`` is set only once the kubeconfig Secret exists, so that
     nothing (ProviderConfigs, Argo CD Secret) is composed before its input.
+    ``cluster_resource`` is the composed resource whose deletion destroys the
+    cluster (vCluster Release, EKS Cluster), in ``namespace``: Usages make it
+    outlive every managed resource that reaches into the cluster.
     """
 
     namespace: str
@@ -50,3 +57,9 @@ class ClusterAccess:
     client_certificate: ClientCertificate | None = None
     aws_auth: AwsAuth | None = None
     kubernetes_version: str | None = None
+    cluster_resource: Mapping[str, Any] | None = None
+
+
+def namespace_for(xr_name: str) -> str:
+    """The platform namespace of a Cluster: its cluster, ProviderConfigs and MRs live there."""
+    return naming.name("cluster", xr_name)

@@ -79,7 +79,8 @@ class Context:
             raise SpecError("spec", "must be an object")
         spec = resource.struct_to_dict(raw) if raw is not None else {}
         ref = spec.get("environmentConfigRef")
-        self.load_environment(ref.get("name") if isinstance(ref, dict) else None)
+        ref_name = ref.get("name") if isinstance(ref, dict) else None
+        self.load_environment(ref_name if isinstance(ref_name, str) else None)
         if env_defaults:
             spec = environment.deep_merge(environment.defaults_from(self.env, env_defaults), spec)
         try:

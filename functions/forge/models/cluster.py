@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import ipaddress
+import re
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -13,6 +15,14 @@ from forge.models.stack import SemVer, Stack
 
 KubernetesVersion = Literal["1.31", "1.32", "1.33", "1.34", "1.35"]
 DEFAULT_EKS_VERSION = "1.34"
+# Graviton (ARM) instance families: a1, and <family><generation>g<options> (m7g, c6gn, r8gd...).
+GRAVITON = r"^(a1|[a-z]+[0-9]+g[a-z0-9-]*)[.]"
+SubnetId = Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]
+Cidr = Annotated[str, Field(pattern=r"^(\d{1,3}\.){3}\d{1,3}/\d{1,2}$")]
+AddonVersion = Annotated[str, Field(pattern=r"^v\d+\.\d+\.\d+-eksbuild\.\d+$")]
+Zone = Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d[a-f]$", max_length=32)]
+PrincipalArn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/.+$")]
+PolicyArn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:iam::(aws|\d{12}):policy/.+$")]
 
 
 class Taint(Model):
@@ -29,14 +39,26 @@ class NodeGroup(Model):
     model_config = Model.model_config | {
         "json_schema_extra": {
             "x-kubernetes-validations": [
-                {"rule": "self.minSize <= self.maxSize", "message": "minSize must be <= maxSize"}
+                {"rule": "self.minSize <= self.maxSize", "message": "minSize must be <= maxSize"},
+                {
+                    "rule": "self.amiType.contains('ARM') == "
+                    f"self.instanceType.matches('{GRAVITON}')",
+                    "message": "amiType must match the instance type's architecture (ARM_64 "
+                    "AMIs for Graviton types such as m7g.large, x86_64 AMIs otherwise)",
+                },
             ]
         }
     }
 
     name: DnsLabel
     instance_type: str = Field(
-        min_length=1, description="EC2 instance type. Immutable: changing it replaces the group."
+        pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$",
+        max_length=32,
+        description=(
+            "EC2 instance type. Immutable in EKS: changing it (or capacityType, amiType, "
+            "diskSize) creates a replacement node group; the old one is removed once the new "
+            "one is ready."
+        ),
     )
     min_size: int = Field(ge=0, le=1000)
     max_size: int = Field(ge=1, le=1000)
@@ -60,6 +82,12 @@ class NodeGroup(Model):
     def _sizes(self) -> NodeGroup:
         if self.min_size > self.max_size:
             raise FieldError("minSize", f"must be <= maxSize ({self.max_size})")
+        if ("ARM" in self.ami_type) != bool(re.match(GRAVITON, self.instance_type)):
+            arch = "x86_64" if "ARM" in self.ami_type else "ARM_64 (Graviton)"
+            raise FieldError(
+                "amiType",
+                f"{self.ami_type} does not run on {self.instance_type}: use an {arch} AMI",
+            )
         if (
             self.desired_size is not None
             and not self.min_size <= self.desired_size <= self.max_size
@@ -69,67 +97,306 @@ class NodeGroup(Model):
 
 
 class SubnetIds(Model):
-    """Existing subnets; when given, no network is composed."""
+    """Existing subnets; when given, no network is composed.
 
-    private: list[str] = Field(min_length=2, description="Subnets for nodes (two AZs or more).")
-    public: list[str] = Field(default_factory=list, description="Subnets for load balancers.")
+    Load balancers find their subnets by the ``kubernetes.io/role/elb`` and
+    ``kubernetes.io/role/internal-elb`` tags, which the owner of the network sets.
+    """
+
+    private: list[SubnetId] = Field(
+        min_length=2,
+        max_length=16,
+        description=(
+            "Subnets for the control plane's network interfaces and the nodes (two zones or "
+            "more, with a route to the internet or VPC endpoints). Changing them replaces the "
+            "node groups."
+        ),
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+    )
+
+
+# On the spec, not on the aws objects: an object with rules gets no `default: {}` in the
+# XRD, and the API server must default aws and aws.network as the models do.
+_NETWORK = "self.aws.network"
+_OLD_NETWORK = "oldSelf.aws.network"
+AWS_VALIDATIONS = [
+    {
+        "rule": "!has(self.aws) || self.aws.endpointPublicAccess || self.aws.endpointPrivateAccess",
+        "message": "aws: the API endpoint needs public or private access (or both)",
+    },
+    {
+        "rule": "!has(self.aws) || !has(self.aws.tags) || "
+        "self.aws.tags.all(k, !k.startsWith('aws:'))",
+        "message": "aws.tags must not use the reserved aws: prefix",
+    },
+    {
+        "rule": f"!has(self.aws) || !has({_NETWORK}) || !has({_NETWORK}.availabilityZones) || "
+        f"size({_NETWORK}.availabilityZones) != 1",
+        "message": "aws.network.availabilityZones needs two zones or more (EKS requires two)",
+    },
+    {
+        "rule": f"!has(self.aws) || !has({_NETWORK}) || !has(oldSelf.aws) || "
+        f"!has({_OLD_NETWORK}) || {_NETWORK}.vpcCidr == {_OLD_NETWORK}.vpcCidr",
+        "message": "aws.network.vpcCidr is immutable",
+    },
+    {
+        "rule": f"!has(self.aws) || !has({_NETWORK}) || !has(oldSelf.aws) || "
+        f"!has({_OLD_NETWORK}) || "
+        f"(has({_NETWORK}.availabilityZones) ? {_NETWORK}.availabilityZones : []) == "
+        f"(has({_OLD_NETWORK}.availabilityZones) ? {_OLD_NETWORK}.availabilityZones : [])",
+        "message": "aws.network.availabilityZones is immutable (subnets derive from it)",
+    },
+]
 
 
 class Network(Model):
-    """The VPC: composed, or brought by the user through ``subnetIds``."""
+    """The VPC: composed, or brought by the user through ``subnetIds``.
 
-    vpc_cidr: str = Field(default="10.0.0.0/16", pattern=r"^(\d{1,3}\.){3}\d{1,3}/(1[6-9]|2[0-4])$")
-    availability_zones: int = Field(default=3, ge=2, le=6)
+    Each zone gets a private subnet (nodes, pods: an eighth of the VPC each) and a
+    public one (load balancers, NAT: a 64th each); the CIDRs derive from the zone
+    letter, so they never move when zones are listed in another order.
+    """
+
+    vpc_cidr: str = Field(
+        default="10.0.0.0/16",
+        pattern=r"^(\d{1,3}\.){3}\d{1,3}/(1[6-9]|20)$",
+        description="The VPC's IPv4 range, /16 to /20. Immutable.",
+    )
+    availability_zones: list[Zone] = Field(
+        default_factory=list,
+        max_length=6,
+        description=(
+            "Zone names, e.g. [us-west-2a, us-west-2b]; default: the region's zones a, b and c. "
+            "Letters a to f. Immutable."
+        ),
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+    )
     nat_gateways: Literal["Single", "PerZone"] = Field(
         default="Single", description="One NAT gateway, or one per zone for zone-failure tolerance."
     )
-    subnet_ids: SubnetIds | None = None
+    subnet_ids: SubnetIds | None = Field(
+        default=None, description="Bring your own network: existing subnets; no VPC is composed."
+    )
+
+    @model_validator(mode="after")
+    def _shape(self) -> Network:
+        network = ipaddress.ip_network(self.vpc_cidr, strict=False)
+        if str(network) != self.vpc_cidr:
+            raise FieldError("vpcCidr", f"has host bits set (did you mean {network}?)")
+        if not network.is_private:
+            raise FieldError("vpcCidr", "must be a private range (RFC 1918 or RFC 6598)")
+        for index, zone in enumerate(self.availability_zones):
+            if zone in self.availability_zones[:index]:
+                raise FieldError(f"availabilityZones[{index}]", f"duplicate zone {zone!r}")
+        if len(self.availability_zones) == 1:
+            raise FieldError("availabilityZones", "needs two zones or more (EKS requires two)")
+        return self
+
+    def zones(self, region: str) -> list[str]:
+        """The zones to use, sorted (default: the region's a, b and c)."""
+        return sorted(self.availability_zones or [f"{region}{letter}" for letter in "abc"])
+
+
+AddonConfiguration = Annotated[
+    dict[str, Any],
+    Field(
+        default_factory=dict,
+        description="The add-on's configuration values (its JSON schema: "
+        "`aws eks describe-addon-configuration`).",
+        json_schema_extra={"x-kubernetes-preserve-unknown-fields": True},
+    ),
+]
+
+
+class Addon(Model):
+    """An EKS managed add-on."""
+
+    version: AddonVersion | None = Field(
+        default=None,
+        description=(
+            "e.g. v1.19.2-eksbuild.1. Default: EKS's default for the cluster's Kubernetes "
+            "version, chosen when the add-on is created; pin one to upgrade it."
+        ),
+    )
+    configuration: AddonConfiguration
+
+
+class EbsCsiDriver(Addon):
+    """The EBS CSI driver add-on and its IAM role (by Pod Identity)."""
+
+    enabled: bool = True
+
+
+class Addons(Model):
+    """The EKS add-ons every cluster gets."""
+
+    vpc_cni: Addon = Field(default_factory=Addon)
+    kube_proxy: Addon = Field(default_factory=Addon)
+    coredns: Addon = Field(default_factory=Addon)
+    pod_identity_agent: Addon = Field(default_factory=Addon)
+    ebs_csi_driver: EbsCsiDriver = Field(default_factory=EbsCsiDriver)
+
+
+class CrossplaneIdentity(Model):
+    """The IAM role the cluster's own Crossplane AWS providers get by EKS Pod Identity."""
+
+    policy_arns: list[PolicyArn] = Field(
+        default_factory=list,
+        max_length=10,
+        description=(
+            "IAM policies attached to the role. Default: AdministratorAccess (the cluster's "
+            "Crossplane manages its environment's AWS resources, IAM included); narrow it here "
+            "or with permissionsBoundary."
+        ),
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+    )
+    permissions_boundary: PolicyArn | None = Field(
+        default=None, description="A permissions boundary policy ARN for the role."
+    )
+
+    @model_validator(mode="after")
+    def _unique(self) -> CrossplaneIdentity:
+        for index, arn in enumerate(self.policy_arns):
+            if arn in self.policy_arns[:index]:
+                raise FieldError(f"policyArns[{index}]", "duplicate policy")
+        return self
 
 
 class Aws(Model):
-    """EKS settings beyond node groups."""
+    """EKS settings beyond node groups (cross-field rules: ``AWS_VALIDATIONS``)."""
 
     network: Network = Field(default_factory=Network)
-    endpoint_public_access: bool = True
-    endpoint_private_access: bool = True
-    public_access_cidrs: list[str] = Field(default=["0.0.0.0/0"])
-    authentication_mode: Literal["API", "API_AND_CONFIG_MAP"] = "API"
+    endpoint_public_access: bool = Field(
+        default=True,
+        description=(
+            "Serve the API on a public endpoint (limited by publicAccessCidrs). Without it, the "
+            "platform's Crossplane and Argo CD must run in the VPC or a connected one."
+        ),
+    )
+    endpoint_private_access: bool = Field(
+        default=True, description="Serve the API inside the VPC too (nodes use it)."
+    )
+    public_access_cidrs: list[Cidr] = Field(
+        default=["0.0.0.0/0"],
+        min_length=1,
+        max_length=40,
+        description="Who may reach the public endpoint.",
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+    )
+    authentication_mode: Literal["API", "API_AND_CONFIG_MAP"] = Field(
+        default="API",
+        description="How IAM principals are mapped to Kubernetes: access entries (API) or also "
+        "the aws-auth ConfigMap. EKS only allows moving towards API.",
+    )
     control_plane_logging: list[
         Literal["api", "audit", "authenticator", "controllerManager", "scheduler"]
-    ] = Field(default=["api", "audit", "authenticator"])
-    admins: list[str] = Field(
-        default_factory=list, description="IAM principal ARNs given cluster-admin access entries."
+    ] = Field(
+        default=["api", "audit", "authenticator"],
+        description="Control-plane log types sent to CloudWatch Logs.",
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+    )
+    admins: list[PrincipalArn] = Field(
+        default_factory=list,
+        max_length=20,
+        description="IAM role or user ARNs given cluster-admin access entries.",
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+    )
+    addons: Addons = Field(default_factory=Addons)
+    crossplane_identity: CrossplaneIdentity = Field(
+        default_factory=CrossplaneIdentity,
+        description=(
+            "The role of the cluster's own Crossplane (stack.aws credentials source PodIdentity)."
+        ),
+    )
+    tags: dict[str, str] = Field(
+        default_factory=dict,
+        max_length=40,
+        description="Extra AWS tags on every resource that takes tags.",
     )
     provider_config_ref: ProviderConfigRef = Field(
         default_factory=ProviderConfigRef,
-        description="The platform's AWS ProviderConfig the cluster is created with.",
+        description=(
+            "The platform's AWS ProviderConfig the cluster is created with (a "
+            "ClusterProviderConfig, or a ProviderConfig in the cluster's namespace)."
+        ),
     )
+
+    @model_validator(mode="after")
+    def _checks(self) -> Aws:
+        if not (self.endpoint_public_access or self.endpoint_private_access):
+            raise FieldError(
+                "endpointPublicAccess", "the API endpoint needs public or private access (or both)"
+            )
+        for index, cidr in enumerate(self.public_access_cidrs):
+            try:
+                ipaddress.ip_network(cidr)
+            except ValueError:
+                raise FieldError(f"publicAccessCidrs[{index}]", "must be an IPv4 CIDR") from None
+        for index, arn in enumerate(self.admins):
+            if arn in self.admins[:index]:
+                raise FieldError(f"admins[{index}]", "duplicate principal")
+        for key in self.tags:
+            if key.startswith("aws:"):
+                raise FieldError(f"tags.{key}", "the aws: prefix is reserved")
+        return self
 
 
 class VCluster(Model):
     """The vCluster Helm release on the platform cluster."""
 
-    chart_version: SemVer = versions.VCLUSTER.version
-    values: Values
+    chart_version: SemVer = Field(
+        default=versions.VCLUSTER.version, description="vCluster chart version."
+    )
+    values: Values = Field(
+        default_factory=dict,
+        description=(
+            "vCluster chart values merged over the ones this API derives. exportKubeConfig is "
+            "owned by the API (it is how the platform reaches the cluster); extraSANs are added "
+            "to the API's own."
+        ),
+        json_schema_extra={"x-kubernetes-preserve-unknown-fields": True},
+    )
+
+    @model_validator(mode="after")
+    def _owned_values(self) -> VCluster:
+        # The API server cannot see into free-form values, so only the function checks this.
+        if "exportKubeConfig" in self.values:
+            raise FieldError(
+                "values.exportKubeConfig",
+                "is set by the Cluster API (the platform and Argo CD reach the cluster through "
+                "the kubeconfig it exports)",
+            )
+        return self
 
 
 class Crossplane(Model):
     """The Crossplane chart installed into the new cluster."""
 
-    chart_version: SemVer = versions.CROSSPLANE.version
+    chart_version: SemVer = Field(
+        default=versions.CROSSPLANE.version, description="Crossplane chart version."
+    )
     values: Values
 
 
 class ArgoCD(Model):
     """How the cluster is registered with the platform's Argo CD."""
 
-    namespace: DnsLabel = "argocd"
-    project: str | None = Field(default=None, description="Restrict the cluster to one project.")
+    namespace: DnsLabel = Field(
+        default="argocd", description="Argo CD's namespace, where the cluster Secret goes."
+    )
+    project: str | None = Field(
+        default=None, min_length=1, description="Restrict the cluster to one Argo CD project."
+    )
     labels: dict[str, str] = Field(
         default_factory=dict,
-        description="Extra labels, e.g. for ApplicationSet cluster generators.",
+        description=(
+            "Extra labels on the cluster Secret, e.g. for ApplicationSet cluster generators. "
+            "The API's own labels (secret type, environment, provider) win."
+        ),
     )
-    annotations: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(
+        default_factory=dict, description="Extra annotations on the cluster Secret."
+    )
     role_arn: str | None = Field(
         default=None,
         pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$",
@@ -142,12 +409,14 @@ class ClusterSpec(Model):
 
     environment_config_ref: EnvironmentConfigRef | None = None
     provider: Literal["aws", "vcluster"]
-    region: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
+    region: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-\d$", max_length=32)
     kubernetes_version: KubernetesVersion | None = Field(
         default=None, description=f"EKS control-plane version (default {DEFAULT_EKS_VERSION})."
     )
     node_groups: list[NodeGroup] = Field(
         default_factory=list,
+        max_length=30,
+        description="EKS managed node groups (EKS allows 30 per cluster).",
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
     )
     aws: Aws = Field(default_factory=Aws)
@@ -166,6 +435,14 @@ class ClusterSpec(Model):
             raise FieldError("region", "is required when provider is aws")
         if self.provider == "aws" and not self.node_groups:
             raise FieldError("nodeGroups", "needs at least one node group when provider is aws")
+        if self.provider != "aws":
+            for path, value in (
+                ("kubernetesVersion", self.kubernetes_version),
+                ("nodeGroups", self.node_groups),
+                ("argocd.roleArn", self.argocd.role_arn),
+            ):
+                if value:
+                    raise FieldError(path, "applies to provider aws only")
         seen: set[str] = set()
         for index, group in enumerate(self.node_groups):
             if group.name in seen:
@@ -173,6 +450,15 @@ class ClusterSpec(Model):
                     f"nodeGroups[{index}].name", f"duplicate node group name {group.name!r}"
                 )
             seen.add(group.name)
+        return self
+
+    @model_validator(mode="after")
+    def _aws_zones(self) -> ClusterSpec:
+        for index, zone in enumerate(self.aws.network.availability_zones):
+            if self.region and zone[:-1] != self.region:
+                raise FieldError(
+                    f"aws.network.availabilityZones[{index}]", f"is not a zone of {self.region}"
+                )
         return self
 
 
@@ -185,6 +471,25 @@ CLUSTER_VALIDATIONS = [
         "rule": "self.provider != 'aws' || (has(self.nodeGroups) && size(self.nodeGroups) > 0)",
         "message": "nodeGroups needs at least one node group when provider is aws",
     },
+    {
+        "rule": "self.provider == 'aws' || !has(self.kubernetesVersion)",
+        "message": "kubernetesVersion applies to provider aws only",
+    },
+    {
+        "rule": "self.provider == 'aws' || !has(self.nodeGroups) || size(self.nodeGroups) == 0",
+        "message": "nodeGroups applies to provider aws only",
+    },
+    {
+        "rule": "self.provider == 'aws' || !has(self.argocd) || !has(self.argocd.roleArn)",
+        "message": "argocd.roleArn applies to provider aws only",
+    },
+    {
+        "rule": "!has(self.region) || !has(self.aws) || !has(self.aws.network) || "
+        "!has(self.aws.network.availabilityZones) || self.aws.network.availabilityZones.all("
+        "z, z.startsWith(self.region) && size(z) == size(self.region) + 1)",
+        "message": "aws.network.availabilityZones must be zones of the region",
+    },
+    *AWS_VALIDATIONS,
 ]
 ClusterSpec.model_config["json_schema_extra"] = {"x-kubernetes-validations": CLUSTER_VALIDATIONS}
 ClusterSpec.model_rebuild(force=True)

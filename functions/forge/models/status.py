@@ -27,3 +27,58 @@ class PlatformClusterStatus(Model):
 
     packages: dict[str, PackageHealth] = Field(default_factory=dict)
     provider_configs: dict[str, ProviderConfigReference] = Field(default_factory=dict)
+
+
+class SecretKeyReference(Model):
+    """A key of a Secret: a reference, never the value."""
+
+    name: str
+    namespace: str
+    key: str
+
+
+class NamespacedProviderConfigReference(Model):
+    """A namespaced ProviderConfig (usable by managed resources in its namespace)."""
+
+    kind: str
+    name: str
+    namespace: str
+
+
+class ClusterVersions(Model):
+    """What runs where, as this API installed it."""
+
+    kubernetes: str | None = None
+    vcluster: str | None = Field(default=None, description="vCluster chart version.")
+    crossplane: str | None = Field(default=None, description="Crossplane chart version.")
+
+
+class ClusterOutputs(Model):
+    """How to reach the new cluster. References only: credentials stay in Secrets."""
+
+    namespace: str | None = Field(
+        default=None, description="Platform namespace holding the cluster's resources."
+    )
+    server: str | None = Field(default=None, description="API server URL.")
+    kubeconfig_secret_ref: SecretKeyReference | None = None
+    argocd_cluster_name: str | None = Field(
+        default=None, description="The cluster's name in Argo CD, once registered."
+    )
+    provider_configs: dict[str, NamespacedProviderConfigReference] = Field(
+        default_factory=dict,
+        description="Platform ProviderConfigs (helm, kubernetes) that reach the new cluster.",
+    )
+    versions: ClusterVersions = Field(default_factory=ClusterVersions)
+
+
+class ClusterStatus(Model):
+    """What Cluster reports."""
+
+    outputs: ClusterOutputs = Field(default_factory=ClusterOutputs)
+    packages: dict[str, PackageHealth] = Field(
+        default_factory=dict, description="The self-management stack's packages in the cluster."
+    )
+    provider_configs: dict[str, ProviderConfigReference] = Field(
+        default_factory=dict,
+        description="ProviderConfigs the cluster's own Crossplane offers its XRs.",
+    )

@@ -27,18 +27,21 @@ def install_chart(
     values: dict[str, Any],
     release_name: str | None = None,
     overrides: dict[str, Any] | None = None,
+    namespace: str | None = None,
 ) -> tuple[dict[str, Any], ChartStatus]:
     """Compose one chart's Release; return the manifest and its status entry.
 
     ``chart.version`` should already carry the spec's override. The user's free-form
     ``values`` merge last unless ``overrides`` says otherwise (multi-chart APIs).
+    ``namespace`` installs into another namespace than ``spec.namespace``.
     """
     name = release_name or naming.helm_release(ctx.name)
+    target = namespace or spec.namespace
     manifest = helm.release(
         name=name,
         namespace=str(ctx.namespace),
         chart=chart,
-        target_namespace=spec.namespace,
+        target_namespace=target,
         values=values,
         overrides=spec.values if overrides is None else overrides,
         provider_config=spec.provider_config_ref,
@@ -49,7 +52,7 @@ def install_chart(
         repository=chart.repository,
         version=chart.version,
         release=name,
-        namespace=spec.namespace,
+        namespace=target,
         ready=ready,
     )
     return manifest, status

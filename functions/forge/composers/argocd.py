@@ -1,0 +1,116 @@
+"""Register the cluster with the platform's Argo CD (step 6).
+
+One v1 Secret, ``<name>-cluster`` in Argo CD's namespace, in the format of Argo
+CD's declarative setup ("Clusters"): label ``argocd.argoproj.io/secret-type:
+cluster``, data ``name``, ``server``, ``config`` (and ``project``). ``config``
+carries ``tlsClientConfig`` with the CA and client certificate (vCluster), or
+``awsAuthConfig`` (cluster name, IAM role) plus the CA (EKS). It is the only
+object the cluster's credentials are ever written to.
+
+It is composed only once the server, the CA and the credentials are all known.
+Once composed it stays, with the data it last had, if an input is briefly
+missing (e.g. before Crossplane has fetched the kubeconfig Secret again).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from forge.composers.access import ClusterAccess
+from forge.core import naming
+from forge.core.context import Context
+from forge.core.observed import field
+from forge.models.cluster import ClusterSpec
+from forge.versions import GROUP
+
+KEY = "argocd-cluster"
+SECRET_TYPE_LABEL = "argocd.argoproj.io/secret-type"
+ENVIRONMENT_LABEL = f"{GROUP}/environment"
+PROVIDER_LABEL = f"{GROUP}/provider"
+_DATA_KEYS = ("name", "server", "config", "project")
+
+
+def compose(ctx: Context, spec: ClusterSpec, access: ClusterAccess) -> str | None:
+    """The Argo CD cluster Secret; return the cluster's Argo CD name once it exists."""
+    data = _data(ctx, spec, access)
+    if data is None and ctx.is_composed(KEY):
+        data = _observed_data(ctx)
+    if data is None:
+        ctx.stage(
+            "ArgoCDRegistered",
+            False,
+            "WaitingForCredentials",
+            "waiting for the cluster's server, CA and credentials",
+        )
+        return None
+    labels = {
+        **spec.argocd.labels,
+        SECRET_TYPE_LABEL: "cluster",
+        ENVIRONMENT_LABEL: naming.name(ctx.name),
+        PROVIDER_LABEL: spec.provider,
+    }
+    metadata: dict[str, Any] = {
+        "name": naming.name(ctx.name, "cluster"),
+        "namespace": spec.argocd.namespace,
+        "labels": labels,
+    }
+    if spec.argocd.annotations:
+        metadata["annotations"] = dict(spec.argocd.annotations)
+    manifest = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": metadata,
+        "type": "Opaque",
+        "data": data,
+    }
+    registered = ctx.compose(KEY, manifest)
+    where = f"{spec.argocd.namespace}/{metadata['name']}"
+    ctx.stage(
+        "ArgoCDRegistered",
+        registered,
+        "Registered" if registered else "Registering",
+        "" if registered else f"waiting for Secret {where}",
+    )
+    return ctx.name if registered else None
+
+
+def _config(access: ClusterAccess) -> dict[str, Any] | None:
+    """Argo CD's ``config``: TLS client certificate, or IAM role auth for EKS."""
+    if not access.ca_data:
+        return None
+    tls: dict[str, Any] = {"insecure": False, "caData": access.ca_data}
+    if access.server_name:
+        tls["serverName"] = access.server_name
+    if access.aws_auth is not None:
+        aws = {"clusterName": access.aws_auth.cluster_name, "roleARN": access.aws_auth.role_arn}
+        return {"awsAuthConfig": aws, "tlsClientConfig": tls}
+    if access.client_certificate is not None:
+        tls["certData"] = access.client_certificate.cert_data
+        tls["keyData"] = access.client_certificate.key_data
+        return {"tlsClientConfig": tls}
+    return None
+
+
+def _data(ctx: Context, spec: ClusterSpec, access: ClusterAccess) -> dict[str, str] | None:
+    """The Secret's data (base64), or None while an input is missing."""
+    config = _config(access)
+    if config is None or not access.server:
+        return None
+    plain = {
+        "name": ctx.name,
+        "server": access.server,
+        "config": json.dumps(config, sort_keys=True, separators=(",", ":")),
+    }
+    if spec.argocd.project:
+        plain["project"] = spec.argocd.project
+    return {key: base64.b64encode(value.encode()).decode() for key, value in plain.items()}
+
+
+def _observed_data(ctx: Context) -> dict[str, str] | None:
+    """The data the existing Secret holds (copied as is, never decoded or logged)."""
+    observed = ctx.observed.get(KEY, "data")
+    data = {key: field(observed, key) for key in _DATA_KEYS}
+    data = {key: value for key, value in data.items() if isinstance(value, str)}
+    return data if {"name", "server", "config"} <= data.keys() else None

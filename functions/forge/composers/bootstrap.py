@@ -1,0 +1,187 @@
+"""Bootstrap a new cluster to manage itself (steps 3-5), whichever provider made it.
+
+Each step is composed once its input exists, and stays composed after that:
+
+1. helm and kubernetes ProviderConfigs in the Cluster's platform namespace,
+   reading the cluster's kubeconfig Secret (``ClusterAccess.kubeconfig``);
+2. the Crossplane chart, a Release into the new cluster through the helm one,
+   once both ProviderConfigs exist;
+3. the self-management stack (providers, runtime configs, ProviderConfigs and
+   our Function), Objects applied through the kubernetes one, once Crossplane is
+   deployed.
+
+Deletion: what these put inside the new cluster dies with it, so the Release and
+the Objects are orphaned (management policies without Delete) and deleting them
+never has to reach the cluster. A Usage per Release/Object still holds the
+cluster resource (``ClusterAccess.cluster_resource``) until that MR is gone, so
+none of them reconciles against a cluster that no longer exists. The
+ProviderConfigs need no Usage: a provider keeps a ProviderConfig (its in-use
+finalizer) while any ProviderConfigUsage points at it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from forge import versions
+from forge.composers import helm, objects, stack, usage
+from forge.composers.access import ClusterAccess
+from forge.core import naming
+from forge.core.context import Context
+from forge.core.observed import field
+from forge.models.base import ProviderConfigRef
+from forge.models.cluster import ClusterSpec
+
+HELM_CONFIG_KEY = "provider-config-helm"
+KUBERNETES_CONFIG_KEY = "provider-config-kubernetes"
+CROSSPLANE_KEY = "crossplane"
+STACK_PREFIX = "stack-"
+USAGE_PREFIX = "usage-"
+
+_PROVIDER_CONFIGS = {
+    "helm": (HELM_CONFIG_KEY, "helm.m.crossplane.io/v1beta1"),
+    "kubernetes": (KUBERNETES_CONFIG_KEY, "kubernetes.m.crossplane.io/v1alpha1"),
+}
+
+
+@dataclass(frozen=True)
+class Bootstrap:
+    """What the rest of the Cluster reports about the bootstrap."""
+
+    provider_configs: dict[str, dict[str, str]]
+    installation: objects.Installation | None
+
+
+def compose(ctx: Context, spec: ClusterSpec, access: ClusterAccess) -> Bootstrap:
+    """ProviderConfigs -> Crossplane Release -> self-management stack."""
+    name = naming.name(ctx.name)
+    configs = _provider_configs(ctx, access, name)
+    refs = {
+        provider: {"kind": "ProviderConfig", "name": name, "namespace": access.namespace}
+        for provider in configs
+    }
+    configs_exist = len(configs) == len(_PROVIDER_CONFIGS) and all(configs.values())
+
+    crossplane_ready = False
+    if configs_exist or ctx.is_composed(CROSSPLANE_KEY):
+        crossplane_ready = _crossplane(ctx, spec, access, name)
+    _crossplane_stage(ctx, bool(configs), configs_exist, crossplane_ready)
+
+    items = stack.build(spec.stack)
+    keys = [f"{STACK_PREFIX}{item.key}" for item in items]
+    installation = None
+    if crossplane_ready or any(ctx.is_composed(key) for key in keys):
+        target = objects.Target(
+            provider_config=ProviderConfigRef(kind="ProviderConfig", name=name),
+            namespace=access.namespace,
+            orphan=True,
+        )
+        installation = objects.install(ctx, items, target, prefix=STACK_PREFIX)
+        for key in keys:
+            _hold_cluster(ctx, access, key)
+    _stack_stage(ctx, installation, [key for key in keys if key in ctx.rsp.desired.resources])
+    return Bootstrap(provider_configs=refs, installation=installation)
+
+
+def _provider_configs(ctx: Context, access: ClusterAccess, name: str) -> dict[str, bool]:
+    """Compose the ProviderConfigs once the kubeconfig exists; provider -> exists."""
+    kubeconfig = access.kubeconfig
+    composed: dict[str, bool] = {}
+    for provider, (key, api_version) in _PROVIDER_CONFIGS.items():
+        if kubeconfig is None and not ctx.is_composed(key):
+            continue
+        if kubeconfig is None:
+            # Keep what exists (its Secret reference is not secret) until the input is back.
+            secret_ref = _observed_secret_ref(ctx, key)
+        else:
+            secret_ref = {
+                "name": kubeconfig.name,
+                "namespace": kubeconfig.namespace,
+                "key": kubeconfig.key,
+            }
+        manifest = {
+            "apiVersion": api_version,
+            "kind": "ProviderConfig",
+            "metadata": {"name": name, "namespace": access.namespace},
+            "spec": {"credentials": {"source": "Secret", "secretRef": secret_ref}},
+        }
+        composed[provider] = ctx.compose(key, manifest)
+    return composed
+
+
+def _observed_secret_ref(ctx: Context, key: str) -> dict[str, Any]:
+    ref = ctx.observed.get(key, "spec", "credentials", "secretRef")
+    return {part: str(field(ref, part, default="")) for part in ("name", "namespace", "key")}
+
+
+def _crossplane(ctx: Context, spec: ClusterSpec, access: ClusterAccess, config: str) -> bool:
+    chart = dataclasses.replace(versions.CROSSPLANE, version=spec.crossplane.chart_version)
+    manifest = helm.release(
+        name=CROSSPLANE_KEY,
+        namespace=access.namespace,
+        chart=chart,
+        target_namespace=stack.CROSSPLANE_NAMESPACE,
+        values={},
+        overrides=spec.crossplane.values,
+        provider_config=ProviderConfigRef(kind="ProviderConfig", name=config),
+        orphan=True,
+    )
+    ready = ctx.compose(CROSSPLANE_KEY, manifest)
+    _hold_cluster(ctx, access, CROSSPLANE_KEY)
+    return ready
+
+
+def _hold_cluster(ctx: Context, access: ClusterAccess, key: str) -> None:
+    """A Usage keeping the cluster resource while the MR ``key`` (composed above) exists."""
+    if access.cluster_resource is None or key not in ctx.rsp.desired.resources:
+        return
+    by = ctx.rsp.desired.resources[key].resource
+    user = {
+        "apiVersion": field(by, "apiVersion"),
+        "kind": field(by, "kind"),
+        "metadata": {"name": field(by, "metadata", "name")},
+    }
+    ctx.compose(f"{USAGE_PREFIX}{key}", usage.usage(of=dict(access.cluster_resource), by=user))
+
+
+def _crossplane_stage(ctx: Context, composed: bool, exist: bool, ready: bool) -> None:
+    if ready:
+        ctx.stage("CrossplaneReady", True, "Available")
+    elif not composed:
+        ctx.stage(
+            "CrossplaneReady",
+            False,
+            "WaitingForKubeconfig",
+            "ProviderConfigs for the new cluster wait for its kubeconfig",
+        )
+    elif not exist:
+        ctx.stage(
+            "CrossplaneReady",
+            False,
+            "WaitingForProviderConfigs",
+            "waiting for the helm and kubernetes ProviderConfigs of the new cluster",
+        )
+    else:
+        ctx.stage(
+            "CrossplaneReady",
+            False,
+            "Installing",
+            f"waiting for the Crossplane Helm release in {stack.CROSSPLANE_NAMESPACE}",
+        )
+
+
+def _stack_stage(
+    ctx: Context, installation: objects.Installation | None, composed: list[str]
+) -> None:
+    if installation is None:
+        ctx.stage("StackReady", False, "WaitingForCrossplane", "waiting for Crossplane to run")
+        return
+    pending = installation.pending
+    if pending:
+        ctx.stage("StackReady", False, "Installing", f"waiting for {', '.join(pending)}")
+    elif not installation.config_keys or not ctx.ready(*composed):
+        ctx.stage("StackReady", False, "Configuring", "waiting for the stack's ProviderConfigs")
+    else:
+        ctx.stage("StackReady", True, "Available")

@@ -1,0 +1,98 @@
+"""Cluster: an environment cluster that manages itself and is registered with Argo CD.
+
+Reads top to bottom: spec -> the Cluster's platform namespace -> the provider
+part (vCluster or EKS), which records the ClusterReady and KubeconfigReady
+stages and returns a ``ClusterAccess`` -> bootstrap (ProviderConfigs, Crossplane,
+self-management stack) -> Argo CD registration -> status.
+
+Deletion, with no manual step:
+
+* Everything inside the new cluster (Crossplane, the stack) dies with it, so the
+  MRs that put it there are orphaned: deleting them never reaches the cluster.
+* Usages hold the cluster resource (vCluster Release, EKS cluster) until each of
+  those MRs is gone, so none reconciles against a cluster that no longer exists.
+* ProviderConfigs are held by their provider while any MR uses them
+  (ProviderConfigUsage); the namespace finishes terminating only once its
+  contents are gone. Neither needs a Usage (nor could a Usage hold a
+  cluster-scoped Namespace for namespaced users).
+* The vCluster Release uninstalls through the platform's own ProviderConfig,
+  which this API does not compose, so nothing it needs is deleted before it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from forge.composers import argocd, bootstrap, stack, vcluster
+from forge.composers.access import ClusterAccess, namespace_for
+from forge.composers.bootstrap import Bootstrap
+from forge.core.context import Context
+from forge.models.cluster import ENV_DEFAULTS, ClusterSpec
+from forge.versions import GROUP
+
+NAMESPACE_KEY = "namespace"
+
+
+def compose(ctx: Context) -> None:
+    """Namespace -> cluster -> bootstrap -> Argo CD -> status."""
+    spec = ctx.spec(ClusterSpec, ENV_DEFAULTS)
+    if spec.provider == "vcluster":
+        vcluster.check(ctx)
+    access = _cluster(ctx, spec)
+    boot = bootstrap.compose(ctx, spec, access)
+    argocd_name = argocd.compose(ctx, spec, access)
+    ctx.set_status(_status(spec, access, boot, argocd_name))
+
+
+def _cluster(ctx: Context, spec: ClusterSpec) -> ClusterAccess:
+    """The provider part, once the namespace it lives in exists."""
+    namespace = namespace_for(ctx.name)
+    manifest = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": namespace, "labels": {f"{GROUP}/cluster": ctx.name}},
+    }
+    exists = ctx.compose(NAMESPACE_KEY, manifest)
+    # Once anything was composed the gate stays open: closing it would delete it all.
+    started = any(key != NAMESPACE_KEY for key in ctx.req.observed.resources)
+    if not (exists or started):
+        ctx.stage("ClusterReady", False, "WaitingForNamespace", f"creating namespace {namespace}")
+        ctx.stage("KubeconfigReady", False, "WaitingForCluster", "the cluster does not exist yet")
+        return ClusterAccess(namespace=namespace)
+    if spec.provider == "vcluster":
+        return vcluster.compose(ctx, spec)
+    from forge.composers import eks  # noqa: PLC0415 - built in parallel; keep vCluster importable
+
+    return eks.compose(ctx, spec)
+
+
+def _status(
+    spec: ClusterSpec, access: ClusterAccess, boot: Bootstrap, argocd_name: str | None
+) -> dict[str, Any]:
+    """Outputs are references and names only: credentials stay in Secrets."""
+    versions: dict[str, str] = {"crossplane": spec.crossplane.chart_version}
+    if access.kubernetes_version:
+        versions["kubernetes"] = access.kubernetes_version
+    if spec.provider == "vcluster":
+        versions["vcluster"] = spec.vcluster.chart_version
+    outputs: dict[str, Any] = {"namespace": access.namespace, "versions": versions}
+    if access.server:
+        outputs["server"] = access.server
+    if access.kubeconfig is not None:
+        ref = access.kubeconfig
+        outputs["kubeconfigSecretRef"] = {
+            "name": ref.name,
+            "namespace": ref.namespace,
+            "key": ref.key,
+        }
+    if argocd_name:
+        outputs["argocdClusterName"] = argocd_name
+    if boot.provider_configs:
+        outputs["providerConfigs"] = boot.provider_configs
+    status: dict[str, Any] = {"outputs": outputs}
+    installation = boot.installation
+    if installation is not None:
+        status["packages"] = {p.name: p.as_status() for p in installation.packages}
+        if installation.config_keys:
+            status["providerConfigs"] = stack.provider_configs(spec.stack)
+    return status

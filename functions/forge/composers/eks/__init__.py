@@ -1,0 +1,153 @@
+"""EKS: the AWS provider part of a Cluster.
+
+In real-world order: network -> IAM -> control plane -> networking add-ons ->
+node groups -> workload add-ons -> access entries -> Pod Identity for the
+cluster's own Crossplane -> kubeconfig. Everything lives in the cluster's
+namespace on the platform and uses ``spec.aws.providerConfigRef``. ``compose``
+returns how the rest of the Cluster reaches the new cluster; each field is set
+only once what it describes exists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from forge.composers.access import AwsAuth, ClusterAccess
+from forge.composers.eks import (
+    access,
+    addons,
+    cluster,
+    iam,
+    identity,
+    kubeconfig,
+    network,
+    nodegroups,
+)
+from forge.composers.eks.base import Eks
+from forge.core.context import Context
+from forge.models.cluster import ClusterSpec
+
+
+@dataclass
+class Parts:
+    """What each stage composed, for the conditions."""
+
+    network: network.Network
+    roles: iam.Roles
+    plane: cluster.ControlPlane
+    groups: nodegroups.NodeGroups
+    addons: addons.Addons
+    access: access.Access
+    crossplane: identity.Identity | None
+    kubeconfig: kubeconfig.Kubeconfig
+
+
+def compose(ctx: Context, spec: ClusterSpec) -> ClusterAccess:
+    """Compose the EKS cluster and everything it needs; report each stage."""
+    e = Eks.of(ctx, spec)
+    net = network.compose(e)
+    roles = iam.compose(e)
+    plane = cluster.compose(e, net, roles)
+    installed = addons.Addons.of(e)
+    networking_ready = addons.compose_networking(e, plane, installed)
+    groups = nodegroups.compose(e, net, roles, plane, networking_ready)
+    addons.compose_workloads(e, plane, groups.ready, installed)
+    admitted = access.compose(e, plane)
+    own = identity.crossplane(e, plane)
+    secret = kubeconfig.compose(e, plane)
+    _stages(e, Parts(net, roles, plane, groups, installed, admitted, own, secret))
+    argocd_role = spec.argocd.role_arn
+    return ClusterAccess(
+        namespace=e.namespace,
+        server=plane.endpoint,
+        ca_data=plane.ca_data,
+        kubeconfig=secret.secret if _usable(secret, own) else None,
+        aws_auth=(
+            AwsAuth(cluster_name=e.cluster_name, role_arn=argocd_role)
+            if argocd_role and admitted.ready.get(argocd_role)
+            else None
+        ),
+        kubernetes_version=plane.version or plane.manifest["spec"]["forProvider"]["version"],
+        cluster_resource=plane.manifest if plane.composed else None,
+    )
+
+
+def _usable(secret: kubeconfig.Kubeconfig, own: identity.Identity | None) -> bool:
+    """Bootstrap starts the stack's AWS providers: their identity must exist before them."""
+    return secret.written and (own is None or own.ready)
+
+
+def _stages(e: Eks, parts: Parts) -> None:
+    """One condition per stage, with reasons a person understands."""
+    ctx = e.ctx
+    net, plane, groups = parts.network, parts.plane, parts.groups
+    if e.spec.aws.network.subnet_ids is not None:
+        ctx.stage("NetworkReady", True, "ExistingSubnets", "using the subnets from the spec")
+    else:
+        ctx.stage(
+            "NetworkReady",
+            net.ready,
+            "Available" if net.ready else "Creating",
+            "" if net.ready else f"waiting for {', '.join(net.pending)}",
+        )
+    if plane.version_problem:
+        ctx.stage("ClusterReady", False, "UnsupportedVersionChange", plane.version_problem)
+    elif plane.ready:
+        ctx.stage("ClusterReady", True, "Available")
+    elif plane.composed:
+        ctx.stage("ClusterReady", False, "Creating", "EKS is creating the control plane")
+    else:
+        inputs = (("the cluster role", parts.roles.cluster.ready), ("subnets", net.subnets_ready))
+        waiting = " and ".join(what for what, ok in inputs if not ok)
+        ctx.stage("ClusterReady", False, "WaitingForInputs", f"waiting for {waiting}")
+    _kubeconfig_stage(e, parts)
+    if groups.replacing:
+        ctx.stage("NodeGroupsReady", False, "Replacing", "; ".join(groups.replacing))
+    elif groups.ready:
+        ctx.stage("NodeGroupsReady", True, "Available")
+    elif groups.waiting:
+        ctx.stage(
+            "NodeGroupsReady",
+            False,
+            "WaitingForControlPlane",
+            "node groups wait for the control plane, the network and the vpc-cni add-on",
+        )
+    else:
+        ctx.stage("NodeGroupsReady", False, "Creating", f"creating {', '.join(groups.creating)}")
+    pending = parts.addons.pending
+    ctx.stage(
+        "AddonsReady",
+        not pending,
+        "Available" if not pending else "Installing",
+        f"waiting for {', '.join(pending)}" if pending else "",
+    )
+    own = parts.crossplane
+    waiting_access = parts.access.pending + ([] if own is None or own.ready else ["crossplane"])
+    ctx.stage(
+        "AccessReady",
+        not waiting_access,
+        "Available" if not waiting_access else "Configuring",
+        f"waiting for access of {', '.join(waiting_access)}" if waiting_access else "",
+    )
+
+
+def _kubeconfig_stage(e: Eks, parts: Parts) -> None:
+    secret, own = parts.kubeconfig, parts.crossplane
+    where = f"{secret.secret.namespace}/{secret.secret.name}"
+    if _usable(secret, own):
+        e.ctx.stage("KubeconfigReady", True, "Available")
+    elif not secret.composed:
+        e.ctx.stage(
+            "KubeconfigReady", False, "WaitingForCluster", "the control plane is not up yet"
+        )
+    elif not secret.written:
+        e.ctx.stage(
+            "KubeconfigReady", False, "Creating", f"waiting for ClusterAuth to write {where}"
+        )
+    else:
+        e.ctx.stage(
+            "KubeconfigReady",
+            False,
+            "WaitingForIdentity",
+            "the cluster's Crossplane starts once its AWS identity (Pod Identity) exists",
+        )

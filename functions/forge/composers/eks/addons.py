@@ -1,0 +1,87 @@
+"""EKS managed add-ons, each gated on what it needs.
+
+The cluster is created without EKS's self-managed add-ons, so the networking
+add-ons (DaemonSets: vpc-cni, kube-proxy, the Pod Identity agent) come as soon
+as the cluster is up and the node groups wait for vpc-cni, without which nodes
+never turn Ready. coredns and the EBS CSI driver run Deployments that only turn
+healthy on nodes, so they wait for the node groups (and the driver for its
+Pod Identity association, which must exist before its pods start).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from forge.composers.eks.base import EKS, Eks
+from forge.composers.eks.cluster import ControlPlane
+from forge.composers.eks.identity import pod_identity
+from forge.models.cluster import Addon
+
+EBS_CSI_POLICY = "service-role/AmazonEBSCSIDriverPolicy"
+EBS_CSI_SERVICE_ACCOUNT = "ebs-csi-controller-sa"
+EBS_CSI = "aws-ebs-csi-driver"
+NETWORKING = ("vpc-cni", "kube-proxy", "eks-pod-identity-agent")
+
+
+@dataclass
+class Addons:
+    """The add-ons this cluster gets and the readiness of those composed so far."""
+
+    expected: list[str]
+    ready: dict[str, bool] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, e: Eks) -> Addons:
+        names = [*NETWORKING, "coredns"]
+        if e.spec.aws.addons.ebs_csi_driver.enabled:
+            names.append(EBS_CSI)
+        return cls(expected=names)
+
+    @property
+    def pending(self) -> list[str]:
+        """Add-ons not composed yet or not ready yet."""
+        return [name for name in self.expected if not self.ready.get(name, False)]
+
+
+def _addon(e: Eks, plane: ControlPlane, name: str, settings: Addon) -> bool:
+    params: dict[str, object] = {
+        "addonName": name,
+        "clusterNameRef": plane.ref,
+        "resolveConflictsOnCreate": "OVERWRITE",
+        "resolveConflictsOnUpdate": "OVERWRITE",
+    }
+    if settings.version:
+        params["addonVersion"] = settings.version
+    if settings.configuration:
+        params["configurationValues"] = json.dumps(settings.configuration, sort_keys=True)
+    return e.compose(f"aws-addon-{name}", e.manifest(EKS, "Addon", e.name(name), params))
+
+
+def compose_networking(e: Eks, plane: ControlPlane, addons: Addons) -> bool:
+    """vpc-cni, kube-proxy and the Pod Identity agent; return whether vpc-cni is ready."""
+    settings = e.spec.aws.addons
+    chosen = (settings.vpc_cni, settings.kube_proxy, settings.pod_identity_agent)
+    for name, addon in zip(NETWORKING, chosen, strict=True):
+        if e.due(f"aws-addon-{name}", plane.ready):
+            addons.ready[name] = _addon(e, plane, name, addon)
+    return addons.ready.get("vpc-cni", False)
+
+
+def compose_workloads(e: Eks, plane: ControlPlane, nodes_ready: bool, addons: Addons) -> None:
+    """coredns and the EBS CSI driver (with its role), once nodes can run them."""
+    settings = e.spec.aws.addons
+    if e.due("aws-addon-coredns", plane.ready and nodes_ready):
+        addons.ready["coredns"] = _addon(e, plane, "coredns", settings.coredns)
+    if not settings.ebs_csi_driver.enabled:
+        return
+    identity = pod_identity(
+        e,
+        "ebs-csi",
+        namespace="kube-system",
+        service_account=EBS_CSI_SERVICE_ACCOUNT,
+        policy_arns=[e.aws_policy(EBS_CSI_POLICY)],
+        plane=plane,
+    )
+    if e.due(f"aws-addon-{EBS_CSI}", plane.ready and nodes_ready and identity.ready):
+        addons.ready[EBS_CSI] = _addon(e, plane, EBS_CSI, settings.ebs_csi_driver)

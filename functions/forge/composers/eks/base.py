@@ -1,0 +1,160 @@
+"""What every EKS module shares: where resources go, how they are named, tagged and gated.
+
+Every managed resource lands in the cluster's namespace on the platform, uses the
+spec's AWS ProviderConfig (kind and name, always) and carries the common tags, so
+that one builder makes them all.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from forge.composers import usage
+from forge.composers.access import namespace_for
+from forge.core import naming
+from forge.core.context import Context
+from forge.core.errors import SpecError
+from forge.models.cluster import ClusterSpec
+
+EC2 = "ec2.aws.m.upbound.io/v1beta1"
+IAM = "iam.aws.m.upbound.io/v1beta1"
+EKS = "eks.aws.m.upbound.io/v1beta1"
+
+CLUSTER_TAG = "forge.projectcatalyst.io/cluster"
+IAM_ROLE_MAX = 64
+NODE_GROUP_MAX = 63
+# EKS cluster names: a letter or digit, then letters, digits, - and _; 100 at most.
+_EKS_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
+
+# Kinds whose forProvider takes no region (IAM is global) or no tags.
+_GLOBAL_KINDS = frozenset({(IAM, "Role"), (IAM, "RolePolicyAttachment")})
+_UNTAGGED_KINDS = frozenset(
+    {
+        (IAM, "RolePolicyAttachment"),
+        (EC2, "Route"),
+        (EC2, "RouteTableAssociation"),
+        (EKS, "AccessPolicyAssociation"),
+        (EKS, "ClusterAuth"),
+    }
+)
+
+
+def partition(region: str) -> tuple[str, str]:
+    """The AWS partition of a region and its service DNS suffix."""
+    if region.startswith("cn-"):
+        return "aws-cn", "amazonaws.com.cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov", "amazonaws.com"
+    return "aws", "amazonaws.com"
+
+
+def trust_policy(service: str, actions: tuple[str, ...] = ("sts:AssumeRole",)) -> str:
+    """An IAM trust policy letting one AWS service principal assume the role."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": service}, "Action": list(actions)}
+            ],
+        },
+        sort_keys=True,
+    )
+
+
+@dataclass
+class Eks:
+    """One EKS Cluster XR's composition context."""
+
+    ctx: Context
+    spec: ClusterSpec
+    namespace: str
+    region: str
+    partition: str
+    dns_suffix: str
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, ctx: Context, spec: ClusterSpec) -> Eks:
+        if not _EKS_NAME.match(ctx.name):
+            raise SpecError(
+                "metadata.name",
+                "names the EKS cluster for provider aws: letters, digits and '-', 100 at most",
+            )
+        region = str(spec.region)
+        part, suffix = partition(region)
+        # The spec's tags first: the API's own tag must not be overridden.
+        tags = {**spec.aws.tags, CLUSTER_TAG: ctx.name}
+        return cls(
+            ctx=ctx,
+            spec=spec,
+            namespace=namespace_for(ctx.name),
+            region=region,
+            partition=part,
+            dns_suffix=suffix,
+            tags=tags,
+        )
+
+    @property
+    def cluster_name(self) -> str:
+        """The EKS cluster's name (also its MR's name): the XR's name."""
+        return self.ctx.name
+
+    def name(self, *parts: str, max_len: int = naming.DNS_LABEL_MAX) -> str:
+        """A resource name prefixed with the cluster's name."""
+        return naming.name(self.ctx.name, *parts, max_len=max_len)
+
+    def role_name(self, purpose: str) -> str:
+        """An IAM role name: IAM is global to the account, so the region is part of it."""
+        return naming.name(self.ctx.name, self.region, purpose, max_len=IAM_ROLE_MAX)
+
+    def aws_policy(self, name: str) -> str:
+        """The ARN of an AWS managed IAM policy in this partition."""
+        return f"arn:{self.partition}:iam::aws:policy/{name}"
+
+    def manifest(
+        self,
+        api_version: str,
+        kind: str,
+        name: str,
+        for_provider: dict[str, Any],
+        *,
+        name_tag: bool = False,
+        **spec: Any,
+    ) -> dict[str, Any]:
+        """A managed resource in the cluster's namespace with region, tags and ProviderConfig."""
+        params = dict(for_provider)
+        if (api_version, kind) not in _GLOBAL_KINDS:
+            params["region"] = self.region
+        if (api_version, kind) not in _UNTAGGED_KINDS:
+            params["tags"] = {
+                **self.tags,
+                **({"Name": name} if name_tag else {}),
+                **params.get("tags", {}),
+            }
+        body: dict[str, Any] = {"forProvider": params, **spec}
+        body["providerConfigRef"] = self.spec.aws.provider_config_ref.model_dump()
+        return {
+            "apiVersion": api_version,
+            "kind": kind,
+            "metadata": {"name": name, "namespace": self.namespace},
+            "spec": body,
+        }
+
+    def compose(self, key: str, manifest: dict[str, Any]) -> bool:
+        """Compose a resource; return whether it is ready."""
+        return self.ctx.compose(key, manifest)
+
+    def due(self, key: str, inputs_ready: bool) -> bool:
+        """Whether to compose ``key``: its inputs are ready, or it exists and must stay."""
+        return inputs_ready or self.ctx.is_composed(key)
+
+    def protect(self, of_key: str, of: dict[str, Any], by_key: str, by: dict[str, Any]) -> None:
+        """A Usage: AWS refuses (or fails) to delete ``of`` while ``by`` exists."""
+        self.ctx.compose(f"aws-usage-{_tail(of_key)}-by-{_tail(by_key)}", usage.usage(of=of, by=by))
+
+
+def _tail(key: str) -> str:
+    return key.removeprefix("aws-")

@@ -1,0 +1,115 @@
+"""The EKS control plane: version, API access, endpoint access, logging.
+
+It waits for its role and its subnets, then holds them (and the node role, and
+the VPC) with Usages: deleting them first would leave EKS unable to clean up its
+network interfaces and the cluster stuck in DELETING.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from forge.composers.eks.base import EKS, Eks
+from forge.composers.eks.iam import Roles
+from forge.composers.eks.network import Network
+from forge.models.cluster import DEFAULT_EKS_VERSION
+
+CLUSTER = "aws-eks-cluster"
+
+
+@dataclass
+class ControlPlane:
+    """The cluster as composed and observed."""
+
+    manifest: dict[str, Any]
+    composed: bool = False
+    ready: bool = False
+    endpoint: str | None = None
+    ca_data: str | None = None
+    version: str | None = None
+    version_problem: str = ""
+
+    @property
+    def ref(self) -> dict[str, str]:
+        """A reference to the cluster by its MR name (the provider resolves its name)."""
+        return {"name": self.manifest["metadata"]["name"]}
+
+
+def _minor(version: str) -> int:
+    return int(version.split(".")[1])
+
+
+def target_version(requested: str | None, running: str | None) -> tuple[str, str]:
+    """The version to ask EKS for, and why the requested one is refused ("" if not).
+
+    An unpinned cluster keeps the version it runs, so that a new default in a
+    release of this function never upgrades existing clusters. EKS upgrades one
+    minor version at a time and never downgrades: such a request is held back
+    and reported instead of being sent to fail.
+    """
+    if running is None:
+        return requested or DEFAULT_EKS_VERSION, ""
+    if requested is None or requested == running:
+        return running, ""
+    step = _minor(requested) - _minor(running)
+    if step < 0:
+        return (
+            running,
+            f"kubernetesVersion {requested} is older than the running {running}: "
+            "EKS cannot downgrade",
+        )
+    if step > 1:
+        return running, (
+            f"kubernetesVersion {requested} skips minor versions: EKS upgrades one at a time "
+            f"(running {running}, next {running.split('.')[0]}.{_minor(running) + 1})"
+        )
+    return requested, ""
+
+
+def compose(e: Eks, network: Network, roles: Roles) -> ControlPlane:
+    """Compose the cluster once its role and subnets are ready; read what EKS reports."""
+    observed = e.ctx.observed
+    running = observed.get(CLUSTER, "status", "atProvider", "version")
+    version, problem = target_version(e.spec.kubernetes_version, running)
+    aws = e.spec.aws
+    vpc_config: dict[str, Any] = {
+        **network.subnets(),
+        "endpointPrivateAccess": aws.endpoint_private_access,
+        "endpointPublicAccess": aws.endpoint_public_access,
+    }
+    if aws.endpoint_public_access:
+        vpc_config["publicAccessCidrs"] = list(aws.public_access_cidrs)
+    manifest = e.manifest(
+        EKS,
+        "Cluster",
+        e.cluster_name,
+        {
+            "version": version,
+            "roleArnRef": roles.cluster.ref,
+            "vpcConfig": vpc_config,
+            "accessConfig": {
+                "authenticationMode": aws.authentication_mode,
+                # The platform's provider identity creates the cluster; ClusterAuth
+                # tokens are minted for it, so it must be an admin from the start.
+                "bootstrapClusterCreatorAdminPermissions": True,
+            },
+            # The add-ons are EKS managed add-ons composed here, not self-managed copies.
+            "bootstrapSelfManagedAddons": False,
+            "enabledClusterLogTypes": list(aws.control_plane_logging),
+        },
+    )
+    plane = ControlPlane(manifest=manifest, version_problem=problem)
+    if not e.due(CLUSTER, roles.cluster.ready and network.subnets_ready):
+        return plane
+    plane.composed = True
+    plane.ready = e.compose(CLUSTER, manifest)
+    for key, used in [*roles.cluster.all(), *roles.node.all(), *network.protected]:
+        e.protect(key, used, CLUSTER, manifest)
+    if plane.ready:
+        plane.endpoint = observed.get(CLUSTER, "status", "atProvider", "endpoint")
+        plane.ca_data = observed.get(
+            CLUSTER, "status", "atProvider", "certificateAuthority", 0, "data"
+        )
+        plane.version = running
+    return plane

@@ -1,0 +1,186 @@
+"""Istio ambient mode: base -> istiod -> cni -> ztunnel, then an optional ingress gateway.
+
+Each chart waits for the one before it to be deployed (istiod needs base's CRDs
+and webhooks, the CNI agent and ztunnel need istiod) and, once composed, stays
+composed. A Usage makes each Release hold its predecessor, so deleting the XR
+uninstalls them in reverse order. The ingress gateway needs only istiod.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from forge.composers import usage
+from forge.composers.infra import common, gateway_api
+from forge.core import naming
+from forge.core.context import Context
+from forge.models.infra import ChartStatus
+from forge.models.istio import ENV_DEFAULTS, IngressGatewayStatus, IstioSpec
+from forge.versions import ISTIO_REPOSITORY, Chart
+
+AWS_NLB = "service.beta.kubernetes.io/aws-load-balancer"
+
+
+@dataclass(frozen=True)
+class Link:
+    """One chart of the chain and the chart it waits for."""
+
+    key: str
+    after: str | None
+    values: Callable[[IstioSpec], dict[str, Any]]
+
+
+def _platform(spec: IstioSpec) -> dict[str, Any]:
+    return {"platform": spec.platform} if spec.platform else {}
+
+
+def _revision(spec: IstioSpec, key: str = "revision") -> dict[str, Any]:
+    return {key: spec.revision} if spec.revision else {}
+
+
+def base_values(spec: IstioSpec) -> dict[str, Any]:
+    """CRDs and cluster roles; the default validating webhook targets our revision."""
+    return {"global": {"istioNamespace": spec.namespace}, **_revision(spec, "defaultRevision")}
+
+
+def istiod_values(spec: IstioSpec) -> dict[str, Any]:
+    """The control plane with the ambient profile (Gateway API controller on by default)."""
+    values: dict[str, Any] = {
+        "profile": "ambient",
+        "global": {"istioNamespace": spec.namespace, **_platform(spec)},
+        **_revision(spec),
+    }
+    if spec.gateway_api.experimental:
+        values["env"] = {"PILOT_ENABLE_ALPHA_GATEWAY_API": "true"}
+    return values
+
+
+def cni_values(spec: IstioSpec) -> dict[str, Any]:
+    """The CNI node agent in ambient mode (redirects pod traffic to ztunnel)."""
+    return {"profile": "ambient", "global": _platform(spec)}
+
+
+def ztunnel_values(spec: IstioSpec) -> dict[str, Any]:
+    """The node proxy; revision and namespace tell it where istiod is."""
+    values: dict[str, Any] = {"istioNamespace": spec.namespace, **_revision(spec)}
+    if spec.platform:
+        values["global"] = _platform(spec)
+    return values
+
+
+def gateway_values(spec: IstioSpec) -> dict[str, Any]:
+    """A LoadBalancer Service (an NLB on aws), autoscaled, with a PDB when replicated."""
+    gateway = spec.ingress_gateway
+    annotations: dict[str, str] = {}
+    if spec.profile == "aws":
+        annotations = {
+            f"{AWS_NLB}-type": "external",
+            f"{AWS_NLB}-nlb-target-type": "ip",
+            f"{AWS_NLB}-scheme": "internal" if gateway.internal else "internet-facing",
+        }
+    service: dict[str, Any] = {
+        "type": "LoadBalancer",
+        "annotations": {**annotations, **gateway.annotations},
+    }
+    if gateway.load_balancer_source_ranges:
+        service["loadBalancerSourceRanges"] = list(gateway.load_balancer_source_ranges)
+    values: dict[str, Any] = {
+        "name": gateway.name,
+        **_revision(spec),
+        "service": service,
+        "autoscaling": {
+            "enabled": True,
+            "minReplicas": gateway.min_replicas,
+            "maxReplicas": gateway.max_replicas,
+        },
+    }
+    if gateway.min_replicas >= 2:
+        values["podDisruptionBudget"] = {"minAvailable": 1}
+    return values
+
+
+CHAIN = (
+    Link("base", None, base_values),
+    Link("istiod", "base", istiod_values),
+    Link("cni", "istiod", cni_values),
+    Link("ztunnel", "cni", ztunnel_values),
+)
+GATEWAY = Link("gateway", "istiod", gateway_values)
+
+
+def compose(ctx: Context) -> None:
+    """Compose the chain link by link, the gateway after istiod, then report."""
+    spec = ctx.spec(IstioSpec, ENV_DEFAULTS)
+    crds = gateway_api.check(ctx, spec.gateway_api)
+    charts = _install(ctx, spec)
+    _stages(ctx, spec, charts)
+    ctx.stage("GatewayAPIReady", crds.ready, crds.reason, crds.message)
+    common.report(ctx, list(charts.values()), [], 0)
+    status: dict[str, Any] = {"revision": spec.revision} if spec.revision else {}
+    if crds.status is not None:
+        status["gatewayApi"] = crds.status.model_dump(by_alias=True, exclude_none=True)
+    if spec.ingress_gateway.enabled:
+        gateway = IngressGatewayStatus(
+            namespace=spec.ingress_gateway.namespace, service=spec.ingress_gateway.name
+        )
+        status["ingressGateway"] = gateway.model_dump(by_alias=True)
+    ctx.set_status(status)
+
+
+def _install(ctx: Context, spec: IstioSpec) -> dict[str, ChartStatus]:
+    """Each link's Release once the one before is ready (or it exists), with its Usage."""
+    links = [*CHAIN, GATEWAY] if spec.ingress_gateway.enabled else list(CHAIN)
+    releases: dict[str, dict[str, Any]] = {}
+    charts: dict[str, ChartStatus] = {}
+    for link in links:
+        name = naming.helm_release(ctx.name, link.key)
+        namespace = spec.ingress_gateway.namespace if link is GATEWAY else spec.namespace
+        chart = Chart(link.key, ISTIO_REPOSITORY, spec.chart_version)
+        after_ready = link.after is None or charts[link.after].ready
+        if not (after_ready or ctx.is_composed(link.key)):
+            charts[link.key] = _pending(chart, name, namespace)
+            continue
+        manifest, charts[link.key] = common.install_chart(
+            ctx,
+            spec,
+            key=link.key,
+            chart=chart,
+            values=link.values(spec),
+            release_name=name,
+            overrides=getattr(spec.values, link.key),
+            namespace=namespace,
+        )
+        if link.after in releases:
+            holder = usage.usage(of=releases[link.after], by=manifest)
+            ctx.compose(f"{link.key}-uses-{link.after}", holder)
+        releases[link.key] = manifest
+    return charts
+
+
+def _pending(chart: Chart, release: str, namespace: str) -> ChartStatus:
+    """A chart still waiting for its predecessor: listed, not ready."""
+    return ChartStatus(
+        name=chart.name,
+        repository=chart.repository,
+        version=chart.version,
+        release=release,
+        namespace=namespace,
+        ready=False,
+    )
+
+
+def _stages(ctx: Context, spec: IstioSpec, charts: dict[str, ChartStatus]) -> None:
+    """One condition per part of the mesh, naming what it waits for."""
+    parts = [("ControlPlaneReady", ("base", "istiod")), ("DataPlaneReady", ("cni", "ztunnel"))]
+    if spec.ingress_gateway.enabled:
+        parts.append(("IngressGatewayReady", ("gateway",)))
+    for type_, keys in parts:
+        waiting = [charts[key].release for key in keys if not charts[key].ready]
+        ctx.stage(
+            type_,
+            not waiting,
+            "Available" if not waiting else "Installing",
+            f"waiting for Helm release {', '.join(waiting)}" if waiting else "",
+        )

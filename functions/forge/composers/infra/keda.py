@@ -1,0 +1,108 @@
+"""KEDA: one chart, its values derived from the spec.
+
+Replicated components get a PodDisruptionBudget so that a node drain keeps one
+running; the operator's service account has a fixed name so that a Pod Identity
+association (or an IAM trust policy) made before the chart keeps matching it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from forge.composers.infra import common
+from forge.composers.infra.identity import service_account_status
+from forge.core.context import Context
+from forge.models.keda import (
+    ENV_DEFAULTS,
+    EXTERNAL_METRICS_API,
+    SERVICE_ACCOUNT,
+    KedaSpec,
+    Resources,
+)
+from forge.versions import KEDA, Chart
+
+# The components as the chart's prometheus, podDisruptionBudget and resources sections
+# name them (its top-level section for the metrics server is "metricsServer").
+_COMPONENTS = ("operator", "metricServer", "webhooks")
+
+
+def _resources(resources: Resources) -> dict[str, Any]:
+    return resources.model_dump(by_alias=True, exclude_none=True)
+
+
+def keda_values(spec: KedaSpec) -> dict[str, Any]:
+    """Helm values for the keda chart."""
+    level = spec.log_level
+    metrics, webhooks = spec.metrics_server, spec.webhooks
+    values: dict[str, Any] = {
+        "operator": {"replicaCount": spec.operator.replicas},
+        "metricsServer": {"enabled": metrics.enabled, "replicaCount": metrics.replicas},
+        "webhooks": {
+            "enabled": webhooks.enabled,
+            "failurePolicy": webhooks.failure_policy,
+            "replicaCount": webhooks.replicas,
+        },
+        "logging": {
+            "operator": {"level": level},
+            "metricServer": {"zapLevel": level},
+            "webhooks": {"level": level},
+        },
+        "serviceAccount": {"operator": {"name": SERVICE_ACCOUNT}},
+        "prometheus": _prometheus(spec),
+    }
+    if spec.watch_namespaces:
+        values["watchNamespace"] = ",".join(spec.watch_namespaces)
+    if spec.cluster_name:
+        values["clusterName"] = spec.cluster_name
+    identity = spec.aws_identity
+    if identity is not None and identity.source == "IRSA":
+        values["podIdentity"] = {"aws": {"irsa": {"enabled": True, "roleArn": identity.role_arn}}}
+    budgets = _budgets(spec)
+    if budgets:
+        values["podDisruptionBudget"] = budgets
+    components = zip(_COMPONENTS, (spec.operator, metrics, webhooks), strict=True)
+    resources = {name: _resources(c.resources) for name, c in components if c.resources}
+    if resources:
+        values["resources"] = resources
+    return values
+
+
+def _prometheus(spec: KedaSpec) -> dict[str, Any]:
+    """Metrics endpoints (and ServiceMonitors) for the components that run."""
+    running = {
+        "operator": True,
+        "metricServer": spec.metrics_server.enabled,
+        "webhooks": spec.webhooks.enabled,
+    }
+    prometheus = spec.prometheus
+    return {
+        name: {
+            "enabled": prometheus.enabled and running[name],
+            "serviceMonitor": {"enabled": prometheus.service_monitor and running[name]},
+        }
+        for name in _COMPONENTS
+    }
+
+
+def _budgets(spec: KedaSpec) -> dict[str, Any]:
+    """A PodDisruptionBudget (one pod always up) for each replicated component."""
+    replicated = {
+        "operator": spec.operator.replicas,
+        "metricServer": spec.metrics_server.replicas if spec.metrics_server.enabled else 1,
+        "webhooks": spec.webhooks.replicas if spec.webhooks.enabled else 1,
+    }
+    return {name: {"minAvailable": 1} for name, replicas in replicated.items() if replicas > 1}
+
+
+def compose(ctx: Context) -> None:
+    """The keda Release, then status."""
+    spec = ctx.spec(KedaSpec, ENV_DEFAULTS)
+    chart = Chart(KEDA.name, KEDA.repository, spec.chart_version)
+    _, status = common.install_chart(ctx, spec, key="keda", chart=chart, values=keda_values(spec))
+    common.report(ctx, [status], [], 0)
+    extra: dict[str, Any] = {
+        "serviceAccount": service_account_status(spec.namespace, SERVICE_ACCOUNT)
+    }
+    if spec.metrics_server.enabled:
+        extra["externalMetricsApi"] = EXTERNAL_METRICS_API
+    ctx.set_status(extra)

@@ -1,0 +1,155 @@
+"""Monitoring: kube-prometheus-stack in the cluster, or k8s-monitoring to remote endpoints.
+
+k8s-monitoring fails to render when a feature has no destination for its signal or
+a collector serves no feature, so the model enables features from the destinations
+and each enabled feature brings the Alloy collector shaped for it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from forge.composers.infra import common
+from forge.core import naming
+from forge.core.context import Context
+from forge.core.errors import SpecError
+from forge.models.monitoring import (
+    ENV_DEFAULTS,
+    Destination,
+    K8sMonitoring,
+    KubePrometheusStack,
+    MonitoringSpec,
+)
+from forge.versions import K8S_MONITORING, KUBE_PROMETHEUS_STACK, Chart
+
+# Selectors that, left true, make Prometheus ignore monitors and rules of other releases.
+_SELECTORS = ("serviceMonitor", "podMonitor", "rule", "probe", "scrapeConfig")
+_CONTROL_PLANE = ("kubeControllerManager", "kubeScheduler", "kubeEtcd")
+
+# feature -> (chart key, Alloy collector, the collector's presets)
+COLLECTORS: dict[str, tuple[str, str, list[str]]] = {
+    "clusterMetrics": ("clusterMetrics", "alloy-metrics", ["clustered", "statefulset"]),
+    "hostMetrics": ("hostMetrics", "alloy-metrics", ["clustered", "statefulset"]),
+    "clusterEvents": ("clusterEvents", "alloy-singleton", ["singleton"]),
+    "podLogs": ("podLogsViaLoki", "alloy-logs", ["filesystem-log-reader", "daemonset"]),
+    "applicationObservability": ("applicationObservability", "alloy-receiver", ["deployment"]),
+}
+
+
+def kube_prometheus_stack_values(
+    kps: KubePrometheusStack, cluster_name: str | None
+) -> dict[str, Any]:
+    """Prometheus (retention, storage, cluster label), Grafana and Alertmanager."""
+    prometheus: dict[str, Any] = {
+        "retention": kps.retention,
+        "replicas": kps.replicas,
+        **{f"{s}SelectorNilUsesHelmValues": False for s in _SELECTORS},
+    }
+    if kps.retention_size:
+        prometheus["retentionSize"] = kps.retention_size
+    if cluster_name:
+        prometheus["externalLabels"] = {"cluster": cluster_name}
+    if kps.storage is not None:
+        claim: dict[str, Any] = {
+            "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": kps.storage.size}},
+        }
+        if kps.storage.storage_class:
+            claim["storageClassName"] = kps.storage.storage_class
+        prometheus["storageSpec"] = {"volumeClaimTemplate": {"spec": claim}}
+    grafana: dict[str, Any] = {"enabled": kps.grafana.enabled}
+    secret = kps.grafana.admin_secret_ref
+    if kps.grafana.enabled and secret is not None:
+        grafana["admin"] = {
+            "existingSecret": secret.name,
+            "userKey": secret.user_key,
+            "passwordKey": secret.password_key,
+        }
+    values: dict[str, Any] = {
+        "prometheus": {"prometheusSpec": prometheus},
+        "grafana": grafana,
+        "alertmanager": {"enabled": kps.alertmanager.enabled},
+    }
+    for component in _CONTROL_PLANE:
+        values[component] = {"enabled": kps.control_plane_metrics}
+    return values
+
+
+def _destination(destination: Destination, namespace: str) -> dict[str, Any]:
+    """One entry of the chart's ``destinations`` map; credentials stay in their Secret."""
+    out: dict[str, Any] = {"type": destination.type, "url": destination.url}
+    if destination.protocol:
+        out["protocol"] = destination.protocol
+    ref = destination.secret_ref
+    if ref is None:
+        return out
+    if destination.auth == "basic":
+        out["auth"] = {
+            "type": "basic",
+            "usernameKey": ref.username_key,
+            "passwordKey": ref.password_key,
+        }
+    else:
+        out["auth"] = {"type": "bearerToken", "bearerTokenKey": ref.token_key}
+    out["secret"] = {"create": False, "name": ref.name, "namespace": ref.namespace or namespace}
+    return out
+
+
+def k8s_monitoring_values(k8s: K8sMonitoring, cluster_name: str, namespace: str) -> dict[str, Any]:
+    """Destinations, the enabled features, and one collector per workload shape."""
+    values: dict[str, Any] = {
+        "cluster": {"name": cluster_name},
+        "destinations": {d.name: _destination(d, namespace) for d in k8s.destinations},
+        "collectors": {},
+    }
+    features = k8s.enabled_features()
+    for feature in features:
+        key, collector, presets = COLLECTORS[feature]
+        values[key] = {"enabled": True, "collector": collector}
+        values["collectors"][collector] = {"presets": presets}
+    if "hostMetrics" in features:
+        values["hostMetrics"]["linuxHosts"] = {"enabled": True}
+    if "applicationObservability" in features:
+        values["applicationObservability"]["receivers"] = {
+            "otlp": {"grpc": {"enabled": True}, "http": {"enabled": True}}
+        }
+    services = {}
+    if "clusterMetrics" in features:
+        services["kube-state-metrics"] = {"deploy": True}
+    if "hostMetrics" in features:
+        services["node-exporter"] = {"deploy": True}
+    if services:
+        values["telemetryServices"] = services
+    return values
+
+
+def compose(ctx: Context) -> None:
+    """The chosen stack's Release, then status."""
+    spec = ctx.spec(MonitoringSpec, ENV_DEFAULTS)
+    release = naming.helm_release(ctx.name)
+    status: dict[str, Any] = {"stack": spec.stack}
+    k8s = spec.k8s_monitoring  # set exactly when stack is k8s-monitoring
+    if spec.stack == "k8s-monitoring" and k8s is not None:
+        if not spec.cluster_name:
+            raise SpecError(
+                "spec.clusterName",
+                "is required when stack is k8s-monitoring (set it, or clusterName in the "
+                "EnvironmentConfig)",
+            )
+        pinned = K8S_MONITORING
+        values = k8s_monitoring_values(k8s, spec.cluster_name, spec.namespace)
+        status["features"] = k8s.enabled_features()
+    else:
+        pinned = KUBE_PROMETHEUS_STACK
+        kps = spec.kube_prometheus_stack
+        values = kube_prometheus_stack_values(kps, spec.cluster_name)
+        if kps.grafana.enabled:
+            secret = kps.grafana.admin_secret_ref
+            # Without a Secret of ours, the Grafana subchart keeps a generated one.
+            status["grafanaAdminSecret"] = secret.name if secret else f"{release}-grafana"
+    chart = Chart(pinned.name, pinned.repository, spec.chart_version or pinned.version)
+    _, chart_status = common.install_chart(
+        ctx, spec, key=pinned.name, chart=chart, values=values, release_name=release
+    )
+    common.report(ctx, [chart_status], [], 0)
+    ctx.set_status(status)

@@ -1,0 +1,203 @@
+"""vCluster: the environment cluster as a Helm release on the platform cluster.
+
+The release runs in the Cluster's own platform namespace. Its API server is the
+Service the chart names after the release, so the platform reaches it at
+``https://<release>.<namespace>.svc``; that name goes into the exported
+kubeconfig (``exportKubeConfig.server``) and into the serving certificate
+(``controlPlane.proxy.extraSANs``), so every client verifies TLS.
+
+vCluster writes the kubeconfig (client certificate, key and CA embedded) to the
+Secret ``vc-<release>``, key ``config``, in that namespace. The platform's
+ProviderConfigs reference that Secret directly: no copy. The function reads it
+as a required resource, only to hand the CA and client credentials to the Argo
+CD cluster Secret. It is never observed through a provider-kubernetes Object:
+provider-kubernetes copies an observed Secret's data into the Object's status
+unless it runs with ``--sanitize-secrets``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+import yaml
+from crossplane.function import response
+
+from forge import versions
+from forge.composers import helm
+from forge.composers.access import ClientCertificate, ClusterAccess, SecretKey, namespace_for
+from forge.core import naming
+from forge.core.context import Context
+from forge.core.environment import deep_merge
+from forge.core.errors import SpecError
+from forge.core.observed import field
+from forge.models.cluster import ClusterSpec
+
+RELEASE_KEY = "vcluster"
+KUBECONFIG_REQUIREMENT = "vcluster-kubeconfig"
+KUBECONFIG_KEY = "config"
+
+
+@dataclasses.dataclass(frozen=True)
+class _Kubeconfig:
+    """What Argo CD needs from the exported kubeconfig (secret material: never logged)."""
+
+    ca_data: str
+    certificate: ClientCertificate
+
+
+def check(ctx: Context) -> None:
+    """Reject, before anything is composed, an XR name the chart cannot use."""
+    if not ctx.name[:1].isalpha():
+        # The chart names its Service after the release, and Service names start with a letter.
+        raise SpecError("metadata.name", "must start with a letter for provider vcluster")
+
+
+def compose(ctx: Context, spec: ClusterSpec) -> ClusterAccess:
+    """The vCluster Release -> its kubeconfig Secret -> how to reach the cluster."""
+    namespace = namespace_for(ctx.name)
+    release = naming.helm_release(ctx.name)
+    server = f"https://{release}.{namespace}.svc"
+    chart = dataclasses.replace(versions.VCLUSTER, version=spec.vcluster.chart_version)
+    values, overrides = _values(ctx.name, spec.vcluster.values, release, namespace, server)
+    manifest = helm.release(
+        name=release,
+        namespace=namespace,
+        chart=chart,
+        target_namespace=namespace,
+        values=values,
+        overrides=overrides,
+        provider_config=spec.platform_provider_config_ref,
+    )
+    running = ctx.compose(RELEASE_KEY, manifest)
+    ctx.stage(
+        "ClusterReady",
+        running,
+        "Available" if running else "Creating",
+        "" if running else f"waiting for the vCluster Helm release {namespace}/{release}",
+    )
+
+    secret = SecretKey(name=f"vc-{release}", namespace=namespace, key=KUBECONFIG_KEY)
+    response.require_resources(
+        ctx.rsp, KUBECONFIG_REQUIREMENT, "v1", "Secret", match_name=secret.name, namespace=namespace
+    )
+    found, kubeconfig = _read_kubeconfig(ctx)
+    _kubeconfig_stage(ctx, secret, found, kubeconfig)
+    access = ClusterAccess(
+        namespace=namespace,
+        kubernetes_version=_kubernetes_version(spec, overrides),
+        cluster_resource=manifest,
+    )
+    if kubeconfig is None:
+        return access
+    return dataclasses.replace(
+        access,
+        server=server,
+        ca_data=kubeconfig.ca_data,
+        kubeconfig=secret,
+        client_certificate=kubeconfig.certificate,
+    )
+
+
+def _values(
+    context: str, user: dict[str, Any], release: str, namespace: str, server: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Our values and the user's overrides, the user's extra SANs added to ours."""
+    sans = [f"{release}.{namespace}.svc", f"{release}.{namespace}.svc.cluster.local"]
+    values = {
+        "controlPlane": {"proxy": {"extraSANs": sans}},
+        "exportKubeConfig": {"context": context, "server": server, "insecure": False},
+    }
+    extra = _path(user, "controlPlane", "proxy", "extraSANs")
+    if isinstance(extra, list) and extra:
+        merged = sans + [san for san in extra if san not in sans]
+        user = deep_merge(user, {"controlPlane": {"proxy": {"extraSANs": merged}}})
+    return values, user
+
+
+def _path(values: Mapping[str, Any], *path: str) -> Any:
+    current: Any = values
+    for step in path:
+        if not isinstance(current, Mapping):
+            return None
+        current = current.get(step)
+    return current
+
+
+def _kubernetes_version(spec: ClusterSpec, overrides: dict[str, Any]) -> str | None:
+    """The image tag the user chose, or the pinned chart's default (unknown for other charts)."""
+    tag = _path(overrides, "controlPlane", "distro", "k8s", "image", "tag")
+    if isinstance(tag, str) and tag:
+        return tag
+    if spec.vcluster.chart_version == versions.VCLUSTER.version:
+        return versions.VCLUSTER_KUBERNETES
+    return None
+
+
+def _read_kubeconfig(ctx: Context) -> tuple[bool, _Kubeconfig | None]:
+    """Whether the Secret arrived, and its CA and client credentials if complete."""
+    if KUBECONFIG_REQUIREMENT not in ctx.req.required_resources:
+        return False, None
+    items = ctx.req.required_resources[KUBECONFIG_REQUIREMENT].items
+    if not items:
+        return False, None
+    encoded = field(items[0].resource, "data", KUBECONFIG_KEY)
+    if not isinstance(encoded, str):
+        return True, None
+    try:
+        config = yaml.safe_load(base64.b64decode(encoded, validate=True))
+    except (binascii.Error, ValueError, yaml.YAMLError):
+        return True, None
+    return True, _parse(config)
+
+
+def _named(entries: Any, name: Any, inner: str) -> Mapping[str, Any]:
+    """The ``inner`` block of the kubeconfig list entry called ``name`` (else the first)."""
+    if not isinstance(entries, list):
+        return {}
+    chosen = next((e for e in entries if isinstance(e, Mapping) and e.get("name") == name), None)
+    if chosen is None and entries and isinstance(entries[0], Mapping):
+        chosen = entries[0]
+    block = chosen.get(inner) if chosen else None
+    return block if isinstance(block, Mapping) else {}
+
+
+def _parse(config: Any) -> _Kubeconfig | None:
+    """The current context's cluster CA and user certificate, base64 as in the kubeconfig."""
+    if not isinstance(config, Mapping):
+        return None
+    context = _named(config.get("contexts"), config.get("current-context"), "context")
+    cluster = _named(config.get("clusters"), context.get("cluster"), "cluster")
+    user = _named(config.get("users"), context.get("user"), "user")
+    ca = cluster.get("certificate-authority-data")
+    cert = user.get("client-certificate-data")
+    key = user.get("client-key-data")
+    if not all(isinstance(v, str) and v for v in (ca, cert, key)):
+        return None
+    return _Kubeconfig(ca_data=ca, certificate=ClientCertificate(cert_data=cert, key_data=key))
+
+
+def _kubeconfig_stage(
+    ctx: Context, secret: SecretKey, found: bool, kubeconfig: _Kubeconfig | None
+) -> None:
+    where = f"{secret.namespace}/{secret.name}"
+    if kubeconfig is not None:
+        ctx.stage("KubeconfigReady", True, "Available")
+    elif found:
+        ctx.stage(
+            "KubeconfigReady",
+            False,
+            "KubeconfigIncomplete",
+            f"Secret {where} has no kubeconfig with a CA and a client certificate "
+            f"under key {secret.key!r}",
+        )
+    else:
+        ctx.stage(
+            "KubeconfigReady",
+            False,
+            "WaitingForKubeconfig",
+            f"waiting for vCluster to write {where}",
+        )

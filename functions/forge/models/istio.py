@@ -1,0 +1,173 @@
+"""Istio in ambient mode: base, istiod, CNI and ztunnel, and an optional ingress gateway.
+
+Environment defaults (EnvironmentConfig ``data``; the XR wins):
+
+- ``profile`` -> ``spec.profile``: ``aws`` gives the ingress gateway an AWS Network Load
+  Balancer (AWS Load Balancer Controller annotations); ``onprem`` leaves the Service plain.
+
+The CNI agent's paths depend on the Kubernetes distribution, not on the profile: EKS and
+kubeadm-style clusters need nothing, k3s/k3d/microk8s/minikube/gke/openshift need
+``spec.platform`` (Istio's ``global.platform``), which is therefore never guessed.
+
+Prerequisites Istio does not install: the Gateway API CRDs (checked, see GatewayApi) and,
+for the aws profile's load balancer, the AWS Load Balancer Controller.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from forge import versions
+from forge.core.errors import FieldError
+from forge.models.base import DnsLabel, Model, Values
+from forge.models.infra import InfraSpec, InfraStatus
+
+# Istio chart versions carry no "v" prefix.
+IstioVersion = Annotated[str, Field(pattern=r"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$")]
+Revision = Annotated[
+    str, Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", min_length=1, max_length=30)
+]
+Cidr = Annotated[str, Field(pattern=r"^[0-9a-fA-F:.]+/\d{1,3}$")]
+Platform = Literal["gke", "k3d", "k3s", "microk8s", "minikube", "openshift"]
+
+
+class GatewayApi(Model):
+    """Istio's Gateway API support (ambient waypoints are Gateway API Gateways too).
+
+    Istio does not install the Gateway API CRDs: they are a cluster prerequisite (the
+    v1.5.1 standard-install.yaml of kubernetes-sigs/gateway-api). The XR checks that they
+    are installed and recent enough, and reports it in status.gatewayApi and the
+    GatewayAPIReady condition.
+    """
+
+    experimental: bool = Field(
+        default=False,
+        description=(
+            "Enable Istio's alpha Gateway API resources (PILOT_ENABLE_ALPHA_GATEWAY_API, e.g. "
+            "TCPRoute); needs the experimental-channel CRDs."
+        ),
+    )
+    require_crds: bool = Field(
+        default=True,
+        description=(
+            "Keep the XR unready until the Gateway API CRDs are installed; when false their "
+            "absence is only reported."
+        ),
+    )
+
+
+class IngressGateway(Model):
+    """An Envoy ingress gateway (Istio's gateway chart), in its own namespace."""
+
+    enabled: bool = False
+    namespace: DnsLabel = "istio-ingress"
+    name: DnsLabel = Field(
+        default="istio-ingressgateway",
+        description="Deployment and Service name; pods get the label istio=<name without istio->.",
+    )
+    internal: bool = Field(
+        default=False,
+        description="aws profile: an internal Network Load Balancer instead of internet-facing.",
+    )
+    min_replicas: int = Field(default=2, ge=1, le=50, description="Autoscaling floor.")
+    max_replicas: int = Field(default=5, ge=1, le=100, description="Autoscaling ceiling.")
+    annotations: dict[str, str] = Field(
+        default_factory=dict,
+        description="Service annotations, merged over the ones the profile sets.",
+    )
+    load_balancer_source_ranges: list[Cidr] = Field(
+        default_factory=list, description="CIDRs allowed to reach the load balancer (all if empty)."
+    )
+
+
+class IstioValues(Model):
+    """Free-form Helm values per chart, merged last over what this API derives."""
+
+    base: Values
+    istiod: Values
+    cni: Values
+    ztunnel: Values
+    gateway: Values
+
+
+ISTIO_VALIDATIONS = [
+    {
+        "rule": (
+            "!has(self.ingressGateway) || !has(self.ingressGateway.minReplicas) || "
+            "!has(self.ingressGateway.maxReplicas) || "
+            "self.ingressGateway.minReplicas <= self.ingressGateway.maxReplicas"
+        ),
+        "message": "ingressGateway.minReplicas must be <= ingressGateway.maxReplicas",
+    },
+]
+
+
+class IstioSpec(InfraSpec):
+    """Istio ambient mode, every chart at one version (and revision)."""
+
+    model_config = InfraSpec.model_config | {
+        "json_schema_extra": {"x-kubernetes-validations": ISTIO_VALIDATIONS}
+    }
+
+    chart_version: IstioVersion = Field(
+        default=versions.ISTIO_VERSION,
+        description="Istio version of every chart (base, istiod, cni, ztunnel, gateway).",
+    )
+    namespace: DnsLabel = Field(default="istio-system", description="Control-plane namespace.")
+    revision: Revision | None = Field(
+        default=None,
+        description="Control-plane revision (istiod-<revision>); none installs the default one.",
+    )
+    profile: Literal["aws", "onprem"] | None = Field(
+        default=None, description="Cloud profile (default: the EnvironmentConfig's profile)."
+    )
+    platform: Platform | None = Field(
+        default=None,
+        description=(
+            "Istio's global.platform for distributions with non-standard CNI paths (k3s, k3d, "
+            "microk8s, minikube, gke, openshift); none for EKS and standard clusters."
+        ),
+    )
+    gateway_api: GatewayApi = Field(default_factory=GatewayApi)
+    ingress_gateway: IngressGateway = Field(default_factory=IngressGateway)
+    values: IstioValues = Field(  # type: ignore[assignment]
+        default_factory=IstioValues,
+        description="Helm values per chart (base, istiod, cni, ztunnel, gateway), merged last.",
+    )
+
+    @model_validator(mode="after")
+    def _replicas(self) -> IstioSpec:
+        gateway = self.ingress_gateway
+        if gateway.min_replicas > gateway.max_replicas:
+            raise FieldError(
+                "ingressGateway.minReplicas", f"must be <= maxReplicas ({gateway.max_replicas})"
+            )
+        return self
+
+
+ENV_DEFAULTS = {"profile": "profile"}
+
+
+class GatewayApiStatus(Model):
+    """The Gateway API CRDs as found in the cluster."""
+
+    installed: bool
+    bundle_version: str | None = None
+    channel: str | None = None
+
+
+class IngressGatewayStatus(Model):
+    """Where the ingress gateway's Service is."""
+
+    namespace: str
+    service: str
+
+
+class IstioStatus(InfraStatus):
+    """What Istio reports: every chart, the revision, Gateway API CRDs, the ingress gateway."""
+
+    revision: str | None = None
+    gateway_api: GatewayApiStatus | None = None
+    ingress_gateway: IngressGatewayStatus | None = None

@@ -1,0 +1,105 @@
+"""Status cert-manager and External Secrets write on the objects our Objects apply.
+
+An Object with ``readiness.policy: DeriveFromObject`` is Ready because its object is;
+provider-kubernetes copies that object, status included, to ``status.atProvider.manifest``.
+Import for realistic example stages:
+
+    python -m tests.support.stages examples/infrastructure/certmanager ... \
+        --hooks tests.support.infra_status
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from tests.support import providers
+
+_TIME = "2026-01-01T00:00:00Z"
+
+
+def _ready(reason: str, message: str) -> dict[str, Any]:
+    return {
+        "type": "Ready",
+        "status": "True",
+        "reason": reason,
+        "message": message,
+        "lastTransitionTime": _TIME,
+        "observedGeneration": 1,
+    }
+
+
+def _issuer(obj: dict[str, Any]) -> dict[str, Any]:
+    spec = obj["spec"]
+    if "acme" in spec:
+        return {
+            "acme": {
+                "uri": "https://acme-v02.api.letsencrypt.org/acme/acct/123456789",
+                "lastRegisteredEmail": spec["acme"].get("email", ""),
+                "lastPrivateKeyHash": "kPzkPpHbJ3uuK5GmzYTyp4HP4C2yDWaI1sk6nAs2kj0=",
+            },
+            "conditions": [_ready("ACMEAccountRegistered", "The ACME account was registered")],
+        }
+    if "ca" in spec:
+        return {"conditions": [_ready("KeyPairVerified", "Signing CA verified")]}
+    return {"conditions": [_ready("IsReady", "")]}
+
+
+def _certificate(_obj: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "conditions": [_ready("Ready", "Certificate is up to date and has not expired")],
+        "notBefore": _TIME,
+        "notAfter": "2036-01-01T00:00:00Z",
+        "renewalTime": "2032-08-31T00:00:00Z",
+        "revision": 1,
+    }
+
+
+def _store(_obj: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "capabilities": "ReadWrite",
+        "conditions": [
+            {
+                "type": "Ready",
+                "status": "True",
+                "reason": "Valid",
+                "message": "store validated",
+                "lastTransitionTime": _TIME,
+            }
+        ],
+    }
+
+
+_INNER = {
+    ("cert-manager.io/v1", "ClusterIssuer"): _issuer,
+    ("cert-manager.io/v1", "Certificate"): _certificate,
+    ("external-secrets.io/v1", "ClusterSecretStore"): _store,
+}
+
+
+def _object(_key: str, manifest: dict[str, Any]) -> dict[str, Any]:
+    status = manifest.get("status", {})
+    inner = copy.deepcopy(status.get("atProvider", {}).get("manifest", {}))
+    hook = _INNER.get((inner.get("apiVersion"), inner.get("kind")))
+    if hook is None:
+        return {}
+    inner["status"] = hook(inner)
+    return {"atProvider": {**status.get("atProvider", {}), "manifest": inner}}
+
+
+providers.STATUS[("kubernetes.m.crossplane.io/v1alpha1", "Object")] = _object
+
+
+def _release(_key: str, manifest: dict[str, Any]) -> dict[str, Any]:
+    chart = manifest["spec"]["forProvider"]["chart"]
+    return {
+        "atProvider": {
+            "releaseDescription": "Install complete",
+            "revision": 1,
+            "state": "deployed",
+            "version": chart["version"],
+        }
+    }
+
+
+providers.STATUS[("helm.m.crossplane.io/v1beta1", "Release")] = _release

@@ -1,0 +1,892 @@
+"""Cluster with provider aws: network, IAM, EKS, node groups, add-ons, access, kubeconfig.
+
+The providers are played by ``tests.support.aws`` (status IDs, ARNs, endpoint, CA,
+OIDC issuer, node group sizes; ClusterAuth's kubeconfig connection details).
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import importlib
+import json
+from pathlib import Path
+from typing import Any
+
+import crossplane.function.proto.v1.run_function_pb2 as fnv1
+import pytest
+import yaml
+
+from forge.composers.eks import nodegroups
+from forge.composers.eks.cluster import target_version
+from forge.composers.eks.network import cidrs
+from forge.models.cluster import ClusterSpec
+from tests.support import aws, deletion, leaks
+from tests.support.lifecycle import converge
+from tests.support.providers import observe
+from tests.support.request import Observed, Rendered, build, render
+
+ROOT = Path(__file__).resolve().parent.parent
+NAMESPACE = "cluster-dev"
+ARGOCD_ROLE = "arn:aws:iam::123456789012:role/argocd"
+ADMIN_ROLE = "arn:aws:iam::123456789012:role/platform-admins"
+PROVIDER_CONFIG = {"kind": "ClusterProviderConfig", "name": "default"}
+XR: dict[str, Any] = {
+    "apiVersion": "forge.projectcatalyst.io/v1alpha1",
+    "kind": "Cluster",
+    "metadata": {"name": "dev"},
+    "spec": {
+        "provider": "aws",
+        "region": "us-west-2",
+        "nodeGroups": [
+            {"name": "general", "instanceType": "t3.large", "minSize": 3, "maxSize": 10}
+        ],
+        "argocd": {"roleArn": ARGOCD_ROLE},
+    },
+}
+SUBNETS = ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002", "subnet-0a1b2c3d4e5f60003"]
+TRUE, FALSE = fnv1.STATUS_CONDITION_TRUE, fnv1.STATUS_CONDITION_FALSE
+TAGGED = {
+    "VPC",
+    "Subnet",
+    "InternetGateway",
+    "RouteTable",
+    "EIP",
+    "NATGateway",
+    "Role",
+    "Cluster",
+    "NodeGroup",
+    "Addon",
+    "AccessEntry",
+    "PodIdentityAssociation",
+}
+
+
+def xr_with(**spec: Any) -> dict[str, Any]:
+    xr = copy.deepcopy(XR)
+    xr["spec"].update(spec)
+    return xr
+
+
+def large_xr() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "examples/cluster-aws-large/xr.yaml").read_text())
+
+
+def observed_of(out: Rendered) -> dict[str, Observed]:
+    return {key: observe(key, manifest) for key, manifest in out.resources.items()}
+
+
+def aws_resources(out: Rendered) -> dict[str, dict[str, Any]]:
+    return {k: m for k, m in out.resources.items() if k.startswith("aws-")}
+
+
+def of_kind(out: Rendered, kind: str) -> dict[str, dict[str, Any]]:
+    return {k: m for k, m in aws_resources(out).items() if m["kind"] == kind}
+
+
+def params(manifest: dict[str, Any]) -> dict[str, Any]:
+    return manifest["spec"]["forProvider"]
+
+
+def decoded(secret: dict[str, Any]) -> dict[str, str]:
+    return {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
+
+
+def condition(out: Rendered, kind: str) -> tuple[int, str, str]:
+    c = out.conditions[kind]
+    return c.status, c.reason, c.message
+
+
+def nodegroup_key(out: Rendered, group: str) -> str:
+    (key,) = [k for k in of_kind(out, "NodeGroup") if k.startswith(f"aws-nodegroup-{group}-")]
+    return key
+
+
+@pytest.fixture(scope="module")
+def history() -> list[Rendered]:
+    return converge(XR, max_rounds=12)
+
+
+@pytest.fixture(scope="module")
+def final(history) -> Rendered:
+    return history[-1]
+
+
+@pytest.fixture(scope="module")
+def large() -> list[Rendered]:
+    return converge(large_xr(), max_rounds=12)
+
+
+# Lifecycle --------------------------------------------------------------------------------
+
+
+def _ready(observed: dict[str, Observed], key: str) -> bool:
+    conditions = observed[key].manifest.get("status", {}).get("conditions", [])
+    return key in observed and any(
+        c["type"] == "Ready" and c["status"] == "True" for c in conditions
+    )
+
+
+def check_gating(history: list[Rendered]) -> None:
+    """Nothing is composed before the inputs it needs exist (or it existed already)."""
+    observed: dict[str, Observed] = {}
+    for out in history:
+        _check_round(set(out.resources), observed)
+        observed = observed_of(out)
+
+
+def _check_round(keys: set[str], observed: dict[str, Observed]) -> None:
+    def new(key: str) -> bool:
+        return key in keys and key not in observed
+
+    def ready(*names: str) -> bool:
+        return all(name in observed and _ready(observed, name) for name in names)
+
+    if "namespace" not in observed:
+        assert not any(k.startswith("aws-") for k in keys), "AWS resources before the namespace"
+    subnets = [k for k in keys if k.startswith("aws-subnet-private-")]
+    if new("aws-eks-cluster"):
+        assert ready("aws-role-cluster", "aws-role-cluster-amazoneksclusterpolicy", *subnets)
+    groups = [k for k in keys if k.startswith("aws-nodegroup-")]
+    network = [k for k in keys if k.startswith(("aws-route", "aws-nat", "aws-rta"))]
+    for key in groups:
+        if new(key):
+            assert ready("aws-eks-cluster", "aws-addon-vpc-cni", "aws-role-node", *network)
+    for key in ("aws-addon-coredns", "aws-addon-aws-ebs-csi-driver"):
+        if new(key):
+            assert groups and ready(*groups), f"{key} before the node groups are ready"
+    if new("aws-addon-aws-ebs-csi-driver"):
+        assert ready("aws-pod-identity-ebs-csi")
+    for key in keys:
+        if new(key) and key.startswith(("aws-access-", "aws-pod-identity-", "aws-addon-")):
+            assert ready("aws-eks-cluster"), f"{key} before the cluster is ready"
+    if new("aws-clusterauth"):
+        assert ready("aws-eks-cluster")
+    if new("provider-config-helm") or new("provider-config-kubernetes"):
+        assert ready("aws-clusterauth")
+        if "aws-role-crossplane" in keys:
+            assert ready("aws-pod-identity-crossplane"), "stack could start without identity"
+    if new("argocd-cluster"):
+        assert ready("aws-eks-cluster", *[k for k in keys if k.startswith("aws-access-")])
+
+
+def test_seed_converges_to_ready_in_bounded_rounds(history, final):
+    assert final.composite_ready
+    assert len(history) <= 10
+    assert {t: c.status for t, c in final.conditions.items()} == dict.fromkeys(
+        [
+            "NetworkReady",
+            "ClusterReady",
+            "KubeconfigReady",
+            "NodeGroupsReady",
+            "AddonsReady",
+            "AccessReady",
+            "CrossplaneReady",
+            "StackReady",
+            "ArgoCDRegistered",
+        ],
+        TRUE,
+    )
+
+
+def test_every_round_is_schema_valid_desired_and_observed(history, large, assert_schema_valid):
+    for out in [*history, *large]:
+        assert_schema_valid(list(out.resources.values()))
+        objects = [m for m in out.resources.values() if m["kind"] == "Object"]
+        assert_schema_valid([m["spec"]["forProvider"]["manifest"] for m in objects])
+        # What the simulated providers report must fit the CRDs too (it feeds the examples).
+        assert_schema_valid([o.manifest for o in observed_of(out).values()])
+
+
+def test_nothing_is_composed_before_its_inputs(history):
+    check_gating(history)
+
+
+def test_first_renders_compose_namespace_then_network_and_iam_only(history):
+    assert set(history[0].resources) == {"namespace"}
+    kinds = {m["kind"] for m in aws_resources(history[1]).values()}
+    assert kinds == {
+        "VPC",
+        "InternetGateway",
+        "Subnet",
+        "RouteTable",
+        "Route",
+        "RouteTableAssociation",
+        "EIP",
+        "NATGateway",
+        "Usage",
+        "Role",
+        "RolePolicyAttachment",
+    }
+    assert condition(history[1], "ClusterReady")[1] == "WaitingForInputs"
+
+
+def test_no_token_or_kubeconfig_outside_secrets(history):
+    cluster_auth = observe("aws-clusterauth", history[-1].resources["aws-clusterauth"])
+    kubeconfig = cluster_auth.connection["kubeconfig"].decode()
+    for out in history:
+        leaks.assert_only_in_secrets(out, [aws.token("dev"), kubeconfig])
+
+
+def test_argocd_secret_uses_the_iam_role_and_the_ca_only(final):
+    secret = final.resources["argocd-cluster"]
+    data = decoded(secret)
+    assert data["name"] == "dev"
+    assert data["server"] == aws.endpoint("dev", "us-west-2")
+    config = json.loads(data["config"])
+    assert config == {
+        "awsAuthConfig": {"clusterName": "dev", "roleARN": ARGOCD_ROLE},
+        "tlsClientConfig": {"insecure": False, "caData": aws.CA_DATA},
+    }
+    assert secret["metadata"]["labels"]["argocd.argoproj.io/secret-type"] == "cluster"
+
+
+def test_provider_configs_read_the_clusterauth_secret(final):
+    auth = final.resources["aws-clusterauth"]
+    assert auth["spec"]["writeConnectionSecretToRef"] == {"name": "dev-kubeconfig"}
+    assert params(auth) == {"region": "us-west-2", "clusterNameRef": {"name": "dev"}}
+    for key in ("provider-config-helm", "provider-config-kubernetes"):
+        assert final.resources[key]["spec"]["credentials"] == {
+            "source": "Secret",
+            "secretRef": {"name": "dev-kubeconfig", "namespace": NAMESPACE, "key": "kubeconfig"},
+        }
+    assert final.status["outputs"]["server"] == aws.endpoint("dev", "us-west-2")
+    assert final.status["outputs"]["versions"]["kubernetes"] == "1.34"
+
+
+def test_every_managed_resource_lands_in_the_cluster_namespace_with_its_provider_config(final):
+    for key, manifest in aws_resources(final).items():
+        assert manifest["metadata"]["namespace"] == NAMESPACE, key
+        if manifest["kind"] == "Usage":
+            continue
+        assert manifest["spec"]["providerConfigRef"] == PROVIDER_CONFIG, key
+        if manifest["kind"] not in {"Role", "RolePolicyAttachment"}:
+            assert params(manifest)["region"] == "us-west-2", key
+        if manifest["kind"] in TAGGED:
+            assert params(manifest)["tags"]["forge.projectcatalyst.io/cluster"] == "dev", key
+        else:
+            assert "tags" not in params(manifest), key
+
+
+def test_larger_cluster_with_its_own_network_converges(large):
+    final = large[-1]
+    assert final.composite_ready
+    assert len(large) <= 10
+    check_gating(large)
+    kinds = {m["kind"] for m in aws_resources(final).values()}
+    assert not kinds & {"VPC", "Subnet", "NATGateway", "InternetGateway", "RouteTable", "EIP"}
+    cluster = params(final.resources["aws-eks-cluster"])
+    assert sorted(cluster["vpcConfig"]["subnetIds"]) == SUBNETS
+    groups = of_kind(final, "NodeGroup")
+    assert len(groups) == 3
+    for manifest in groups.values():
+        assert sorted(params(manifest)["subnetIds"]) == SUBNETS
+    assert condition(final, "NetworkReady") == (
+        TRUE,
+        "ExistingSubnets",
+        "using the subnets from the spec",
+    )
+    # The large example asks for the cluster's own AWS providers, authenticated by Pod Identity.
+    config = final.resources["stack-config-aws"]["spec"]["forProvider"]["manifest"]
+    assert config["spec"]["credentials"] == {"source": "PodIdentity"}
+
+
+# Network ------------------------------------------------------------------------------------
+
+
+def test_subnets_span_the_zones_with_load_balancer_tags(final):
+    subnets = of_kind(final, "Subnet")
+    zones = {params(m)["availabilityZone"] for m in subnets.values()}
+    assert zones == {"us-west-2a", "us-west-2b", "us-west-2c"}
+    for key, manifest in subnets.items():
+        tags = params(manifest)["tags"]
+        if "private" in key:
+            assert tags["kubernetes.io/role/internal-elb"] == "1"
+            assert "kubernetes.io/role/elb" not in tags
+        else:
+            assert tags["kubernetes.io/role/elb"] == "1"
+        assert params(manifest)["vpcIdRef"] == {"name": "dev-vpc"}
+    assert params(subnets["aws-subnet-private-us-west-2b"])["cidrBlock"] == "10.0.32.0/19"
+    assert params(subnets["aws-subnet-public-us-west-2b"])["cidrBlock"] == "10.0.228.0/22"
+
+
+def test_subnet_cidrs_follow_the_zone_letter_not_the_list_order():
+    assert cidrs("10.0.0.0/16", "us-west-2a") == ("10.0.0.0/19", "10.0.224.0/22")
+    assert cidrs("10.0.0.0/16", "us-east-1f") == ("10.0.160.0/19", "10.0.244.0/22")
+    assert cidrs("10.8.0.0/20", "eu-west-1c") == ("10.8.4.0/23", "10.8.14.128/26")
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}
+    observed = {"namespace": observe("namespace", namespace)}
+
+    def zones(*names: str) -> Rendered:
+        return render(build(xr_with(aws={"network": {"availabilityZones": list(names)}}), observed))
+
+    one, two = zones("us-west-2c", "us-west-2a"), zones("us-west-2a", "us-west-2c")
+    assert one.resources == two.resources
+    assert "aws-subnet-private-us-west-2b" not in one.resources
+
+
+def test_private_subnets_route_through_nat_and_public_ones_through_the_gateway(final):
+    routes = of_kind(final, "Route")
+    assert params(routes["aws-route-public"])["gatewayIdRef"] == {"name": "dev-igw"}
+    for zone in ("us-west-2a", "us-west-2b", "us-west-2c"):
+        route = params(routes[f"aws-route-private-{zone}"])
+        assert route["destinationCidrBlock"] == "0.0.0.0/0"
+        assert route["natGatewayIdRef"] == {"name": "dev-nat-us-west-2a"}  # Single
+        association = params(final.resources[f"aws-rta-private-{zone}"])
+        assert association["subnetIdRef"] == {"name": f"dev-private-{zone}"}
+        assert association["routeTableIdRef"] == {"name": f"dev-private-{zone}"}
+    nat = params(final.resources["aws-nat-us-west-2a"])
+    assert nat["subnetIdRef"] == {"name": "dev-public-us-west-2a"}
+    assert nat["allocationIdRef"] == {"name": "dev-nat-us-west-2a"}
+    assert params(final.resources["aws-eip-nat-us-west-2a"])["domain"] == "vpc"
+
+
+def test_one_nat_gateway_per_zone_when_asked():
+    final = converge(xr_with(aws={"network": {"natGateways": "PerZone"}}))[-1]
+    assert final.composite_ready
+    assert len(of_kind(final, "NATGateway")) == len(of_kind(final, "EIP")) == 3
+    for zone in ("us-west-2a", "us-west-2b", "us-west-2c"):
+        route = params(final.resources[f"aws-route-private-{zone}"])
+        assert route["natGatewayIdRef"] == {"name": f"dev-nat-{zone}"}
+        assert params(final.resources[f"aws-nat-{zone}"])["subnetIdRef"] == {
+            "name": f"dev-public-{zone}"
+        }
+
+
+# IAM, cluster, add-ons, access ------------------------------------------------------------
+
+
+def trust(out: Rendered, key: str) -> dict[str, Any]:
+    return json.loads(params(out.resources[key])["assumeRolePolicy"])["Statement"][0]
+
+
+def test_roles_trust_their_services_and_carry_the_managed_policies(final):
+    assert trust(final, "aws-role-cluster")["Principal"] == {"Service": "eks.amazonaws.com"}
+    assert trust(final, "aws-role-node")["Principal"] == {"Service": "ec2.amazonaws.com"}
+    assert trust(final, "aws-role-ebs-csi")["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+    assert params(final.resources["aws-role-node"])["description"] == (
+        "EKS managed nodes of cluster dev"
+    )
+    attachments = {
+        params(m)["policyArn"]: params(m)["roleRef"]["name"]
+        for m in of_kind(final, "RolePolicyAttachment").values()
+    }
+    assert attachments == {
+        "arn:aws:iam::aws:policy/AmazonEKSClusterPolicy": "dev-us-west-2-cluster",
+        "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy": "dev-us-west-2-node",
+        "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy": "dev-us-west-2-node",
+        "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly": "dev-us-west-2-node",
+        "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy": "dev-us-west-2-ebs-csi",
+    }
+
+
+def test_no_crossplane_identity_without_aws_providers_in_the_stack(final):
+    assert not any("crossplane" in key for key in aws_resources(final))
+
+
+def test_cluster_settings(final):
+    cluster = final.resources["aws-eks-cluster"]
+    assert cluster["metadata"]["name"] == "dev"
+    assert params(cluster) == {
+        "region": "us-west-2",
+        "version": "1.34",
+        "roleArnRef": {"name": "dev-us-west-2-cluster"},
+        "vpcConfig": {
+            "subnetIdRefs": [{"name": f"dev-private-us-west-2{z}"} for z in "abc"],
+            "endpointPrivateAccess": True,
+            "endpointPublicAccess": True,
+            "publicAccessCidrs": ["0.0.0.0/0"],
+        },
+        "accessConfig": {
+            "authenticationMode": "API",
+            "bootstrapClusterCreatorAdminPermissions": True,
+        },
+        "bootstrapSelfManagedAddons": False,
+        "enabledClusterLogTypes": ["api", "audit", "authenticator"],
+        "tags": {"forge.projectcatalyst.io/cluster": "dev"},
+    }
+
+
+def test_addons_and_their_identity(final):
+    addons = {params(m)["addonName"]: params(m) for m in of_kind(final, "Addon").values()}
+    assert set(addons) == {
+        "vpc-cni",
+        "kube-proxy",
+        "eks-pod-identity-agent",
+        "coredns",
+        "aws-ebs-csi-driver",
+    }
+    for addon in addons.values():
+        assert addon["clusterNameRef"] == {"name": "dev"}
+        assert "addonVersion" not in addon  # EKS's default for the cluster version
+    association = params(final.resources["aws-pod-identity-ebs-csi"])
+    assert association["namespace"] == "kube-system"
+    assert association["serviceAccount"] == "ebs-csi-controller-sa"
+    assert association["roleArnRef"] == {"name": "dev-us-west-2-ebs-csi"}
+
+
+def test_addon_versions_and_configuration_from_the_spec(large):
+    final = large[-1]
+    cni = params(final.resources["aws-addon-vpc-cni"])
+    assert cni["addonVersion"] == "v1.20.1-eksbuild.1"
+    assert json.loads(cni["configurationValues"]) == {"env": {"ENABLE_PREFIX_DELEGATION": "true"}}
+
+
+def test_ebs_csi_driver_can_be_left_out():
+    final = converge(xr_with(aws={"addons": {"ebsCsiDriver": {"enabled": False}}}))[-1]
+    assert final.composite_ready
+    assert "aws-addon-aws-ebs-csi-driver" not in final.resources
+    assert "aws-role-ebs-csi" not in final.resources
+
+
+def test_access_entries_for_admins_and_argocd(large):
+    final = large[-1]
+    entries = {params(m)["principalArn"]: m for m in of_kind(final, "AccessEntry").values()}
+    assert set(entries) == {ADMIN_ROLE, ARGOCD_ROLE}
+    policies = of_kind(final, "AccessPolicyAssociation")
+    assert len(policies) == 2
+    for manifest in policies.values():
+        p = params(manifest)
+        entry = next(
+            m for m in entries.values() if m["metadata"]["name"] == p["principalArnRef"]["name"]
+        )
+        assert (
+            p["policyArn"] == "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+        )
+        assert p["accessScope"] == {"type": "cluster"}
+        assert params(entry)["type"] == "STANDARD"
+
+
+def test_argocd_role_listed_as_admin_gets_one_entry():
+    spec = {"aws": {"admins": [ARGOCD_ROLE]}}
+    final = converge(xr_with(**spec))[-1]
+    assert final.composite_ready
+    assert len(of_kind(final, "AccessEntry")) == 1
+
+
+def test_crossplane_identity_by_pod_identity(large):
+    final = large[-1]
+    association = params(final.resources["aws-pod-identity-crossplane"])
+    assert association == {
+        "region": "eu-west-1",
+        "clusterNameRef": {"name": "prod"},
+        "namespace": "crossplane-system",
+        "serviceAccount": "provider-aws",
+        "roleArnRef": {"name": "prod-eu-west-1-crossplane"},
+        "tags": {
+            "team": "platform",
+            "cost-center": "4711",
+            "forge.projectcatalyst.io/cluster": "prod",
+        },
+    }
+    statement = trust(final, "aws-role-crossplane")
+    assert statement["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+    assert set(statement["Action"]) == {"sts:AssumeRole", "sts:TagSession"}
+    (attachment,) = [
+        params(m) for k, m in final.resources.items() if k.startswith("aws-role-crossplane-")
+    ]
+    assert attachment["policyArn"] == "arn:aws:iam::aws:policy/AdministratorAccess"
+    # The runtime config of the stack's AWS providers runs them as that service account.
+    runtime = final.resources["stack-runtime-provider-aws"]["spec"]["forProvider"]["manifest"]
+    assert runtime["spec"]["serviceAccountTemplate"]["metadata"]["name"] == "provider-aws"
+
+
+def test_crossplane_identity_policies_and_boundary_from_the_spec():
+    policy = "arn:aws:iam::123456789012:policy/forge/crossplane"
+    boundary = "arn:aws:iam::123456789012:policy/boundary"
+    spec = {
+        "aws": {"crossplaneIdentity": {"policyArns": [policy], "permissionsBoundary": boundary}},
+        "stack": {"aws": {"enabled": True}},
+    }
+    final = converge(xr_with(**spec))[-1]
+    role = params(final.resources["aws-role-crossplane"])
+    assert role["permissionsBoundary"] == boundary
+    attached = [
+        params(m)["policyArn"]
+        for k, m in of_kind(final, "RolePolicyAttachment").items()
+        if k.startswith("aws-role-crossplane-")
+    ]
+    assert attached == [policy]
+
+
+def test_no_pod_identity_when_the_stack_uses_other_credentials():
+    role = "arn:aws:iam::123456789012:role/crossplane"
+    stack = {"aws": {"enabled": True, "credentials": {"source": "IRSA", "roleArn": role}}}
+    final = converge(xr_with(stack=stack))[-1]
+    assert final.composite_ready
+    assert "aws-role-crossplane" not in final.resources
+    assert "aws-pod-identity-crossplane" not in final.resources
+
+
+def test_kubeconfig_waits_for_the_crossplane_identity(large):
+    observed = observed_of(large[-1])
+    pending = copy.deepcopy(observed["aws-pod-identity-crossplane"].manifest)
+    pending["status"]["conditions"] = [
+        {
+            "type": "Ready",
+            "status": "False",
+            "reason": "Creating",
+            "lastTransitionTime": aws.CREATED,
+        }
+    ]
+    observed["aws-pod-identity-crossplane"] = Observed(pending)
+    fresh = {
+        k: v
+        for k, v in observed.items()
+        if not k.startswith(("provider-config", "crossplane", "stack-", "usage-", "argocd"))
+    }
+    out = render(build(large_xr(), observed=fresh))
+    assert "provider-config-helm" not in out.resources
+    assert condition(out, "KubeconfigReady")[:2] == (FALSE, "WaitingForIdentity")
+
+
+def test_tags_from_the_spec_never_replace_the_apis_own(large):
+    final = large[-1]
+    for key, manifest in aws_resources(final).items():
+        if manifest["kind"] in TAGGED:
+            tags = params(manifest)["tags"]
+            assert tags["team"] == "platform", key
+            assert tags["forge.projectcatalyst.io/cluster"] == "prod", key
+
+
+# Node groups --------------------------------------------------------------------------------
+
+
+def test_desired_size_is_set_at_creation_only(final):
+    group = final.resources[nodegroup_key(final, "general")]
+    assert group["spec"]["initProvider"] == {"scalingConfig": {"desiredSize": 3}}
+    assert params(group)["scalingConfig"] == {"minSize": 3, "maxSize": 10}
+    assert "managementPolicies" not in group["spec"]
+    assert params(group)["instanceTypes"] == ["t3.large"]
+    assert params(group)["subnetIdRefs"] == [{"name": f"dev-private-us-west-2{z}"} for z in "abc"]
+    assert params(group)["version"] == "1.34"
+    assert (
+        group["metadata"]["name"]
+        == f"dev-{nodegroup_key(final, 'general').removeprefix('aws-nodegroup-')}"
+    )
+
+
+def test_scaling_bounds_update_in_place(final):
+    key = nodegroup_key(final, "general")
+    spec = copy.deepcopy(XR["spec"])
+    spec["nodeGroups"][0].update(minSize=2, maxSize=20)
+    out = render(build(xr_with(**spec), observed=observed_of(final)))
+    assert set(out.resources) == set(final.resources)
+    group = out.resources[key]
+    assert group["metadata"] == final.resources[key]["metadata"]
+    assert params(group)["scalingConfig"] == {"minSize": 2, "maxSize": 20}
+    assert group["spec"]["initProvider"] == {"scalingConfig": {"desiredSize": 3}}
+
+
+def test_an_autoscaled_size_is_left_alone_and_clamped_only_into_new_bounds(final):
+    key = nodegroup_key(final, "general")
+    observed = observed_of(final)
+    observed[key].manifest["status"]["atProvider"]["scalingConfig"]["desiredSize"] = 7
+    out = render(build(XR, observed=observed))
+    assert "desiredSize" not in params(out.resources[key])["scalingConfig"]
+    spec = copy.deepcopy(XR["spec"])
+    spec["nodeGroups"][0].update(minSize=2, maxSize=5)
+    out = render(build(xr_with(**spec), observed=observed))
+    assert params(out.resources[key])["scalingConfig"] == {
+        "minSize": 2,
+        "maxSize": 5,
+        "desiredSize": 5,
+    }
+
+
+def test_instance_type_change_replaces_the_group_before_removing_it(final):
+    old_key = nodegroup_key(final, "general")
+    observed = observed_of(final)
+    observed[old_key].manifest["status"]["atProvider"]["scalingConfig"]["desiredSize"] = 6
+    spec = copy.deepcopy(XR["spec"])
+    spec["nodeGroups"][0]["instanceType"] = "m7i.large"
+    xr = xr_with(**spec)
+    out = render(build(xr, observed=observed))
+    new_key = next(k for k in of_kind(out, "NodeGroup") if k != old_key)
+    assert old_key in out.resources, "the old group must stay until its replacement is ready"
+    assert out.resources[old_key]["spec"] == observed[old_key].manifest["spec"]
+    new = out.resources[new_key]
+    assert params(new)["instanceTypes"] == ["m7i.large"]
+    assert new["spec"]["initProvider"] == {"scalingConfig": {"desiredSize": 6}}
+    status, reason, message = condition(out, "NodeGroupsReady")
+    assert (status, reason) == (FALSE, "Replacing")
+    assert "instanceTypes changed" in message
+    assert new["metadata"]["name"] in message
+    assert not out.composite_ready
+    usage = f"aws-usage-eks-cluster-by-{old_key.removeprefix('aws-')}"
+    assert usage in out.resources
+    # Once the replacement is ready, the old group (and its Usage) go.
+    observed = observed_of(out)
+    done = render(build(xr, observed=observed))
+    assert old_key not in done.resources and usage not in done.resources
+    assert new_key in done.resources
+    assert condition(done, "NodeGroupsReady")[:2] == (TRUE, "Available")
+    assert done.composite_ready
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"capacityType": "SPOT"}, {"diskSize": 100}, {"amiType": "BOTTLEROCKET_x86_64"}],
+)
+def test_every_immutable_property_gets_a_new_generation(final, change):
+    spec = copy.deepcopy(XR["spec"])
+    spec["nodeGroups"][0].update(change)
+    out = render(build(xr_with(**spec), observed=observed_of(final)))
+    assert len(of_kind(out, "NodeGroup")) == 2
+    assert condition(out, "NodeGroupsReady")[1] == "Replacing"
+
+
+def test_mutable_changes_keep_the_generation(final):
+    spec = copy.deepcopy(XR["spec"])
+    spec["nodeGroups"][0].update(
+        labels={"tier": "web"}, taints=[{"key": "dedicated", "effect": "NO_SCHEDULE"}]
+    )
+    out = render(build(xr_with(**spec), observed=observed_of(final)))
+    (key,) = of_kind(out, "NodeGroup")
+    assert key == nodegroup_key(final, "general")
+    assert params(out.resources[key])["taint"] == [{"key": "dedicated", "effect": "NO_SCHEDULE"}]
+    assert params(out.resources[key])["labels"] == {"tier": "web"}
+
+
+def test_adding_a_second_group_renames_nothing(final):
+    spec = copy.deepcopy(XR["spec"])
+    spec["nodeGroups"].append(
+        {"name": "batch", "instanceType": "c7i.xlarge", "minSize": 0, "maxSize": 5}
+    )
+    out = render(build(xr_with(**spec), observed=observed_of(final)))
+    for key, manifest in final.resources.items():
+        assert key in out.resources, key
+        assert out.resources[key]["metadata"]["name"] == manifest["metadata"]["name"], key
+    added = set(out.resources) - set(final.resources)
+    assert {k.rsplit("-", 1)[0] for k in added} == {
+        "aws-nodegroup-batch",
+        "aws-usage-eks-cluster-by-nodegroup-batch",
+    }
+
+
+def test_nodes_follow_the_running_control_plane_version(final):
+    spec = copy.deepcopy(XR["spec"])
+    spec["kubernetesVersion"] = "1.35"
+    out = render(build(xr_with(**spec), observed=observed_of(final)))
+    assert params(out.resources["aws-eks-cluster"])["version"] == "1.35"
+    assert params(out.resources[nodegroup_key(final, "general")])["version"] == "1.34"
+    upgraded = render(build(xr_with(**spec), observed=observed_of(out)))
+    assert params(upgraded.resources[nodegroup_key(final, "general")])["version"] == "1.35"
+
+
+def test_impossible_version_changes_are_held_and_reported(final):
+    spec = copy.deepcopy(XR["spec"])
+    spec["kubernetesVersion"] = "1.32"
+    out = render(build(xr_with(**spec), observed=observed_of(final)))
+    assert params(out.resources["aws-eks-cluster"])["version"] == "1.34"
+    status, reason, message = condition(out, "ClusterReady")
+    assert (status, reason) == (FALSE, "UnsupportedVersionChange")
+    assert "cannot downgrade" in message
+    assert target_version("1.34", "1.32")[1].startswith("kubernetesVersion 1.34 skips")
+    assert target_version(None, "1.31") == ("1.31", "")
+    assert target_version(None, None) == ("1.34", "")
+
+
+def test_generation_hash_covers_immutable_properties_only():
+    group = ClusterSpec.model_validate(XR["spec"]).node_groups[0]
+    network = nodegroups.Network(subnet_ids=SUBNETS)
+    base = nodegroups.generation(group, network)
+    assert nodegroups.generation(group.model_copy(update={"max_size": 99}), network) == base
+    assert (
+        nodegroups.generation(group.model_copy(update={"instance_type": "m7i.large"}), network)
+        != base
+    )
+    assert nodegroups.generation(group, nodegroups.Network(subnet_ids=SUBNETS[:2])) != base
+
+
+# Names ----------------------------------------------------------------------------------------
+
+
+def test_names_fit_aws_limits_for_a_long_cluster_name():
+    xr = xr_with()
+    xr["metadata"]["name"] = "a" * 40 + "-environment-with-a-long-name"
+    xr["spec"]["nodeGroups"][0]["name"] = "g" * 60
+    final = converge(xr)[-1]
+    assert final.composite_ready
+    for manifest in aws_resources(final).values():
+        name = manifest["metadata"]["name"]
+        limit = {"Role": 64, "NodeGroup": 63, "Cluster": 100}.get(manifest["kind"], 63)
+        assert len(name) <= limit, name
+
+
+# Deletion -----------------------------------------------------------------------------------
+
+
+def test_deletion_finishes_in_aws_order(final):
+    rounds = deletion.simulate(final.resources, cluster="aws-eks-cluster", max_rounds=15)
+    order = {key: index for index, keys in enumerate(rounds) for key in keys}
+    cluster = order["aws-eks-cluster"]
+    assert order[nodegroup_key(final, "general")] < cluster
+    for key in (
+        "aws-vpc",
+        "aws-role-cluster",
+        "aws-role-node",
+        "aws-subnet-private-us-west-2a",
+        "aws-role-cluster-amazoneksclusterpolicy",
+    ):
+        assert order[key] > cluster, key
+    assert order["aws-igw"] > order["aws-nat-us-west-2a"]
+    assert order["aws-eip-nat-us-west-2a"] > order["aws-nat-us-west-2a"]
+    assert order["namespace"] == len(rounds) - 1
+
+
+def test_without_usages_aws_ordering_is_lost(final):
+    naive = {k: m for k, m in final.resources.items() if m["kind"] != "Usage"}
+    rounds = deletion.simulate(naive, cluster="aws-eks-cluster")
+    assert "aws-eks-cluster" in rounds[0] and "aws-vpc" in rounds[0]
+
+
+# Errors and the XRD -------------------------------------------------------------------------
+
+
+def _group(**extra: Any) -> dict[str, Any]:
+    return {"name": "g", "instanceType": "m7i.large", "minSize": 1, "maxSize": 3, **extra}
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        (
+            {"nodeGroups": [_group(amiType="AL2023_ARM_64_STANDARD")]},
+            "spec.nodeGroups[0].amiType: AL2023_ARM_64_STANDARD does not run on m7i.large",
+        ),
+        (
+            {"nodeGroups": [_group(instanceType="m7g.large")]},
+            "spec.nodeGroups[0].amiType: AL2023_x86_64_STANDARD does not run on m7g.large",
+        ),
+        ({"nodeGroups": [_group(instanceType="large")]}, "spec.nodeGroups[0].instanceType"),
+        (
+            {"aws": {"network": {"vpcCidr": "10.0.1.0/16"}}},
+            "spec.aws.network.vpcCidr: has host bits set (did you mean 10.0.0.0/16?)",
+        ),
+        (
+            {"aws": {"network": {"vpcCidr": "8.8.0.0/16"}}},
+            "spec.aws.network.vpcCidr: must be a private range",
+        ),
+        (
+            {"aws": {"network": {"vpcCidr": "10.0.0.0/24"}}},
+            "spec.aws.network.vpcCidr: String should match",
+        ),
+        (
+            {"aws": {"network": {"availabilityZones": ["us-east-1a", "us-east-1b"]}}},
+            "spec.aws.network.availabilityZones[0]: is not a zone of us-west-2",
+        ),
+        (
+            {"aws": {"network": {"availabilityZones": ["us-west-2a"]}}},
+            "spec.aws.network.availabilityZones: needs two zones or more",
+        ),
+        (
+            {"aws": {"network": {"availabilityZones": ["us-west-2a", "us-west-2g"]}}},
+            "spec.aws.network.availabilityZones[1]: String should match",
+        ),
+        (
+            {"aws": {"network": {"subnetIds": {"private": ["subnet-0a1b2c3d4e5f60001"]}}}},
+            "spec.aws.network.subnetIds.private: List should have at least 2 items",
+        ),
+        (
+            {"aws": {"network": {"subnetIds": {"private": ["sn-1", "sn-2"]}}}},
+            "spec.aws.network.subnetIds.private[0]: String should match",
+        ),
+        (
+            {"aws": {"endpointPublicAccess": False, "endpointPrivateAccess": False}},
+            "spec.aws.endpointPublicAccess: the API endpoint needs public or private access",
+        ),
+        (
+            {"aws": {"publicAccessCidrs": ["10.0.0.1/8"]}},
+            "spec.aws.publicAccessCidrs[0]: must be an IPv4 CIDR",
+        ),
+        ({"aws": {"admins": [ADMIN_ROLE, ADMIN_ROLE]}}, "spec.aws.admins[1]: duplicate principal"),
+        ({"aws": {"admins": ["platform-admins"]}}, "spec.aws.admins[0]: String should match"),
+        (
+            {"aws": {"tags": {"aws:created-by": "me"}}},
+            "spec.aws.tags.aws:created-by: the aws: prefix is reserved",
+        ),
+        ({"aws": {"addons": {"coredns": {"version": "1.11"}}}}, "spec.aws.addons.coredns.version"),
+        ({"kubernetesVersion": "1.29"}, "spec.kubernetesVersion: Input should be"),
+    ],
+)
+def test_malformed_aws_spec_is_fatal_and_names_the_field(spec, message):
+    xr = xr_with(**spec)
+    out = render(build(xr))
+    assert len(out.fatal) == 1, out.fatal
+    assert message in out.fatal[0]
+    assert out.resources == {}
+
+
+def test_xrd_rules_agree_with_the_model():
+    """The API server rejects what the model rejects (the rules' logic is checked by hand)."""
+    xrdgen = importlib.import_module("forge.xrdgen")
+    definition = next(d for d in xrdgen.DEFINITIONS if d.kind == "Cluster")
+    schema = xrdgen.xrd(definition)["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    spec = schema["properties"]["spec"]
+    messages = {v["message"] for v in spec["x-kubernetes-validations"]}
+    assert {
+        "aws.network.availabilityZones must be zones of the region",
+        "aws: the API endpoint needs public or private access (or both)",
+        "aws.tags must not use the reserved aws: prefix",
+        "aws.network.availabilityZones needs two zones or more (EKS requires two)",
+        "aws.network.vpcCidr is immutable",
+        "aws.network.availabilityZones is immutable (subnets derive from it)",
+    } <= messages
+    groups = spec["properties"]["nodeGroups"]
+    rules = {v["message"] for v in groups["items"]["x-kubernetes-validations"]}
+    assert any(m.startswith("amiType must match") for m in rules)
+    assert groups["maxItems"] == 30
+    # Objects without rules of their own get `default: {}`, so their defaults apply.
+    aws_schema = spec["properties"]["aws"]
+    assert aws_schema["default"] == {} and aws_schema["properties"]["network"]["default"] == {}
+    network = aws_schema["properties"]["network"]["properties"]
+    assert network["availabilityZones"]["items"]["pattern"].endswith("[a-f]$")
+    assert network["subnetIds"]["properties"]["private"]["items"]["pattern"].startswith("^subnet-")
+
+
+def test_example_xrs_are_valid_specs():
+    for path in ("examples/cluster-aws/xr.yaml", "examples/cluster-aws-large/xr.yaml"):
+        xr = yaml.safe_load((ROOT / path).read_text())
+        ClusterSpec.model_validate(xr["spec"])
+    seed = yaml.safe_load((ROOT / "examples/cluster-aws/xr.yaml").read_text())
+    assert seed == XR
+
+
+# Examples -------------------------------------------------------------------------------------
+
+
+def _example_stages(example: str) -> list[str]:
+    return sorted(p.name for p in (ROOT / "examples" / example / "stages").iterdir() if p.is_dir())
+
+
+@pytest.mark.parametrize("example", ["cluster-aws", "cluster-aws-large"])
+def test_example_stages_render_schema_valid_and_end_ready(
+    example, function_servers, assert_schema_valid
+):
+    examples = importlib.import_module("forge.render.examples")
+    names = _example_stages(example)
+    assert len(names) >= 4
+    for name in names:
+        stage = next(s for s in examples.stages() if s.name.endswith(f"{example}/stages/{name}"))
+        docs = list(yaml.safe_load_all(examples.render_stage(stage, function_servers)))
+        xr, composed = docs[0], [d for d in docs[1:] if d["kind"] != "Result"]
+        assert_schema_valid(composed)
+        conditions = {c["type"]: c["status"] for c in xr["status"]["conditions"]}
+        assert conditions["Ready"] == ("True" if name == names[-1] else "False"), name
+    secret = next(d for d in composed if d["kind"] == "Secret")
+    config = json.loads(decoded(secret)["config"])
+    assert set(config) == {"awsAuthConfig", "tlsClientConfig"}
+    assert config["awsAuthConfig"]["roleARN"] == ARGOCD_ROLE
+    assert config["tlsClientConfig"]["caData"] == aws.CA_DATA
+
+
+def test_the_xr_name_must_be_a_valid_eks_cluster_name():
+    xr = xr_with()
+    xr["metadata"]["name"] = "dev.eu"
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "cluster-dev-eu"}}
+    out = render(build(xr, observed={"namespace": observe("namespace", namespace)}))
+    assert out.fatal == [
+        "invalid Cluster 'dev.eu': metadata.name: names the EKS cluster for provider aws: "
+        "letters, digits and '-', 100 at most"
+    ]

@@ -1,0 +1,657 @@
+"""Cluster with provider vcluster: vCluster, Crossplane bootstrap, Argo CD registration."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import importlib
+import json
+import sys
+import types
+from pathlib import Path
+
+import crossplane.function.proto.v1.run_function_pb2 as fnv1
+import pytest
+import yaml
+from cryptography import x509
+
+import forge.composers
+from forge import versions
+from forge.composers.access import AwsAuth, ClusterAccess, SecretKey
+from forge.models.cluster import ClusterSpec
+from tests.support import deletion, leaks
+from tests.support.lifecycle import converge
+from tests.support.providers import observe
+from tests.support.request import build, render
+from tests.support.vcluster import (
+    REQUIREMENT,
+    Credentials,
+    kubeconfig,
+    kubeconfig_secret,
+    required_fn,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+XR = {
+    "apiVersion": "forge.projectcatalyst.io/v1alpha1",
+    "kind": "Cluster",
+    "metadata": {"name": "dev"},
+    "spec": {"provider": "vcluster"},
+}
+NAMESPACE = "cluster-dev"
+SERVER = "https://dev.cluster-dev.svc"
+STAGES = ["ClusterReady", "KubeconfigReady", "CrossplaneReady", "StackReady", "ArgoCDRegistered"]
+TRUE = fnv1.STATUS_CONDITION_TRUE
+
+
+def xr_with(**spec) -> dict:
+    xr = copy.deepcopy(XR)
+    xr["spec"].update(spec)
+    return xr
+
+
+def inner(manifest: dict) -> dict:
+    return manifest["spec"]["forProvider"]["manifest"]
+
+
+def decoded(secret: dict) -> dict[str, str]:
+    return {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
+
+
+def converged(xr: dict, creds: Credentials, check=None):
+    return converge(xr, required=required_fn(creds), check=check)
+
+
+@pytest.fixture(scope="module")
+def creds() -> Credentials:
+    return Credentials.generate("dev")
+
+
+@pytest.fixture(scope="module")
+def final(creds):
+    return converged(XR, creds)[-1]
+
+
+# Lifecycle ------------------------------------------------------------------------------
+
+
+def _assert_gated(out, observed: dict, required: dict) -> None:
+    """Nothing is composed before the inputs it needs exist (or it existed already)."""
+    keys = set(out.resources)
+
+    def new(key: str) -> bool:
+        return key in keys and key not in observed
+
+    def deployed(key: str) -> bool:
+        status = observed[key].manifest.get("status", {}) if key in observed else {}
+        return status.get("atProvider", {}).get("state") == "deployed"
+
+    if "namespace" not in observed:
+        assert keys <= {"namespace"}, "something composed before its namespace exists"
+    if new("provider-config-helm") or new("provider-config-kubernetes") or new("argocd-cluster"):
+        assert required.get(REQUIREMENT), "composed before the kubeconfig Secret exists"
+    if new("crossplane"):
+        assert {"provider-config-helm", "provider-config-kubernetes"} <= set(observed)
+    if any(new(k) for k in keys if k.startswith("stack-")):
+        assert deployed("crossplane"), "stack composed before Crossplane runs"
+    packages = [k for k in keys if k.startswith("stack-package-")]
+    if new("stack-config-helm") or new("stack-config-kubernetes"):
+        for key in packages:
+            seen = observed[key].manifest["status"]["atProvider"] if key in observed else {}
+            status = seen.get("manifest", {}).get("status", {})
+            healthy = {c["type"] for c in status.get("conditions", []) if c["status"] == "True"}
+            assert {"Installed", "Healthy"} <= healthy, f"configs before {key} is healthy"
+    for key in keys:
+        if key.startswith("usage-"):
+            assert key.removeprefix("usage-") in keys and "vcluster" in observed
+
+
+def test_lifecycle_converges_gated_valid_and_leak_free(creds, assert_schema_valid, schema_store):
+    required = required_fn(creds)
+    previous: list = []
+    selectors = []
+
+    def check(out, round_):
+        observed = {k: observe(k, m) for k, m in previous[-1].resources.items()} if previous else {}
+        previous.append(out)
+        assert_schema_valid(list(out.resources.values()))
+        assert_schema_valid([inner(m) for m in out.resources.values() if m["kind"] == "Object"])
+        for manifest in out.resources.values():
+            if manifest["kind"] == "Release":
+                chart = manifest["spec"]["forProvider"]["chart"]
+                values = manifest["spec"]["forProvider"]["values"]
+                errors = schema_store.validate_helm_values(chart["name"], chart["version"], values)
+                assert errors == [], f"round {round_}: {chart['name']} values: {errors}"
+        _assert_gated(out, observed, required(observed))
+        leaks.assert_only_in_secrets(out, creds.needles(), allowed={"argocd-cluster"})
+        if "vcluster" in out.resources:
+            selectors.append(out.requirements[REQUIREMENT])
+
+    history = converge(XR, required=required, check=check)
+    # namespace, vCluster, ProviderConfigs + Argo CD, Crossplane, stack, stack configs, ready
+    assert len(history) == 7
+    final = history[-1]
+    assert final.composite_ready
+    assert {t: final.conditions[t].status for t in STAGES} == dict.fromkeys(STAGES, TRUE)
+    # The same requirement every call, so Crossplane's required-resources loop settles.
+    assert all(s == selectors[0] for s in selectors)
+    assert (selectors[0].kind, selectors[0].match_name, selectors[0].namespace) == (
+        "Secret",
+        "vc-dev",
+        NAMESPACE,
+    )
+
+
+def test_argocd_cluster_secret_follows_argocd_declarative_format(final, creds):
+    secret = final.resources["argocd-cluster"]
+    assert secret["metadata"]["name"] == "dev-cluster"
+    assert secret["metadata"]["namespace"] == "argocd"
+    assert secret["metadata"]["labels"] == {
+        "argocd.argoproj.io/secret-type": "cluster",
+        "forge.projectcatalyst.io/environment": "dev",
+        "forge.projectcatalyst.io/provider": "vcluster",
+    }
+    data = decoded(secret)
+    assert set(data) == {"name", "server", "config"}
+    assert data["name"] == "dev"
+    assert data["server"] == SERVER
+    tls = json.loads(data["config"])["tlsClientConfig"]
+    assert tls == {
+        "insecure": False,
+        "caData": base64.b64encode(creds.ca.encode()).decode(),
+        "certData": base64.b64encode(creds.cert.encode()).decode(),
+        "keyData": base64.b64encode(creds.key.encode()).decode(),
+    }
+    # What Argo CD will present is the certificate the cluster's CA signed.
+    ca = x509.load_pem_x509_certificate(base64.b64decode(tls["caData"]))
+    cert = x509.load_pem_x509_certificate(base64.b64decode(tls["certData"]))
+    cert.verify_directly_issued_by(ca)
+
+
+def test_status_reports_references_only(final):
+    assert final.status["outputs"] == {
+        "namespace": NAMESPACE,
+        "server": SERVER,
+        "kubeconfigSecretRef": {"name": "vc-dev", "namespace": NAMESPACE, "key": "config"},
+        "argocdClusterName": "dev",
+        "providerConfigs": {
+            "helm": {"kind": "ProviderConfig", "name": "dev", "namespace": NAMESPACE},
+            "kubernetes": {"kind": "ProviderConfig", "name": "dev", "namespace": NAMESPACE},
+        },
+        "versions": {"kubernetes": "v1.36.0", "vcluster": "0.36.1", "crossplane": "2.3.4"},
+    }
+    assert final.status["packages"]["function-forge"] == {
+        "package": "ghcr.io/input-output-hk/catalyst-forge/function-forge:v0.1.0",
+        "installed": True,
+        "healthy": True,
+    }
+    assert final.status["providerConfigs"]["kubernetes"] == {
+        "kind": "ClusterProviderConfig",
+        "name": "default",
+    }
+
+
+# The vCluster ---------------------------------------------------------------------------
+
+
+def test_first_render_composes_only_the_namespace():
+    out = render(build(XR))
+    assert out.resources == {
+        "namespace": {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {
+                "name": NAMESPACE,
+                "labels": {"forge.projectcatalyst.io/cluster": "dev"},
+            },
+        }
+    }
+    assert out.conditions["ClusterReady"].reason == "WaitingForNamespace"
+    assert not out.composite_ready
+
+
+def _vcluster(xr: dict) -> dict:
+    first = render(build(xr))
+    observed = {k: observe(k, m) for k, m in first.resources.items()}
+    return render(build(xr, observed=observed)).resources["vcluster"]
+
+
+def test_vcluster_release_serves_tls_for_the_name_the_platform_uses(schema_store):
+    release = _vcluster(XR)
+    assert release["metadata"] == {"name": "dev", "namespace": NAMESPACE}
+    spec = release["spec"]
+    assert spec["providerConfigRef"] == {"kind": "ClusterProviderConfig", "name": "default"}
+    assert "managementPolicies" not in spec  # the vCluster must really uninstall
+    assert spec["forProvider"]["chart"] == {
+        "name": "vcluster",
+        "repository": "https://charts.loft.sh",
+        "version": "0.36.1",
+    }
+    assert spec["forProvider"]["namespace"] == NAMESPACE
+    values = spec["forProvider"]["values"]
+    export = values["exportKubeConfig"]
+    assert export == {"context": "dev", "server": SERVER, "insecure": False}
+    # The chart's Service is named after the release: the server's host must be a SAN.
+    assert SERVER.removeprefix("https://") in values["controlPlane"]["proxy"]["extraSANs"]
+    assert schema_store.has_values_schema("vcluster", "0.36.1")
+    assert schema_store.validate_helm_values("vcluster", "0.36.1", values) == []
+
+
+def test_user_values_merge_over_ours_and_keep_our_sans(schema_store):
+    values = {
+        "controlPlane": {
+            "proxy": {"extraSANs": ["dev.vcluster.example.com"]},
+            "statefulSet": {"resources": {"limits": {"memory": "4Gi"}}},
+        },
+        "sync": {"toHost": {"ingresses": {"enabled": True}}},
+    }
+    release = _vcluster(xr_with(vcluster={"values": values, "chartVersion": "0.36.0"}))
+    rendered = release["spec"]["forProvider"]["values"]
+    assert rendered["controlPlane"]["proxy"]["extraSANs"] == [
+        "dev.cluster-dev.svc",
+        "dev.cluster-dev.svc.cluster.local",
+        "dev.vcluster.example.com",
+    ]
+    assert rendered["controlPlane"]["statefulSet"]["resources"]["limits"]["memory"] == "4Gi"
+    assert rendered["sync"]["toHost"]["ingresses"]["enabled"] is True
+    assert release["spec"]["forProvider"]["chart"]["version"] == "0.36.0"
+    assert schema_store.validate_helm_values("vcluster", "0.36.1", rendered) == []
+
+
+def test_a_misspelt_vcluster_value_fails_the_chart_schema(schema_store):
+    release = _vcluster(xr_with(vcluster={"values": {"controlPlane": {"proxxy": {}}}}))
+    values = release["spec"]["forProvider"]["values"]
+    assert schema_store.validate_helm_values("vcluster", "0.36.1", values) != []
+
+
+def test_pinned_kubernetes_version_is_the_charts_default(schema_store):
+    chart = schema_store.root / "charts" / "vcluster" / versions.VCLUSTER.version / "values.yaml"
+    defaults = yaml.safe_load(chart.read_text())
+    tag = defaults["controlPlane"]["distro"]["k8s"]["image"]["tag"]
+    assert tag == versions.VCLUSTER_KUBERNETES
+
+
+def test_kubernetes_version_reports_the_users_tag_or_nothing_for_other_charts(creds):
+    tag = {"controlPlane": {"distro": {"k8s": {"image": {"tag": "v1.35.2"}}}}}
+    out = converged(xr_with(vcluster={"values": tag}), creds)[-1]
+    assert out.status["outputs"]["versions"]["kubernetes"] == "v1.35.2"
+    other = converged(xr_with(vcluster={"chartVersion": "0.37.0"}), creds)[-1]
+    assert "kubernetes" not in other.status["outputs"]["versions"]
+
+
+# Credentials ----------------------------------------------------------------------------
+
+
+def _round_with_secret(creds: Credentials, secret_config: str | None = None):
+    """Render with the vCluster deployed and its Secret present (optionally another config)."""
+    first = render(build(XR))
+    observed = {k: observe(k, m) for k, m in first.resources.items()}
+    second = render(build(XR, observed=observed))
+    observed = {k: observe(k, m) for k, m in second.resources.items()}
+    secret = kubeconfig_secret(second.resources["vcluster"], creds, config=secret_config)
+    return observed, render(build(XR, observed=observed, required={REQUIREMENT: [secret]}))
+
+
+def test_provider_configs_read_the_vcluster_secret_directly(creds, assert_schema_valid):
+    _, out = _round_with_secret(creds)
+    for key, api in (
+        ("provider-config-helm", "helm.m.crossplane.io/v1beta1"),
+        ("provider-config-kubernetes", "kubernetes.m.crossplane.io/v1alpha1"),
+    ):
+        assert out.resources[key] == {
+            "apiVersion": api,
+            "kind": "ProviderConfig",
+            "metadata": {"name": "dev", "namespace": NAMESPACE},
+            "spec": {
+                "credentials": {
+                    "source": "Secret",
+                    "secretRef": {"name": "vc-dev", "namespace": NAMESPACE, "key": "config"},
+                }
+            },
+        }
+    assert_schema_valid(list(out.resources.values()))
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        "not: [a kubeconfig",
+        # A token-based kubeconfig (exportKubeConfig.serviceAccount): no client certificate.
+        yaml.safe_dump(
+            {
+                "clusters": [{"name": "c", "cluster": {"certificate-authority-data": "Q0E="}}],
+                "users": [{"name": "u", "user": {"token": "sentinel-token-value"}}],
+                "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+                "current-context": "x",
+            }
+        ),
+    ],
+)
+def test_unusable_kubeconfig_composes_nothing_that_needs_it(creds, config):
+    _, out = _round_with_secret(creds, config)
+    assert set(out.resources) == {"namespace", "vcluster"}
+    condition = out.conditions["KubeconfigReady"]
+    assert condition.reason == "KubeconfigIncomplete"
+    assert "vc-dev" in condition.message
+    leaks.assert_only_in_secrets(out, [*creds.needles(), "sentinel-token-value"])
+
+
+def test_kubeconfig_of_another_context_is_not_used(creds):
+    other = Credentials.generate("other")
+    text = yaml.safe_load(kubeconfig(SERVER, "dev", creds))
+    text["clusters"].insert(0, {"name": "x", "cluster": {"certificate-authority-data": "eA=="}})
+    text["users"].insert(0, {"name": "x", "user": {"client-certificate-data": other.cert}})
+    _, out = _round_with_secret(creds, yaml.safe_dump(text))
+    tls = json.loads(decoded(out.resources["argocd-cluster"])["config"])["tlsClientConfig"]
+    assert base64.b64decode(tls["certData"]).decode() == creds.cert
+
+
+def test_a_call_without_the_secret_keeps_everything_and_the_same_data(final, creds):
+    # Crossplane's first call of a reconcile carries no required resources yet.
+    observed = {k: observe(k, m) for k, m in final.resources.items()}
+    out = render(build(XR, observed=observed))
+    assert set(out.resources) == set(final.resources)
+    assert out.resources["argocd-cluster"] == final.resources["argocd-cluster"]
+    assert out.resources["provider-config-helm"] == final.resources["provider-config-helm"]
+    assert out.requirements[REQUIREMENT].match_name == "vc-dev"
+
+
+def test_credentials_are_never_read_through_an_object(final):
+    for manifest in final.resources.values():
+        if manifest["kind"] == "Object":
+            assert inner(manifest)["kind"] != "Secret"
+            assert "vc-dev" not in json.dumps(inner(manifest))
+
+
+def test_argocd_secret_carries_project_labels_and_annotations(creds):
+    argocd = {
+        "namespace": "gitops",
+        "project": "environments",
+        "labels": {"tier": "dev", "argocd.argoproj.io/secret-type": "repository"},
+        "annotations": {"team": "platform"},
+    }
+    out = converged(xr_with(argocd=argocd), creds)[-1]
+    secret = out.resources["argocd-cluster"]
+    assert secret["metadata"]["namespace"] == "gitops"
+    assert secret["metadata"]["labels"]["tier"] == "dev"
+    # Our labels win: a user label cannot turn the Secret into something else.
+    assert secret["metadata"]["labels"]["argocd.argoproj.io/secret-type"] == "cluster"
+    assert secret["metadata"]["annotations"] == {"team": "platform"}
+    assert decoded(secret)["project"] == "environments"
+
+
+def test_argocd_namespace_defaults_from_the_environment(creds):
+    env = {
+        "apiVersion": "apiextensions.crossplane.io/v1beta1",
+        "kind": "EnvironmentConfig",
+        "metadata": {"name": "platform"},
+        "data": {"argocd": {"namespace": "argo"}},
+    }
+    xr = xr_with(environmentConfigRef={"name": "platform"})
+    required = required_fn(creds)
+    history = converge(xr, required=lambda obs: {**required(obs), "environment-configs": [env]})
+    assert history[-1].resources["argocd-cluster"]["metadata"]["namespace"] == "argo"
+
+
+# Deletion -------------------------------------------------------------------------------
+
+
+def test_everything_in_the_new_cluster_is_orphaned_and_holds_the_cluster(final):
+    remote = {
+        k: m
+        for k, m in final.resources.items()
+        if m.get("spec", {}).get("providerConfigRef", {}).get("kind") == "ProviderConfig"
+    }
+    assert set(remote) == {"crossplane"} | {k for k in final.resources if k.startswith("stack-")}
+    usages = {k: m for k, m in final.resources.items() if m["kind"] == "Usage"}
+    assert set(usages) == {f"usage-{k}" for k in remote}
+    for key, manifest in remote.items():
+        assert manifest["spec"]["managementPolicies"] == [
+            "Observe",
+            "Create",
+            "Update",
+            "LateInitialize",
+        ]
+        spec = usages[f"usage-{key}"]["spec"]
+        assert spec["of"] == {
+            "apiVersion": "helm.m.crossplane.io/v1beta1",
+            "kind": "Release",
+            "resourceRef": {"name": "dev"},
+        }
+        assert spec["by"]["resourceRef"]["name"] == manifest["metadata"]["name"]
+        assert spec["replayDeletion"] is True
+    crossplane = final.resources["crossplane"]["spec"]
+    assert crossplane["forProvider"]["namespace"] == "crossplane-system"
+    assert crossplane["providerConfigRef"] == {"kind": "ProviderConfig", "name": "dev"}
+
+
+def test_deleting_the_xr_finishes_and_the_cluster_goes_last(final):
+    rounds = deletion.simulate(final.resources, cluster="vcluster")
+    order = {key: index for index, keys in enumerate(rounds) for key in keys}
+    remote = [k for k in final.resources if k == "crossplane" or k.startswith("stack-")]
+    assert all(order[k] < order["vcluster"] for k in remote)
+    assert order["namespace"] == len(rounds) - 1
+
+
+def test_deletion_would_hang_without_orphaning_and_usages(final):
+    naive = {}
+    for key, manifest in final.resources.items():
+        if manifest["kind"] == "Usage":
+            continue
+        naive[key] = copy.deepcopy(manifest)
+        naive[key].get("spec", {}).pop("managementPolicies", None)
+    with pytest.raises(deletion.StuckError):
+        deletion.simulate(naive, cluster="vcluster")
+
+
+# Errors and the XRD ---------------------------------------------------------------------
+
+
+def _group(name: str, **extra) -> dict:
+    return {"name": name, "instanceType": "m7i.large", "minSize": 1, "maxSize": 3, **extra}
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"provider": "gcp"}, "spec.provider: Input should be 'aws' or 'vcluster'"),
+        ({}, "spec.provider: Field required"),
+        (
+            {"provider": "aws", "region": "us-west-2", "nodeGroups": [_group("a", minSize=5)]},
+            "spec.nodeGroups[0].minSize: must be <= maxSize (3)",
+        ),
+        (
+            {
+                "provider": "aws",
+                "region": "us-west-2",
+                "nodeGroups": [_group("a"), _group("b"), _group("a")],
+            },
+            "spec.nodeGroups[2].name: duplicate node group name 'a'",
+        ),
+        ({"provider": "aws", "nodeGroups": [_group("a")]}, "spec.region: is required"),
+        (
+            {"provider": "vcluster", "kubernetesVersion": "1.34"},
+            "spec.kubernetesVersion: applies to provider aws only",
+        ),
+        (
+            {"provider": "vcluster", "nodeGroups": [_group("a")]},
+            "spec.nodeGroups: applies to provider aws only",
+        ),
+        (
+            {
+                "provider": "vcluster",
+                "argocd": {"roleArn": "arn:aws:iam::123456789012:role/argocd"},
+            },
+            "spec.argocd.roleArn: applies to provider aws only",
+        ),
+        (
+            {"provider": "vcluster", "vcluster": {"values": {"exportKubeConfig": {}}}},
+            "spec.vcluster.values.exportKubeConfig: is set by the Cluster API",
+        ),
+        ({"provider": "vcluster", "argocd": {"namespace": "Argo CD"}}, "spec.argocd.namespace"),
+        ({"provider": "vcluster", "vclustr": {}}, "spec.vclustr: unknown field"),
+    ],
+)
+def test_malformed_cluster_is_fatal_and_names_the_field(spec, message):
+    xr = copy.deepcopy(XR)
+    xr["spec"] = spec
+    out = render(build(xr))
+    assert len(out.fatal) == 1
+    assert out.fatal[0].startswith("invalid Cluster 'dev': ")
+    assert message in out.fatal[0]
+    assert out.resources == {}
+
+
+def test_vcluster_name_must_start_with_a_letter():
+    xr = copy.deepcopy(XR)
+    xr["metadata"]["name"] = "1st"
+    out = render(build(xr))
+    assert out.resources == {}
+    assert out.fatal == [
+        "invalid Cluster '1st': metadata.name: must start with a letter for provider vcluster"
+    ]
+
+
+def xrdgen():
+    """Imported on use: the generator imports every API's models."""
+    return importlib.import_module("forge.xrdgen")
+
+
+def test_xrd_enforces_the_same_cross_field_rules():
+    definition = next(d for d in xrdgen().DEFINITIONS if d.kind == "Cluster")
+    xrd = xrdgen().xrd(definition)
+    assert xrd["spec"]["scope"] == "Cluster"
+    version = xrd["spec"]["versions"][0]
+    spec = version["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    messages = {v["message"] for v in spec["x-kubernetes-validations"]}
+    assert {
+        "region is required when provider is aws",
+        "kubernetesVersion applies to provider aws only",
+        "nodeGroups applies to provider aws only",
+        "argocd.roleArn applies to provider aws only",
+    } <= messages
+    assert spec["properties"]["provider"]["enum"] == ["aws", "vcluster"]
+    groups = spec["properties"]["nodeGroups"]
+    # Unique names: the API server enforces list-map keys.
+    assert (groups["x-kubernetes-list-type"], groups["x-kubernetes-list-map-keys"]) == (
+        "map",
+        ["name"],
+    )
+    rules = {v["rule"] for v in groups["items"]["x-kubernetes-validations"]}
+    assert "self.minSize <= self.maxSize" in rules
+    columns = {c["name"]: c["jsonPath"] for c in version["additionalPrinterColumns"]}
+    assert columns == {"PROVIDER": ".spec.provider", "SERVER": ".status.outputs.server"}
+
+
+def test_generated_xrd_and_composition_are_checked_in():
+    for rel, text in xrdgen().render_all().items():
+        if rel.endswith("/clusters.yaml"):
+            assert (ROOT / rel).read_text() == text, f"{rel} is stale: run make xrds"
+
+
+STACK = [
+    "stack-package-function-forge",
+    "stack-package-provider-helm",
+    "stack-package-provider-kubernetes",
+    "stack-rbac-provider-helm",
+    "stack-rbac-provider-kubernetes",
+    "stack-runtime-provider-helm",
+    "stack-runtime-provider-kubernetes",
+]
+STACK_CONFIGS = ["stack-config-helm", "stack-config-kubernetes"]
+CREDENTIALS = ["argocd-cluster", "provider-config-helm", "provider-config-kubernetes"]
+EXAMPLE_STAGES = {
+    "01-created": (["namespace"], False),
+    "02-vcluster-up": (["namespace", "vcluster", *CREDENTIALS], False),
+    "03-crossplane-up": (
+        ["namespace", "vcluster", *CREDENTIALS, "crossplane", *STACK],
+        False,
+    ),
+    "04-ready": (
+        ["namespace", "vcluster", *CREDENTIALS, "crossplane", *STACK, *STACK_CONFIGS],
+        True,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLE_STAGES))
+def test_example_stage_renders_exactly_its_resources(name, function_servers):
+    examples = importlib.import_module("forge.render.examples")
+    stage = next(s for s in examples.stages() if s.name.endswith(f"cluster-vcluster/stages/{name}"))
+    docs = list(yaml.safe_load_all(examples.render_stage(stage, function_servers)))
+    xr, composed = docs[0], [d for d in docs[1:] if d["kind"] != "Result"]
+    keys = {
+        d["metadata"]["annotations"]["crossplane.io/composition-resource-name"] for d in composed
+    }
+    expected, ready = EXAMPLE_STAGES[name]
+    usages = {f"usage-{k}" for k in expected if k == "crossplane" or k.startswith("stack-")}
+    assert keys == set(expected) | usages
+    conditions = {c["type"]: c["status"] for c in xr["status"]["conditions"]}
+    assert conditions["Ready"] == ("True" if ready else "False")
+    if ready:
+        secret = next(d for d in composed if d["kind"] == "Secret")
+        assert decoded(secret)["server"] == SERVER
+        assert set(json.loads(decoded(secret)["config"])["tlsClientConfig"]) == {
+            "insecure",
+            "caData",
+            "certData",
+            "keyData",
+        }
+
+
+def test_example_xr_is_a_valid_spec():
+    xr = yaml.safe_load((ROOT / "examples/cluster-vcluster/xr.yaml").read_text())
+    assert xr == XR
+    ClusterSpec.model_validate(xr["spec"])
+
+
+# The shared part with another provider -------------------------------------------------
+
+
+def test_aws_access_registers_with_an_iam_role_and_the_ca(monkeypatch, assert_schema_valid):
+    """Bootstrap and Argo CD are provider-neutral: they take whatever ClusterAccess says."""
+    ca = base64.b64encode(b"eks-ca").decode()
+    fake = types.ModuleType("forge.composers.eks")
+
+    def compose(ctx, spec):
+        ctx.stage("ClusterReady", True, "Available")
+        ctx.stage("KubeconfigReady", True, "Available")
+        return ClusterAccess(
+            namespace=NAMESPACE,
+            server="https://ABC.gr7.us-west-2.eks.amazonaws.com",
+            ca_data=ca,
+            kubeconfig=SecretKey("dev-kubeconfig", NAMESPACE, "kubeconfig"),
+            aws_auth=AwsAuth("dev", "arn:aws:iam::123456789012:role/argocd"),
+            kubernetes_version="1.34",
+        )
+
+    fake.compose = compose
+    monkeypatch.setitem(sys.modules, "forge.composers.eks", fake)
+    monkeypatch.setattr(forge.composers, "eks", fake, raising=False)
+    spec = {
+        "provider": "aws",
+        "region": "us-west-2",
+        "nodeGroups": [_group("general")],
+        "argocd": {"roleArn": "arn:aws:iam::123456789012:role/argocd"},
+    }
+    history = converge(xr_with(**spec))
+    final = history[-1]
+    assert final.composite_ready
+    assert "vcluster" not in final.resources
+    assert not any(k.startswith("usage-") for k in final.resources)  # no cluster resource given
+    assert_schema_valid(list(final.resources.values()))
+    data = decoded(final.resources["argocd-cluster"])
+    assert data["server"] == "https://ABC.gr7.us-west-2.eks.amazonaws.com"
+    assert json.loads(data["config"]) == {
+        "awsAuthConfig": {
+            "clusterName": "dev",
+            "roleARN": "arn:aws:iam::123456789012:role/argocd",
+        },
+        "tlsClientConfig": {"insecure": False, "caData": ca},
+    }
+    assert final.resources["argocd-cluster"]["metadata"]["labels"][
+        "forge.projectcatalyst.io/provider"
+    ] == ("aws")
+    secret_ref = final.resources["provider-config-helm"]["spec"]["credentials"]["secretRef"]
+    assert secret_ref == {"name": "dev-kubeconfig", "namespace": NAMESPACE, "key": "kubeconfig"}
+    assert "vcluster" not in final.status["outputs"]["versions"]

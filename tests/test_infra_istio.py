@@ -1,0 +1,475 @@
+"""Istio: ambient mode chart by chart, the ingress gateway, and the Gateway API prerequisite."""
+
+from __future__ import annotations
+
+import copy
+import importlib
+
+import crossplane.function.proto.v1.run_function_pb2 as fnv1
+import pytest
+
+from forge import versions
+from tests.support import deletion
+from tests.support.helm_keys import assert_known_keys
+from tests.support.lifecycle import converge
+from tests.support.providers import observe
+from tests.support.request import build, render
+
+XR = {
+    "apiVersion": "forge.projectcatalyst.io/v1alpha1",
+    "kind": "Istio",
+    "metadata": {"name": "istio", "namespace": "default"},
+    "spec": {},
+}
+REPOSITORY = "https://istio-release.storage.googleapis.com/charts"
+CHAIN = ["base", "istiod", "cni", "ztunnel"]
+# Istio's profile mechanism reads these keys outside values.yaml (zzz_profile.yaml).
+ISTIO_EXTRA_KEYS = {"profile", "platform", "global.platform"}
+TRUE, FALSE = fnv1.STATUS_CONDITION_TRUE, fnv1.STATUS_CONDITION_FALSE
+
+
+def gateway_crd(version: str = "v1.5.1", channel: str = "standard") -> dict:
+    annotations = {
+        "gateway.networking.k8s.io/bundle-version": version,
+        "gateway.networking.k8s.io/channel": channel,
+    }
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "gateways.gateway.networking.k8s.io", "annotations": annotations},
+    }
+
+
+def environment(**data) -> dict:
+    return {
+        "apiVersion": "apiextensions.crossplane.io/v1beta1",
+        "kind": "EnvironmentConfig",
+        "metadata": {"name": "dev", "labels": {"forge.projectcatalyst.io/defaults": "true"}},
+        "data": data,
+    }
+
+
+def step_input() -> dict:
+    """The input the generated Composition gives the function."""
+    xrdgen = importlib.import_module("forge.xrdgen")
+    definition = next(d for d in xrdgen.DEFINITIONS if d.kind == "Istio")
+    return xrdgen.composition(definition)["spec"]["pipeline"][0]["input"]
+
+
+def required(crds: list[dict] | None = None, env: dict | None = None) -> dict:
+    found = {"gateway-api-crd": [gateway_crd()] if crds is None else crds}
+    found["environment-configs"] = [env] if env else []
+    return found
+
+
+def xr_with(**spec) -> dict:
+    xr = copy.deepcopy(XR)
+    xr["spec"].update(spec)
+    return xr
+
+
+def run(xr: dict, observed: dict | None = None, **kwargs):
+    return render(
+        build(xr, observed=observed, required=required(**kwargs), step_input=step_input())
+    )
+
+
+def values(out, key: str) -> dict:
+    return out.resources[key]["spec"]["forProvider"]["values"]
+
+
+def ready_observed(out) -> dict:
+    return {key: observe(key, manifest) for key, manifest in out.resources.items()}
+
+
+def converged(xr: dict, **kwargs):
+    return converge(
+        xr, required=lambda _: required(**kwargs), step_input=step_input(), max_rounds=8
+    )
+
+
+@pytest.fixture(scope="module")
+def with_gateway():
+    return converged(xr_with(ingressGateway={"enabled": True}))
+
+
+# The chain ------------------------------------------------------------------------------
+
+
+def test_first_render_installs_only_base(assert_schema_valid):
+    out = run(XR)
+    assert not out.fatal
+    assert sorted(out.resources) == ["base"]
+    base = out.resources["base"]
+    assert base["metadata"] == {"name": "istio-base", "namespace": "default"}
+    assert base["spec"]["forProvider"]["chart"] == {
+        "name": "base",
+        "repository": REPOSITORY,
+        "version": "1.30.3",
+    }
+    assert base["spec"]["forProvider"]["namespace"] == "istio-system"
+    assert base["spec"]["providerConfigRef"] == {"kind": "ClusterProviderConfig", "name": "default"}
+    assert_schema_valid(list(out.resources.values()))
+    assert out.conditions["ControlPlaneReady"].status == FALSE
+    assert "istio-base" in out.conditions["ControlPlaneReady"].message
+    assert not out.composite_ready
+
+
+def test_each_chart_waits_for_the_one_before_it(with_gateway, assert_schema_valid):
+    releases = [
+        sorted(k for k, m in out.resources.items() if m["kind"] == "Release")
+        for out in with_gateway
+    ]
+    assert releases == [
+        ["base"],
+        ["base", "istiod"],
+        ["base", "cni", "gateway", "istiod"],
+        ["base", "cni", "gateway", "istiod", "ztunnel"],
+        ["base", "cni", "gateway", "istiod", "ztunnel"],
+    ]
+    for out in with_gateway:
+        assert_schema_valid(list(out.resources.values()))
+    assert [out.composite_ready for out in with_gateway] == [False] * 4 + [True]
+
+
+def test_ready_xr_reports_every_chart_and_stage(with_gateway):
+    final = with_gateway[-1]
+    charts = final.status["charts"]
+    assert [(c["name"], c["release"], c["namespace"]) for c in charts] == [
+        ("base", "istio-base", "istio-system"),
+        ("istiod", "istio-istiod", "istio-system"),
+        ("cni", "istio-cni", "istio-system"),
+        ("ztunnel", "istio-ztunnel", "istio-system"),
+        ("gateway", "istio-gateway", "istio-ingress"),
+    ]
+    assert all(c["ready"] and c["version"] == "1.30.3" for c in charts)
+    assert {t: c.status for t, c in final.conditions.items()} == {
+        "ControlPlaneReady": TRUE,
+        "DataPlaneReady": TRUE,
+        "IngressGatewayReady": TRUE,
+        "GatewayAPIReady": TRUE,
+        "ChartInstalled": TRUE,
+    }
+    assert final.status["gatewayApi"] == {
+        "installed": True,
+        "bundleVersion": "v1.5.1",
+        "channel": "standard",
+    }
+    assert final.status["ingressGateway"] == {
+        "namespace": "istio-ingress",
+        "service": "istio-ingressgateway",
+    }
+    assert "revision" not in final.status
+
+
+def test_status_lists_charts_not_yet_installed_as_not_ready():
+    out = run(XR)
+    assert [(c["name"], c["ready"]) for c in out.status["charts"]] == [
+        (name, False) for name in CHAIN
+    ]
+    assert "waiting for Helm release istio-cni, istio-ztunnel" in (
+        out.conditions["DataPlaneReady"].message
+    )
+
+
+def test_a_composed_chart_stays_when_the_one_before_turns_unready(with_gateway):
+    observed = ready_observed(with_gateway[-1])
+    observed["base"].manifest["status"]["conditions"][0]["status"] = "False"
+    out = run(xr_with(ingressGateway={"enabled": True}), observed)
+    assert set(out.resources) == set(with_gateway[-1].resources)
+    assert not out.composite_ready
+    assert out.conditions["ControlPlaneReady"].status == FALSE
+
+
+def test_usages_uninstall_in_reverse_order(with_gateway, assert_schema_valid):
+    final = with_gateway[-1]
+    usages = {
+        key: (m["spec"]["of"]["resourceRef"]["name"], m["spec"]["by"]["resourceRef"]["name"])
+        for key, m in final.resources.items()
+        if m["kind"] == "Usage"
+    }
+    assert usages == {
+        "istiod-uses-base": ("istio-base", "istio-istiod"),
+        "cni-uses-istiod": ("istio-istiod", "istio-cni"),
+        "ztunnel-uses-cni": ("istio-cni", "istio-ztunnel"),
+        "gateway-uses-istiod": ("istio-istiod", "istio-gateway"),
+    }
+    assert all(final.resources[k]["spec"]["replayDeletion"] for k in usages)
+    rounds = deletion.simulate(final.resources, cluster="none")
+    gone = {key: index for index, keys in enumerate(rounds) for key in keys}
+    assert gone["ztunnel"] < gone["cni"] < gone["istiod"] < gone["base"]
+    assert gone["gateway"] < gone["istiod"]
+
+
+# Values -------------------------------------------------------------------------------
+
+
+def test_chart_values_configure_ambient_mode(with_gateway, schema_store):
+    final = with_gateway[-1]
+    assert values(final, "base") == {"global": {"istioNamespace": "istio-system"}}
+    assert values(final, "istiod") == {
+        "profile": "ambient",
+        "global": {"istioNamespace": "istio-system"},
+    }
+    assert values(final, "cni") == {"profile": "ambient", "global": {}}
+    assert values(final, "ztunnel") == {"istioNamespace": "istio-system"}
+    for key in [*CHAIN, "gateway"]:
+        assert_known_keys(schema_store, key, "1.30.3", values(final, key), extra=ISTIO_EXTRA_KEYS)
+    assert schema_store.validate_helm_values("gateway", "1.30.3", values(final, "gateway")) == []
+
+
+def test_revision_version_and_platform_apply_to_every_chart(schema_store):
+    spec = {
+        "chartVersion": "1.30.3",
+        "revision": "stable",
+        "platform": "k3s",
+        "namespace": "mesh",
+        "ingressGateway": {"enabled": True},
+    }
+    final = converged(xr_with(**spec))[-1]
+    assert values(final, "base")["defaultRevision"] == "stable"
+    assert values(final, "base")["global"] == {"istioNamespace": "mesh"}
+    assert values(final, "istiod")["revision"] == "stable"
+    assert values(final, "istiod")["global"] == {"istioNamespace": "mesh", "platform": "k3s"}
+    assert values(final, "cni")["global"] == {"platform": "k3s"}
+    assert values(final, "ztunnel") == {
+        "istioNamespace": "mesh",
+        "revision": "stable",
+        "global": {"platform": "k3s"},
+    }
+    assert values(final, "gateway")["revision"] == "stable"
+    for key in [*CHAIN, "gateway"]:
+        release = final.resources[key]["spec"]["forProvider"]
+        assert release["chart"]["version"] == "1.30.3"
+        assert release["namespace"] == ("istio-ingress" if key == "gateway" else "mesh")
+        assert_known_keys(schema_store, key, "1.30.3", values(final, key), extra=ISTIO_EXTRA_KEYS)
+    assert final.status["revision"] == "stable"
+
+
+def test_version_override_pins_every_chart():
+    final = converged(xr_with(chartVersion="1.29.2", ingressGateway={"enabled": True}))[-1]
+    charts = {
+        m["spec"]["forProvider"]["chart"]["version"]
+        for m in final.resources.values()
+        if m["kind"] == "Release"
+    }
+    assert charts == {"1.29.2"}
+    assert {c["version"] for c in final.status["charts"]} == {"1.29.2"}
+
+
+def test_experimental_gateway_api_enables_istiods_alpha_support():
+    spec = {"gatewayApi": {"experimental": True}}
+    observed = ready_observed(run(xr_with(**spec), crds=[gateway_crd(channel="experimental")]))
+    out = run(xr_with(**spec), observed, crds=[gateway_crd(channel="experimental")])
+    assert values(out, "istiod")["env"] == {"PILOT_ENABLE_ALPHA_GATEWAY_API": "true"}
+    assert out.conditions["GatewayAPIReady"].status == TRUE
+
+
+# The ingress gateway ----------------------------------------------------------------
+
+
+def test_ingress_gateway_on_aws_gets_a_network_load_balancer(schema_store):
+    env = environment(profile="aws")
+    final = converged(xr_with(ingressGateway={"enabled": True, "internal": True}), env=env)[-1]
+    gateway = values(final, "gateway")
+    assert gateway["name"] == "istio-ingressgateway"
+    assert gateway["service"] == {
+        "type": "LoadBalancer",
+        "annotations": {
+            "service.beta.kubernetes.io/aws-load-balancer-type": "external",
+            "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip",
+            "service.beta.kubernetes.io/aws-load-balancer-scheme": "internal",
+        },
+    }
+    assert gateway["autoscaling"] == {"enabled": True, "minReplicas": 2, "maxReplicas": 5}
+    assert gateway["podDisruptionBudget"] == {"minAvailable": 1}
+    assert final.resources["gateway"]["spec"]["forProvider"]["namespace"] == "istio-ingress"
+    assert schema_store.validate_helm_values("gateway", "1.30.3", gateway) == []
+
+
+def test_ingress_gateway_on_premises_is_a_plain_load_balancer(schema_store):
+    spec = {
+        "profile": "onprem",
+        "ingressGateway": {
+            "enabled": True,
+            "name": "public-gateway",
+            "namespace": "edge",
+            "minReplicas": 1,
+            "maxReplicas": 3,
+            "annotations": {"metallb.universe.tf/address-pool": "public"},
+            "loadBalancerSourceRanges": ["203.0.113.0/24"],
+        },
+    }
+    final = converged(xr_with(**spec), env=environment(profile="aws"))[-1]
+    gateway = values(final, "gateway")
+    assert gateway["service"] == {
+        "type": "LoadBalancer",
+        "annotations": {"metallb.universe.tf/address-pool": "public"},
+        "loadBalancerSourceRanges": ["203.0.113.0/24"],
+    }
+    assert "podDisruptionBudget" not in gateway  # one replica may always be evicted
+    assert final.resources["gateway"]["spec"]["forProvider"]["namespace"] == "edge"
+    assert final.status["ingressGateway"] == {"namespace": "edge", "service": "public-gateway"}
+    assert schema_store.validate_helm_values("gateway", "1.30.3", gateway) == []
+
+
+def test_user_annotations_win_over_the_profiles():
+    spec = {
+        "profile": "aws",
+        "ingressGateway": {
+            "enabled": True,
+            "annotations": {"service.beta.kubernetes.io/aws-load-balancer-scheme": "internal"},
+        },
+    }
+    final = converged(xr_with(**spec))[-1]
+    annotations = values(final, "gateway")["service"]["annotations"]
+    assert annotations["service.beta.kubernetes.io/aws-load-balancer-scheme"] == "internal"
+
+
+def test_no_gateway_unless_enabled():
+    final = converged(XR)[-1]
+    assert final.composite_ready
+    assert "gateway" not in final.resources
+    assert "IngressGatewayReady" not in final.conditions
+    assert "ingressGateway" not in final.status
+
+
+# Free-form values ------------------------------------------------------------------------
+
+
+def test_values_per_chart_merge_last(schema_store):
+    """Istio's charts keep their defaults under _internal_defaults_do_not_set and merge
+    them under the user's values, so a top-level null cannot delete one: overrides replace.
+    """
+    spec = {
+        "ingressGateway": {"enabled": True},
+        "values": {
+            "istiod": {"autoscaleMin": 2, "global": {"logAsJson": True}},
+            "gateway": {
+                "podDisruptionBudget": {"minAvailable": 2},
+                "autoscaling": {"minReplicas": 3},
+            },
+            "ztunnel": {"resources": {"requests": {"memory": "1Gi"}}},
+        },
+    }
+    final = converged(xr_with(**spec))[-1]
+    istiod = values(final, "istiod")
+    assert istiod["global"] == {"istioNamespace": "istio-system", "logAsJson": True}
+    assert istiod["autoscaleMin"] == 2
+    gateway = values(final, "gateway")
+    assert gateway["podDisruptionBudget"] == {"minAvailable": 2}
+    assert gateway["autoscaling"] == {"enabled": True, "minReplicas": 3, "maxReplicas": 5}
+    assert values(final, "ztunnel")["resources"] == {"requests": {"memory": "1Gi"}}
+    assert values(final, "base") == {"global": {"istioNamespace": "istio-system"}}
+    assert schema_store.validate_helm_values("gateway", "1.30.3", gateway) == []
+
+
+# The Gateway API CRDs -------------------------------------------------------------------
+
+
+def test_gateway_api_crd_is_required_from_crossplane():
+    out = render(build(XR))
+    selector = out.requirements["gateway-api-crd"]
+    assert (selector.api_version, selector.kind, selector.match_name) == (
+        "apiextensions.k8s.io/v1",
+        "CustomResourceDefinition",
+        "gateways.gateway.networking.k8s.io",
+    )
+    assert out.conditions["GatewayAPIReady"].reason == "Checking"
+
+
+def test_missing_gateway_api_crds_keep_the_xr_unready_and_say_how_to_install():
+    final = converged(XR)[-1]
+    out = run(XR, ready_observed(final), crds=[])
+    condition = out.conditions["GatewayAPIReady"]
+    assert (condition.status, condition.reason) == (FALSE, "CRDsMissing")
+    url = (
+        "https://github.com/kubernetes-sigs/gateway-api/releases/download/"
+        f"{versions.GATEWAY_API_VERSION}/standard-install.yaml"
+    )
+    assert url in condition.message
+    assert out.status["gatewayApi"] == {"installed": False}
+    assert out.conditions["DataPlaneReady"].status == TRUE  # the mesh itself is installed
+    assert not out.composite_ready
+
+
+@pytest.mark.parametrize(
+    ("crd", "spec", "reason"),
+    [
+        (gateway_crd(version="v1.4.1"), {}, "CRDsOutdated"),
+        (gateway_crd(version=""), {}, "CRDsOutdated"),
+        (gateway_crd(), {"experimental": True}, "ExperimentalChannelRequired"),
+    ],
+)
+def test_unsuitable_gateway_api_crds_are_reported(crd, spec, reason):
+    xr = xr_with(gatewayApi=spec)
+    final = converged(xr, crds=[gateway_crd(channel="experimental")])[-1]
+    out = run(xr, ready_observed(final), crds=[crd])
+    condition = out.conditions["GatewayAPIReady"]
+    assert (condition.status, condition.reason) == (FALSE, reason)
+    assert not out.composite_ready
+
+
+def test_missing_crds_are_only_reported_when_not_required():
+    xr = xr_with(gatewayApi={"requireCrds": False})
+    final = converged(xr, crds=[])[-1]
+    condition = final.conditions["GatewayAPIReady"]
+    assert (condition.status, condition.reason) == (TRUE, "NotRequired")
+    assert "not installed" in condition.message
+    assert final.composite_ready
+
+
+# Bad specs ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        (
+            {"ingressGateway": {"enabled": True, "minReplicas": 4, "maxReplicas": 2}},
+            "spec.ingressGateway.minReplicas: must be <= maxReplicas (2)",
+        ),
+        ({"revision": "1.30"}, "spec.revision: String should match pattern"),
+        ({"chartVersion": "v1.30.3"}, "spec.chartVersion: String should match pattern"),
+        ({"platform": "eks"}, "spec.platform: Input should be"),
+        ({"profile": "gcp"}, "spec.profile: Input should be"),
+        ({"values": {"pilot": {}}}, "spec.values.pilot: unknown field"),
+        (
+            {"ingressGateway": {"loadBalancerSourceRanges": ["everywhere"]}},
+            "spec.ingressGateway.loadBalancerSourceRanges[0]: String should match pattern",
+        ),
+    ],
+)
+def test_bad_spec_is_fatal_and_names_the_field(spec, message):
+    out = run(xr_with(**spec))
+    assert len(out.fatal) == 1
+    assert message in out.fatal[0]
+    assert out.resources == {}
+
+
+def test_an_unusable_environment_profile_is_blamed_on_the_spec_field():
+    out = run(XR, env=environment(profile="azure"))
+    assert len(out.fatal) == 1
+    assert "spec.profile: Input should be" in out.fatal[0]
+
+
+def test_xrd_enforces_the_same_cross_field_rules():
+    xrdgen = importlib.import_module("forge.xrdgen")
+    definition = next(d for d in xrdgen.DEFINITIONS if d.kind == "Istio")
+    xrd = xrdgen.xrd(definition)
+    assert xrd["spec"]["scope"] == "Namespaced"
+    spec = xrd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    rules = {v["message"]: v["rule"] for v in spec["x-kubernetes-validations"]}
+    assert (
+        "self.ingressGateway.minReplicas <= self.ingressGateway.maxReplicas"
+        in (rules["ingressGateway.minReplicas must be <= ingressGateway.maxReplicas"])
+    )
+    assert set(spec["properties"]["values"]["properties"]) == {*CHAIN, "gateway"}
+    assert spec["properties"]["platform"]["enum"] == [
+        "gke",
+        "k3d",
+        "k3s",
+        "microk8s",
+        "minikube",
+        "openshift",
+    ]
