@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv render test lint format xrds schemas clean packages image xpkg push e2e
+.PHONY: help venv render test lint format xrds schemas clean packages image xpkg push e2e bench soak
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
@@ -26,6 +26,13 @@ render: $(STAMP) ## Render every example locally through the real function serve
 test: lint $(STAMP) ## Lint, check generated files, run the whole test suite
 	$(BIN)/python -m forge.xrdgen --check
 	$(BIN)/python -m pytest
+
+bench: $(STAMP) ## Benchmark the function against a do-nothing floor (table, goals, bench/results/*.json)
+	$(BIN)/python -m bench.run
+
+soak: $(STAMP) ## Hardening tests at 1,000 fuzz examples and 10,000 load requests, then bench --soak
+	FORGE_FUZZ_EXAMPLES=1000 FORGE_LOAD_REQUESTS=10000 $(BIN)/python -m pytest -q tests/test_hardening_*.py
+	$(BIN)/python -m bench.run --soak
 
 lint: $(STAMP) ## ruff lint and format check
 	$(BIN)/ruff check functions tests

@@ -25,6 +25,7 @@ from tests.support import aws, deletion, leaks
 from tests.support.lifecycle import converge
 from tests.support.providers import observe
 from tests.support.request import Observed, Rendered, build, render
+from tests.test_xrds import with_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 NAMESPACE = "cluster-dev"
@@ -122,9 +123,7 @@ def large() -> list[Rendered]:
 
 def _ready(observed: dict[str, Observed], key: str) -> bool:
     conditions = observed[key].manifest.get("status", {}).get("conditions", [])
-    return key in observed and any(
-        c["type"] == "Ready" and c["status"] == "True" for c in conditions
-    )
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
 
 
 def check_gating(history: list[Rendered]) -> None:
@@ -377,11 +376,38 @@ def test_roles_trust_their_services_and_carry_the_managed_policies(final):
         "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy": "dev-us-west-2-node",
         "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly": "dev-us-west-2-node",
         "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy": "dev-us-west-2-ebs-csi",
+        "arn:aws:iam::aws:policy/AdministratorAccess": "dev-us-west-2-crossplane",
     }
 
 
-def test_no_crossplane_identity_without_aws_providers_in_the_stack(final):
-    assert not any("crossplane" in key for key in aws_resources(final))
+def test_an_eks_cluster_manages_its_own_aws_resources_unless_told_not_to():
+    """stack.aws.enabled defaults by provider; an explicit false is honoured."""
+    spec = ClusterSpec.model_validate(XR["spec"])
+    assert spec.stack.aws.enabled is None
+    assert spec.resolved().stack.aws.enabled is True
+    default = render(build(xr_with()))
+    assert not default.fatal
+    off = ClusterSpec.model_validate({**XR["spec"], "stack": {"aws": {"enabled": False}}})
+    assert off.resolved().stack.aws.enabled is False
+
+
+def test_argocd_role_is_required_for_eks_and_may_come_from_the_environment():
+    xr = xr_with()
+    del xr["spec"]["argocd"]
+    missing = render(build(xr))
+    assert missing.fatal == [
+        "invalid Cluster 'dev': spec.argocd.roleArn: is required when provider is aws: Argo CD "
+        "reaches EKS with this IAM role (set it here, or argocd.roleArn in the EnvironmentConfig)"
+    ]
+    xr["spec"]["environmentConfigRef"] = {"name": "dev"}
+    env = {
+        "apiVersion": "apiextensions.crossplane.io/v1beta1",
+        "kind": "EnvironmentConfig",
+        "metadata": {"name": "dev"},
+        "data": {"argocd": {"roleArn": ARGOCD_ROLE}},
+    }
+    assert render(build(xr)).fatal == []  # first call: the environment is still to come
+    assert render(build(xr, required={"environment-configs": [env]})).fatal == []
 
 
 def test_cluster_settings(final):
@@ -832,6 +858,7 @@ def test_xrd_rules_agree_with_the_model():
         "aws.network.availabilityZones needs two zones or more (EKS requires two)",
         "aws.network.vpcCidr is immutable",
         "aws.network.availabilityZones is immutable (subnets derive from it)",
+        "aws.authenticationMode cannot go back from API (EKS only moves towards API)",
     } <= messages
     groups = spec["properties"]["nodeGroups"]
     rules = {v["message"] for v in groups["items"]["x-kubernetes-validations"]}
@@ -848,9 +875,11 @@ def test_xrd_rules_agree_with_the_model():
 def test_example_xrs_are_valid_specs():
     for path in ("examples/cluster-aws/xr.yaml", "examples/cluster-aws-large/xr.yaml"):
         xr = yaml.safe_load((ROOT / path).read_text())
-        ClusterSpec.model_validate(xr["spec"])
+        ClusterSpec.model_validate(with_environment(path, xr))
     seed = yaml.safe_load((ROOT / "examples/cluster-aws/xr.yaml").read_text())
-    assert seed == XR
+    without_role = copy.deepcopy(XR)
+    del without_role["spec"]["argocd"]
+    assert seed == without_role  # the seed verbatim; the role comes from the environment
 
 
 # Examples -------------------------------------------------------------------------------------

@@ -180,7 +180,7 @@ def test_status_reports_references_only(final):
         },
         "versions": {"kubernetes": "v1.36.0", "vcluster": "0.36.1", "crossplane": "2.3.4"},
     }
-    assert final.status["packages"]["function-forge"] == {
+    assert final.status["packages"]["input-output-hk-catalyst-forge-function-forge"] == {
         "package": "ghcr.io/input-output-hk/catalyst-forge/function-forge:v0.1.0",
         "installed": True,
         "healthy": True,

@@ -201,15 +201,6 @@ def test_every_composed_api_version_comes_from_a_dependency(built, composed, spe
     assert checks.provider_errors(load(built[spec.name]), api_versions) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "versions.FUNCTION_NAME is 'function-forge', but Crossplane installs the Function "
-        f"dependency as {FUNCTION_DEPENDENCY!r} (xpkg.ToDNSLabel of the repository): "
-        "a Configuration installed on its own would call a Function that does not exist. "
-        "Fix: FUNCTION_NAME = that name (then regenerate); remove this marker."
-    ),
-)
 @pytest.mark.parametrize("spec", CONFIGURATIONS, ids=lambda s: s.name)
 def test_function_refs_call_the_installed_dependency(built, spec):
     assert checks.function_ref_errors(load(built[spec.name])) == []

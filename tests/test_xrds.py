@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -10,10 +11,33 @@ import pytest
 import yaml
 
 from forge import xrdgen
+from forge.core import environment
 from forge.core.errors import SpecError, from_validation_error
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFINITIONS = {d.kind: d for d in xrdgen.DEFINITIONS}
+
+
+def with_environment(path: str, xr: dict[str, Any]) -> dict[str, Any]:
+    """The example's spec as the function sees it: its EnvironmentConfig merged under it.
+
+    Uses the example's first stage ``required.yaml`` and every ``*ENV_DEFAULTS``
+    mapping of the kind's model module.
+    """
+    spec = xr.get("spec", {})
+    stages = sorted((ROOT / path).parent.glob("stages/*/required.yaml"))
+    if not stages:
+        return spec
+    envs = [d for d in yaml.safe_load_all(stages[0].read_text()) if d]
+    data = {k: v for env in envs for k, v in (env.get("data") or {}).items()}
+    module = sys.modules[DEFINITIONS[xr["kind"]].spec.__module__]
+    mapping = {
+        k: v
+        for name, table in vars(module).items()
+        if name.endswith("ENV_DEFAULTS")
+        for k, v in table.items()
+    }
+    return environment.deep_merge(environment.defaults_from(data, mapping), spec)
 
 
 def example_xrs() -> list[tuple[str, dict[str, Any]]]:
@@ -91,10 +115,9 @@ def test_xrd_defaults_agree_with_the_model(path, xr):
     """Defaults the API server applies are the ones the function assumes."""
     definition = DEFINITIONS[xr["kind"]]
     schema = xrdgen.model_schema(definition.spec)
-    server_side = apply_defaults(schema, xr.get("spec", {}))
-    function_side = definition.spec.model_validate(xr.get("spec", {})).model_dump(
-        by_alias=True, mode="json"
-    )
+    spec = with_environment(path, xr)
+    server_side = apply_defaults(schema, spec)
+    function_side = definition.spec.model_validate(spec).model_dump(by_alias=True, mode="json")
     assert without_empty(server_side) == without_empty(function_side), path
 
 

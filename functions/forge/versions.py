@@ -11,8 +11,10 @@ GROUP = "forge.projectcatalyst.io"
 VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
 
-FUNCTION_NAME = "function-forge"
 FUNCTION_PACKAGE = "ghcr.io/input-output-hk/catalyst-forge/function-forge"
+# Crossplane names a package it installs as a dependency after its repository path
+# (xpkg.ToDNSLabel), so Compositions must call the Function by that name.
+FUNCTION_NAME = "input-output-hk-catalyst-forge-function-forge"
 FUNCTION_VERSION = "v0.1.0"
 
 PROVIDER_HELM = ("xpkg.crossplane.io/crossplane-contrib/provider-helm", "v1.4.0")

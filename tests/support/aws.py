@@ -7,6 +7,12 @@ endpoint, CA and OIDC issuer, node group sizes. IDs derive from resource names, 
 every round and every example stage reports the same ones. ClusterAuth's connection
 details (``kubeconfig``, ``endpoint``, ``clusterCA``) hold a fake token that the
 leak tests look for.
+
+The EKS examples' observed stages come from this simulator:
+
+    python -m tests.support.stages examples/cluster-aws created namespace-up network-up \
+        cluster-up kubeconfig-ready nodes-up crossplane-up stack-installed ready \
+        --hooks tests.support.aws
 """
 
 from __future__ import annotations

@@ -27,7 +27,8 @@ from forge.composers import argocd, bootstrap, stack, vcluster
 from forge.composers.access import ClusterAccess, namespace_for
 from forge.composers.bootstrap import Bootstrap
 from forge.core.context import Context
-from forge.models.cluster import ENV_DEFAULTS, ClusterSpec
+from forge.core.observed import field
+from forge.models.cluster import AWS_ENV_DEFAULTS, ENV_DEFAULTS, ClusterSpec
 from forge.versions import GROUP
 
 NAMESPACE_KEY = "namespace"
@@ -35,7 +36,10 @@ NAMESPACE_KEY = "namespace"
 
 def compose(ctx: Context) -> None:
     """Namespace -> cluster -> bootstrap -> Argo CD -> status."""
-    spec = ctx.spec(ClusterSpec, ENV_DEFAULTS)
+    aws = field(ctx.xr, "spec", "provider") == "aws"
+    spec = ctx.spec(
+        ClusterSpec, ENV_DEFAULTS | AWS_ENV_DEFAULTS if aws else ENV_DEFAULTS
+    ).resolved()
     if spec.provider == "vcluster":
         vcluster.check(ctx)
     access = _cluster(ctx, spec)

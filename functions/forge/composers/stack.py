@@ -174,7 +174,7 @@ def build(stack: Stack) -> list[StackItem]:
     )
     items.append(
         StackItem(
-            f"package-{versions.FUNCTION_NAME}",
+            "package-function-forge",
             "package",
             _package("Function", versions.FUNCTION_NAME, function_image, None),
         )

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import pydantic
+
+_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
 class SpecError(ValueError):
@@ -30,8 +35,10 @@ def _format_loc(prefix: str, loc: tuple[int | str, ...]) -> str:
             path += f"[{part}]"
         elif part.startswith(("function-", "tagged-union")) or part in {"list", "dict"}:
             continue
-        else:
+        elif _PLAIN_KEY.match(part):
             path += f".{part}"
+        else:  # a map key such as a label: quoted, so the path stays unambiguous
+            path += f"[{json.dumps(part, ensure_ascii=False)}]"
     return path
 
 

@@ -11,7 +11,7 @@ from pydantic import Field, model_validator
 from forge import versions
 from forge.core.errors import FieldError
 from forge.models.base import DnsLabel, EnvironmentConfigRef, Model, ProviderConfigRef, Values
-from forge.models.stack import SemVer, Stack
+from forge.models.stack import AwsProviders, SemVer, Stack
 
 KubernetesVersion = Literal["1.31", "1.32", "1.33", "1.34", "1.35"]
 DEFAULT_EKS_VERSION = "1.34"
@@ -145,6 +145,11 @@ AWS_VALIDATIONS = [
         f"(has({_NETWORK}.availabilityZones) ? {_NETWORK}.availabilityZones : []) == "
         f"(has({_OLD_NETWORK}.availabilityZones) ? {_OLD_NETWORK}.availabilityZones : [])",
         "message": "aws.network.availabilityZones is immutable (subnets derive from it)",
+    },
+    {
+        "rule": "!has(self.aws) || !has(oldSelf.aws) || "
+        "oldSelf.aws.authenticationMode != 'API' || self.aws.authenticationMode == 'API'",
+        "message": "aws.authenticationMode cannot go back from API (EKS only moves towards API)",
     },
 ]
 
@@ -404,6 +409,24 @@ class ArgoCD(Model):
     )
 
 
+class ClusterAwsProviders(AwsProviders):
+    """The AWS providers of the cluster's own Crossplane."""
+
+    enabled: bool | None = Field(  # type: ignore[assignment]
+        default=None,
+        description=(
+            "Default: true when provider is aws (each cluster's Crossplane manages its own "
+            "AWS resources, by Pod Identity), false for vcluster."
+        ),
+    )
+
+
+class ClusterStack(Stack):
+    """The self-management stack installed into the new cluster."""
+
+    aws: ClusterAwsProviders = Field(default_factory=ClusterAwsProviders)  # type: ignore[assignment]
+
+
 class ClusterSpec(Model):
     """An environment cluster."""
 
@@ -422,12 +445,19 @@ class ClusterSpec(Model):
     aws: Aws = Field(default_factory=Aws)
     vcluster: VCluster = Field(default_factory=VCluster)
     crossplane: Crossplane = Field(default_factory=Crossplane)
-    stack: Stack = Field(default_factory=Stack)
+    stack: ClusterStack = Field(default_factory=ClusterStack)
     argocd: ArgoCD = Field(default_factory=ArgoCD)
     platform_provider_config_ref: ProviderConfigRef = Field(
         default_factory=ProviderConfigRef,
         description="Platform-cluster helm/kubernetes ProviderConfig (vCluster release, Secrets).",
     )
+
+    def resolved(self) -> ClusterSpec:
+        """The spec with provider-dependent defaults filled in, as the composers use it."""
+        if self.stack.aws.enabled is not None:
+            return self
+        aws = self.stack.aws.model_copy(update={"enabled": self.provider == "aws"})
+        return self.model_copy(update={"stack": self.stack.model_copy(update={"aws": aws})})
 
     @model_validator(mode="after")
     def _provider_inputs(self) -> ClusterSpec:
@@ -450,6 +480,12 @@ class ClusterSpec(Model):
                     f"nodeGroups[{index}].name", f"duplicate node group name {group.name!r}"
                 )
             seen.add(group.name)
+        if self.provider == "aws" and not self.argocd.role_arn:
+            raise FieldError(
+                "argocd.roleArn",
+                "is required when provider is aws: Argo CD reaches EKS with this IAM role "
+                "(set it here, or argocd.roleArn in the EnvironmentConfig)",
+            )
         return self
 
     @model_validator(mode="after")
@@ -495,3 +531,5 @@ ClusterSpec.model_config["json_schema_extra"] = {"x-kubernetes-validations": CLU
 ClusterSpec.model_rebuild(force=True)
 
 ENV_DEFAULTS = {"region": "region", "argocd.namespace": "argocd.namespace"}
+# Read only for provider aws: a vCluster has no use for an IAM role.
+AWS_ENV_DEFAULTS = {"argocd.roleArn": "argocd.roleArn"}
