@@ -50,6 +50,28 @@ class Definition:
     extra_status: dict[str, Any] = field(default_factory=dict)
 
 
+def _bundle(
+    kind: str,
+    plural: str,
+    spec: type[BaseModel],
+    status: type[BaseModel],
+    description: str,
+    *,
+    required_spec: bool = False,
+) -> Definition:
+    """An infrastructure-bundle API: namespaced, in the ``infrastructure`` category."""
+    return Definition(
+        kind=kind,
+        plural=plural,
+        scope="Namespaced",
+        spec=spec,
+        status=status,
+        description=description,
+        categories=("forge", "infrastructure"),
+        required_spec=required_spec,
+    )
+
+
 DEFINITIONS: tuple[Definition, ...] = (
     Definition(
         kind="PlatformCluster",
@@ -77,61 +99,48 @@ DEFINITIONS: tuple[Definition, ...] = (
         ),
         required_spec=True,
     ),
-    Definition(
-        kind="ExternalDNS",
-        plural="externaldnses",
-        scope="Namespaced",
-        spec=ExternalDNSSpec,
-        status=ExternalDNSStatus,
-        description="ExternalDNS publishing records to Route53, Cloudflare, RFC2136 or PowerDNS.",
-        categories=("forge", "infrastructure"),
+    _bundle(
+        "ExternalDNS",
+        "externaldnses",
+        ExternalDNSSpec,
+        ExternalDNSStatus,
+        "ExternalDNS publishing records to Route53, Cloudflare, RFC2136 or PowerDNS.",
         required_spec=True,
     ),
-    Definition(
-        kind="ExternalSecretsOperator",
-        plural="externalsecretsoperators",
-        scope="Namespaced",
-        spec=ExternalSecretsOperatorSpec,
-        status=ExternalSecretsOperatorStatus,
-        description="External Secrets Operator, with a ClusterSecretStore for AWS or Vault.",
-        categories=("forge", "infrastructure"),
+    _bundle(
+        "ExternalSecretsOperator",
+        "externalsecretsoperators",
+        ExternalSecretsOperatorSpec,
+        ExternalSecretsOperatorStatus,
+        "External Secrets Operator, with a ClusterSecretStore for AWS or Vault.",
     ),
-    Definition(
-        kind="CertManager",
-        plural="certmanagers",
-        scope="Namespaced",
-        spec=CertManagerSpec,
-        status=CertManagerStatus,
-        description="cert-manager with its CRDs, and ClusterIssuers (ACME, self-signed, CA).",
-        categories=("forge", "infrastructure"),
+    _bundle(
+        "CertManager",
+        "certmanagers",
+        CertManagerSpec,
+        CertManagerStatus,
+        "cert-manager with its CRDs, and ClusterIssuers (ACME, self-signed, CA).",
     ),
-    Definition(
-        kind="Istio",
-        plural="istios",
-        scope="Namespaced",
-        spec=IstioSpec,
-        status=IstioStatus,
-        description="Istio in ambient mode (base, istiod, CNI, ztunnel) and an ingress gateway.",
-        categories=("forge", "infrastructure"),
+    _bundle(
+        "Istio",
+        "istios",
+        IstioSpec,
+        IstioStatus,
+        "Istio in ambient mode (base, istiod, CNI, ztunnel) and an ingress gateway.",
     ),
-    Definition(
-        kind="KEDA",
-        plural="kedas",
-        scope="Namespaced",
-        spec=KedaSpec,
-        status=KedaStatus,
-        description="KEDA event-driven autoscaling: operator, metrics server, admission webhooks.",
-        categories=("forge", "infrastructure"),
+    _bundle(
+        "KEDA",
+        "kedas",
+        KedaSpec,
+        KedaStatus,
+        "KEDA event-driven autoscaling: operator, metrics server, admission webhooks.",
     ),
-    Definition(
-        kind="Monitoring",
-        plural="monitorings",
-        scope="Namespaced",
-        spec=MonitoringSpec,
-        status=MonitoringStatus,
-        description="Monitoring: kube-prometheus-stack in-cluster, or k8s-monitoring to remote "
-        "endpoints.",
-        categories=("forge", "infrastructure"),
+    _bundle(
+        "Monitoring",
+        "monitorings",
+        MonitoringSpec,
+        MonitoringStatus,
+        "Monitoring: kube-prometheus-stack in-cluster, or k8s-monitoring to remote endpoints.",
     ),
 )
 
