@@ -26,6 +26,7 @@ from typing import Any
 from forge.composers import argocd, bootstrap, stack, vcluster
 from forge.composers.access import ClusterAccess, namespace_for
 from forge.composers.bootstrap import Bootstrap
+from forge.core import naming
 from forge.core.context import Context
 from forge.core.observed import field
 from forge.models.cluster import AWS_ENV_DEFAULTS, ENV_DEFAULTS, ClusterSpec
@@ -54,7 +55,7 @@ def _cluster(ctx: Context, spec: ClusterSpec) -> ClusterAccess:
     manifest = {
         "apiVersion": "v1",
         "kind": "Namespace",
-        "metadata": {"name": namespace, "labels": {f"{GROUP}/cluster": ctx.name}},
+        "metadata": {"name": namespace, "labels": {f"{GROUP}/cluster": naming.name(ctx.name)}},
     }
     exists = ctx.compose(NAMESPACE_KEY, manifest)
     # Once anything was composed the gate stays open: closing it would delete it all.

@@ -23,7 +23,6 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-import yaml
 from crossplane.function import response
 
 from forge import versions
@@ -147,6 +146,8 @@ def _read_kubeconfig(ctx: Context) -> tuple[bool, _Kubeconfig | None]:
     encoded = field(items[0].resource, "data", KUBECONFIG_KEY)
     if not isinstance(encoded, str):
         return True, None
+    import yaml  # noqa: PLC0415 - lazily: only vCluster kubeconfigs need it (cold start)
+
     try:
         config = yaml.safe_load(base64.b64decode(encoded, validate=True))
     except (binascii.Error, ValueError, yaml.YAMLError):

@@ -15,7 +15,7 @@ import pydantic
 from crossplane.function import resource, response
 from google.protobuf import struct_pb2
 
-from forge.core import environment
+from forge.core import environment, structs
 from forge.core.errors import SpecError, from_validation_error
 from forge.core.observed import Observed, field
 from forge.core.readiness import is_ready
@@ -94,7 +94,7 @@ class Context:
         """Add a composed resource to desired state; return whether it is ready."""
         target = self.rsp.desired.resources[key]
         target.resource.Clear()
-        target.resource.update(manifest)
+        structs.fill(target.resource, manifest)
         ready = is_ready(manifest["apiVersion"], manifest["kind"], self.observed.resource(key))
         target.ready = fnv1.READY_TRUE if ready else fnv1.READY_FALSE
         self._ready[key] = ready

@@ -7,6 +7,7 @@ fall back to a truncated prefix plus a hash of the full name when they do not.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 
@@ -17,6 +18,7 @@ _HASH_LEN = 8
 _INVALID = re.compile(r"[^a-z0-9-]+")
 
 
+@functools.lru_cache(maxsize=4096)  # pure, and the same names come back on every call
 def name(*parts: str, max_len: int = DNS_LABEL_MAX) -> str:
     """Join parts into a DNS-1123 label of at most ``max_len`` characters."""
     full = "-".join(p for p in parts if p)

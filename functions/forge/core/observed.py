@@ -12,11 +12,14 @@ from typing import Any
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
 from google.protobuf import struct_pb2
 
-_MISSING = object()
+_STRUCT = struct_pb2.Struct
+_LIST = struct_pb2.ListValue
 
 
 def _plain(value: struct_pb2.Value) -> Any:
     kind = value.WhichOneof("kind")
+    if kind == "string_value":
+        return value.string_value
     if kind == "struct_value":
         return value.struct_value
     if kind == "list_value":
@@ -24,8 +27,6 @@ def _plain(value: struct_pb2.Value) -> Any:
     if kind == "number_value":
         number = value.number_value
         return int(number) if number.is_integer() else number
-    if kind == "string_value":
-        return value.string_value
     if kind == "bool_value":
         return value.bool_value
     return None
@@ -39,16 +40,20 @@ def field(obj: struct_pb2.Struct | None, *path: str | int, default: Any = None) 
     """
     current: Any = obj
     for step in path:
-        if isinstance(current, struct_pb2.Struct) and isinstance(step, str):
-            if step not in current.fields:
+        kind = type(current)
+        if kind is _STRUCT and type(step) is str:
+            value = current.fields.get(step)
+            if value is None:
                 return default
-            current = _plain(current.fields[step])
-        elif isinstance(current, struct_pb2.ListValue) and isinstance(step, int):
-            if not -len(current.values) <= step < len(current.values):
-                return default
-            current = _plain(current.values[step])
+        elif (
+            kind is _LIST
+            and type(step) is int
+            and -len(current.values) <= step < len(current.values)
+        ):
+            value = current.values[step]
         else:
             return default
+        current = _plain(value)
     return default if current is None else current
 
 
@@ -61,20 +66,33 @@ def conditions(obj: struct_pb2.Struct | None) -> Iterator[struct_pb2.Struct]:
                 yield value.struct_value
 
 
+def _condition(obj: struct_pb2.Struct | None, condition_type: str) -> struct_pb2.Struct | None:
+    """The first status condition of a type (read in place: this runs for every resource)."""
+    listed = field(obj, "status", "conditions")
+    if type(listed) is not _LIST:
+        return None
+    for value in listed.values:
+        if value.WhichOneof("kind") == "struct_value":
+            kind = value.struct_value.fields.get("type")
+            if (
+                kind is not None
+                and kind.WhichOneof("kind") == "string_value"
+                and kind.string_value == condition_type
+            ):
+                return value.struct_value
+    return None
+
+
 def condition_status(obj: struct_pb2.Struct | None, condition_type: str) -> str:
     """Return "True", "False" or "Unknown" for a condition type."""
-    for condition in conditions(obj):
-        if field(condition, "type") == condition_type:
-            return str(field(condition, "status", default="Unknown"))
-    return "Unknown"
+    condition = _condition(obj, condition_type)
+    return "Unknown" if condition is None else str(field(condition, "status", default="Unknown"))
 
 
 def condition_message(obj: struct_pb2.Struct | None, condition_type: str) -> str:
     """Return the message of a condition, or an empty string."""
-    for condition in conditions(obj):
-        if field(condition, "type") == condition_type:
-            return str(field(condition, "message", default=""))
-    return ""
+    condition = _condition(obj, condition_type)
+    return "" if condition is None else str(field(condition, "message", default=""))
 
 
 class Observed:

@@ -1,0 +1,1 @@
+"""Benchmark of function-forge against a do-nothing function on the same SDK (`make bench`)."""
