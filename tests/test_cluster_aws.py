@@ -919,3 +919,11 @@ def test_the_xr_name_must_be_a_valid_eks_cluster_name():
         "invalid Cluster 'dev.eu': metadata.name: names the EKS cluster for provider aws: "
         "letters, digits and '-', 100 at most"
     ]
+
+
+def test_an_invalid_vpc_cidr_names_the_field_without_quoting_it():
+    xr = xr_with(aws={"network": {"vpcCidr": "999.0.0.0/16"}})
+    out = render(build(xr))
+    assert out.fatal == [
+        "invalid Cluster 'dev': spec.aws.network.vpcCidr: is not a valid IPv4 CIDR"
+    ]

@@ -185,7 +185,10 @@ class Network(Model):
 
     @model_validator(mode="after")
     def _shape(self) -> Network:
-        network = ipaddress.ip_network(self.vpc_cidr, strict=False)
+        try:
+            network = ipaddress.ip_network(self.vpc_cidr, strict=False)
+        except ValueError:
+            raise FieldError("vpcCidr", "is not a valid IPv4 CIDR") from None
         if str(network) != self.vpc_cidr:
             raise FieldError("vpcCidr", f"has host bits set (did you mean {network}?)")
         if not network.is_private:

@@ -9,6 +9,7 @@ With ``aws.network.subnetIds`` nothing is composed.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +41,7 @@ class Network:
         return {"subnetIdRefs": [{"name": name} for name in self.subnet_refs]}
 
 
+@functools.lru_cache(maxsize=256)  # pure, and asked again on every call
 def cidrs(vpc_cidr: str, zone: str) -> tuple[str, str]:
     """(private, public) CIDRs of a zone, from its letter.
 

@@ -66,14 +66,15 @@ def _clamp(size: int, group: NodeGroup) -> int:
     return max(group.min_size, min(group.max_size, size))
 
 
-def _older(e: Eks, group: NodeGroup, current: str) -> list[str]:
-    """Keys of earlier generations of a group that still exist."""
+def _older(existing: list[str], group: NodeGroup, current: str) -> list[str]:
+    """Keys of earlier generations of a group that still exist (``existing``: observed
+    node-group keys, listed once per call so that many groups stay linear)."""
     start = prefix(group)
-    return sorted(
+    return [
         key
-        for key in e.ctx.req.observed.resources
+        for key in existing
         if key.startswith(start) and key != current and _GENERATION.match(key[len(start) :])
-    )
+    ]
 
 
 def _kept(e: Eks, key: str) -> dict[str, Any]:
@@ -135,11 +136,12 @@ def compose(
     """Compose every group (and keep earlier generations until their replacement is ready)."""
     report = NodeGroups()
     inputs = plane.ready and network.ready and roles.node.ready and networking_ready
+    existing = sorted(k for k in e.ctx.req.observed.resources if k.startswith("aws-nodegroup-"))
     for group in e.spec.node_groups:
         gen = generation(group, network)
         key = f"{prefix(group)}{gen}"
         name = e.name(group.name, gen, max_len=NODE_GROUP_MAX)
-        older = _older(e, group, key)
+        older = _older(existing, group, key)
         manifest = _manifest(e, group, name, network=network, roles=roles, plane=plane)
         ready = False
         if e.due(key, inputs):
