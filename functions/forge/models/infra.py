@@ -6,6 +6,7 @@ from pydantic import Field
 
 from forge.models.base import DnsLabel, EnvironmentConfigRef, Model, ProviderConfigRef, Values
 from forge.models.stack import SemVer
+from forge.versions import Chart
 
 
 class InfraSpec(Model):
@@ -36,6 +37,18 @@ class ChartStatus(Model):
     release: str
     namespace: str
     ready: bool
+
+    @classmethod
+    def of(cls, chart: Chart, release: str, namespace: str, ready: bool) -> ChartStatus:
+        """The status entry of ``chart`` installed as ``release`` into ``namespace``."""
+        return cls(
+            name=chart.name,
+            repository=chart.repository,
+            version=chart.version,
+            release=release,
+            namespace=namespace,
+            ready=ready,
+        )
 
 
 class InfraStatus(Model):

@@ -47,15 +47,7 @@ def install_chart(
         provider_config=spec.provider_config_ref,
     )
     ready = ctx.compose(key, manifest)
-    status = ChartStatus(
-        name=chart.name,
-        repository=chart.repository,
-        version=chart.version,
-        release=name,
-        namespace=target,
-        ready=ready,
-    )
-    return manifest, status
+    return manifest, ChartStatus.of(chart, name, target, ready)
 
 
 def compose_after(

@@ -161,14 +161,7 @@ def _install(ctx: Context, spec: IstioSpec) -> dict[str, ChartStatus]:
 
 def _pending(chart: Chart, release: str, namespace: str) -> ChartStatus:
     """A chart still waiting for its predecessor: listed, not ready."""
-    return ChartStatus(
-        name=chart.name,
-        repository=chart.repository,
-        version=chart.version,
-        release=release,
-        namespace=namespace,
-        ready=False,
-    )
+    return ChartStatus.of(chart, release, namespace, ready=False)
 
 
 def _stages(ctx: Context, spec: IstioSpec, charts: dict[str, ChartStatus]) -> None:
