@@ -8,11 +8,10 @@ from typing import Any
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
 import pytest
 
-from tests.support import crd_subsets
 from tests.support.helm_keys import assert_known_keys
 from tests.support.lifecycle import converge
 from tests.support.providers import observe
-from tests.support.request import Observed, build, render
+from tests.support.request import Observed, build, environment_config, render
 
 CHART, VERSION = "cert-manager", "v1.21.1"
 # Documented in values.yaml comments only (the chart's strict schema checks them).
@@ -37,22 +36,8 @@ XR = {
 }
 
 
-def env_config(**data: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "apiextensions.crossplane.io/v1beta1",
-        "kind": "EnvironmentConfig",
-        "metadata": {"name": "dev"},
-        "data": data,
-    }
-
-
-AWS_ENV = env_config(profile="aws", region="eu-west-1", clusterName="dev-eu1")
-ONPREM_ENV = env_config(profile="onprem", clusterName="lab")
-
-
-@pytest.fixture(autouse=True)
-def _subsets(schema_store):
-    crd_subsets.register(schema_store)
+AWS_ENV = environment_config(profile="aws", region="eu-west-1", clusterName="dev-eu1")
+ONPREM_ENV = environment_config(profile="onprem", clusterName="lab")
 
 
 def xr_with(spec: dict[str, Any]) -> dict[str, Any]:

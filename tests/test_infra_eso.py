@@ -8,7 +8,6 @@ from typing import Any
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
 import pytest
 
-from tests.support import crd_subsets
 from tests.support.helm_keys import assert_known_keys
 from tests.support.lifecycle import converge
 from tests.support.providers import observe
@@ -32,11 +31,6 @@ ENV = {
     "metadata": {"name": "dev"},
     "data": {"region": "eu-west-1"},
 }
-
-
-@pytest.fixture(autouse=True)
-def _subsets(schema_store):
-    crd_subsets.register(schema_store)
 
 
 def xr_with(spec: dict[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from tests.support import deletion
 from tests.support.helm_keys import assert_known_keys
 from tests.support.lifecycle import converge
 from tests.support.providers import observe
-from tests.support.request import build, render
+from tests.support.request import build, environment_config, render, step_input
 
 XR = {
     "apiVersion": "forge.projectcatalyst.io/v1alpha1",
@@ -40,22 +40,6 @@ def gateway_crd(version: str = "v1.5.1", channel: str = "standard") -> dict:
     }
 
 
-def environment(**data) -> dict:
-    return {
-        "apiVersion": "apiextensions.crossplane.io/v1beta1",
-        "kind": "EnvironmentConfig",
-        "metadata": {"name": "dev", "labels": {"forge.projectcatalyst.io/defaults": "true"}},
-        "data": data,
-    }
-
-
-def step_input() -> dict:
-    """The input the generated Composition gives the function."""
-    xrdgen = importlib.import_module("forge.xrdgen")
-    definition = next(d for d in xrdgen.DEFINITIONS if d.kind == "Istio")
-    return xrdgen.composition(definition)["spec"]["pipeline"][0]["input"]
-
-
 def required(crds: list[dict] | None = None, env: dict | None = None) -> dict:
     found = {"gateway-api-crd": [gateway_crd()] if crds is None else crds}
     found["environment-configs"] = [env] if env else []
@@ -70,7 +54,7 @@ def xr_with(**spec) -> dict:
 
 def run(xr: dict, observed: dict | None = None, **kwargs):
     return render(
-        build(xr, observed=observed, required=required(**kwargs), step_input=step_input())
+        build(xr, observed=observed, required=required(**kwargs), step_input=step_input("Istio"))
     )
 
 
@@ -84,7 +68,7 @@ def ready_observed(out) -> dict:
 
 def converged(xr: dict, **kwargs):
     return converge(
-        xr, required=lambda _: required(**kwargs), step_input=step_input(), max_rounds=8
+        xr, required=lambda _: required(**kwargs), step_input=step_input("Istio"), max_rounds=8
     )
 
 
@@ -269,7 +253,7 @@ def test_experimental_gateway_api_enables_istiods_alpha_support():
 
 
 def test_ingress_gateway_on_aws_gets_a_network_load_balancer(schema_store):
-    env = environment(profile="aws")
+    env = environment_config(profile="aws")
     final = converged(xr_with(ingressGateway={"enabled": True, "internal": True}), env=env)[-1]
     gateway = values(final, "gateway")
     assert gateway["name"] == "istio-ingressgateway"
@@ -300,7 +284,7 @@ def test_ingress_gateway_on_premises_is_a_plain_load_balancer(schema_store):
             "loadBalancerSourceRanges": ["203.0.113.0/24"],
         },
     }
-    final = converged(xr_with(**spec), env=environment(profile="aws"))[-1]
+    final = converged(xr_with(**spec), env=environment_config(profile="aws"))[-1]
     gateway = values(final, "gateway")
     assert gateway["service"] == {
         "type": "LoadBalancer",
@@ -448,7 +432,7 @@ def test_bad_spec_is_fatal_and_names_the_field(spec, message):
 
 
 def test_an_unusable_environment_profile_is_blamed_on_the_spec_field():
-    out = run(XR, env=environment(profile="azure"))
+    out = run(XR, env=environment_config(profile="azure"))
     assert len(out.fatal) == 1
     assert "spec.profile: Input should be" in out.fatal[0]
 

@@ -10,7 +10,7 @@ import pytest
 
 from tests.support.helm_keys import assert_known_keys
 from tests.support.lifecycle import converge
-from tests.support.request import build, render
+from tests.support.request import build, environment_config, render, step_input
 
 XR = {
     "apiVersion": "forge.projectcatalyst.io/v1alpha1",
@@ -29,24 +29,9 @@ def xr_with(**spec) -> dict:
     return xr
 
 
-def step_input() -> dict:
-    xrdgen = importlib.import_module("forge.xrdgen")
-    definition = next(d for d in xrdgen.DEFINITIONS if d.kind == "KEDA")
-    return xrdgen.composition(definition)["spec"]["pipeline"][0]["input"]
-
-
-def environment(**data) -> dict:
-    return {
-        "apiVersion": "apiextensions.crossplane.io/v1beta1",
-        "kind": "EnvironmentConfig",
-        "metadata": {"name": "dev", "labels": {"forge.projectcatalyst.io/defaults": "true"}},
-        "data": data,
-    }
-
-
 def run(xr: dict, env: dict | None = None):
     required = {"environment-configs": [env] if env else []}
-    return render(build(xr, required=required, step_input=step_input()))
+    return render(build(xr, required=required, step_input=step_input("KEDA")))
 
 
 def values(out) -> dict:
@@ -89,7 +74,7 @@ def test_default_install(assert_schema_valid, schema_store):
 def test_lifecycle_reaches_ready(assert_schema_valid):
     history = converge(
         XR,
-        step_input=step_input(),
+        step_input=step_input("KEDA"),
         check=lambda out, _: assert_schema_valid(list(out.resources.values())),
     )
     final = history[-1]
@@ -141,7 +126,7 @@ def test_operational_settings(schema_store):
         "metricsServer": {"resources": {"limits": {"memory": "2Gi"}}},
         "prometheus": {"enabled": True},
     }
-    out = run(xr_with(**spec), env=environment(clusterName="dev-eu"))
+    out = run(xr_with(**spec), env=environment_config(clusterName="dev-eu"))
     v = values(out)
     assert v["logging"] == {
         "operator": {"level": "debug"},
@@ -163,8 +148,8 @@ def test_operational_settings(schema_store):
     assert_known_keys(schema_store, "keda", "2.20.2", v)
 
 
-def test_the_xr_cluster_name_wins_over_the_environment():
-    out = run(xr_with(clusterName="mine"), env=environment(clusterName="dev-eu"))
+def test_the_xr_cluster_name_wins_over_the_environment_config():
+    out = run(xr_with(clusterName="mine"), env=environment_config(clusterName="dev-eu"))
     assert values(out)["clusterName"] == "mine"
 
 

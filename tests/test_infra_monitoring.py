@@ -10,7 +10,7 @@ import pytest
 
 from tests.support.helm_keys import assert_known_keys
 from tests.support.lifecycle import converge
-from tests.support.request import build, render
+from tests.support.request import build, environment_config, render, step_input
 
 XR = {
     "apiVersion": "forge.projectcatalyst.io/v1alpha1",
@@ -55,27 +55,12 @@ def remote(*destinations: dict, spec: dict | None = None, **k8s) -> dict:
     return xr_with(stack="k8s-monitoring", k8sMonitoring=k8s_monitoring, **(spec or {}))
 
 
-def step_input() -> dict:
-    xrdgen = importlib.import_module("forge.xrdgen")
-    definition = next(d for d in xrdgen.DEFINITIONS if d.kind == "Monitoring")
-    return xrdgen.composition(definition)["spec"]["pipeline"][0]["input"]
-
-
-def environment(**data) -> dict:
-    return {
-        "apiVersion": "apiextensions.crossplane.io/v1beta1",
-        "kind": "EnvironmentConfig",
-        "metadata": {"name": "dev", "labels": {"forge.projectcatalyst.io/defaults": "true"}},
-        "data": data,
-    }
-
-
-ENV = environment(clusterName="dev-eu", profile="aws")
+ENV = environment_config(clusterName="dev-eu", profile="aws")
 
 
 def run(xr: dict, env: dict | None = ENV):
     required = {"environment-configs": [env] if env else []}
-    return render(build(xr, required=required, step_input=step_input()))
+    return render(build(xr, required=required, step_input=step_input("Monitoring")))
 
 
 def release(out) -> dict:
@@ -331,7 +316,7 @@ def test_lifecycle_reaches_ready(xr, assert_schema_valid):
     history = converge(
         xr,
         required=lambda _: {"environment-configs": [ENV]},
-        step_input=step_input(),
+        step_input=step_input("Monitoring"),
         check=lambda out, _: assert_schema_valid(list(out.resources.values())),
     )
     final = history[-1]
@@ -428,7 +413,7 @@ def test_bad_spec_is_fatal_and_names_the_field(xr, message):
 
 
 def test_remote_stack_needs_a_cluster_name():
-    out = run(remote(NO_AUTH), env=environment(profile="aws"))
+    out = run(remote(NO_AUTH), env=environment_config(profile="aws"))
     assert len(out.fatal) == 1
     assert "spec.clusterName: is required when stack is k8s-monitoring" in out.fatal[0]
 
@@ -436,7 +421,7 @@ def test_remote_stack_needs_a_cluster_name():
 def test_a_missing_cluster_name_waits_for_the_environment_before_failing():
     """Crossplane stops iterating on a fatal result: the first call, made before the
     EnvironmentConfigs arrive, must not fail on what they would provide."""
-    first = render(build(remote(NO_AUTH), step_input=step_input()))
+    first = render(build(remote(NO_AUTH), step_input=step_input("Monitoring")))
     assert not first.fatal
     assert "environment-configs" in first.requirements
     second = run(remote(NO_AUTH))

@@ -78,3 +78,21 @@ def render(req: fnv1.RunFunctionRequest) -> Rendered:
         results=list(rsp.results),
         requirements=dict(rsp.requirements.resources),
     )
+
+
+def environment_config(name: str = "dev", **data: Any) -> dict[str, Any]:
+    """An EnvironmentConfig as the generated Compositions select it (by label)."""
+    return {
+        "apiVersion": "apiextensions.crossplane.io/v1beta1",
+        "kind": "EnvironmentConfig",
+        "metadata": {"name": name, "labels": {"forge.projectcatalyst.io/defaults": "true"}},
+        "data": data,
+    }
+
+
+def step_input(kind: str) -> dict[str, Any]:
+    """The input the generated Composition of ``kind`` gives the function."""
+    from forge import xrdgen  # noqa: PLC0415 - test-only; keeps this module light
+
+    definition = next(d for d in xrdgen.DEFINITIONS if d.kind == kind)
+    return xrdgen.composition(definition)["spec"]["pipeline"][0]["input"]
