@@ -6,10 +6,13 @@ rejected so that a typo is an error naming the field, not a silent no-op.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.alias_generators import to_camel
+
+from forge.core.errors import FieldError
 
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 
@@ -22,6 +25,20 @@ Values = Annotated[
         json_schema_extra={"x-kubernetes-preserve-unknown-fields": True},
     ),
 ]
+
+
+def cel_rules(*pairs: tuple[str, str]) -> dict[str, Any]:
+    """``json_schema_extra`` carrying CEL rules (rule, message) into the generated XRD."""
+    return {"x-kubernetes-validations": [{"rule": r, "message": m} for r, m in pairs]}
+
+
+def reject_duplicates(values: Iterable[str], path: str, what: str) -> None:
+    """Blame the first repeated value: ``path`` is a template such as ``"nodeGroups[{}].name"``."""
+    seen: set[str] = set()
+    for index, value in enumerate(values):
+        if value in seen:
+            raise FieldError(path.format(index), f"duplicate {what} {value!r}")
+        seen.add(value)
 
 
 class Model(BaseModel):

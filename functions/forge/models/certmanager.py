@@ -12,7 +12,7 @@ from pydantic import Field, model_validator
 
 from forge import versions
 from forge.core.errors import FieldError
-from forge.models.base import DnsLabel, Model
+from forge.models.base import DnsLabel, Model, cel_rules, reject_duplicates
 from forge.models.bundle import (
     AwsIdentity,
     AwsRegion,
@@ -29,10 +29,6 @@ LETSENCRYPT = {
     "letsencrypt-production": "https://acme-v02.api.letsencrypt.org/directory",
     "letsencrypt-staging": "https://acme-staging-v02.api.letsencrypt.org/directory",
 }
-
-
-def _rules(*pairs: tuple[str, str]) -> dict:
-    return {"x-kubernetes-validations": [{"rule": r, "message": m} for r, m in pairs]}
 
 
 class ParentRef(Model):
@@ -76,7 +72,7 @@ class Dns01(Model):
     """DNS-01: a TXT record in the zone's DNS provider."""
 
     model_config = Model.model_config | {
-        "json_schema_extra": _rules(
+        "json_schema_extra": cel_rules(
             (
                 "(self.provider == 'cloudflare') == has(self.cloudflare)",
                 "cloudflare is required for provider cloudflare, and only used then",
@@ -105,7 +101,7 @@ class Solver(Model):
     """How to prove control of a domain; dnsZones limits it to some zones."""
 
     model_config = Model.model_config | {
-        "json_schema_extra": _rules(
+        "json_schema_extra": cel_rules(
             ("has(self.http01) != has(self.dns01)", "set exactly one of http01, dns01")
         )
     }
@@ -164,7 +160,7 @@ class Issuer(Model):
     """One ClusterIssuer."""
 
     model_config = Model.model_config | {
-        "json_schema_extra": _rules(
+        "json_schema_extra": cel_rules(
             ("(self.type == 'ACME') == has(self.acme)", "acme is required for type ACME only"),
             ("(self.type == 'CA') == has(self.ca)", "ca is required for type CA only"),
         )
@@ -201,7 +197,7 @@ class CertManagerSpec(InfraSpec):
     """
 
     model_config = InfraSpec.model_config | {
-        "json_schema_extra": _rules(
+        "json_schema_extra": cel_rules(
             (
                 "!has(self.issuers) || !self.issuers.exists(i, has(i.ca) && i.ca.generate)"
                 " || self.issuers.exists(i, i.type == 'SelfSigned')",
@@ -229,11 +225,7 @@ class CertManagerSpec(InfraSpec):
     @model_validator(mode="after")
     def _issuers(self) -> CertManagerSpec:
         issuers = self.issuers or []
-        seen: set[str] = set()
-        for index, issuer in enumerate(issuers):
-            if issuer.name in seen:
-                raise FieldError(f"issuers[{index}].name", f"duplicate issuer {issuer.name!r}")
-            seen.add(issuer.name)
+        reject_duplicates((i.name for i in issuers), "issuers[{}].name", "issuer")
         has_self_signed = any(i.type == "SelfSigned" for i in issuers)
         for index, issuer in enumerate(issuers):
             if issuer.ca is not None and issuer.ca.generate and not has_self_signed:

@@ -10,7 +10,14 @@ from pydantic import Field, model_validator
 
 from forge import versions
 from forge.core.errors import FieldError
-from forge.models.base import DnsLabel, EnvironmentConfigRef, Model, ProviderConfigRef, Values
+from forge.models.base import (
+    DnsLabel,
+    EnvironmentConfigRef,
+    Model,
+    ProviderConfigRef,
+    Values,
+    reject_duplicates,
+)
 from forge.models.stack import AwsProviders, SemVer, Stack
 
 KubernetesVersion = Literal["1.31", "1.32", "1.33", "1.34", "1.35"]
@@ -193,9 +200,7 @@ class Network(Model):
             raise FieldError("vpcCidr", f"has host bits set (did you mean {network}?)")
         if not network.is_private:
             raise FieldError("vpcCidr", "must be a private range (RFC 1918 or RFC 6598)")
-        for index, zone in enumerate(self.availability_zones):
-            if zone in self.availability_zones[:index]:
-                raise FieldError(f"availabilityZones[{index}]", f"duplicate zone {zone!r}")
+        reject_duplicates(self.availability_zones, "availabilityZones[{}]", "zone")
         if len(self.availability_zones) == 1:
             raise FieldError("availabilityZones", "needs two zones or more (EKS requires two)")
         return self
@@ -264,9 +269,7 @@ class CrossplaneIdentity(Model):
 
     @model_validator(mode="after")
     def _unique(self) -> CrossplaneIdentity:
-        for index, arn in enumerate(self.policy_arns):
-            if arn in self.policy_arns[:index]:
-                raise FieldError(f"policyArns[{index}]", "duplicate policy")
+        reject_duplicates(self.policy_arns, "policyArns[{}]", "policy")
         return self
 
 
@@ -340,9 +343,7 @@ class Aws(Model):
                 ipaddress.ip_network(cidr)
             except ValueError:
                 raise FieldError(f"publicAccessCidrs[{index}]", "must be an IPv4 CIDR") from None
-        for index, arn in enumerate(self.admins):
-            if arn in self.admins[:index]:
-                raise FieldError(f"admins[{index}]", "duplicate principal")
+        reject_duplicates(self.admins, "admins[{}]", "principal")
         for key in self.tags:
             if key.startswith("aws:"):
                 raise FieldError(f"tags.{key}", "the aws: prefix is reserved")
@@ -476,13 +477,9 @@ class ClusterSpec(Model):
             ):
                 if value:
                     raise FieldError(path, "applies to provider aws only")
-        seen: set[str] = set()
-        for index, group in enumerate(self.node_groups):
-            if group.name in seen:
-                raise FieldError(
-                    f"nodeGroups[{index}].name", f"duplicate node group name {group.name!r}"
-                )
-            seen.add(group.name)
+        reject_duplicates(
+            (g.name for g in self.node_groups), "nodeGroups[{}].name", "node group name"
+        )
         if self.provider == "aws" and not self.argocd.role_arn:
             raise FieldError(
                 "argocd.roleArn",

@@ -12,7 +12,7 @@ from pydantic import Field, model_validator
 
 from forge import versions
 from forge.core.errors import FieldError
-from forge.models.base import DnsLabel, Model
+from forge.models.base import DnsLabel, Model, cel_rules
 from forge.models.bundle import (
     AwsRegion,
     Domain,
@@ -38,15 +38,11 @@ Source = Literal[
 ]
 
 
-def _rules(*pairs: tuple[str, str]) -> dict:
-    return {"x-kubernetes-validations": [{"rule": r, "message": m} for r, m in pairs]}
-
-
 class Credentials(Model):
     """How ExternalDNS authenticates to the DNS provider."""
 
     model_config = Model.model_config | {
-        "json_schema_extra": _rules(
+        "json_schema_extra": cel_rules(
             (
                 "self.source != 'IRSA' || has(self.roleArn)",
                 "roleArn is required when source is IRSA",
@@ -116,7 +112,7 @@ class Rfc2136(Model):
     """An RFC2136 (dynamic DNS update) server such as BIND."""
 
     model_config = Model.model_config | {
-        "json_schema_extra": _rules(
+        "json_schema_extra": cel_rules(
             (
                 "self.insecure || has(self.tsigKeyName)",
                 "tsigKeyName is required unless insecure",
@@ -159,7 +155,7 @@ class PowerDns(Model):
     skip_tls_verify: bool = False
 
 
-_SPEC_RULES = _rules(
+_SPEC_RULES = cel_rules(
     (
         "self.provider != 'rfc2136' || has(self.rfc2136)",
         "rfc2136 is required when provider is rfc2136",

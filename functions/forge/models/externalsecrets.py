@@ -12,16 +12,12 @@ from pydantic import Field, model_validator
 
 from forge import versions
 from forge.core.errors import FieldError
-from forge.models.base import DnsLabel, LocalSecretKeyRef, Model
+from forge.models.base import DnsLabel, LocalSecretKeyRef, Model, cel_rules
 from forge.models.bundle import AwsIdentity, AwsRegion, RoleArn, ServiceAccountStatus
 from forge.models.infra import InfraSpec, InfraStatus
 from forge.models.stack import SemVer
 
 SERVICE_ACCOUNT = "external-secrets"
-
-
-def _rules(*pairs: tuple[str, str]) -> dict:
-    return {"x-kubernetes-validations": [{"rule": r, "message": m} for r, m in pairs]}
 
 
 class ServiceAccountRef(Model):
@@ -64,7 +60,7 @@ class VaultAuth(Model):
     """Exactly one Vault auth method."""
 
     model_config = Model.model_config | {
-        "json_schema_extra": _rules(
+        "json_schema_extra": cel_rules(
             (
                 "(has(self.kubernetes) ? 1 : 0) + (has(self.tokenSecretRef) ? 1 : 0)"
                 " + (has(self.appRole) ? 1 : 0) == 1",
@@ -102,7 +98,7 @@ class ClusterSecretStore(Model):
     """A ClusterSecretStore every namespace's ExternalSecrets can use."""
 
     model_config = Model.model_config | {
-        "json_schema_extra": _rules(
+        "json_schema_extra": cel_rules(
             ("self.provider != 'vault' || has(self.vault)", "vault is required for provider vault"),
             (
                 "self.provider == 'vault' || !has(self.vault)",
@@ -151,7 +147,7 @@ class ExternalSecretsOperatorSpec(InfraSpec):
     """
 
     model_config = InfraSpec.model_config | {
-        "json_schema_extra": _rules(
+        "json_schema_extra": cel_rules(
             (
                 "!has(self.clusterSecretStore) || self.clusterSecretStore.provider != 'aws'"
                 " || has(self.awsIdentity) || has(self.clusterSecretStore.aws.serviceAccountRef)",

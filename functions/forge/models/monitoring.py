@@ -22,7 +22,7 @@ from pydantic import Field, model_validator
 
 from forge import versions
 from forge.core.errors import FieldError
-from forge.models.base import DnsLabel, Model
+from forge.models.base import DnsLabel, Model, cel_rules, reject_duplicates
 from forge.models.infra import InfraSpec, InfraStatus
 from forge.models.keda import Quantity
 from forge.models.stack import SemVer
@@ -39,10 +39,6 @@ DnsSubdomain = Annotated[
     ),
 ]
 SecretKey = Annotated[str, Field(pattern=r"^[-._a-zA-Z0-9]+$", min_length=1, max_length=253)]
-
-
-def _rules(*pairs: tuple[str, str]) -> dict:
-    return {"x-kubernetes-validations": [{"rule": r, "message": m} for r, m in pairs]}
 
 
 class Storage(Model):
@@ -117,7 +113,7 @@ class Destination(Model):
     """A remote endpoint telemetry is sent to."""
 
     model_config = Model.model_config | {
-        "json_schema_extra": _rules(
+        "json_schema_extra": cel_rules(
             (
                 "self.auth == 'none' || has(self.secretRef)",
                 "secretRef is required unless auth is none",
@@ -210,13 +206,9 @@ class K8sMonitoring(Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> K8sMonitoring:
-        seen: set[str] = set()
-        for index, destination in enumerate(self.destinations):
-            if destination.name in seen:
-                raise FieldError(
-                    f"destinations[{index}].name", f"duplicate destination {destination.name!r}"
-                )
-            seen.add(destination.name)
+        reject_duplicates(
+            (d.name for d in self.destinations), "destinations[{}].name", "destination"
+        )
         signals, chosen = self.signals(), self.features.model_dump(by_alias=True)
         for feature, signal in FEATURE_SIGNALS.items():
             if chosen[feature] and signal not in signals:
