@@ -279,6 +279,19 @@ def test_kubernetes_version_reports_the_users_tag_or_nothing_for_other_charts(cr
     assert "kubernetes" not in other.status["outputs"]["versions"]
 
 
+def test_crossplane_install_pins_the_chart_beside_crossplanes_own_spec(creds):
+    """``spec.crossplane`` is Crossplane's (composition selection): ours is crossplaneInstall."""
+    xr = xr_with(
+        crossplaneInstall={"chartVersion": "2.2.1", "values": {"args": ["--debug"]}},
+        crossplane={"compositionRef": {"name": "clusters"}, "compositionUpdatePolicy": "Manual"},
+    )
+    out = converged(xr, creds)[-1]
+    release = out.resources["crossplane"]["spec"]["forProvider"]
+    assert release["chart"]["version"] == "2.2.1"
+    assert release["values"] == {"args": ["--debug"]}
+    assert out.status["outputs"]["versions"]["crossplane"] == "2.2.1"
+
+
 # Credentials ----------------------------------------------------------------------------
 
 

@@ -117,14 +117,14 @@ def _observed_secret_ref(ctx: Context, key: str) -> dict[str, Any]:
 
 
 def _crossplane(ctx: Context, spec: ClusterSpec, access: ClusterAccess, config: str) -> bool:
-    chart = dataclasses.replace(versions.CROSSPLANE, version=spec.crossplane.chart_version)
+    chart = dataclasses.replace(versions.CROSSPLANE, version=spec.crossplane_install.chart_version)
     manifest = helm.release(
         name=CROSSPLANE_KEY,
         namespace=access.namespace,
         chart=chart,
         target_namespace=stack.CROSSPLANE_NAMESPACE,
         values={},
-        overrides=spec.crossplane.values,
+        overrides=spec.crossplane_install.values,
         provider_config=ProviderConfigRef(kind="ProviderConfig", name=config),
         orphan=True,
     )

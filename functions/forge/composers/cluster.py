@@ -75,7 +75,7 @@ def _status(
     spec: ClusterSpec, access: ClusterAccess, boot: Bootstrap, argocd_name: str | None
 ) -> dict[str, Any]:
     """Outputs are references and names only: credentials stay in Secrets."""
-    versions: dict[str, str] = {"crossplane": spec.crossplane.chart_version}
+    versions: dict[str, str] = {"crossplane": spec.crossplane_install.chart_version}
     if access.kubernetes_version:
         versions["kubernetes"] = access.kubernetes_version
     if spec.provider == "vcluster":

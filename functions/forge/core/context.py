@@ -23,6 +23,8 @@ from forge.core.readiness import is_ready
 Spec = TypeVar("Spec", bound=pydantic.BaseModel)
 
 NAME_ANNOTATION = "crossplane.io/composition-resource-name"
+# Crossplane writes its own fields here on every XR (composition selection, resourceRefs).
+CROSSPLANE_SPEC = "crossplane"
 
 
 @dataclass(frozen=True)
@@ -73,11 +75,13 @@ class Context:
         """Validate the XR's spec, environment defaults merged underneath it.
 
         ``env_defaults`` maps spec paths to environment keys; the XR wins.
+        ``spec.crossplane`` is Crossplane's, whatever it holds: it is left out unread.
         """
         raw = field(self.xr, "spec")
         if raw is not None and not isinstance(raw, struct_pb2.Struct):
             raise SpecError("spec", "must be an object")
         spec = resource.struct_to_dict(raw) if raw is not None else {}
+        spec.pop(CROSSPLANE_SPEC, None)
         ref = spec.get("environmentConfigRef")
         ref_name = ref.get("name") if isinstance(ref, dict) else None
         self.load_environment(ref_name if isinstance(ref_name, str) else None)

@@ -378,7 +378,8 @@ class VCluster(Model):
         return self
 
 
-class Crossplane(Model):
+# Not under spec.crossplane: Crossplane owns that field on every XR and overwrites it.
+class CrossplaneInstall(Model):
     """The Crossplane chart installed into the new cluster."""
 
     chart_version: SemVer = Field(
@@ -448,7 +449,7 @@ class ClusterSpec(Model):
     )
     aws: Aws = Field(default_factory=Aws)
     vcluster: VCluster = Field(default_factory=VCluster)
-    crossplane: Crossplane = Field(default_factory=Crossplane)
+    crossplane_install: CrossplaneInstall = Field(default_factory=CrossplaneInstall)
     stack: ClusterStack = Field(default_factory=ClusterStack)
     argocd: ArgoCD = Field(default_factory=ArgoCD)
     platform_provider_config_ref: ProviderConfigRef = Field(
