@@ -18,11 +18,12 @@ from cryptography import x509
 import forge.composers
 from forge import versions
 from forge.composers.access import AwsAuth, ClusterAccess, SecretKey
+from forge.composers.cluster import EKS_STAGES
 from forge.models.cluster import ClusterSpec
 from tests.support import deletion, leaks
 from tests.support.lifecycle import converge
 from tests.support.providers import observe
-from tests.support.request import build, render
+from tests.support.request import build, not_required, render
 from tests.support.vcluster import (
     REQUIREMENT,
     Credentials,
@@ -133,6 +134,7 @@ def test_lifecycle_converges_gated_valid_and_leak_free(creds, assert_schema_vali
     final = history[-1]
     assert final.composite_ready
     assert {t: final.conditions[t].status for t in STAGES} == dict.fromkeys(STAGES, TRUE)
+    assert all(not_required(out.conditions[t]) for out in history for t in EKS_STAGES)
     # The same requirement every call, so Crossplane's required-resources loop settles.
     assert all(s == selectors[0] for s in selectors)
     assert (selectors[0].kind, selectors[0].match_name, selectors[0].namespace) == (

@@ -16,7 +16,9 @@ import yaml
 from bench import scenarios
 from crossplane.function import resource
 
-from tests.support.request import render
+from tests.support.lifecycle import converge
+from tests.support.providers import observe
+from tests.support.request import Observed, build, render
 from tests.test_hardening_fuzz import KINDS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,3 +102,60 @@ def test_no_xrd_defines_spec_crossplane(kind):
     for version in yaml.safe_load(path.read_text())["spec"]["versions"]:
         spec = version["schema"]["openAPIV3Schema"]["properties"]["spec"]
         assert "crossplane" not in spec.get("properties", {}), path.name
+
+
+# A condition is never removed, only set: every stage is written on every call ----------
+
+# Spec changes that take a stage's work away, per kind (None deletes the field). The
+# examples themselves cover the rest (vCluster and EKS, composed and given networks).
+VARIANTS: dict[str, list[dict[str, Any]]] = {
+    "CertManager": [{"issuers": []}],
+    "ExternalSecretsOperator": [{"clusterSecretStore": None}],
+    "Istio": [{"ingressGateway": {"enabled": False}}],
+}
+
+
+def variant(xr: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(xr)
+    for key, value in change.items():
+        if value is None:
+            out["spec"].pop(key, None)
+        else:
+            out["spec"][key] = value
+    return out
+
+
+def condition_sets(kind: str) -> dict[str, frozenset[str]]:
+    """The condition types of every call of every example of ``kind``, by what was called.
+
+    Each example and variant goes from nothing to Ready; each variant is also applied
+    to its example once that is Ready (a stage's work taken away after it was done).
+    """
+    found: dict[str, frozenset[str]] = {}
+    for name, directory in scenarios.examples().items():
+        xr = yaml.safe_load((directory / "xr.yaml").read_text())
+        if xr["kind"] != kind:
+            continue
+        pool = scenarios.required_pool(directory)
+        given = scenarios.step_input(kind)
+        ready: dict[str, Observed] = {}
+        for label, change in [("example", {}), *((str(v), v) for v in VARIANTS.get(kind, []))]:
+            changed = variant(xr, change)
+            required = scenarios.required_from(changed, pool, given)
+            history = converge(changed, required=required, step_input=given, max_rounds=25)
+            for index, out in enumerate(history):
+                found[f"{name} {label} call {index}"] = frozenset(out.conditions)
+            if not change:
+                ready = {key: observe(key, m) for key, m in history[-1].resources.items()}
+                continue
+            out = render(build(changed, ready, required(ready), step_input=given))
+            found[f"{name} {label} after the example was Ready"] = frozenset(out.conditions)
+    return found
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_call_writes_the_same_condition_types(kind):
+    found = condition_sets(kind)
+    assert found, f"no example of {kind}"
+    kinds_of_sets = {s: [w for w, t in found.items() if t == s] for s in set(found.values())}
+    assert len(kinds_of_sets) == 1, {tuple(sorted(s)): w[:3] for s, w in kinds_of_sets.items()}

@@ -80,6 +80,11 @@ def render(req: fnv1.RunFunctionRequest) -> Rendered:
     )
 
 
+def not_required(condition: fnv1.Condition) -> bool:
+    """Whether a stage condition says its stage does not apply to the spec (so it is done)."""
+    return condition.status == fnv1.STATUS_CONDITION_TRUE and condition.reason == "NotRequired"
+
+
 def environment_config(name: str = "dev", **data: Any) -> dict[str, Any]:
     """An EnvironmentConfig as the generated Compositions select it (by label)."""
     return {

@@ -33,6 +33,9 @@ from forge.models.cluster import AWS_ENV_DEFAULTS, ENV_DEFAULTS, ClusterSpec
 from forge.versions import GROUP
 
 NAMESPACE_KEY = "namespace"
+# Stages only EKS has. A vCluster writes them as not required: one set of conditions for
+# every Cluster, whatever its provider, and none left behind by an earlier spec.
+EKS_STAGES = ("NetworkReady", "NodeGroupsReady", "AddonsReady", "AccessReady")
 
 
 def compose(ctx: Context) -> None:
@@ -51,6 +54,9 @@ def compose(ctx: Context) -> None:
 
 def _cluster(ctx: Context, spec: ClusterSpec) -> ClusterAccess:
     """The provider part, once the namespace it lives in exists."""
+    if spec.provider == "vcluster":
+        for type_ in EKS_STAGES:
+            ctx.not_required(type_, "provider vcluster")
     namespace = namespace_for(ctx.name)
     manifest = {
         "apiVersion": "v1",
@@ -61,8 +67,12 @@ def _cluster(ctx: Context, spec: ClusterSpec) -> ClusterAccess:
     # Once anything was composed the gate stays open: closing it would delete it all.
     started = any(key != NAMESPACE_KEY for key in ctx.req.observed.resources)
     if not (exists or started):
-        ctx.stage("ClusterReady", False, "WaitingForNamespace", f"creating namespace {namespace}")
+        waiting = f"creating namespace {namespace}"
+        ctx.stage("ClusterReady", False, "WaitingForNamespace", waiting)
         ctx.stage("KubeconfigReady", False, "WaitingForCluster", "the cluster does not exist yet")
+        if spec.provider == "aws":
+            for type_ in EKS_STAGES:
+                ctx.stage(type_, False, "WaitingForNamespace", waiting)
         return ClusterAccess(namespace=namespace)
     if spec.provider == "vcluster":
         return vcluster.compose(ctx, spec)

@@ -126,6 +126,14 @@ class Context:
         self.stages.append(Stage(type_, ready, reason, message))
         return ready
 
+    def not_required(self, type_: str, message: str) -> None:
+        """Record a stage that does not apply to this spec, as done.
+
+        Crossplane never removes a condition, only sets it: a stage left out
+        would keep whatever it last said, so it is written on every call.
+        """
+        self.stage(type_, True, "NotRequired", message)
+
     def finish(self) -> None:
         """Write stage conditions and decide the XR's readiness.
 

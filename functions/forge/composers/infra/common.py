@@ -87,8 +87,8 @@ def compose_after(
     return keys
 
 
-def report(ctx: Context, charts: list[ChartStatus], config_keys: list[str], expected: int) -> None:
-    """Stage conditions and status every bundle XR shares."""
+def report(ctx: Context, charts: list[ChartStatus]) -> None:
+    """The stage condition and status every bundle XR shares."""
     pending = [c.release for c in charts if not c.ready]
     ctx.stage(
         "ChartInstalled",
@@ -96,15 +96,26 @@ def report(ctx: Context, charts: list[ChartStatus], config_keys: list[str], expe
         "Deployed" if not pending else "Installing",
         f"waiting for Helm release {', '.join(pending)}" if pending else "",
     )
-    if expected:
-        configured = len(config_keys) == expected and ctx.ready(*config_keys)
-        ctx.stage(
-            "ConfigurationReady",
-            configured,
-            "Available" if configured else "WaitingForChart",
-            "" if configured else "objects that need the chart's CRDs wait for its release",
-        )
     status: dict[str, Any] = {"charts": [c.model_dump(by_alias=True) for c in charts]}
     if len(charts) == 1:
         status["chart"] = charts[0].model_dump(by_alias=True)
     ctx.set_status(status)
+
+
+def report_configuration(
+    ctx: Context, config_keys: list[str], expected: int, unneeded: str
+) -> None:
+    """ConfigurationReady of an API that composes objects after its chart, on every call.
+
+    ``unneeded`` says why the stage does not apply when the spec asks for no objects.
+    """
+    if not expected:
+        ctx.not_required("ConfigurationReady", unneeded)
+        return
+    configured = len(config_keys) == expected and ctx.ready(*config_keys)
+    ctx.stage(
+        "ConfigurationReady",
+        configured,
+        "Available" if configured else "WaitingForChart",
+        "" if configured else "objects that need the chart's CRDs wait for its release",
+    )

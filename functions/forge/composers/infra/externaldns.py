@@ -51,7 +51,7 @@ def compose(ctx: Context) -> None:
         versions.EXTERNAL_DNS.name, versions.EXTERNAL_DNS.repository, spec.chart_version
     )
     _, chart_status = install_chart(ctx, spec, key="release", chart=chart, values=values)
-    report(ctx, [chart_status], [], expected=0)
+    report(ctx, [chart_status])
     ctx.set_status(
         {
             "serviceAccount": service_account_status(spec.namespace, SERVICE_ACCOUNT),

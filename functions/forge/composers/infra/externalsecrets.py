@@ -10,7 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from forge import versions
-from forge.composers.infra.common import compose_after, install_chart, report
+from forge.composers.infra.common import (
+    compose_after,
+    install_chart,
+    report,
+    report_configuration,
+)
 from forge.composers.infra.envdefaults import aws_region
 from forge.composers.infra.identity import service_account_status, service_account_values
 from forge.core.context import Context
@@ -45,7 +50,8 @@ def compose(ctx: Context) -> None:
     )
     release, chart_status = install_chart(ctx, spec, key="release", chart=chart, values=values)
     keys = compose_after(ctx, spec, release, chart_status.ready, manifests, derive_readiness=True)
-    report(ctx, [chart_status], keys, expected=len(manifests))
+    report(ctx, [chart_status])
+    report_configuration(ctx, keys, len(manifests), "no clusterSecretStore to configure")
     status: dict[str, Any] = {
         "serviceAccount": service_account_status(spec.namespace, SERVICE_ACCOUNT)
     }

@@ -117,7 +117,7 @@ def compose(ctx: Context) -> None:
     charts = _install(ctx, spec)
     _stages(ctx, spec, charts)
     ctx.stage("GatewayAPIReady", crds.ready, crds.reason, crds.message)
-    common.report(ctx, list(charts.values()), [], 0)
+    common.report(ctx, list(charts.values()))
     status: dict[str, Any] = {"revision": spec.revision} if spec.revision else {}
     if crds.status is not None:
         status["gatewayApi"] = crds.status.model_dump(by_alias=True, exclude_none=True)
@@ -169,6 +169,8 @@ def _stages(ctx: Context, spec: IstioSpec, charts: dict[str, ChartStatus]) -> No
     parts = [("ControlPlaneReady", ("base", "istiod")), ("DataPlaneReady", ("cni", "ztunnel"))]
     if spec.ingress_gateway.enabled:
         parts.append(("IngressGatewayReady", ("gateway",)))
+    else:
+        ctx.not_required("IngressGatewayReady", "the ingress gateway is disabled")
     for type_, keys in parts:
         waiting = [charts[key].release for key in keys if not charts[key].ready]
         ctx.stage(

@@ -99,7 +99,7 @@ def compose(ctx: Context) -> None:
     spec = ctx.spec(KedaSpec, ENV_DEFAULTS)
     chart = Chart(KEDA.name, KEDA.repository, spec.chart_version)
     _, status = common.install_chart(ctx, spec, key="keda", chart=chart, values=keda_values(spec))
-    common.report(ctx, [status], [], 0)
+    common.report(ctx, [status])
     extra: dict[str, Any] = {
         "serviceAccount": service_account_status(spec.namespace, SERVICE_ACCOUNT)
     }

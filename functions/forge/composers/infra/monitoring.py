@@ -151,5 +151,5 @@ def compose(ctx: Context) -> None:
     _, chart_status = common.install_chart(
         ctx, spec, key=pinned.name, chart=chart, values=values, release_name=release
     )
-    common.report(ctx, [chart_status], [], 0)
+    common.report(ctx, [chart_status])
     ctx.set_status(status)
