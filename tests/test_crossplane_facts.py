@@ -19,7 +19,7 @@ from crossplane.function import resource
 from tests.support.lifecycle import converge
 from tests.support.providers import observe
 from tests.support.request import Observed, build, render
-from tests.test_hardening_fuzz import KINDS
+from tests.test_hardening_fuzz import KINDS, xr_for
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = scenarios.for_tests()
@@ -159,3 +159,23 @@ def test_every_call_writes_the_same_condition_types(kind):
     assert found, f"no example of {kind}"
     kinds_of_sets = {s: [w for w, t in found.items() if t == s] for s in set(found.values())}
     assert len(kinds_of_sets) == 1, {tuple(sorted(s)): w[:3] for s, w in kinds_of_sets.items()}
+
+
+# No spec is valid input: the conversion drops the XRD's default: {} on spec --------------
+
+# The kinds that cannot compose without a spec, and the field they name.
+NEEDS_SPEC = {"Cluster": "spec.provider", "ExternalDNS": "spec.provider"}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_xr_without_spec_composes_or_names_the_field_it_needs(kind, assert_schema_valid):
+    xr = {k: v for k, v in xr_for(kind, {}, name="bare").items() if k != "spec"}
+    given = scenarios.step_input(kind)
+    required = scenarios.required_from(xr, scenarios.pool_for(kind), given)
+    if kind in NEEDS_SPEC:
+        out = render(build(xr, required=required({}), step_input=given))
+        assert out.fatal == [f"invalid {kind} 'bare': {NEEDS_SPEC[kind]}: Field required"]
+        return
+    history = converge(xr, required=required, step_input=given, max_rounds=25)
+    assert history[-1].composite_ready
+    assert_schema_valid([m for out in history for m in out.resources.values()])

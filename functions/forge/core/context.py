@@ -76,6 +76,7 @@ class Context:
 
         ``env_defaults`` maps spec paths to environment keys; the XR wins.
         ``spec.crossplane`` is Crossplane's, whatever it holds: it is left out unread.
+        No spec is an empty one: the XRD->CRD conversion drops ``default: {}`` on spec.
         """
         raw = field(self.xr, "spec")
         if raw is not None and not isinstance(raw, struct_pb2.Struct):
