@@ -30,9 +30,9 @@ from crossplane.function import resource
 from tests.support.lifecycle import converge
 from tests.support.providers import observe
 from tests.support.request import Observed, build, render
+from tests.support.required import fetch
 
 from forge.apis import COMPOSERS
-from forge.render.required import fetch
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

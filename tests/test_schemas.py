@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 
 from forge.schemas import fetch, pytest_plugin, sources
+from forge.schemas.apiserver import crd_for_xrd
 from forge.schemas.helm import Chart, coalesce, coalesce_tables, schema_errors
 from forge.schemas.sources import LockEntry, SchemaSourceError
 from forge.schemas.store import SchemaStore, SchemaValidationError
 from forge.schemas.structural import validate_value
-from forge.schemas.xrd import crd_from_xrd
 
 Obj = dict[str, Any]
 
@@ -662,8 +662,8 @@ def test_branches_do_not_flag_unknown_fields() -> None:
 # -- XRD -> CRD ----------------------------------------------------------------------------
 
 
-def test_crd_from_xrd_shape() -> None:
-    crd = crd_from_xrd(xrd())
+def test_crd_for_xrd_shape() -> None:
+    crd = crd_for_xrd(xrd())
     assert crd["spec"]["scope"] == "Namespaced"
     assert crd["spec"]["names"]["categories"] == ["composite"]
     version = crd["spec"]["versions"][0]
@@ -684,10 +684,10 @@ def test_crd_from_xrd_shape() -> None:
     assert xp["compositionUpdatePolicy"]["default"] == "Automatic"
     status = root["properties"]["status"]["properties"]
     assert set(status) == {"endpoint", "conditions"}
-    cluster = crd_from_xrd(xrd("Cluster"))["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    cluster = crd_for_xrd(xrd("Cluster"))["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
     refs = cluster["properties"]["spec"]["properties"]["crossplane"]["properties"]["resourceRefs"]
     assert "namespace" in refs["items"]["properties"]
-    assert crd_from_xrd(xrd("Cluster"))["spec"]["scope"] == "Cluster"
+    assert crd_for_xrd(xrd("Cluster"))["spec"]["scope"] == "Cluster"
 
 
 def test_xr_validation(schema_store: SchemaStore) -> None:

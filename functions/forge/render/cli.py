@@ -1,7 +1,9 @@
-"""``forge-render``: the command line of ``crossplane composition render``, locally.
+"""``forge-render``: ``crossplane composition render`` for this checkout, without Docker.
 
-Same arguments, flags and output; function-forge is run from this checkout
-instead of a Docker image, Development-runtime Functions are dialled as usual.
+Same arguments, flags and output as the crossplane CLI, and the same engine: Crossplane
+core's ``internal render`` (the real composite reconciler), which the CLI runs with
+``--crossplane-binary``. function-forge is run from this checkout instead of a Docker
+image; other Functions must use the Development runtime. Built by ``make tools``.
 """
 
 from __future__ import annotations
@@ -12,13 +14,12 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
-from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from forge.render.api import render
-from forge.render.errors import RenderError, goquote
-from forge.render.load import check_functions, load_one, load_stream, parse_value
+from forge.render.errors import FatalResultError, RenderError, goquote
+from forge.render.load import check_functions, load_one, load_stream
 from forge.render.output import to_yaml_stream
 from forge.render.runtime import FunctionServers
 
@@ -49,14 +50,14 @@ def _key_value(text: str) -> tuple[str, str]:
 
 
 def parser() -> argparse.ArgumentParser:
-    """The argument parser, flags named as in crossplane render."""
+    """The argument parser, flags named as in crossplane composition render."""
     p = argparse.ArgumentParser(
         prog=PROG,
         description=(
-            "Render an XR through a Pipeline-mode Composition, like 'crossplane composition "
-            "render', printing the XR and its composed resources as a YAML stream. "
-            "function-forge is started from this checkout; other Functions must be annotated "
-            "render.crossplane.io/runtime: Development (target annotation "
+            "Render an XR through a Pipeline-mode Composition with Crossplane's own engine "
+            "(crossplane internal render), printing the XR and its composed resources as a "
+            "YAML stream. function-forge is started from this checkout; other Functions must "
+            "be annotated render.crossplane.io/runtime: Development (target annotation "
             "render.crossplane.io/runtime-development-target, default localhost:9443)."
         ),
     )
@@ -69,32 +70,16 @@ def parser() -> argparse.ArgumentParser:
         help="A YAML file or directory of Function manifests (default: function-forge only).",
     )
     p.add_argument(
-        "--context-files",
-        action="append",
-        type=_key_value,
-        default=[],
-        metavar="KEY=FILE",
-        help="Context key whose value is a JSON/YAML file.",
-    )
-    p.add_argument(
-        "--context-values",
-        action="append",
-        type=_key_value,
-        default=[],
-        metavar="KEY=VALUE",
-        help="Context key and JSON/YAML value (wins over files).",
-    )
-    p.add_argument(
         "-r",
         "--include-function-results",
         action="store_true",
-        help="Include results from Functions as resources of kind: Result.",
+        help="Include the engine's events as resources of kind: Result.",
     )
     p.add_argument(
         "-x",
         "--include-full-xr",
         action="store_true",
-        help="Include the input XR's spec and metadata in the rendered XR.",
+        help="Merge the rendered XR over the input XR's spec and metadata.",
     )
     p.add_argument(
         "-o",
@@ -105,17 +90,17 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "-e",
         "--required-resources",
+        action="append",
+        default=[],
         metavar="PATH",
-        help="YAML file or directory of resources Functions may require.",
+        help="YAML file or directory of resources Functions may require (repeatable).",
     )
     p.add_argument(
-        "--extra-resources", metavar="PATH", help="Same as --required-resources (deprecated name)."
-    )
-    p.add_argument(
-        "-c",
-        "--include-context",
-        action="store_true",
-        help="Include the context as a resource of kind: Context.",
+        "--extra-resources",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="Same as --required-resources (deprecated name).",
     )
     p.add_argument(
         "--function-credentials",
@@ -132,13 +117,20 @@ def parser() -> argparse.ArgumentParser:
         help="Override an annotation on every Function.",
     )
     p.add_argument(
+        "--xrd",
+        metavar="PATH",
+        help="The XR's CompositeResourceDefinition: its defaults apply to the XR.",
+    )
+    p.add_argument(
         "--timeout",
         type=parse_duration,
         default=60.0,
         metavar="DURATION",
         help="How long to run before timing out (default 1m).",
     )
-    p.add_argument("--verbose", action="store_true", help="Log TTL and function targets to stderr.")
+    p.add_argument(
+        "--verbose", action="store_true", help="Print the engine's events to stderr as well."
+    )
     return p
 
 
@@ -155,7 +147,7 @@ def _functions(args: argparse.Namespace) -> list[dict[str, Any]] | None:
     return fns
 
 
-def _optional_stream(path: str | None, what: str) -> list[dict[str, Any]]:
+def _load(path: str | None, what: str) -> list[dict[str, Any]]:
     if not path:
         return []
     try:
@@ -164,59 +156,53 @@ def _optional_stream(path: str | None, what: str) -> list[dict[str, Any]]:
         raise RenderError(f"cannot load {what} from {goquote(path)}: {exc}") from exc
 
 
-def _context(args: argparse.Namespace) -> dict[str, Any]:
-    ctx: dict[str, Any] = {}
-    for key, file in args.context_files:
-        try:
-            ctx[key] = parse_value(Path(file).read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise RenderError(f"cannot read context value for key {goquote(key)}: {exc}") from exc
-    for key, value in args.context_values:
-        ctx[key] = parse_value(value)
-    return ctx
+def _load_one(path: str, what: str) -> dict[str, Any]:
+    try:
+        return load_one(path, what)
+    except RenderError as exc:
+        raise RenderError(f"cannot load {what} from {goquote(path)}: {exc}") from exc
 
 
 def run(args: argparse.Namespace) -> str:
     """Load every input, render, and return the YAML stream."""
-    try:
-        xr = load_one(args.composite_resource, "composite resource")
-    except RenderError as exc:
-        raise RenderError(
-            f"cannot load composite resource from {goquote(args.composite_resource)}: {exc}"
-        ) from exc
-    try:
-        comp = load_one(args.composition, "composition")
-    except RenderError as exc:
-        raise RenderError(
-            f"cannot load Composition from {goquote(args.composition)}: {exc}"
-        ) from exc
-    fns = _functions(args)
-    credentials = _optional_stream(args.function_credentials, "secrets")
-    observed = _optional_stream(args.observed_resources, "observed composed resources")
-    required = _optional_stream(args.extra_resources, "extra resources")
-    required += _optional_stream(args.required_resources, "required resources")
-    with FunctionServers(fns, startup_timeout=args.timeout) as servers:
+    xr = _load_one(args.composite_resource, "composite resource")
+    comp = _load_one(args.composition, "Composition")
+    xrd = _load_one(args.xrd, "XRD") if args.xrd else None
+    required = [
+        obj
+        for path in [*args.extra_resources, *args.required_resources]
+        for obj in _load(path, "required resources")
+    ]
+    with FunctionServers(_functions(args), startup_timeout=args.timeout) as servers:
         try:
             result = render(
                 xr,
                 comp,
-                observed=observed,
+                observed=_load(args.observed_resources, "observed composed resources"),
                 required=required,
-                credentials=credentials,
-                context=_context(args),
+                credentials=_load(args.function_credentials, "secrets"),
+                xrd=xrd,
                 timeout=args.timeout,
                 servers=servers,
             )
+        except FatalResultError as exc:
+            if args.verbose:
+                _print_events(exc.partial.results)
+            raise RenderError(f"cannot render composite resource: {exc}") from exc
         except RenderError as exc:
             raise RenderError(f"cannot render composite resource: {exc}") from exc
     if args.verbose:
-        print(f"{PROG}: ttl: {result.ttl if result.ttl is not None else 'none'}", file=sys.stderr)
+        _print_events(result.results)
     return to_yaml_stream(
         result,
         include_full_xr=args.include_full_xr,
         include_results=args.include_function_results,
-        include_context=args.include_context,
     )
+
+
+def _print_events(results: Sequence[Any]) -> None:
+    for r in results:
+        print(f"{PROG}: {r.severity} {r.reason}: {r.message}", file=sys.stderr)
 
 
 def _terminate(signum: int, _: FrameType | None) -> None:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from forge.render.model import RenderResult
 
 
 def goquote(text: str) -> str:
@@ -18,12 +21,10 @@ class RenderError(Exception):
 class FatalResultError(RenderError):
     """A pipeline step returned a fatal result, which stops the pipeline.
 
-    Like Crossplane we keep the requirements seen so far, so a caller can tell
-    which required resources the function was still waiting for.
+    ``partial`` is what the engine still reports: the XR with its Synced=False
+    condition, events, and the requirements seen so far.
     """
 
-    def __init__(self, step: str, message: str, requirements: dict[str, Any]) -> None:
-        super().__init__(f"pipeline step {goquote(step)} returned a fatal result: {message}")
-        self.step = step
-        self.result_message = message
-        self.requirements = requirements
+    def __init__(self, message: str, partial: RenderResult) -> None:
+        super().__init__(message)
+        self.partial = partial

@@ -5,8 +5,8 @@ are ``stages/NN-name/`` directories holding the observed composed resources
 (``observed.yaml``) and required resources (``required.yaml``) of that moment.
 Each stage's render is kept as ``expected.yaml`` (the golden file):
 
-    python -m forge.render.examples            # print every render
-    python -m forge.render.examples --check    # fail if a golden file differs
+    python -m forge.render.examples            # print every render, fail if a golden differs
+    python -m forge.render.examples --quiet    # only compare with the goldens
     python -m forge.render.examples --update   # rewrite the golden files
 """
 
@@ -50,6 +50,16 @@ def composition_for(xr: dict) -> Path:
     raise RenderError(f"no Composition in compositions/ for kind {kind}")
 
 
+def xrd_for(xr: dict) -> Path:
+    """The checked-in XRD that defines an XR's kind."""
+    group = xr["apiVersion"].partition("/")[0]
+    for path in sorted((ROOT / "xrds").glob("*.yaml")):
+        xrd = load_one(path, "XRD")
+        if xrd["spec"]["group"] == group and xrd["spec"]["names"]["kind"] == xr["kind"]:
+            return path
+    raise RenderError(f"no XRD in xrds/ for kind {xr['kind']}")
+
+
 def stages(root: Path = ROOT) -> Iterator[Stage]:
     """Every (example, stage), in a stable order."""
     for xr_file in sorted((root / "examples").glob("**/xr.yaml")):
@@ -60,7 +70,7 @@ def stages(root: Path = ROOT) -> Iterator[Stage]:
 
 
 def render_stage(stage: Stage, servers: FunctionServers) -> str:
-    """The YAML stream for one stage, results included (like ``-r``)."""
+    """The YAML stream for one stage, as ``crossplane composition render -r --xrd`` prints it."""
     xr = load_one(stage.example / "xr.yaml", "composite resource")
     composition = load_one(composition_for(xr), "composition")
     observed = stage.directory / "observed.yaml"
@@ -70,35 +80,44 @@ def render_stage(stage: Stage, servers: FunctionServers) -> str:
         composition,
         observed=load_stream(observed) if observed.exists() else (),
         required=load_stream(required) if required.exists() else (),
+        xrd=load_one(xrd_for(xr), "XRD"),
         servers=servers,
     )
     return to_yaml_stream(result, include_results=True)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Render all stages; print, check or update the golden files."""
+    """Render all stages and compare each with its golden; or rewrite the goldens."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--check", action="store_true", help="compare with expected.yaml")
+    mode.add_argument("--quiet", action="store_true", help="compare only, print nothing else")
     mode.add_argument("--update", action="store_true", help="rewrite expected.yaml")
     args = parser.parse_args(argv)
     stale: list[str] = []
+    rendered = list(stages())
     with FunctionServers() as servers:
-        for stage in stages():
+        for stage in rendered:
             text = render_stage(stage, servers)
             if args.update:
                 stage.expected.write_text(text)
-            elif args.check:
-                if not stage.expected.exists() or stage.expected.read_text() != text:
-                    stale.append(stage.name)
-            else:
+            elif not stage.expected.exists() or stage.expected.read_text() != text:
+                stale.append(stage.name)
+            if not (args.update or args.quiet):
                 print(f"# {stage.name}")
                 sys.stdout.write(text)
+    examples = len({stage.example for stage in rendered})
+    what = f"rendered {len(rendered)} stages of {examples} examples with Crossplane's engine"
     if stale:
-        print("golden renders differ (run with --update): " + ", ".join(stale), file=sys.stderr)
+        print(
+            f"{what}; {len(stale)} differ from their golden (rewrite with --update):",
+            file=sys.stderr,
+        )
+        print("\n".join(f"  {name}" for name in stale), file=sys.stderr)
         return 1
+    verdict = "goldens rewritten" if args.update else "every one matches its golden expected.yaml"
+    print(f"{what}; {verdict}", file=sys.stderr)
     return 0
 
 

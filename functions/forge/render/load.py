@@ -7,6 +7,7 @@ goes through JSON, so ``2024-01-01T00:00:00Z`` is never a datetime there.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -91,3 +92,37 @@ def check_functions(fns: list[dict[str, Any]]) -> list[dict[str, Any]]:
             name = (fn.get("metadata") or {}).get("name", "")
             raise RenderError(f"not a function: {fn.get('kind', '')}/{name}")
     return fns
+
+
+def check_composition_matches(xr: Mapping[str, Any], comp: Mapping[str, Any]) -> None:
+    """The checks ``crossplane render`` makes before it runs anything."""
+    spec = comp.get("spec") or {}
+    ref = spec.get("compositeTypeRef") or {}
+    if ref.get("kind") != xr.get("kind"):
+        raise RenderError(
+            f"composition's compositeTypeRef.kind ({ref.get('kind', '')}) "
+            f"does not match XR's kind ({xr.get('kind', '')})"
+        )
+    if ref.get("apiVersion") != xr.get("apiVersion"):
+        raise RenderError(
+            f"composition's compositeTypeRef.apiVersion ({ref.get('apiVersion', '')}) "
+            f"does not match XR's apiVersion ({xr.get('apiVersion', '')})"
+        )
+    selector = ((xr.get("spec") or {}).get("crossplane") or {}).get("compositionSelector")
+    name = (comp.get("metadata") or {}).get("name", "")
+    labels = (comp.get("metadata") or {}).get("labels") or {}
+    for key, want in ((selector or {}).get("matchLabels") or {}).items():
+        if key not in labels:
+            raise RenderError(
+                f"composition {goquote(name)} is missing required label {goquote(key)}"
+            )
+        if labels[key] != want:
+            raise RenderError(
+                f"composition {goquote(name)} has incorrect value for label {goquote(key)}: "
+                f"want {goquote(str(want))}, got {goquote(str(labels[key]))}"
+            )
+    if spec.get("mode") != "Pipeline":
+        raise RenderError(
+            "render only supports Composition Function pipelines: "
+            f"Composition {goquote(name)} must use spec.mode: Pipeline"
+        )

@@ -7,50 +7,42 @@ from typing import Any
 
 RENDER_API_VERSION = "render.crossplane.io/v1beta1"
 ANNOTATION_RESOURCE_NAME = "crossplane.io/composition-resource-name"
-LABEL_COMPOSITE = "crossplane.io/composite"
-LABEL_CLAIM_NAME = "crossplane.io/claim-name"
-LABEL_CLAIM_NAMESPACE = "crossplane.io/claim-namespace"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class Result:
-    """A non-fatal function result (fatal ones stop the render instead)."""
+    """An event the engine recorded on the XR, printed by ``-r`` as a ``kind: Result``."""
 
-    step: str
-    severity: str  # the protobuf enum name, e.g. SEVERITY_WARNING, as crossplane prints it
+    severity: str  # the event type: Normal or Warning
+    reason: str
     message: str
-    reason: str | None = None
 
     def manifest(self) -> dict[str, Any]:
         """The ``kind: Result`` document ``crossplane render -r`` prints."""
         return {
             "apiVersion": RENDER_API_VERSION,
             "kind": "Result",
-            "step": self.step,
             "severity": self.severity,
+            "reason": self.reason,
             "message": self.message,
         }
 
 
 @dataclass
 class RenderResult:
-    """The rendered XR, composed resources, results and context of one render.
+    """One reconcile of the real engine: the XR, composed and deleted resources, events.
 
-    ``composite`` is what crossplane render prints without ``-x``: the desired XR
-    (status, conditions) under the observed XR's apiVersion, kind, name and
-    namespace. ``observed_composite`` is the input XR, used by ``-x``.
-    ``resources`` are sorted by composition resource name. ``ttl`` is the
-    shortest non-zero TTL any step returned, in seconds (None: no TTL).
+    ``composite`` is the XR as the engine last wrote it; ``observed_composite`` the
+    input XR, used by ``-x``. ``resources`` are sorted by composition resource name.
+    ``requirements`` are the resource selectors the functions asked for.
     """
 
     composite: dict[str, Any]
     observed_composite: dict[str, Any]
     resources: list[dict[str, Any]] = field(default_factory=list)
-    ready: dict[str, bool] = field(default_factory=dict)
+    deleted: list[dict[str, Any]] = field(default_factory=list)
     results: list[Result] = field(default_factory=list)
-    context: dict[str, Any] | None = None
-    ttl: float | None = None
-    requirements: dict[str, dict[str, Any]] = field(default_factory=dict)
+    requirements: list[dict[str, Any]] = field(default_factory=list)
 
     def resource(self, name: str) -> dict[str, Any]:
         """The composed resource with this composition resource name."""

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from forge.render.model import RENDER_API_VERSION, RenderResult
+from forge.render.model import RenderResult
 
 
 class KubeDumper(yaml.SafeDumper):
@@ -48,46 +48,36 @@ def dump_stream(objs: Iterable[Mapping[str, Any]]) -> str:
     return "".join(f"---\n{dump(obj)}" for obj in objs)
 
 
+def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """Maps merge key by key, anything else is replaced (mergo.Merge WithOverride)."""
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = copy.deepcopy(value)
+    return base
+
+
 def full_composite(result: RenderResult) -> dict[str, Any]:
-    """The XR as ``-x`` prints it: the input's spec and metadata over the rendered XR."""
-    xr = copy.deepcopy(result.composite)
-    for key in ("spec", "metadata"):
-        if key in result.observed_composite:
-            xr[key] = copy.deepcopy(result.observed_composite[key])
-    return xr
+    """The XR as ``-x`` prints it: the rendered XR merged over the input XR."""
+    return _merge(copy.deepcopy(result.observed_composite), result.composite)
 
 
 def documents(
-    result: RenderResult,
-    *,
-    include_full_xr: bool = False,
-    include_results: bool = False,
-    include_context: bool = False,
+    result: RenderResult, *, include_full_xr: bool = False, include_results: bool = False
 ) -> list[dict[str, Any]]:
     """The objects of the stream in crossplane render's order."""
     docs = [full_composite(result) if include_full_xr else result.composite]
     docs.extend(result.resources)
     if include_results:
         docs.extend(r.manifest() for r in result.results)
-    if include_context:
-        docs.append(
-            {"apiVersion": RENDER_API_VERSION, "kind": "Context", "fields": result.context or {}}
-        )
     return docs
 
 
 def to_yaml_stream(
-    result: RenderResult,
-    include_full_xr: bool = False,
-    include_results: bool = False,
-    include_context: bool = False,
+    result: RenderResult, include_full_xr: bool = False, include_results: bool = False
 ) -> str:
     """The whole rendered output as crossplane render would print it."""
     return dump_stream(
-        documents(
-            result,
-            include_full_xr=include_full_xr,
-            include_results=include_results,
-            include_context=include_context,
-        )
+        documents(result, include_full_xr=include_full_xr, include_results=include_results)
     )

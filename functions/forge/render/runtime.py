@@ -22,11 +22,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-import crossplane.function.proto.v1.run_function_pb2 as fnv1
-import crossplane.function.proto.v1beta1.run_function_pb2 as fnv1beta1
 import grpc
-from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
-from crossplane.function.proto.v1beta1 import run_function_pb2_grpc as grpcv1beta1
 
 from forge.render.errors import RenderError, goquote
 
@@ -81,14 +77,6 @@ def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def rpc_error_text(err: grpc.RpcError) -> str:
-    """A gRPC error in Go's wording: ``rpc error: code = Unavailable desc = ...``."""
-    code = err.code() if isinstance(err, grpc.Call) else grpc.StatusCode.UNKNOWN
-    camel = "".join(part.capitalize() for part in code.name.split("_"))
-    details = err.details() if isinstance(err, grpc.Call) else str(err)
-    return f"rpc error: code = {camel} desc = {details}"
 
 
 class OwnFunctionProcess:
@@ -218,7 +206,6 @@ class FunctionServers:
         self.startup_timeout = startup_timeout
         self._targets: dict[str, str] = {}
         self._own: OwnFunctionProcess | None = None
-        self._channels: dict[str, grpc.Channel] = {}
         self._started = False
 
     def __enter__(self) -> FunctionServers:
@@ -267,19 +254,14 @@ class FunctionServers:
                 self._own = OwnFunctionProcess(self.own_command, self.startup_timeout)
                 own_target = self._own.start()
                 plan = {name: target or own_target for name, target in plan.items()}
-            for name, target in plan.items():
-                self._targets[name] = str(target)
-                self._channels[name] = grpc.insecure_channel(str(target))
+            self._targets = {name: str(target) for name, target in plan.items()}
         except BaseException:
             self.stop()
             raise
         self._started = True
 
     def stop(self) -> None:
-        """Close every channel and stop function-forge; safe to call twice."""
-        for channel in self._channels.values():
-            channel.close()
-        self._channels.clear()
+        """Stop function-forge; safe to call twice."""
         self._targets.clear()
         if self._own is not None:
             self._own.stop()
@@ -291,35 +273,10 @@ class FunctionServers:
         return self._targets[self._resolve(name)]
 
     def _resolve(self, name: str) -> str:
-        if name in self._channels:
+        if name in self._targets:
             return name
         if self.implicit and name.endswith(OWN_FUNCTION_NAME):
             return OWN_FUNCTION_NAME
         raise RenderError(
             f"unknown Function {goquote(name)} - does it exist in your Functions file?"
         )
-
-    def run(
-        self, name: str, req: fnv1.RunFunctionRequest, timeout: float
-    ) -> fnv1.RunFunctionResponse:
-        """Call a Function (v1, falling back to v1beta1 like Crossplane) and wait for it."""
-        if not self._started:
-            raise RenderError(
-                "function servers are not running: use FunctionServers as a context manager"
-            )
-        channel = self._channels[self._resolve(name)]
-        try:
-            try:
-                return grpcv1.FunctionRunnerServiceStub(channel).RunFunction(
-                    req, timeout=max(timeout, 0.001), wait_for_ready=True
-                )
-            except grpc.RpcError as err:
-                if not isinstance(err, grpc.Call) or err.code() != grpc.StatusCode.UNIMPLEMENTED:
-                    raise
-            beta = fnv1beta1.RunFunctionRequest.FromString(req.SerializeToString())
-            rsp = grpcv1beta1.FunctionRunnerServiceStub(channel).RunFunction(
-                beta, timeout=max(timeout, 0.001), wait_for_ready=True
-            )
-            return fnv1.RunFunctionResponse.FromString(rsp.SerializeToString())
-        except grpc.RpcError as err:
-            raise RenderError(rpc_error_text(err)) from err

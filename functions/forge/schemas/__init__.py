@@ -3,11 +3,11 @@
 Schema files are read from a root directory (see ``sources``); nothing is vendored.
 """
 
+from forge.schemas.apiserver import crd_for_xrd
 from forge.schemas.helm import HelmCharts, coalesce_tables
 from forge.schemas.sources import SchemaSourceError, resolve_schema_root
 from forge.schemas.store import KindSchema, SchemaStore, SchemaValidationError
 from forge.schemas.structural import CelRule, validate_resource, validate_value
-from forge.schemas.xrd import crd_from_xrd
 
 __all__ = [
     "CelRule",
@@ -17,7 +17,7 @@ __all__ = [
     "SchemaStore",
     "SchemaValidationError",
     "coalesce_tables",
-    "crd_from_xrd",
+    "crd_for_xrd",
     "resolve_schema_root",
     "validate_resource",
     "validate_value",

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from forge.schemas import yamlio
+from forge.schemas.apiserver import crd_for_xrd
 from forge.schemas.builtin import BUILTIN_KINDS
 from forge.schemas.helm import HelmCharts
 from forge.schemas.objectmeta import NameRule
@@ -27,7 +28,6 @@ from forge.schemas.sources import (
     resolve_schema_root,
 )
 from forge.schemas.structural import CelRule, cel_rules, validate_resource
-from forge.schemas.xrd import crd_from_xrd
 
 _CRD_FILE = re.compile(r"^(?P<group>[a-z0-9.-]+)_(?P<plural>[a-z0-9-]+)\.ya?ml$")
 
@@ -114,8 +114,8 @@ class SchemaStore:
             )
 
     def add_xrd(self, xrd: Mapping[str, Any]) -> None:
-        """Register the CRD Crossplane generates for a CompositeResourceDefinition."""
-        self.add_crd(crd_from_xrd(xrd), source=f"XRD {xrd['metadata']['name']}")
+        """Register the CRD Crossplane generates for an XRD (its own conversion, via forge-xp)."""
+        self.add_crd(crd_for_xrd(xrd), source=f"XRD {xrd['metadata']['name']}")
 
     def _load(self, paths: Iterable[Path]) -> None:
         for path in paths:

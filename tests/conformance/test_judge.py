@@ -1,0 +1,193 @@
+"""Cases the examples do not have, judged by Crossplane's engine and the API server's checks."""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from forge import versions
+from forge.render import FatalResultError, render
+from forge.render.examples import composition_for, stages, xrd_for
+from forge.render.load import load_one, load_stream
+from forge.schemas.apiserver import admit
+
+ROOT = Path(__file__).resolve().parents[2]
+FIRST_STAGES = {stage.example: stage for stage in reversed(list(stages()))}
+
+
+def engine_render(xr: dict[str, Any], stage, servers, **kw: Any):
+    observed = stage.directory / "observed.yaml"
+    required = stage.directory / "required.yaml"
+    return render(
+        xr,
+        load_one(composition_for(xr), "Composition"),
+        observed=load_stream(observed) if observed.exists() else (),
+        required=load_stream(required) if required.exists() else (),
+        xrd=load_one(xrd_for(xr), "XRD"),
+        servers=servers,
+        **kw,
+    )
+
+
+def names(result) -> list[str]:
+    return [
+        r["metadata"]["annotations"]["crossplane.io/composition-resource-name"]
+        for r in result.resources
+    ]
+
+
+# spec.crossplane belongs to Crossplane ------------------------------------------------------
+
+
+@pytest.mark.parametrize("stage", FIRST_STAGES.values(), ids=lambda s: s.name)
+def test_what_crossplane_writes_under_spec_crossplane_is_not_ours(stage, function_servers):
+    """Every API composes the same with Crossplane's fields set as a pinned, manual XR has them."""
+    xr = load_one(stage.example / "xr.yaml", "XR")
+    plain = engine_render(xr, stage, function_servers)
+    pinned = copy.deepcopy(xr)
+    pinned["spec"]["crossplane"] = {
+        "compositionRef": {"name": composition_for(xr).stem},
+        "compositionRevisionRef": {"name": f"{composition_for(xr).stem}-4f0a1b2"},
+        "compositionRevisionSelector": {
+            "matchLabels": {"forge.projectcatalyst.io/release": "v0.1.0"}
+        },
+        "compositionUpdatePolicy": "Manual",
+    }
+    assert names(engine_render(pinned, stage, function_servers)) == names(plain)
+
+
+# No spec -----------------------------------------------------------------------------------
+
+# The XRs that cannot do without a spec, and the field they need.
+NEEDS_SPEC = {"Cluster": "spec.provider", "ExternalDNS": "spec.provider"}
+KINDS = sorted(
+    {load_one(s.example / "xr.yaml", "XR")["kind"]: s for s in FIRST_STAGES.values()}.items()
+)
+
+
+@pytest.mark.parametrize(("kind", "stage"), KINDS, ids=[k for k, _ in KINDS])
+def test_xr_without_spec(kind, stage, function_servers, schema_dirs):
+    xr = load_one(stage.example / "xr.yaml", "XR")
+    xr.pop("spec")
+    (verdict,) = admit([xr], schema_dirs)
+    # Crossplane's CRD requires spec (xcrd drops the XRD's default on it): kubectl apply refuses.
+    assert (verdict.status, verdict.errors) == ("invalid", ("spec: Required value",))
+    if kind in NEEDS_SPEC:
+        with pytest.raises(FatalResultError, match=re.escape(NEEDS_SPEC[kind])):
+            engine_render(xr, stage, function_servers)
+    else:
+        result = engine_render(xr, stage, function_servers)
+        assert result.resources, f"{kind} without spec composes from its defaults"
+
+
+# Conditions are never removed ----------------------------------------------------------------
+
+
+def test_a_condition_whose_stage_went_away_is_resolved(function_servers):
+    """Gateway enabled, then disabled: Crossplane keeps the old condition unless we set it."""
+    stage = next(s for s in stages() if s.name.endswith("istio/stages/05-ready"))
+    xr = load_one(stage.example / "xr.yaml", "XR")
+    enabled = engine_render(xr, stage, function_servers)
+    before = enabled.condition("IngressGatewayReady")
+    assert before is not None
+    xr["spec"]["ingressGateway"]["enabled"] = False
+    xr["status"] = {"conditions": [dict(before, status="False", reason="Installing")]}
+    after = engine_render(xr, stage, function_servers).condition("IngressGatewayReady")
+    assert after is not None and after["status"] == "True" and after["reason"] == "NotRequired"
+
+
+# CEL rules of our XRDs, evaluated by the API server's CEL library -------------------------------
+
+CEL_CASES = [
+    (
+        "examples/cluster-vcluster/xr.yaml",
+        {"nodeGroups": [{"name": "x", "instanceTypes": ["m7i.large"]}]},
+        "nodeGroups applies to provider aws only",
+    ),
+    (
+        "examples/infrastructure/istio/xr.yaml",
+        {"ingressGateway": {"enabled": True, "minReplicas": 5, "maxReplicas": 2}},
+        "ingressGateway.minReplicas must be <= ingressGateway.maxReplicas",
+    ),
+]
+
+
+@pytest.mark.parametrize(("path", "patch", "message"), CEL_CASES, ids=["cluster", "istio"])
+def test_xrd_cel_rules_reject_what_the_model_rejects(
+    path, patch, message, schema_dirs, function_servers
+):
+    xr = load_one(ROOT / path, "XR")
+    xr["spec"].update(patch)
+    (verdict,) = admit([xr], schema_dirs)
+    assert verdict.status == "invalid"
+    assert any(message in e for e in verdict.errors), verdict.errors
+    stage = FIRST_STAGES[(ROOT / path).parent]
+    with pytest.raises(
+        FatalResultError, match=re.escape(message.split(" must ")[0].split(" applies")[0])
+    ):
+        engine_render(xr, stage, function_servers)
+
+
+def test_xrd_cel_rules_admit_every_example(schema_dirs):
+    xrs = [load_one(s.example / "xr.yaml", "XR") for s in FIRST_STAGES.values()]
+    assert [v.status for v in admit(xrs, schema_dirs)] == ["valid"] * len(xrs)
+
+
+# Our own checker agrees with the API server's ---------------------------------------------------
+
+
+def _rendered_objects() -> list[dict[str, Any]]:
+    out = []
+    for stage in stages():
+        for doc in yaml.safe_load_all(stage.expected.read_text()):
+            if (
+                doc
+                and doc.get("kind") not in ("Result",)
+                and "crossplane.io/composition-resource-name"
+                in (doc.get("metadata", {}).get("annotations") or {})
+            ):
+                out.append(doc)
+                if doc["kind"] == "Object":
+                    out.append(doc["spec"]["forProvider"]["manifest"])
+    return out
+
+
+def _broken(obj: dict[str, Any]) -> list[dict[str, Any]]:
+    unknown = copy.deepcopy(obj)
+    unknown.setdefault("spec", {})["notAField"] = True
+    bad_name = copy.deepcopy(obj)
+    bad_name["metadata"]["name"] = "Not_A_Name"
+    return [unknown, bad_name]
+
+
+def test_our_schema_checker_agrees_with_the_api_server(schema_store, schema_dirs):
+    """forge.schemas (ours, used where no Go tool runs) gives the API server's verdict."""
+    objs = _rendered_objects()
+    objs += [b for obj in objs[:: max(1, len(objs) // 40)] for b in _broken(obj)]
+    for xrd in sorted((ROOT / "xrds").glob("*.yaml")):
+        schema_store.add_xrd(load_one(xrd, "XRD"))
+    disagreements = []
+    for obj, verdict in zip(objs, admit(objs, schema_dirs), strict=True):
+        if verdict.status == "missing-schema":
+            continue
+        ours = schema_store.validate(obj)
+        if (verdict.status == "valid") != (not ours):
+            disagreements.append(
+                f"{verdict.kind} {verdict.name}: api server {list(verdict.errors)}, ours {ours}"
+            )
+    assert len(objs) > 500
+    assert not disagreements, "\n".join(disagreements[:20])
+
+
+# Pins --------------------------------------------------------------------------------------------
+
+
+def test_the_engine_is_the_crossplane_we_install():
+    go_mod = (ROOT / "tools" / "go.mod").read_text()
+    pinned = re.search(r"github.com/crossplane/crossplane/v2 v(\S+)", go_mod)
+    assert pinned and pinned.group(1) == versions.CROSSPLANE.version
