@@ -371,12 +371,12 @@ def test_roles_trust_their_services_and_carry_the_managed_policies(final):
         for m in of_kind(final, "RolePolicyAttachment").values()
     }
     assert attachments == {
-        "arn:aws:iam::aws:policy/AmazonEKSClusterPolicy": "dev-us-west-2-cluster",
-        "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy": "dev-us-west-2-node",
-        "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy": "dev-us-west-2-node",
-        "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly": "dev-us-west-2-node",
-        "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy": "dev-us-west-2-ebs-csi",
-        "arn:aws:iam::aws:policy/AdministratorAccess": "dev-us-west-2-crossplane",
+        "arn:aws:iam::aws:policy/AmazonEKSClusterPolicy": "dev-cluster",
+        "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy": "dev-node",
+        "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy": "dev-node",
+        "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly": "dev-node",
+        "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy": "dev-ebs-csi",
+        "arn:aws:iam::aws:policy/AdministratorAccess": "dev-crossplane",
     }
 
 
@@ -416,7 +416,7 @@ def test_cluster_settings(final):
     assert params(cluster) == {
         "region": "us-west-2",
         "version": "1.34",
-        "roleArnRef": {"name": "dev-us-west-2-cluster"},
+        "roleArnRef": {"name": "dev-cluster"},
         "vpcConfig": {
             "subnetIdRefs": [{"name": f"dev-private-us-west-2{z}"} for z in "abc"],
             "endpointPrivateAccess": True,
@@ -448,7 +448,7 @@ def test_addons_and_their_identity(final):
     association = params(final.resources["aws-pod-identity-ebs-csi"])
     assert association["namespace"] == "kube-system"
     assert association["serviceAccount"] == "ebs-csi-controller-sa"
-    assert association["roleArnRef"] == {"name": "dev-us-west-2-ebs-csi"}
+    assert association["roleArnRef"] == {"name": "dev-ebs-csi"}
 
 
 def test_addon_versions_and_configuration_from_the_spec(large):
@@ -498,7 +498,7 @@ def test_crossplane_identity_by_pod_identity(large):
         "clusterNameRef": {"name": "prod"},
         "namespace": "crossplane-system",
         "serviceAccount": "provider-aws",
-        "roleArnRef": {"name": "prod-eu-west-1-crossplane"},
+        "roleArnRef": {"name": "prod-crossplane"},
         "tags": {
             "team": "platform",
             "cost-center": "4711",

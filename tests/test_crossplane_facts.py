@@ -16,10 +16,11 @@ import yaml
 from bench import scenarios
 from crossplane.function import resource
 
+from forge.core import environment
 from tests.support.lifecycle import converge
 from tests.support.providers import observe
-from tests.support.request import Observed, build, render
-from tests.test_hardening_fuzz import KINDS, xr_for
+from tests.support.request import Observed, build, environment_config, render
+from tests.test_hardening_fuzz import KINDS, spec_schema, xr_for, xrd_of
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = scenarios.for_tests()
@@ -179,3 +180,101 @@ def test_an_xr_without_spec_composes_or_names_the_field_it_needs(kind, assert_sc
     history = converge(xr, required=required, step_input=given, max_rounds=25)
     assert history[-1].composite_ready
     assert_schema_valid([m for out in history for m in out.resources.values()])
+
+
+# Crossplane keeps a composed resource's name: names come from inputs that never change --
+
+# Another value for every EnvironmentConfig key an example uses.
+OTHER_ENVIRONMENT = {
+    "region": "us-east-2",
+    "clusterName": "renamed",
+    "domain": "renamed.example.org",
+    "profile": "onprem",
+    "argocd": {"namespace": "argo-cd"},
+}
+
+
+def other_environment(pool: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The pool with every EnvironmentConfig value the examples use changed (or set)."""
+    out = copy.deepcopy(pool)
+    configs = [doc for doc in out if doc["kind"] == "EnvironmentConfig"]
+    for doc in configs:
+        doc["data"] = environment.deep_merge(doc.get("data") or {}, OTHER_ENVIRONMENT)
+    return out if configs else [*out, environment_config("changed", **OTHER_ENVIRONMENT)]
+
+
+def identities(manifest: dict[str, Any]) -> dict[str, Any]:
+    """What names a composed resource outside the function: its own name and namespace,
+    the namespace and object it creates, and the resources its references name."""
+    found = {"name": manifest["metadata"].get("name")}
+    found["namespace"] = manifest["metadata"].get("namespace")
+    params = (manifest.get("spec") or {}).get("forProvider") or {}
+    found["forProvider.namespace"] = params.get("namespace")
+    inner = (params.get("manifest") or {}).get("metadata") or {}
+    found["manifest"] = (inner.get("name"), inner.get("namespace"))
+    for key, value in params.items():
+        if key.endswith("Ref") and isinstance(value, dict):
+            found[key] = value.get("name")
+        elif key.endswith("Refs") and isinstance(value, list):
+            found[key] = [ref.get("name") for ref in value]
+    return found
+
+
+def region_from_environment(xr: dict[str, Any], pool: list[dict[str, Any]]) -> dict[str, Any]:
+    """The XR with its region left to the EnvironmentConfig, when that has one."""
+    out = copy.deepcopy(xr)
+    if any((doc.get("data") or {}).get("region") for doc in pool):
+        out["spec"].pop("region", None)
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(scenarios.examples()))
+def test_a_changed_environment_renames_nothing(name):
+    directory = scenarios.examples()[name]
+    pool = scenarios.required_pool(directory)
+    xr = region_from_environment(yaml.safe_load((directory / "xr.yaml").read_text()), pool)
+    given = scenarios.step_input(xr["kind"])
+    required = scenarios.required_from(xr, pool, given)
+    history = converge(xr, required=required, step_input=given, max_rounds=25)
+    ready = {key: observe(key, m) for key, m in history[-1].resources.items()}
+    moved = scenarios.required_from(xr, other_environment(pool), given)
+    out = render(build(xr, ready, moved(ready), step_input=given))
+    assert not out.fatal
+    before, after = history[-1].resources, out.resources
+    renamed = {
+        key: (identities(before[key]), identities(after[key]))
+        for key in sorted(before.keys() & after.keys())
+        if identities(before[key]) != identities(after[key])
+    }
+    assert not renamed, renamed
+
+
+# The spec fields composed names come from: the API server keeps them as first set (CEL
+# transition rules; the real API server evaluates them, see conformance).
+TRANSITION_RULES = {
+    "CertManager": {"spec.namespace", "spec.issuers[].ca"},
+    "Cluster": {"spec", "spec.stack.providerConfigName", "spec.argocd.namespace"},
+    "ExternalDNS": {"spec.namespace"},
+    "ExternalSecretsOperator": {"spec.namespace", "spec.clusterSecretStore"},
+    "Istio": {"spec.namespace", "spec.ingressGateway.namespace"},
+    "KEDA": {"spec.namespace"},
+    "Monitoring": {"spec.namespace", "spec.stack"},
+    "PlatformCluster": {"spec.stack.providerConfigName"},
+}
+
+
+def transition_rules(schema: dict[str, Any], path: str = "spec") -> set[str]:
+    """Paths of the schema that carry a rule reading ``oldSelf``."""
+    found = set()
+    if any("oldSelf" in v["rule"] for v in schema.get("x-kubernetes-validations", [])):
+        found.add(path)
+    for name, prop in schema.get("properties", {}).items():
+        found |= transition_rules(prop, f"{path}.{name}")
+    if "items" in schema:
+        found |= transition_rules(schema["items"], f"{path}[]")
+    return found
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_fields_composed_names_come_from_are_immutable(kind):
+    assert transition_rules(spec_schema(xrd_of(kind))) == TRANSITION_RULES[kind]

@@ -53,7 +53,7 @@ def compose(ctx: Context, spec: ClusterSpec, access: ClusterAccess) -> str | Non
     }
     metadata: dict[str, Any] = {
         "name": naming.name(ctx.name, "cluster"),
-        "namespace": spec.argocd.namespace,
+        "namespace": _namespace(ctx, spec),
         "labels": labels,
     }
     if spec.argocd.annotations:
@@ -66,7 +66,7 @@ def compose(ctx: Context, spec: ClusterSpec, access: ClusterAccess) -> str | Non
         "data": data,
     }
     registered = ctx.compose(KEY, manifest)
-    where = f"{spec.argocd.namespace}/{metadata['name']}"
+    where = f"{metadata['namespace']}/{metadata['name']}"
     ctx.stage(
         "ArgoCDRegistered",
         registered,
@@ -74,6 +74,13 @@ def compose(ctx: Context, spec: ClusterSpec, access: ClusterAccess) -> str | Non
         "" if registered else f"waiting for Secret {where}",
     )
     return ctx.name if registered else None
+
+
+def _namespace(ctx: Context, spec: ClusterSpec) -> str:
+    """Argo CD's namespace when the Secret was created, kept: it may come from the
+    EnvironmentConfig, and Crossplane never moves a composed resource to a new one."""
+    observed = ctx.observed.get(KEY, "metadata", "namespace")
+    return observed if isinstance(observed, str) and observed else spec.argocd.namespace
 
 
 def _config(access: ClusterAccess) -> dict[str, Any] | None:

@@ -32,6 +32,12 @@ def cel_rules(*pairs: tuple[str, str]) -> dict[str, Any]:
     return {"x-kubernetes-validations": [{"rule": r, "message": m} for r, m in pairs]}
 
 
+def immutable(why: str) -> dict[str, Any]:
+    """``json_schema_extra`` of a field a composed name comes from: the API server keeps
+    it as first set, as Crossplane keeps a composed resource's first name and namespace."""
+    return cel_rules(("self == oldSelf", f"is immutable: {why}"))
+
+
 def reject_duplicates(values: Iterable[str], path: str, what: str) -> None:
     """Blame the first repeated value: ``path`` is a template such as ``"nodeGroups[{}].name"``."""
     seen: set[str] = set()

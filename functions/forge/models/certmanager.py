@@ -21,7 +21,7 @@ from forge.models.bundle import (
     SecretKeySelector,
     ServiceAccountStatus,
 )
-from forge.models.infra import InfraSpec, InfraStatus
+from forge.models.infra import ChartNamespace, InfraSpec, InfraStatus
 from forge.models.stack import SemVer
 
 SERVICE_ACCOUNT = "cert-manager"
@@ -143,6 +143,16 @@ class Acme(Model):
 class Ca(Model):
     """A CA issuer signing with a keypair in a Secret of the chart's namespace."""
 
+    model_config = Model.model_config | {
+        "json_schema_extra": cel_rules(
+            (
+                "!(has(self.generate) && self.generate && has(oldSelf.generate) && "
+                "oldSelf.generate) || self.secretName == oldSelf.secretName",
+                "secretName of a generated CA is immutable: it names the root Certificate",
+            )
+        )
+    }
+
     secret_name: DnsLabel = Field(description="Secret with tls.crt and tls.key of the CA.")
     generate: bool = Field(
         default=False,
@@ -207,7 +217,7 @@ class CertManagerSpec(InfraSpec):
     }
 
     chart_version: SemVer = versions.CERT_MANAGER.version
-    namespace: DnsLabel = "cert-manager"
+    namespace: ChartNamespace = "cert-manager"
     aws_identity: AwsIdentity | None = Field(
         default=None,
         description=(

@@ -16,6 +16,7 @@ from forge.models.base import (
     Model,
     ProviderConfigRef,
     Values,
+    immutable,
     reject_duplicates,
 )
 from forge.models.stack import AwsProviders, SemVer, Stack
@@ -392,7 +393,9 @@ class ArgoCD(Model):
     """How the cluster is registered with the platform's Argo CD."""
 
     namespace: DnsLabel = Field(
-        default="argocd", description="Argo CD's namespace, where the cluster Secret goes."
+        default="argocd",
+        description="Argo CD's namespace, where the cluster Secret goes. Immutable.",
+        json_schema_extra=immutable("the cluster's Argo CD Secret was created there"),
     )
     project: str | None = Field(
         default=None, min_length=1, description="Restrict the cluster to one Argo CD project."

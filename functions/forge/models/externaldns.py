@@ -12,7 +12,7 @@ from pydantic import Field, model_validator
 
 from forge import versions
 from forge.core.errors import FieldError
-from forge.models.base import DnsLabel, Model, cel_rules
+from forge.models.base import Model, cel_rules
 from forge.models.bundle import (
     AwsRegion,
     Domain,
@@ -20,7 +20,7 @@ from forge.models.bundle import (
     SecretKeySelector,
     ServiceAccountStatus,
 )
-from forge.models.infra import InfraSpec, InfraStatus
+from forge.models.infra import ChartNamespace, InfraSpec, InfraStatus
 from forge.models.stack import SemVer
 
 SERVICE_ACCOUNT = "external-dns"
@@ -200,7 +200,7 @@ class ExternalDNSSpec(InfraSpec):
     model_config = InfraSpec.model_config | {"json_schema_extra": _SPEC_RULES}
 
     chart_version: SemVer = versions.EXTERNAL_DNS.version
-    namespace: DnsLabel = "external-dns"
+    namespace: ChartNamespace = "external-dns"
     provider: Provider = Field(description="The DNS service whose records ExternalDNS manages.")
     domain_filters: list[Domain] = Field(
         default_factory=list,

@@ -14,7 +14,7 @@ from forge import versions
 from forge.core.errors import FieldError
 from forge.models.base import DnsLabel, LocalSecretKeyRef, Model, cel_rules
 from forge.models.bundle import AwsIdentity, AwsRegion, RoleArn, ServiceAccountStatus
-from forge.models.infra import InfraSpec, InfraStatus
+from forge.models.infra import ChartNamespace, InfraSpec, InfraStatus
 from forge.models.stack import SemVer
 
 SERVICE_ACCOUNT = "external-secrets"
@@ -94,6 +94,15 @@ class VaultStore(Model):
     auth: VaultAuth
 
 
+def _store_name(s: str) -> str:
+    """``ClusterSecretStore.store_name`` in CEL, of ``s`` (``self`` or ``oldSelf``)."""
+    parameter_store = f"has({s}.aws) && has({s}.aws.service) && {s}.aws.service == 'ParameterStore'"
+    return (
+        f"(has({s}.name) ? {s}.name : {s}.provider == 'vault' ? 'vault' : "
+        f"{parameter_store} ? 'aws-parameter-store' : 'aws-secrets-manager')"
+    )
+
+
 class ClusterSecretStore(Model):
     """A ClusterSecretStore every namespace's ExternalSecrets can use."""
 
@@ -103,6 +112,11 @@ class ClusterSecretStore(Model):
             (
                 "self.provider == 'vault' || !has(self.vault)",
                 "vault is only used for provider vault",
+            ),
+            (
+                f"{_store_name('self')} == {_store_name('oldSelf')}",
+                "the store's name (given, or from provider and aws.service) is immutable: "
+                "set name to the current one to change the backend",
             ),
         )
     }
@@ -157,7 +171,7 @@ class ExternalSecretsOperatorSpec(InfraSpec):
     }
 
     chart_version: SemVer = versions.EXTERNAL_SECRETS.version
-    namespace: DnsLabel = "external-secrets"
+    namespace: ChartNamespace = "external-secrets"
     aws_identity: AwsIdentity | None = Field(
         default=None,
         description="AWS identity of the operator's service account (external-secrets).",

@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field
 
-from forge.models.base import DnsLabel, EnvironmentConfigRef, Model, ProviderConfigRef, Values
+from forge.models.base import (
+    DnsLabel,
+    EnvironmentConfigRef,
+    Model,
+    ProviderConfigRef,
+    Values,
+    immutable,
+)
 from forge.models.stack import SemVer
 from forge.versions import Chart
+
+ChartNamespace = Annotated[
+    DnsLabel,
+    Field(
+        description="Namespace the chart is installed into. Immutable.",
+        json_schema_extra=immutable("the Helm release lives there"),
+    ),
+]
 
 
 class InfraSpec(Model):
@@ -17,7 +34,7 @@ class InfraSpec(Model):
 
     environment_config_ref: EnvironmentConfigRef | None = None
     chart_version: SemVer
-    namespace: DnsLabel = Field(description="Namespace the chart is installed into.")
+    namespace: ChartNamespace
     values: Values
     provider_config_ref: ProviderConfigRef = Field(
         default_factory=ProviderConfigRef,

@@ -22,7 +22,7 @@ from pydantic import Field, model_validator
 from forge import versions
 from forge.core.errors import FieldError
 from forge.models.base import DnsLabel, Model, Values
-from forge.models.infra import InfraSpec, InfraStatus
+from forge.models.infra import ChartNamespace, InfraSpec, InfraStatus
 
 # Istio chart versions carry no "v" prefix.
 IstioVersion = Annotated[str, Field(pattern=r"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$")]
@@ -62,7 +62,7 @@ class IngressGateway(Model):
     """An Envoy ingress gateway (Istio's gateway chart), in its own namespace."""
 
     enabled: bool = False
-    namespace: DnsLabel = "istio-ingress"
+    namespace: ChartNamespace = "istio-ingress"
     name: DnsLabel = Field(
         default="istio-ingressgateway",
         description="Deployment and Service name; pods get the label istio=<name without istio->.",
@@ -115,7 +115,9 @@ class IstioSpec(InfraSpec):
         default=versions.ISTIO_VERSION,
         description="Istio version of every chart (base, istiod, cni, ztunnel, gateway).",
     )
-    namespace: DnsLabel = Field(default="istio-system", description="Control-plane namespace.")
+    namespace: ChartNamespace = Field(
+        default="istio-system", description="Control-plane namespace. Immutable."
+    )
     revision: Revision | None = Field(
         default=None,
         description="Control-plane revision (istiod-<revision>); none installs the default one.",

@@ -19,7 +19,7 @@ from forge import versions
 from forge.core.errors import FieldError
 from forge.models.base import DnsLabel, Model
 from forge.models.bundle import AwsIdentity, ServiceAccountStatus
-from forge.models.infra import InfraSpec, InfraStatus
+from forge.models.infra import ChartNamespace, InfraSpec, InfraStatus
 from forge.models.stack import SemVer
 
 SERVICE_ACCOUNT = "keda-operator"
@@ -123,7 +123,7 @@ class KedaSpec(InfraSpec):
     }
 
     chart_version: SemVer = versions.KEDA.version
-    namespace: DnsLabel = "keda"
+    namespace: ChartNamespace = "keda"
     operator: Operator = Field(default_factory=Operator)
     metrics_server: MetricsServer = Field(default_factory=MetricsServer)
     webhooks: Webhooks = Field(default_factory=Webhooks)

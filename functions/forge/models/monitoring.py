@@ -22,8 +22,8 @@ from pydantic import Field, model_validator
 
 from forge import versions
 from forge.core.errors import FieldError
-from forge.models.base import DnsLabel, Model, cel_rules, reject_duplicates
-from forge.models.infra import InfraSpec, InfraStatus
+from forge.models.base import DnsLabel, Model, cel_rules, immutable, reject_duplicates
+from forge.models.infra import ChartNamespace, InfraSpec, InfraStatus
 from forge.models.keda import Quantity
 from forge.models.stack import SemVer
 
@@ -239,7 +239,12 @@ class MonitoringSpec(InfraSpec):
 
     stack: Stack = Field(
         default="kube-prometheus-stack",
-        description="kube-prometheus-stack (in-cluster) or k8s-monitoring (remote endpoints).",
+        description=(
+            "kube-prometheus-stack (in-cluster) or k8s-monitoring (remote endpoints). Immutable."
+        ),
+        json_schema_extra=immutable(
+            "either stack's Helm release has the XR's name (delete and recreate the XR to switch)"
+        ),
     )
     chart_version: SemVer | None = Field(  # type: ignore[assignment]
         default=None,
@@ -249,7 +254,7 @@ class MonitoringSpec(InfraSpec):
             f"{versions.K8S_MONITORING.version})."
         ),
     )
-    namespace: DnsLabel = "monitoring"
+    namespace: ChartNamespace = "monitoring"
     cluster_name: str | None = Field(
         default=None,
         min_length=1,

@@ -8,7 +8,7 @@ from pydantic import Field, model_validator
 
 from forge import versions
 from forge.core.errors import FieldError
-from forge.models.base import DnsLabel, LocalSecretKeyRef, Model
+from forge.models.base import DnsLabel, LocalSecretKeyRef, Model, immutable
 
 SemVer = Annotated[str, Field(pattern=r"^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$")]
 AwsFamily = Literal[
@@ -73,7 +73,10 @@ class Stack(Model):
     function: Package = Field(default_factory=Package)
     provider_config_name: DnsLabel = Field(
         default="default",
-        description="Name of the ClusterProviderConfigs the stack creates for each provider.",
+        description=(
+            "Name of the ClusterProviderConfigs the stack creates for each provider. Immutable."
+        ),
+        json_schema_extra=immutable("it names the ClusterProviderConfigs the stack created"),
     )
     deletion_policy: Literal["Orphan", "Delete"] = Field(
         default="Orphan",

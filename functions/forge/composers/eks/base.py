@@ -107,8 +107,12 @@ class Eks:
         return naming.name(self.ctx.name, *parts, max_len=max_len)
 
     def role_name(self, purpose: str) -> str:
-        """An IAM role name: IAM is global to the account, so the region is part of it."""
-        return naming.name(self.ctx.name, self.region, purpose, max_len=IAM_ROLE_MAX)
+        """An IAM role name (also its MR's): the cluster's name and the role's purpose.
+
+        Never the region: it may come from the EnvironmentConfig, and Crossplane keeps a
+        composed resource's first name while ``roleRef``s would follow a new one.
+        """
+        return naming.name(self.ctx.name, purpose, max_len=IAM_ROLE_MAX)
 
     def aws_policy(self, name: str) -> str:
         """The ARN of an AWS managed IAM policy in this partition."""

@@ -68,7 +68,7 @@ def role(
     description: str,
     permissions_boundary: str | None = None,
 ) -> Role:
-    """Compose an IAM role named after the cluster, region and purpose, with its policies."""
+    """Compose an IAM role named after the cluster and purpose, with its policies."""
     name = e.role_name(purpose)
     params: dict[str, Any] = {"assumeRolePolicy": trust, "description": description}
     if permissions_boundary:
