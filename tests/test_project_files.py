@@ -1,0 +1,50 @@
+"""The project's own files say what a newcomer reads first: `make help`, the package metadata."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DESCRIBED_TARGET = re.compile(r"^([^\s:#=]+):[^=].*## ", re.MULTILINE)
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_help_lists_every_described_target():
+    """Every target with a `## description` is listed, digits in its name or not (e2e)."""
+    described = set(DESCRIBED_TARGET.findall((ROOT / "Makefile").read_text()))
+    assert {"e2e", "help", "render", "test"} <= described
+    out = subprocess.run(
+        ["make", "--no-print-directory", "-s", "help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    listed = {line.split("\t", 1)[0] for line in out.splitlines() if line.strip()}
+    assert described <= listed, f"missing from make help: {sorted(described - listed)}"
+
+
+def test_license_is_an_spdx_expression():
+    """A TOML table makes setuptools warn (three times) that it is deprecated."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert pyproject["project"]["license"] == "Apache-2.0"
+    # The SPDX string form needs setuptools 77 or newer to build.
+    requires = pyproject["build-system"]["requires"]
+    floor = next(r for r in requires if r.startswith("setuptools"))
+    major = int(re.fullmatch(r"setuptools>=(\d+)(\.\d+)*", floor).group(1))
+    assert major >= 77
+
+
+def test_readme_names_the_acme_servers_the_model_accepts():
+    from forge.models.certmanager import LETSENCRYPT  # noqa: PLC0415 - one test's need
+
+    readme = (ROOT / "README.md").read_text()
+    line = next(text for text in readme.split("\n- ") if text.startswith("**CertManager**"))
+    for server in LETSENCRYPT:
+        assert f"`{server}`" in line
