@@ -169,3 +169,28 @@ def test_example_xrs_are_valid_against_our_xrds(path, xr, schema_store):
     definition = DEFINITIONS[xr["kind"]]
     schema_store.add_xrd(xrdgen.xrd(definition))
     assert schema_store.validate(xr) == [], path
+
+
+def test_make_xrds_ends_with_a_verdict(tmp_path, capsys):
+    """`make xrds` and its --check say in one line what they generated or checked."""
+    n = len(xrdgen.DEFINITIONS)
+    what = f"{n} XRDs and {n} Compositions"
+    assert xrdgen.main(["--root", str(tmp_path)]) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    assert line.startswith(f"generated {what} from the spec models: wrote {2 * n} changed (")
+    assert line.endswith(f" and {2 * n - 4} more)")
+    assert xrdgen.main(["--root", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"generated {what} from the spec models: all up to date, nothing written"
+    ]
+    assert xrdgen.main(["--root", str(tmp_path), "--check"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"checked {what} against the spec models: all up to date"
+    ]
+    (tmp_path / "xrds" / "kedas.yaml").write_text("stale\n")
+    assert xrdgen.main(["--root", str(tmp_path), "--check"]) == 1
+    assert "out of date (run `make xrds`): xrds/kedas.yaml" in capsys.readouterr().err
+    assert xrdgen.main(["--root", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"generated {what} from the spec models: wrote 1 changed (xrds/kedas.yaml)"
+    ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -297,19 +298,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=Path.cwd())
     parser.add_argument("--check", action="store_true", help="fail if files are out of date")
     args = parser.parse_args(argv)
-    stale = []
-    for rel, text in render_all().items():
-        path = args.root / rel
-        if args.check:
-            if not path.exists() or path.read_text() != text:
-                stale.append(rel)
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    if stale:
+    files = render_all()
+    stale = [
+        rel
+        for rel, text in files.items()
+        if not (args.root / rel).exists() or (args.root / rel).read_text() != text
+    ]
+    if args.check and stale:
         print("out of date (run `make xrds`): " + ", ".join(stale), file=sys.stderr)
         return 1
+    if not args.check:
+        for rel in stale:
+            path = args.root / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(files[rel])
+    print(summary(files, stale, wrote=not args.check))
     return 0
+
+
+def summary(files: Mapping[str, str], changed: list[str], *, wrote: bool) -> str:
+    """One line saying what was generated or checked, and whether anything changed."""
+    xrds = sum(rel.startswith("xrds/") for rel in files)
+    what = f"{xrds} XRDs and {len(files) - xrds} Compositions"
+    if not wrote:
+        return f"checked {what} against the spec models: all up to date"
+    if not changed:
+        return f"generated {what} from the spec models: all up to date, nothing written"
+    shown = ", ".join(changed[:4]) + (f" and {len(changed) - 4} more" if len(changed) > 4 else "")
+    return f"generated {what} from the spec models: wrote {len(changed)} changed ({shown})"
 
 
 if __name__ == "__main__":
