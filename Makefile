@@ -45,9 +45,11 @@ render: $(STAMP) tools ## Render every example stage with Crossplane's engine, p
 	$(BIN)/python -m forge.render.examples
 
 conformance: $(STAMP) tools ## Real Crossplane as the judge: every example rendered by its engine, every object validated
+	$(BIN)/python -m forge.schemas.ensure
 	$(BIN)/python -m pytest -q -m conformance
 
 test: lint $(STAMP) tools ## Lint, check generated files, run the whole test suite (conformance included)
+	$(BIN)/python -m forge.schemas.ensure
 	$(BIN)/python -m forge.xrdgen --check
 	$(BIN)/python -m pytest
 
@@ -69,7 +71,7 @@ format: $(STAMP) ## Format and fix lint where ruff can
 xrds: $(STAMP) ## Regenerate XRDs and Compositions from the spec models
 	$(BIN)/python -m forge.xrdgen
 
-schemas: $(STAMP) ## Fill .cache/schemas from the pinned upstream URLs (needs network)
+schemas: $(STAMP) ## Fill .cache/schemas from the pinned upstream URLs (needs network; make test does it when needed)
 	$(BIN)/python -m forge.schemas.fetch
 
 clean: ## Remove the virtual environment and caches

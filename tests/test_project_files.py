@@ -48,3 +48,24 @@ def test_readme_names_the_acme_servers_the_model_accepts():
     line = next(text for text in readme.split("\n- ") if text.startswith("**CertManager**"))
     for server in LETSENCRYPT:
         assert f"`{server}`" in line
+
+
+def recipe(target: str) -> list[str]:
+    """The recipe lines of one Makefile target."""
+    lines = (ROOT / "Makefile").read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"{target}:"))
+    body = []
+    for line in lines[start + 1 :]:
+        if not line.startswith("\t"):
+            break
+        body.append(line.strip())
+    return body
+
+
+@pytest.mark.parametrize("target", ["test", "conformance"])
+def test_tests_get_their_schemas_before_they_run(target):
+    """A fresh clone's `make test` fetches the schemas (or stops with one message) first."""
+    body = recipe(target)
+    ensure = next(i for i, line in enumerate(body) if "-m forge.schemas.ensure" in line)
+    pytest_run = next(i for i, line in enumerate(body) if "-m pytest" in line)
+    assert ensure < pytest_run

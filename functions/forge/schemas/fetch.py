@@ -63,9 +63,14 @@ def fetch_all(
     *,
     opener: Opener = urllib.request.urlopen,
     force: bool = False,
+    fail_fast: bool = False,
     log: Callable[[str], None] = print,
 ) -> list[str]:
-    """Fetch every entry not already present with the right checksum; return failure messages."""
+    """Fetch every entry not already present with the right checksum; return failure messages.
+
+    ``fail_fast`` stops at the first failure: without network every download would
+    fail the same way, each after its own timeout.
+    """
     failures: list[str] = []
     for entry in lock_entries() if entries is None else entries:
         target = dest / entry.path
@@ -76,6 +81,8 @@ def fetch_all(
             log(f"fetched {entry.path}")
         except RuntimeError as exc:
             failures.append(str(exc))
+            if fail_fast:
+                break
     return failures
 
 
