@@ -194,3 +194,15 @@ def test_make_xrds_ends_with_a_verdict(tmp_path, capsys):
     assert capsys.readouterr().out.splitlines() == [
         f"generated {what} from the spec models: wrote 1 changed (xrds/kedas.yaml)"
     ]
+
+
+@pytest.mark.parametrize("definition", xrdgen.DEFINITIONS, ids=lambda d: d.kind)
+def test_fields_the_environment_fills_have_no_xrd_default(definition):
+    """The API server writes XRD defaults into the spec, and the spec wins over the
+    environment: a default there would make the EnvironmentConfig's value unreachable."""
+    spec = xrdgen.xrd(definition)["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    for path in definition.env_paths:
+        node = spec["properties"]["spec"]
+        for part in path.split("."):
+            node = node["properties"][part]
+        assert "default" not in node, f"{definition.kind} spec.{path}"

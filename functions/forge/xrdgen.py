@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 from forge import versions
 from forge.models.certmanager import CertManagerSpec, CertManagerStatus
+from forge.models import cluster, istio, keda, monitoring, platformcluster
 from forge.models.cluster import ClusterSpec
 from forge.models.externaldns import ExternalDNSSpec, ExternalDNSStatus
 from forge.models.externalsecrets import (
@@ -49,6 +50,9 @@ class Definition:
     columns: tuple[tuple[str, str, str], ...] = ()
     required_spec: bool = False
     extra_status: dict[str, Any] = field(default_factory=dict)
+    # Spec paths the EnvironmentConfig fills when the XR leaves them out. They get no XRD
+    # default: the API server would write it into the spec, and the spec wins.
+    env_paths: tuple[str, ...] = ()
 
 
 def _bundle(
@@ -59,6 +63,7 @@ def _bundle(
     description: str,
     *,
     required_spec: bool = False,
+    env_defaults: Mapping[str, str] | None = None,
 ) -> Definition:
     """An infrastructure-bundle API: namespaced, in the ``infrastructure`` category."""
     return Definition(
@@ -70,6 +75,7 @@ def _bundle(
         description=description,
         categories=("forge", "infrastructure"),
         required_spec=required_spec,
+        env_paths=tuple(env_defaults or ()),
     )
 
 
@@ -82,6 +88,7 @@ DEFINITIONS: tuple[Definition, ...] = (
         status=PlatformClusterStatus,
         description="The platform cluster's own Crossplane self-management stack.",
         categories=("forge", "clusters"),
+        env_paths=tuple(platformcluster.ENV_DEFAULTS),
     ),
     Definition(
         kind="Cluster",
@@ -99,6 +106,7 @@ DEFINITIONS: tuple[Definition, ...] = (
             ("SERVER", "string", ".status.outputs.server"),
         ),
         required_spec=True,
+        env_paths=tuple(cluster.ENV_DEFAULTS | cluster.AWS_ENV_DEFAULTS),
     ),
     _bundle(
         "ExternalDNS",
@@ -128,6 +136,7 @@ DEFINITIONS: tuple[Definition, ...] = (
         IstioSpec,
         IstioStatus,
         "Istio in ambient mode (base, istiod, CNI, ztunnel) and an ingress gateway.",
+        env_defaults=istio.ENV_DEFAULTS,
     ),
     _bundle(
         "KEDA",
@@ -135,6 +144,7 @@ DEFINITIONS: tuple[Definition, ...] = (
         KedaSpec,
         KedaStatus,
         "KEDA event-driven autoscaling: operator, metrics server, admission webhooks.",
+        env_defaults=keda.ENV_DEFAULTS,
     ),
     _bundle(
         "Monitoring",
@@ -142,6 +152,7 @@ DEFINITIONS: tuple[Definition, ...] = (
         MonitoringSpec,
         MonitoringStatus,
         "Monitoring: kube-prometheus-stack in-cluster, or k8s-monitoring to remote endpoints.",
+        env_defaults=monitoring.ENV_DEFAULTS,
     ),
 )
 
@@ -210,9 +221,18 @@ def model_schema(model: type[BaseModel]) -> dict[str, Any]:
     return _structural(raw, raw.get("$defs", {}))
 
 
+def _drop_default(schema: dict[str, Any], path: str) -> None:
+    """Remove the default at a dotted spec path (the model's default still applies)."""
+    for part in path.split("."):
+        schema = schema["properties"][part]
+    schema.pop("default", None)
+
+
 def xrd(definition: Definition) -> dict[str, Any]:
     """The CompositeResourceDefinition of one API."""
     spec_schema = model_schema(definition.spec)
+    for path in definition.env_paths:
+        _drop_default(spec_schema, path)
     status_schema = model_schema(definition.status)
     status_schema.pop("default", None)
     if not definition.required_spec:

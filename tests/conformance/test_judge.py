@@ -191,3 +191,39 @@ def test_the_engine_is_the_crossplane_we_install():
     go_mod = (ROOT / "tools" / "go.mod").read_text()
     pinned = re.search(r"github.com/crossplane/crossplane/v2 v(\S+)", go_mod)
     assert pinned and pinned.group(1) == versions.CROSSPLANE.version
+
+
+# The API server's defaults must not hide the environment's ---------------------------------------
+
+
+def test_the_environment_fills_what_the_xr_leaves_out_once_the_api_server_defaulted_it(
+    function_servers,
+):
+    """kubectl apply writes the XRD's defaults into the spec, and the spec wins over the
+    EnvironmentConfig: a field the environment supplies must have no XRD default."""
+    xr = {
+        "apiVersion": "forge.projectcatalyst.io/v1alpha1",
+        "kind": "PlatformCluster",
+        "metadata": {"name": "platform"},
+        "spec": {},
+    }
+    env = {
+        "apiVersion": "apiextensions.crossplane.io/v1beta1",
+        "kind": "EnvironmentConfig",
+        "metadata": {"name": "platform", "labels": {"forge.projectcatalyst.io/defaults": "true"}},
+        "data": {
+            "aws": {
+                "enabled": True,
+                "credentialsSource": "IRSA",
+                "crossplaneRoleArn": "arn:aws:iam::123456789012:role/platform-crossplane",
+            }
+        },
+    }
+    result = render(
+        xr,
+        load_one(composition_for(xr), "Composition"),
+        required=[env],
+        xrd=load_one(xrd_for(xr), "XRD"),
+        servers=function_servers,
+    )
+    assert any(n.startswith("package-provider-aws") for n in names(result)), names(result)
