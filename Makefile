@@ -116,3 +116,35 @@ push: $(STAMP) ## Push the xpkgs in dist/ to REGISTRY (multi-arch Function first
 
 e2e: ## End-to-end on kind (SKIPs, exit 0, when docker/kind/helm/kubectl/crossplane/network are missing)
 	@CROSSPLANE=$(CROSSPLANE) MAKE="$(MAKE)" bash e2e/run.sh
+
+# --- The local end-to-end test: a real control plane as local processes, no Docker -------
+# See README "End to end on a local control plane". tools/kube/go.mod pins Kubernetes
+# (a wrapper module separate from tools/go.mod, so Crossplane's dependency graph is
+# untouched); the binaries are built as Kubernetes' own hack/lib/golang.sh builds them.
+.PHONY: kube-tools e2e-local
+KUBE_MODULE  := k8s.io/kubernetes
+KUBE_VERSION := $(shell awk '$$1 == "$(KUBE_MODULE)" {print $$2} $$1 == "require" && $$2 == "$(KUBE_MODULE)" {print $$3}' tools/kube/go.mod)
+KUBE_LDFLAGS := -s -w -X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION) \
+  -X k8s.io/component-base/version.gitMajor=$(word 1,$(subst ., ,$(KUBE_VERSION:v%=%))) \
+  -X k8s.io/component-base/version.gitMinor=$(word 2,$(subst ., ,$(KUBE_VERSION))) \
+  -X k8s.io/component-base/version.gitTreeState=clean
+KUBE_BUILD    = cd tools/kube && CGO_ENABLED=0 $(GO) build -trimpath -tags selinux,notest,grpcnotrace
+
+kube-tools: $(TOOLS)/kube-apiserver $(TOOLS)/kube-controller-manager $(TOOLS)/etcd ## Build kube-apiserver, kube-controller-manager and etcd into .cache/tools (needs Go; long the first time)
+
+$(TOOLS)/kube-apiserver: tools/kube/go.mod tools/kube/go.sum
+	@command -v $(GO) >/dev/null 2>&1 || { echo "make kube-tools: Go is not installed (see README, The real tools)" >&2; exit 1; }
+	@mkdir -p $(TOOLS)
+	$(KUBE_BUILD) -ldflags "$(KUBE_LDFLAGS)" -o ../../$@ $(KUBE_MODULE)/cmd/kube-apiserver
+
+$(TOOLS)/kube-controller-manager: tools/kube/go.mod tools/kube/go.sum
+	@command -v $(GO) >/dev/null 2>&1 || { echo "make kube-tools: Go is not installed (see README, The real tools)" >&2; exit 1; }
+	@mkdir -p $(TOOLS)
+	$(KUBE_BUILD) -ldflags "$(KUBE_LDFLAGS)" -o ../../$@ $(KUBE_MODULE)/cmd/kube-controller-manager
+
+# etcd at the version k8s.io/kubernetes requires (go.etcd.io/etcd/server/v3 in tools/kube/go.mod),
+# through its own server entry point (tools/kube/cmd/etcd).
+$(TOOLS)/etcd: tools/kube/go.mod tools/kube/go.sum tools/kube/cmd/etcd/main.go
+	@command -v $(GO) >/dev/null 2>&1 || { echo "make kube-tools: Go is not installed (see README, The real tools)" >&2; exit 1; }
+	@mkdir -p $(TOOLS)
+	cd tools/kube && CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o ../../$@ ./cmd/etcd
