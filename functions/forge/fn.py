@@ -53,7 +53,7 @@ def run(req: fnv1.RunFunctionRequest, log) -> fnv1.RunFunctionResponse:
             rsp.desired.CopyFrom(req.desired)
             del rsp.conditions[:]
             return rsp
-        _fail(rsp, req, f"invalid {kind} {name!r}: {exc}")
+        _fail(rsp, req, f"invalid {kind} {name!r}: {exc}{ctx.environment_note(str(exc))}")
         log.info("invalid composite resource", field=exc.path)
     except Exception as exc:
         _fail(rsp, req, f"internal error composing {kind} {name!r}: {type(exc).__name__}")

@@ -48,6 +48,8 @@ class Context:
         self.name: str = field(self.xr, "metadata", "name", default="")
         self.namespace: str | None = field(self.xr, "metadata", "namespace") or None
         self.env: dict[str, Any] = {}
+        # The selector whose EnvironmentConfigs came back empty, if so: errors mention it.
+        self.unmatched_environment: environment.Selector | None = None
         self.stages: list[Stage] = []
         self._ready: dict[str, bool] = {}
 
@@ -65,11 +67,42 @@ class Context:
         The XR's ``spec.environmentConfigRef.name`` wins over the step input's
         ``environmentConfig`` selector (a name or matchLabels).
         """
-        selector = self.step_input().get("environmentConfig") or {}
-        name = ref_name or selector.get("name")
-        labels = None if name else selector.get("matchLabels")
-        environment.request(self.rsp, name=name, labels=labels)
-        self.env = environment.merged_data(self.req)
+        selector = self._environment_selector(ref_name)
+        if selector is None:
+            return
+        environment.request(self.rsp, selector)
+        configs = environment.selected(self.req)
+        if configs is None:  # Crossplane answers the requirement on its next call
+            return
+        environment.report(self.rsp, selector, configs)
+        self.env = environment.merged_data(configs)
+        self.unmatched_environment = None if configs else selector
+
+    def _environment_selector(self, ref_name: str | None) -> environment.Selector | None:
+        if ref_name:
+            return environment.Selector(ref_name, None, "spec.environmentConfigRef.name")
+        given = self.step_input().get("environmentConfig") or {}
+        if given.get("name"):
+            return environment.Selector(
+                given["name"], None, "the Composition's environmentConfig.name"
+            )
+        if given.get("matchLabels"):
+            return environment.Selector(
+                None, given["matchLabels"], "the Composition's environmentConfig.matchLabels"
+            )
+        return None
+
+    def environment_note(self, error: str) -> str:
+        """What to add to an error that speaks of the EnvironmentConfig when none was read.
+
+        Otherwise it would blame an EnvironmentConfig the user supplied but the
+        selector never picked.
+        """
+        if self.unmatched_environment is None or "EnvironmentConfig" not in error:
+            return ""
+        return (
+            f"; no EnvironmentConfig was read: none matched {self.unmatched_environment.describe()}"
+        )
 
     def spec(self, model: type[Spec], env_defaults: Mapping[str, str] | None = None) -> Spec:
         """Validate the XR's spec, environment defaults merged underneath it.

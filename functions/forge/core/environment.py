@@ -3,11 +3,14 @@
 Precedence, lowest first: the EnvironmentConfigs (sorted by name, later wins),
 then the XR's own spec. A composer declares which environment keys feed which
 spec fields; only those are used, so an environment cannot inject arbitrary spec.
+Every call says which EnvironmentConfigs it read, or which selector matched none: an
+EnvironmentConfig without the selected label is otherwise dropped without a word.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
@@ -16,6 +19,7 @@ from crossplane.function import resource, response
 REQUIREMENT = "environment-configs"
 API_VERSION = "apiextensions.crossplane.io/v1beta1"
 KIND = "EnvironmentConfig"
+REASON = "EnvironmentConfigSelection"  # the event reason of what report() says
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -54,29 +58,77 @@ def defaults_from(env: Mapping[str, Any], mapping: Mapping[str, str]) -> dict[st
     return fragment
 
 
-def request(
-    rsp: fnv1.RunFunctionResponse,
-    *,
-    name: str | None,
-    labels: Mapping[str, str] | None,
-) -> None:
+@dataclass(frozen=True)
+class Selector:
+    """How the EnvironmentConfigs are selected, and where that choice was made."""
+
+    name: str | None
+    labels: Mapping[str, str] | None
+    source: str  # the field that chose it, for messages
+
+    def describe(self) -> str:
+        """``name 'dev' (spec...)`` or ``label k=v (the Composition's ...)``, for messages."""
+        if self.name:
+            return f"name {self.name!r} ({self.source})"
+        pairs = ",".join(f"{k}={v}" for k, v in sorted((self.labels or {}).items()))
+        return f"label{'s' if len(self.labels or {}) > 1 else ''} {pairs} ({self.source})"
+
+
+def request(rsp: fnv1.RunFunctionResponse, selector: Selector) -> None:
     """Ask for the environment's EnvironmentConfigs, the same way on every call."""
-    if name:
-        response.require_resources(rsp, REQUIREMENT, API_VERSION, KIND, match_name=name)
-    elif labels:
-        response.require_resources(rsp, REQUIREMENT, API_VERSION, KIND, match_labels=dict(labels))
+    if selector.name:
+        response.require_resources(rsp, REQUIREMENT, API_VERSION, KIND, match_name=selector.name)
+    elif selector.labels:
+        labels = dict(selector.labels)
+        response.require_resources(rsp, REQUIREMENT, API_VERSION, KIND, match_labels=labels)
 
 
-def merged_data(req: fnv1.RunFunctionRequest) -> dict[str, Any]:
-    """The ``data`` of the required EnvironmentConfigs, merged in name order."""
+def selected(req: fnv1.RunFunctionRequest) -> list[dict[str, Any]] | None:
+    """The EnvironmentConfigs Crossplane sent, in name order; None before it has answered."""
     if REQUIREMENT not in req.required_resources:
-        return {}
+        return None
     items = req.required_resources[REQUIREMENT].items
-    configs = sorted(
+    return sorted(
         (resource.struct_to_dict(item.resource) for item in items),
         key=lambda c: c.get("metadata", {}).get("name", ""),
     )
+
+
+def merged_data(configs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The ``data`` of the EnvironmentConfigs, merged in order (later wins)."""
     data: dict[str, Any] = {}
     for config in configs:
         data = deep_merge(data, config.get("data") or {})
     return data
+
+
+def none_selected(selector: Selector) -> str:
+    """Why no EnvironmentConfig was read: the selector that matched nothing."""
+    message = f"no EnvironmentConfig matched {selector.describe()}, so none was read"
+    if selector.labels and not selector.name:
+        message += (
+            "; one without that label is not selected: label it, or name it in "
+            "spec.environmentConfigRef.name"
+        )
+    return message
+
+
+def report(
+    rsp: fnv1.RunFunctionResponse, selector: Selector, configs: list[dict[str, Any]]
+) -> None:
+    """Say which EnvironmentConfigs were read, or which selector matched none.
+
+    A missing named one is a Warning (the user named it); an empty label selection is
+    Normal, as an environment without EnvironmentConfigs is legitimate.
+    """
+    names = [c.get("metadata", {}).get("name", "") for c in configs]
+    result = rsp.results.add(severity=fnv1.SEVERITY_NORMAL, reason=REASON)
+    if names:
+        plural = "s" if len(names) > 1 else ""
+        result.message = (
+            f"read EnvironmentConfig{plural} {', '.join(names)}, selected by {selector.describe()}"
+        )
+    else:
+        result.message = none_selected(selector)
+        if selector.name:
+            result.severity = fnv1.SEVERITY_WARNING
