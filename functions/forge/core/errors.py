@@ -8,13 +8,19 @@ import re
 import pydantic
 
 _PLAIN_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+# A fatal message stays readable and bounded, whatever the input.
+MAX_PROBLEMS = 20
 
 
 class SpecError(ValueError):
-    """A problem with the XR's spec, reported with the field path."""
+    """Problems with the XR's spec, each reported with its field path.
 
-    def __init__(self, path: str, reason: str) -> None:
-        super().__init__(f"{path}: {reason}")
+    ``path`` and ``reason`` are the first problem's (kept for callers that report one).
+    """
+
+    def __init__(self, path: str, reason: str, more: tuple[tuple[str, str], ...] = ()) -> None:
+        self.problems = ((path, reason), *more)
+        super().__init__("; ".join(f"{p}: {r}" for p, r in self.problems))
         self.path = path
         self.reason = reason
 
@@ -42,23 +48,33 @@ def _format_loc(prefix: str, loc: tuple[int | str, ...]) -> str:
     return path
 
 
-def from_validation_error(exc: pydantic.ValidationError, prefix: str = "spec") -> SpecError:
-    """Turn a pydantic error into a SpecError naming the first failing field.
-
-    The input value is left out on purpose: it may be secret material.
-    """
-    first = exc.errors(include_url=False, include_input=False)[0]
-    reason = first["msg"]
-    if reason.startswith("Value error, "):
-        reason = reason[len("Value error, ") :]
-    if first["type"] == "extra_forbidden":
+def _problem(error: dict, prefix: str) -> tuple[str, str]:
+    """One pydantic error as (path, reason); a FieldError blames its own sub-path."""
+    reason = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
         reason = "unknown field"
-    path = _format_loc(prefix, tuple(first["loc"]))
-    error = (first.get("ctx") or {}).get("error")
-    if isinstance(error, FieldError):
-        path = f"{path}{'' if error.path.startswith('[') else '.'}{error.path}"
-        reason = error.reason
-    count = exc.error_count()
-    if count > 1:
-        reason += f" (and {count - 1} more problem{'s' if count > 2 else ''})"
-    return SpecError(path, reason)
+    path = _format_loc(prefix, tuple(error["loc"]))
+    cause = (error.get("ctx") or {}).get("error")
+    if isinstance(cause, FieldError):
+        path = f"{path}{'' if cause.path.startswith('[') else '.'}{cause.path}"
+        reason = cause.reason
+    return path, reason
+
+
+def from_validation_error(exc: pydantic.ValidationError, prefix: str = "spec") -> SpecError:
+    """Every problem of a pydantic error at once, unknown fields first.
+
+    An unknown field is usually a typo, and the cause of the "required" error
+    that comes with it, so it leads. Input values are left out on purpose: they
+    may be secret material.
+    """
+    errors = exc.errors(include_url=False, include_input=False)
+    errors.sort(key=lambda e: e["type"] != "extra_forbidden")  # stable: pydantic's order kept
+    problems = list(dict.fromkeys(_problem(e, prefix) for e in errors))
+    shown, hidden = problems[:MAX_PROBLEMS], len(problems) - MAX_PROBLEMS
+    if hidden > 0:
+        last_path, last_reason = shown[-1]
+        plural = "s" if hidden > 1 else ""
+        shown[-1] = (last_path, f"{last_reason} (and {hidden} more problem{plural})")
+    (path, reason), *rest = shown
+    return SpecError(path, reason, tuple(rest))
