@@ -44,6 +44,12 @@ $(TOOLS)/forge-xp: tools/go.mod tools/go.sum $(wildcard tools/cmd/forge-xp/*.go)
 render: $(STAMP) tools ## Render every example stage with Crossplane's engine, print it, check it against its golden
 	$(BIN)/python -m forge.render.examples
 
+# XR=<file> (required); REQUIRED="<file> ..." are passed as -e (default: the example's first stage).
+.PHONY: preview
+preview: $(STAMP) tools ## Drive XR=<file> to Ready round by round (engine + provider player); print it and a table of rounds
+	@test -n "$(XR)" || { echo "make preview: say which XR, e.g. make preview XR=examples/cluster-aws/xr.yaml" >&2; exit 2; }
+	$(BIN)/python -m forge.preview $(XR) $(foreach f,$(REQUIRED),-e $(f))
+
 conformance: $(STAMP) tools ## Real Crossplane as the judge: every example rendered by its engine, every object validated
 	$(BIN)/python -m forge.schemas.ensure
 	$(BIN)/python -m pytest -q -m conformance

@@ -3,7 +3,7 @@
 Every example (``examples/**/xr.yaml``) of an XR kind registered in
 ``forge.apis.COMPOSERS`` becomes a scenario named after its directory. The lifecycle simulator
 (``tests.support.lifecycle.converge``) drives the example from nothing to Ready,
-with the provider status hooks of every ``tests/support`` module registered, so
+with the provider player of ``forge.preview.player`` (every provider's status hooks), so
 the final request carries the observed state a real control plane would send:
 every composed resource, its status, its connection details, and the required
 resources (EnvironmentConfigs, Secrets) from the example's ``required.yaml`` files,
@@ -68,9 +68,10 @@ class Skipped:
 
 
 def load_provider_hooks() -> list[str]:
-    """Import every tests/support module so its provider status hooks register.
+    """Import every tests/support module, so that one that cannot import is reported.
 
-    Returns the modules that failed to import (an API still being written).
+    The provider status hooks are ``forge.preview.player``'s, always complete. Returns
+    the modules that failed to import (an API still being written).
     """
     failed = []
     for info in pkgutil.iter_modules(tests.support.__path__):

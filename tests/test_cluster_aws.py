@@ -21,7 +21,8 @@ from forge.composers.eks import nodegroups
 from forge.composers.eks.cluster import target_version
 from forge.composers.eks.network import cidrs
 from forge.models.cluster import ClusterSpec
-from tests.support import aws, deletion, leaks
+from forge.preview import aws
+from tests.support import deletion, leaks
 from tests.support.lifecycle import converge
 from tests.support.providers import observe
 from tests.support.request import Observed, Rendered, build, render

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
 from crossplane.function import logging, resource
 
 from forge.fn import run
+from forge.preview.player import Observed
 
 logging.configure(logging.Level.DISABLED)
 LOG = logging.get_logger()
-
-
-@dataclass
-class Observed:
-    """An observed composed resource and its connection details."""
-
-    manifest: dict[str, Any]
-    connection: dict[str, bytes] = field(default_factory=dict)
 
 
 def build(

@@ -3,8 +3,8 @@
     python -m tests.support.stages examples/<dir> stage-name [stage-name ...]
 
 Stage N holds the observed resources before render round N (stage 1: nothing
-exists yet, so it has no observed file), as the providers would report them.
-Import an API's provider hooks (``--hooks tests.support.aws``) for realistic status.
+exists yet, so it has no observed file), as the providers would report them
+(``forge.preview.player``, every provider's hooks included).
 """
 
 from __future__ import annotations

@@ -1,11 +1,9 @@
-"""Status cert-manager and External Secrets write on the objects our Objects apply.
+"""Play provider-kubernetes and provider-helm for the infrastructure bundle.
 
-An Object with ``readiness.policy: DeriveFromObject`` is Ready because its object is;
+The status cert-manager and External Secrets write on the objects our Objects apply: an
+Object with ``readiness.policy: DeriveFromObject`` is Ready because its object is, and
 provider-kubernetes copies that object, status included, to ``status.atProvider.manifest``.
-Import for realistic example stages:
-
-    python -m tests.support.stages examples/infrastructure/certmanager ... \
-        --hooks tests.support.infra_status
+And what provider-helm reports on a deployed Release.
 """
 
 from __future__ import annotations
@@ -13,7 +11,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from tests.support import providers
+from forge.preview.hooks import Hooks
 
 _TIME = "2026-01-01T00:00:00Z"
 
@@ -87,9 +85,6 @@ def _object(_key: str, manifest: dict[str, Any]) -> dict[str, Any]:
     return {"atProvider": {**status.get("atProvider", {}), "manifest": inner}}
 
 
-providers.STATUS[("kubernetes.m.crossplane.io/v1alpha1", "Object")] = _object
-
-
 def _release(_key: str, manifest: dict[str, Any]) -> dict[str, Any]:
     chart = manifest["spec"]["forProvider"]["chart"]
     return {
@@ -102,4 +97,7 @@ def _release(_key: str, manifest: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-providers.STATUS[("helm.m.crossplane.io/v1beta1", "Release")] = _release
+STATUS: Hooks = {
+    ("kubernetes.m.crossplane.io/v1alpha1", "Object"): _object,
+    ("helm.m.crossplane.io/v1beta1", "Release"): _release,
+}

@@ -1,6 +1,6 @@
 """Play provider-upjet-aws: the status and connection details its managed resources report.
 
-Importing this module registers hooks in ``providers.STATUS``/``providers.CONNECTION``.
+Its hooks are ``STATUS`` and ``CONNECTION``, which ``player`` plays.
 ``status.atProvider`` mirrors ``forProvider`` the way upjet does (references resolved
 to IDs and ARNs, selectors dropped) plus what AWS computes: IDs, ARNs, the EKS
 endpoint, CA and OIDC issuer, node group sizes. IDs derive from resource names, so
@@ -8,11 +8,10 @@ every round and every example stage reports the same ones. ClusterAuth's connect
 details (``kubeconfig``, ``endpoint``, ``clusterCA``) hold a fake token that the
 leak tests look for.
 
-The EKS examples' observed stages come from this simulator:
+The EKS examples' observed stages come from this player:
 
     python -m tests.support.stages examples/cluster-aws created namespace-up network-up \
-        cluster-up kubeconfig-ready nodes-up crossplane-up stack-installed ready \
-        --hooks tests.support.aws
+        cluster-up kubeconfig-ready nodes-up crossplane-up stack-installed ready
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
-from tests.support import providers
+from forge.preview.hooks import ConnectionHook, Hooks, Manifest, StatusHook
 
 ACCOUNT = "123456789012"
 EC2 = "ec2.aws.m.upbound.io/v1beta1"
@@ -39,8 +38,6 @@ CA_PEM = (
 )
 CA_DATA = base64.b64encode(CA_PEM.encode()).decode()
 TOKEN_PREFIX = "k8s-aws-v1.aHR0cHM6Ly9zdHMudXMtd2VzdC0yLmFtYXpvbmF3cy5jb20v"
-
-Manifest = dict[str, Any]
 
 
 def digest(*parts: str, length: int = 17) -> str:
@@ -277,9 +274,7 @@ _COMPUTED: dict[tuple[str, str], Callable[[Manifest, dict[str, Any]], None]] = {
 }
 
 
-def _status_hook(
-    compute: Callable[[Manifest, dict[str, Any]], None],
-) -> providers.StatusHook:
+def _status_hook(compute: Callable[[Manifest, dict[str, Any]], None]) -> StatusHook:
     def hook(_key: str, manifest: Manifest) -> dict[str, Any]:
         at = _at_provider(manifest)
         compute(manifest, at)
@@ -311,12 +306,8 @@ def _cluster_auth_connection(_key: str, manifest: Manifest) -> dict[str, bytes]:
     }
 
 
-def register() -> None:
-    """Install the hooks (idempotent)."""
-    for kind, compute in _COMPUTED.items():
-        providers.STATUS[kind] = _status_hook(compute)
-    providers.STATUS[(EKS, "ClusterAuth")] = _cluster_auth_status
-    providers.CONNECTION[(EKS, "ClusterAuth")] = _cluster_auth_connection
-
-
-register()
+STATUS: Hooks = {
+    **{kind: _status_hook(compute) for kind, compute in _COMPUTED.items()},
+    (EKS, "ClusterAuth"): _cluster_auth_status,
+}
+CONNECTION: dict[tuple[str, str], ConnectionHook] = {(EKS, "ClusterAuth"): _cluster_auth_connection}
