@@ -136,7 +136,7 @@ KUBE_LDFLAGS := -s -w -X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION
   -X k8s.io/component-base/version.gitTreeState=clean
 KUBE_BUILD    = cd tools/kube && CGO_ENABLED=0 $(GO) build -trimpath -tags selinux,notest,grpcnotrace
 
-kube-tools: $(TOOLS)/kube-apiserver $(TOOLS)/kube-controller-manager $(TOOLS)/etcd ## Build kube-apiserver, kube-controller-manager and etcd into .cache/tools (needs Go; long the first time)
+kube-tools: $(TOOLS)/kube-apiserver $(TOOLS)/kube-controller-manager $(TOOLS)/etcd $(TOOLS)/forge-e2e-oci ## Build kube-apiserver, kube-controller-manager, etcd and the e2e registry into .cache/tools (needs Go; long the first time)
 
 $(TOOLS)/kube-apiserver: tools/kube/go.mod tools/kube/go.sum
 	@command -v $(GO) >/dev/null 2>&1 || { echo "make kube-tools: Go is not installed (see README, The real tools)" >&2; exit 1; }
@@ -154,3 +154,9 @@ $(TOOLS)/etcd: tools/kube/go.mod tools/kube/go.sum tools/kube/cmd/etcd/main.go
 	@command -v $(GO) >/dev/null 2>&1 || { echo "make kube-tools: Go is not installed (see README, The real tools)" >&2; exit 1; }
 	@mkdir -p $(TOOLS)
 	cd tools/kube && CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o ../../$@ ./cmd/etcd
+
+# The local registry and xpkg builder of e2e-local (its own module, e2e/local/oci).
+$(TOOLS)/forge-e2e-oci: e2e/local/oci/go.mod e2e/local/oci/go.sum e2e/local/oci/main.go
+	@command -v $(GO) >/dev/null 2>&1 || { echo "make kube-tools: Go is not installed (see README, The real tools)" >&2; exit 1; }
+	@mkdir -p $(TOOLS)
+	cd e2e/local/oci && CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o ../../../$@ .

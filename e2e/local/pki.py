@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,10 +81,13 @@ class CA:
     @classmethod
     def load(cls, cert: bytes, key: bytes) -> CA:
         """A CA from PEM (for example Crossplane's own ``crossplane-root-ca`` Secret)."""
-        return cls(
-            x509.load_pem_x509_certificate(cert),
-            serialization.load_pem_private_key(key, password=None),
-        )
+        with warnings.catch_warnings():
+            # Crossplane's CA subject has a five-letter country ("Earth"): valid enough
+            # for Go and for us, but cryptography warns about it.
+            warnings.simplefilter("ignore", UserWarning)
+            parsed = x509.load_pem_x509_certificate(cert)
+            parsed.subject  # noqa: B018 (parse the name now, under the filter)
+        return cls(parsed, serialization.load_pem_private_key(key, password=None))
 
     @property
     def cert_pem(self) -> bytes:

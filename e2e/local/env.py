@@ -1,0 +1,222 @@
+"""One local environment: the control plane, Crossplane, a registry, our function, the
+provider player, and what the platform's bootstrap installs before any XR exists."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from e2e.local.controlplane import ROOT, ControlPlane
+from e2e.local.crossplane import Crossplane
+from e2e.local.kube import Kube, is_true, load_documents
+from e2e.local.packages import (
+    FUNCTION_NAME,
+    FUNCTION_REPOSITORY,
+    FunctionRuntime,
+    Registry,
+    function_object,
+)
+from e2e.local.player import PLAYED, ProviderPlayer
+from e2e.local.procs import HarnessError
+
+# The provider CRDs our compositions compose (from ../shared/crds or $FORGE_SCHEMAS_DIR):
+# the provider packages cannot be pulled here, so their CRDs are installed directly.
+PROVIDER_CRDS = (
+    "provider-helm/helm.m.crossplane.io_releases.yaml",
+    "provider-helm/helm.m.crossplane.io_providerconfigs.yaml",
+    "provider-helm/helm.m.crossplane.io_clusterproviderconfigs.yaml",
+    "provider-helm/helm.m.crossplane.io_providerconfigusages.yaml",
+    "provider-kubernetes/kubernetes.m.crossplane.io_objects.yaml",
+    "provider-kubernetes/kubernetes.m.crossplane.io_providerconfigs.yaml",
+    "provider-kubernetes/kubernetes.m.crossplane.io_clusterproviderconfigs.yaml",
+    "provider-kubernetes/kubernetes.m.crossplane.io_providerconfigusages.yaml",
+)
+
+# What the platform's bootstrap gives Crossplane's providers (README, PlatformCluster):
+# in-cluster ClusterProviderConfigs named `default`.
+BOOTSTRAP = (
+    {
+        "apiVersion": "helm.m.crossplane.io/v1beta1",
+        "kind": "ClusterProviderConfig",
+        "metadata": {"name": "default"},
+        "spec": {"credentials": {"source": "InjectedIdentity"}},
+    },
+    {
+        "apiVersion": "kubernetes.m.crossplane.io/v1alpha1",
+        "kind": "ClusterProviderConfig",
+        "metadata": {"name": "default"},
+        "spec": {"credentials": {"source": "InjectedIdentity"}},
+    },
+)
+
+
+def schema_root() -> Path:
+    from forge.schemas.sources import resolve_schema_root  # noqa: PLC0415 (the function's)
+
+    return resolve_schema_root()
+
+
+@dataclass
+class Loop:
+    """Calls each function every ``interval`` seconds in one background thread."""
+
+    steps: list[Callable[[], object]]
+    log: Path
+    interval: float = 0.5
+    errors: list[str] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> Loop:
+        self._thread = threading.Thread(target=self._run, name="e2e-loop", daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for step in self.steps:
+                try:
+                    step()
+                except Exception:
+                    err = traceback.format_exc()
+                    self.errors.append(err)
+                    with self.log.open("a") as f:
+                        f.write(err)
+            self._stop.wait(self.interval)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(15)
+
+
+class Environment:
+    """Everything a scenario runs against; ``with Environment(dir) as env: ...``."""
+
+    def __init__(self, workdir: Path, *, keep: bool = False) -> None:
+        self.workdir = workdir
+        self.keep = keep
+        self.cp = ControlPlane(workdir)
+        self.kube: Kube | None = None
+        self.crossplane: Crossplane | None = None
+        self.registry: Registry | None = None
+        self.function: FunctionRuntime | None = None
+        self.player: ProviderPlayer | None = None
+        self.loop: Loop | None = None
+        self.timings: dict[str, float] = {}
+
+    def __enter__(self) -> Environment:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def _timed(self, name: str, fn: Callable[[], object]):
+        t = time.monotonic()
+        result = fn()
+        self.timings[name] = time.monotonic() - t
+        return result
+
+    def start(self) -> None:
+        if self.workdir.exists():
+            shutil.rmtree(self.workdir)
+        self.workdir.mkdir(parents=True)
+        self._timed("control plane", self.cp.start)
+        self.kube = Kube(self.cp.kubeconfig, self.workdir / "cache")
+        self.crossplane = Crossplane(self.cp, self.kube, self.workdir)
+        self._timed("crossplane", self.crossplane.start)
+        self.registry = Registry(self.workdir)
+        self.registry.start()
+        self.function = FunctionRuntime(self.kube, self.workdir, self.crossplane.root_ca())
+        self._timed("function", self.function.start)
+        self.player = ProviderPlayer(self.kube, self.workdir / "logs" / "player.log")
+        self.loop = Loop(
+            [self.player.step, self.function.play], self.workdir / "logs" / "loop.log"
+        ).start()
+        self._timed("platform bootstrap", self.bootstrap)
+
+    def stop(self) -> None:
+        for part in (self.loop, self.function, self.crossplane, self.registry):
+            if part is not None:
+                with contextlib.suppress(Exception):
+                    part.stop()
+        self.cp.stop()
+        if self.kube is not None:
+            self.kube.close()
+
+    def check_alive(self) -> None:
+        """Raise if any process died or the background loop keeps failing."""
+        self.cp.check_alive()
+        for part in (self.crossplane, self.function, self.registry):
+            if part is not None:
+                part.procs.check_alive()
+
+    # --- bootstrap ----------------------------------------------------------------
+    def bootstrap(self) -> None:
+        """Provider CRDs, in-cluster ClusterProviderConfigs, the Function package (pushed
+        to the local registry, installed as a Function), our XRDs and Compositions."""
+        kube = self.kube
+        root = schema_root() / "crds"
+        crds = kube.apply_all(load_documents(*(root / p for p in PROVIDER_CRDS)))
+        self.wait_established([c["metadata"]["name"] for c in crds])
+        kube.apply_all(BOOTSTRAP)
+
+        package = self.registry.push(ROOT / "package" / "function", FUNCTION_REPOSITORY, "v0.1.0")
+        kube.apply(function_object(package.replace("@", ":v0.1.0@", 1)))
+        self.wait_healthy("Function", FUNCTION_NAME, timeout=60)
+
+        kube.apply_all(load_documents(ROOT / "xrds"))
+        for xrd in load_documents(ROOT / "xrds"):
+            name = xrd["metadata"]["name"]
+            kube.wait(
+                f"XRD {name} Established and Offered",
+                lambda n=name: is_true(
+                    kube.get("apiextensions.crossplane.io/v2", "CompositeResourceDefinition", n),
+                    "Established",
+                ),
+                timeout=60,
+                alive=self.check_alive,
+            )
+        kube.apply_all(load_documents(ROOT / "compositions"))
+
+    def wait_established(self, names: list[str], timeout: float = 60) -> None:
+        for name in names:
+            self.kube.wait(
+                f"CRD {name} Established",
+                lambda n=name: is_true(
+                    self.kube.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", n),
+                    "Established",
+                ),
+                timeout=timeout,
+                alive=self.check_alive,
+            )
+
+    def wait_healthy(self, kind: str, name: str, timeout: float) -> dict:
+        def healthy():
+            pkg = self.kube.get("pkg.crossplane.io/v1", kind, name)
+            return pkg if is_true(pkg, "Installed") and is_true(pkg, "Healthy") else None
+
+        try:
+            return self.kube.wait(
+                f"{kind} {name} Installed and Healthy",
+                healthy,
+                timeout=timeout,
+                alive=self.check_alive,
+            )
+        except HarnessError as exc:
+            pkg = self.kube.get("pkg.crossplane.io/v1", kind, name) or {}
+            raise HarnessError(f"{exc}; its conditions: {pkg.get('status')}") from None
+
+    def played_kinds(self) -> tuple:
+        return PLAYED

@@ -1,0 +1,227 @@
+"""Packages as users install them, and the External package runtime played.
+
+- ``Registry``: go-containerregistry's registry on 127.0.0.1 (``forge-e2e-oci registry``);
+  ``push`` builds an xpkg with crossplane-runtime's xpkg builder and pushes it there.
+- ``FunctionRuntime``: our function as a local process, serving mTLS with a certificate
+  signed by Crossplane's own CA (``crossplane-root-ca``), so Crossplane's function client
+  trusts it and it trusts Crossplane's client certificate. It plays what
+  ``--package-runtime=External`` leaves to an external controller: the active
+  FunctionRevision's ``status.endpoint`` and its ``RuntimeHealthy`` condition.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from e2e.local import pki
+from e2e.local.controlplane import TOOLS
+from e2e.local.crossplane import NAMESPACE
+from e2e.local.kube import Kube, condition
+from e2e.local.procs import HarnessError, Proc, Procs, free_port, wait_for
+
+FUNCTION_NAME = "input-output-hk-catalyst-forge-function-forge"
+FUNCTION_REPOSITORY = "input-output-hk/catalyst-forge/function-forge"
+PKG = "pkg.crossplane.io/v1"
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+class Registry:
+    """An OCI registry on 127.0.0.1 (Crossplane pulls from it over plain HTTP, as
+    go-containerregistry does for loopback registries)."""
+
+    def __init__(self, workdir: Path, binary: Path | None = None) -> None:
+        self.workdir = workdir
+        self.binary = binary or TOOLS / "forge-e2e-oci"
+        self.procs = Procs()
+        self.port = 0
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> Registry:
+        if not self.binary.exists():
+            raise HarnessError(f"missing {self.binary}: run `make kube-tools`")
+        self.port = free_port()
+        self.procs.start(
+            Proc(
+                "registry",
+                [str(self.binary), "registry", self.host],
+                self.workdir / "logs" / "registry.log",
+            )
+        )
+        wait_for(
+            f"registry on {self.host}",
+            lambda: _port_open(self.port),
+            timeout=20,
+            alive=self.procs.check_alive,
+        )
+        return self
+
+    def push(self, package_dir: Path, repository: str, tag: str) -> str:
+        """Build the xpkg in ``package_dir`` and push it; the reference with its digest."""
+        ref = f"{self.host}/{repository}:{tag}"
+        out = subprocess.run(
+            [str(self.binary), "push", str(package_dir), ref],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if out.returncode != 0:
+            raise HarnessError(f"xpkg build/push of {package_dir} to {ref} failed: {out.stderr}")
+        return out.stdout.strip()
+
+    def stop(self) -> None:
+        self.procs.stop_all()
+
+
+class FunctionRuntime:
+    """function-forge on 127.0.0.1 with mTLS, and the External runtime of its revisions."""
+
+    def __init__(self, kube: Kube, workdir: Path, ca: tuple[bytes, bytes]) -> None:
+        self.kube = kube
+        self.workdir = workdir
+        self.ca = pki.CA.load(*ca)
+        self.procs = Procs()
+        self.port = 0
+
+    @property
+    def endpoint(self) -> str:
+        return f"dns:///127.0.0.1:{self.port}"
+
+    def start(self) -> FunctionRuntime:
+        certs = self.workdir / "function-tls"
+        # The Deployment runtime issues the same kind of certificate for its Service name.
+        crt, key = self.ca.issue(
+            FUNCTION_NAME, dns=("localhost",), ips=("127.0.0.1",), server=True, client=True
+        )
+        pki.write(certs / "tls.crt", crt)
+        pki.write(certs / "tls.key", key, private=True)
+        pki.write(certs / "ca.crt", self.ca.cert_pem)
+        self.port = free_port()
+        exe = Path(sys.executable).parent / "function-forge"
+        self.procs.start(
+            Proc(
+                "function-forge",
+                [
+                    str(exe),
+                    f"--tls-server-certs-dir={certs}",
+                    f"--address=127.0.0.1:{self.port}",
+                    "--debug",
+                ],
+                self.workdir / "logs" / "function-forge.log",
+            )
+        )
+        wait_for(
+            f"function-forge on 127.0.0.1:{self.port}",
+            lambda: _port_open(self.port),
+            timeout=30,
+            alive=self.procs.check_alive,
+        )
+        return self
+
+    def stop(self) -> None:
+        self.procs.stop_all()
+
+    def check_alive(self) -> None:
+        self.procs.check_alive()
+
+    def play(self) -> int:
+        """One pass of the External runtime, as Crossplane's Deployment runtime does it
+        (``FunctionHooks.Pre``) minus the Deployment and Service: every active revision
+        of our function gets its TLS server Secret (our serving certificate, owned by the
+        revision), its observed TLS Secret names, our endpoint and ``RuntimeHealthy``.
+        Returns how many revisions it changed."""
+        changed = 0
+        revisions = self.kube.list(
+            PKG, "FunctionRevision", label_selector=f"pkg.crossplane.io/package={FUNCTION_NAME}"
+        )
+        for rev in revisions:
+            if rev["spec"].get("desiredState") != "Active":
+                continue
+            spec, status = rev["spec"], rev.get("status") or {}
+            # With the External runtime the Function sets no TLS Secret names on its
+            # revision; the establisher still needs an observed one (it reads the CA
+            # bundle for webhooks from it). Use the name the Function would have set.
+            server_secret = spec.get("tlsServerSecretName") or f"{FUNCTION_NAME}-tls-server"
+            self._ensure_server_secret(rev, server_secret)
+            wanted = {"endpoint": self.endpoint, "tlsServerSecretName": server_secret}
+            healthy = condition(rev, "RuntimeHealthy").get("status") == "True"
+            if healthy and all(status.get(k) == v for k, v in wanted.items()):
+                continue
+            conditions = [
+                c for c in status.get("conditions") or [] if c.get("type") != "RuntimeHealthy"
+            ]
+            conditions.append(
+                {
+                    "type": "RuntimeHealthy",
+                    "status": "True",
+                    "reason": "HealthyPackageRevision",
+                    "lastTransitionTime": _now(),
+                    "observedGeneration": rev["metadata"].get("generation", 1),
+                }
+            )
+            self.kube.patch(
+                rev,
+                {
+                    # Optimistic concurrency: Crossplane writes this status too.
+                    "metadata": {"resourceVersion": rev["metadata"]["resourceVersion"]},
+                    "status": wanted | {"conditions": conditions},
+                },
+                subresource="status",
+            )
+            changed += 1
+        return changed
+
+    def _ensure_server_secret(self, rev: dict, name: str) -> None:
+        if self.kube.get("v1", "Secret", name, NAMESPACE) is not None:
+            return
+        certs = self.workdir / "function-tls"
+        data = {k: certs.joinpath(k).read_bytes() for k in ("tls.crt", "tls.key", "ca.crt")}
+        md = rev["metadata"]
+        self.kube.create(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {
+                    "name": name,
+                    "namespace": NAMESPACE,
+                    "ownerReferences": [
+                        {
+                            "apiVersion": rev["apiVersion"],
+                            "kind": rev["kind"],
+                            "name": md["name"],
+                            "uid": md["uid"],
+                            "controller": True,
+                            "blockOwnerDeletion": True,
+                        }
+                    ],
+                },
+                "type": "kubernetes.io/tls",
+                "data": {k: base64.b64encode(v).decode() for k, v in data.items()},
+            }
+        )
+
+
+def function_object(package: str) -> dict:
+    return {
+        "apiVersion": PKG,
+        "kind": "Function",
+        "metadata": {"name": FUNCTION_NAME},
+        "spec": {"package": package},
+    }
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,234 @@
+"""The provider player: what provider-helm and provider-kubernetes would write, for the
+namespaced v2 managed resources our compositions compose (``helm.m.crossplane.io``
+Releases, ``kubernetes.m.crossplane.io`` Objects), without a cloud, a cluster or a pod.
+
+It does what crossplane-runtime's managed reconciler does to the API objects:
+
+- adds the ``finalizer.managedresource.crossplane.io`` finalizer and sets the
+  ``crossplane.io/external-name`` annotation (the object's name) on first sight;
+- resolves ``spec.providerConfigRef`` (``ProviderConfig`` in the MR's namespace or
+  ``ClusterProviderConfig``): when it does not exist the MR is ``Synced=False``
+  (``ReconcileError``) and nothing else happens, as with a real provider;
+- otherwise writes ``Synced=True`` (``ReconcileSuccess``), ``Ready=True`` (``Available``),
+  ``status.observedGeneration`` and ``status.atProvider``: a Release is ``deployed`` at
+  revision 1 (the revision goes up when its spec changes), an Object's
+  ``atProvider.manifest`` is its desired manifest;
+- on deletion: ``Ready=False`` (``Deleting``), then the finalizer is removed, whether the
+  ``managementPolicies`` include ``Delete`` or not (nothing external exists to delete).
+
+What it does not model: chart installs (no chart is fetched or rendered, no workload
+runs), the Object's manifest applied to a cluster, ProviderConfigUsages and their
+finalizer on ProviderConfigs, connection Secrets, drift, rate limits, errors of the
+external system.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from e2e.local.kube import Kube, condition
+
+FINALIZER = "finalizer.managedresource.crossplane.io"
+EXTERNAL_NAME = "crossplane.io/external-name"
+
+
+@dataclass(frozen=True)
+class Played:
+    api_version: str
+    kind: str
+
+    @property
+    def group(self) -> str:
+        return self.api_version.split("/")[0]
+
+
+RELEASE = Played("helm.m.crossplane.io/v1beta1", "Release")
+OBJECT = Played("kubernetes.m.crossplane.io/v1alpha1", "Object")
+PLAYED = (RELEASE, OBJECT)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _cond(ctype: str, status: str, reason: str, generation: int, message: str = "") -> dict:
+    c = {
+        "type": ctype,
+        "status": status,
+        "reason": reason,
+        "lastTransitionTime": _now(),
+        "observedGeneration": generation,
+    }
+    if message:
+        c["message"] = message
+    return c
+
+
+def _merge_conditions(current: list[dict], wanted: list[dict]) -> tuple[list[dict], bool]:
+    """Conditions with ``wanted`` set (a transition time changes only with the status)."""
+    out = {c["type"]: dict(c) for c in current}
+    changed = False
+    for w in wanted:
+        old = out.get(w["type"])
+        same = old and all(old.get(k) == w.get(k) for k in ("status", "reason", "message"))
+        if same and old.get("observedGeneration") == w["observedGeneration"]:
+            continue
+        out[w["type"]] = old | {"observedGeneration": w["observedGeneration"]} if same else w
+        changed = True
+    return list(out.values()), changed
+
+
+@dataclass
+class ProviderPlayer:
+    """Plays provider-helm and provider-kubernetes in a background thread."""
+
+    kube: Kube
+    log: Path
+    interval: float = 0.5
+    errors: list[str] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> ProviderPlayer:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        self._thread = threading.Thread(target=self._run, name="provider-player", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(10)
+
+    def _say(self, msg: str) -> None:
+        with self.log.open("a") as f:
+            f.write(f"{_now()} {msg}\n")
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.step()
+            except Exception:
+                err = traceback.format_exc()
+                self.errors.append(err)
+                self._say(err)
+            self._stop.wait(self.interval)
+
+    def step(self) -> None:
+        for played in PLAYED:
+            if not self.kube.served(played.api_version, played.kind):
+                continue
+            for mr in self.kube.list(played.api_version, played.kind):
+                self.reconcile(played, mr)
+
+    # --- one managed resource ------------------------------------------------------
+    def reconcile(self, played: Played, mr: dict) -> None:
+        md = mr["metadata"]
+        ref = f"{played.kind} {md.get('namespace')}/{md['name']}"
+        finalizers = md.get("finalizers") or []
+        if md.get("deletionTimestamp"):
+            if FINALIZER in finalizers:
+                self._set_conditions(mr, [_cond("Ready", "False", "Deleting", _gen(mr))])
+                self.kube.patch(
+                    mr,
+                    {
+                        "metadata": {
+                            "resourceVersion": md["resourceVersion"],
+                            "finalizers": [f for f in finalizers if f != FINALIZER],
+                        }
+                    },
+                )
+                self._say(f"deleted {ref}")
+            return
+        if FINALIZER not in finalizers or EXTERNAL_NAME not in (md.get("annotations") or {}):
+            mr = self.kube.patch(
+                mr,
+                {
+                    "metadata": {
+                        "resourceVersion": md["resourceVersion"],
+                        "finalizers": [*finalizers, FINALIZER]
+                        if FINALIZER not in finalizers
+                        else finalizers,
+                        "annotations": {EXTERNAL_NAME: md["name"]},
+                    }
+                },
+            )
+        missing = self._missing_provider_config(played, mr)
+        if missing:
+            self._set_conditions(
+                mr,
+                [
+                    _cond(
+                        "Synced",
+                        "False",
+                        "ReconcileError",
+                        _gen(mr),
+                        f"connect failed: cannot get referenced ProviderConfig: {missing}",
+                    )
+                ],
+            )
+            return
+        at_provider = self._at_provider(played, mr)
+        self._set_conditions(
+            mr,
+            [
+                _cond("Synced", "True", "ReconcileSuccess", _gen(mr)),
+                _cond("Ready", "True", "Available", _gen(mr)),
+            ],
+            at_provider=at_provider,
+        )
+
+    def _missing_provider_config(self, played: Played, mr: dict) -> str:
+        ref = mr["spec"].get("providerConfigRef") or {"kind": "ClusterProviderConfig"}
+        kind = ref.get("kind") or "ClusterProviderConfig"
+        name = ref.get("name") or "default"
+        version = played.api_version.split("/")[1]
+        ns = mr["metadata"].get("namespace") if kind == "ProviderConfig" else None
+        if not self.kube.served(f"{played.group}/{version}", kind):
+            return f'{kind}.{played.group} "{name}": the kind is not served'
+        if self.kube.get(f"{played.group}/{version}", kind, name, ns) is None:
+            return f'{kind}.{played.group} "{name}" not found'
+        return ""
+
+    def _at_provider(self, played: Played, mr: dict) -> dict:
+        old = (mr.get("status") or {}).get("atProvider") or {}
+        if played is RELEASE:
+            chart = mr["spec"]["forProvider"].get("chart") or {}
+            revision = old.get("revision") or 0
+            observed = (mr.get("status") or {}).get("observedGeneration")
+            if observed != _gen(mr):  # an install, or an upgrade when the spec changed
+                revision += 1
+            return {
+                "state": "deployed",
+                "revision": revision,
+                "releaseDescription": "Install complete" if revision == 1 else "Upgrade complete",
+                "version": chart.get("version", ""),
+            }
+        return {"manifest": mr["spec"]["forProvider"].get("manifest")}
+
+    def _set_conditions(self, mr: dict, wanted: list[dict], at_provider: dict | None = None):
+        status = mr.get("status") or {}
+        conditions, changed = _merge_conditions(status.get("conditions") or [], wanted)
+        body: dict = {"conditions": conditions}
+        if at_provider is not None:
+            changed = changed or status.get("atProvider") != at_provider
+            changed = changed or status.get("observedGeneration") != _gen(mr)
+            body |= {"atProvider": at_provider, "observedGeneration": _gen(mr)}
+        if not changed:
+            return mr
+        return self.kube.patch(
+            mr,
+            {"metadata": {"resourceVersion": mr["metadata"]["resourceVersion"]}, "status": body},
+            subresource="status",
+        )
+
+
+def _gen(obj: dict) -> int:
+    return obj["metadata"].get("generation") or 1
+
+
+__all__ = ["FINALIZER", "OBJECT", "PLAYED", "RELEASE", "ProviderPlayer", "condition"]
