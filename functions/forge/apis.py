@@ -28,3 +28,8 @@ COMPOSERS: dict[tuple[str, str], Composer] = {
     (GROUP, "KEDA"): keda.compose,
     (GROUP, "Monitoring"): monitoring.compose,
 }
+# Kinds whose XRs live in a namespace (the infrastructure bundle); the others are
+# cluster-scoped. A test holds this equal to the XRDs' scopes.
+NAMESPACED: frozenset[str] = frozenset(
+    {"ExternalDNS", "ExternalSecretsOperator", "CertManager", "Istio", "KEDA", "Monitoring"}
+)

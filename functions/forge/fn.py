@@ -9,7 +9,8 @@ import grpc
 from crossplane.function import logging, response
 from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 
-from forge.apis import COMPOSERS
+from forge.apis import COMPOSERS, NAMESPACED
+from forge.core import identity
 from forge.core.context import Context
 from forge.core.errors import SpecError
 from forge.core.observed import field
@@ -32,16 +33,20 @@ def run(req: fnv1.RunFunctionRequest, log) -> fnv1.RunFunctionResponse:
     """Compose one request. Desired state we did not write passes through untouched."""
     rsp = response.to(req)
     xr = req.observed.composite.resource
-    api_version = str(field(xr, "apiVersion", default=""))
-    kind = str(field(xr, "kind", default=""))
-    name = str(field(xr, "metadata", "name", default=""))
-    log = log.bind(kind=kind, xr=name, tag=req.meta.tag)
-
-    composer = COMPOSERS.get((api_version.partition("/")[0], kind))
+    api_version = field(xr, "apiVersion")
+    kind = field(xr, "kind")
+    group = api_version.partition("/")[0] if isinstance(api_version, str) else None
+    composer = COMPOSERS.get((group, kind)) if isinstance(kind, str) else None
     if composer is None:
-        what = f"{api_version} {kind}".strip() or "(no observed composite resource)"
-        response.fatal(rsp, f"unsupported composite resource kind: {what}")
+        response.fatal(rsp, f"unsupported composite resource kind: {identity.describe_kind(xr)}")
         return rsp
+    try:  # the kind is one of ours; the name is quoted only once it is a valid one
+        name = identity.name(xr)
+        identity.namespace(xr, kind in NAMESPACED)
+    except SpecError as exc:
+        response.fatal(rsp, f"invalid {kind}: {exc}")
+        return rsp
+    log = log.bind(kind=kind, xr=name, tag=identity.tag(req.meta.tag))
     ctx = Context(req, rsp)
     try:
         composer(ctx)

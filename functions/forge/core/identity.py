@@ -1,0 +1,75 @@
+"""The observed XR's name and namespace, checked before anything reads them.
+
+Crossplane's API server validated them, but the function answers whatever arrives
+over gRPC: a name must be a Kubernetes name before it reaches a cache, a log line or
+a composed resource, and a message quotes a value only once it is known to be a
+short identifier (never raw input, which may be large or secret).
+"""
+
+from __future__ import annotations
+
+import re
+
+from google.protobuf import struct_pb2
+
+from forge.core.errors import SpecError
+from forge.core.observed import field
+
+DNS_LABEL_MAX = 63
+DNS_SUBDOMAIN_MAX = 253
+_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+_DNS_LABEL = re.compile(rf"^{_LABEL}$")
+_DNS_SUBDOMAIN = re.compile(rf"^{_LABEL}(\.{_LABEL})*$")
+_API_VERSION = re.compile(rf"^({_LABEL}(\.{_LABEL})*/)?v[0-9]+[a-z0-9]*$")
+_KIND = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
+_TAG = re.compile(r"^[A-Za-z0-9._:-]*$")
+
+
+def quotable(value: object, pattern: re.Pattern[str], max_len: int) -> str | None:
+    """``value`` if it is a string of at most ``max_len`` matching ``pattern``, else None."""
+    if isinstance(value, str) and len(value) <= max_len and pattern.match(value):
+        return value
+    return None
+
+
+def describe_kind(xr: struct_pb2.Struct) -> str:
+    """The XR's apiVersion and kind for a message, each quoted only if it looks like one."""
+    given = (
+        (field(xr, "apiVersion"), _API_VERSION, DNS_SUBDOMAIN_MAX, "(invalid apiVersion)"),
+        (field(xr, "kind"), _KIND, DNS_LABEL_MAX, "(invalid kind)"),
+    )
+    parts = [quotable(v, p, n) or bad for v, p, n, bad in given if v is not None]
+    return " ".join(parts) or "(no observed composite resource)"
+
+
+def tag(value: str) -> str:
+    """Crossplane's request tag (a hash) for the log; anything else is left out."""
+    return quotable(value, _TAG, 64) or ""
+
+
+def name(xr: struct_pb2.Struct) -> str:
+    """``metadata.name``, a DNS-1123 subdomain as Kubernetes requires of an XR."""
+    value = field(xr, "metadata", "name")
+    if not isinstance(value, str) or not value:
+        raise SpecError("metadata.name", "is required, a string")
+    if quotable(value, _DNS_SUBDOMAIN, DNS_SUBDOMAIN_MAX) is None:
+        raise SpecError(
+            "metadata.name",
+            f"must be a DNS-1123 subdomain of at most {DNS_SUBDOMAIN_MAX} characters "
+            "(lowercase letters, digits, '-' and '.')",
+        )
+    return value
+
+
+def namespace(xr: struct_pb2.Struct, namespaced: bool) -> str | None:
+    """``metadata.namespace`` of a namespaced XR (a DNS-1123 label); None for the others."""
+    if not namespaced:
+        return None
+    value = field(xr, "metadata", "namespace")
+    if not isinstance(value, str) or not value:
+        raise SpecError("metadata.namespace", "is required: this kind is namespaced")
+    if quotable(value, _DNS_LABEL, DNS_LABEL_MAX) is None:
+        raise SpecError(
+            "metadata.namespace", f"must be a DNS-1123 label of at most {DNS_LABEL_MAX} characters"
+        )
+    return value
