@@ -27,7 +27,7 @@ TOOLS       := .cache/tools
 CORE_MODULE := github.com/crossplane/crossplane/v2
 GO          ?= go
 
-tools: $(TOOLS)/crossplane $(TOOLS)/forge-xp ## Build Crossplane core (its render engine) and forge-xp into .cache/tools (needs Go)
+tools: $(TOOLS)/crossplane $(TOOLS)/forge-xp $(TOOLS)/crossplane-cli ## Build Crossplane core (its render engine), the crossplane CLI and forge-xp into .cache/tools (needs Go)
 
 $(TOOLS)/crossplane: tools/go.mod tools/go.sum
 	@command -v $(GO) >/dev/null 2>&1 || { echo "make tools: Go ($(GO)) is not installed: install Go 1.26 or newer with access to the Go module proxy (Debian 12's golang-go is too old); nothing is faked without it" >&2; exit 1; }
@@ -35,6 +35,15 @@ $(TOOLS)/crossplane: tools/go.mod tools/go.sum
 	cd tools && $(GO) build -trimpath -o ../$@ \
 	  -ldflags "-X github.com/crossplane/crossplane-runtime/v2/pkg/version.version=$$($(GO) list -m -f '{{.Version}}' $(CORE_MODULE))" \
 	  $(CORE_MODULE)/cmd/crossplane
+
+# The crossplane CLI's own module is not served by the Go module proxy; v2.2.0 is the last
+# release that ships it inside Crossplane's module (cmd/crank). See README, The real tools.
+$(TOOLS)/crossplane-cli: tools/cli/go.mod tools/cli/go.sum
+	@command -v $(GO) >/dev/null 2>&1 || { echo "make tools: Go ($(GO)) is not installed (see README, The real tools)" >&2; exit 1; }
+	@mkdir -p $(TOOLS)
+	cd tools/cli && $(GO) build -trimpath -o ../../$@ \
+	  -ldflags "-X $(CORE_MODULE)/internal/version.version=$$($(GO) list -m -f '{{.Version}}' $(CORE_MODULE))" \
+	  $(CORE_MODULE)/cmd/crank
 
 $(TOOLS)/forge-xp: tools/go.mod tools/go.sum $(wildcard tools/cmd/forge-xp/*.go)
 	@command -v $(GO) >/dev/null 2>&1 || { echo "make tools: Go is not installed (see README, The real tools)" >&2; exit 1; }
@@ -91,7 +100,7 @@ VERSION    ?= $(shell $(BIN)/python -m forge.packaging version)
 ARCH       ?= $(shell uname -m | sed -e 's/^x86_64$$/amd64/' -e 's/^aarch64$$/arm64/')
 REGISTRY   ?=
 DOCKER     ?= docker
-CROSSPLANE ?= crossplane
+CROSSPLANE ?= $(TOOLS)/crossplane-cli
 IMAGE      ?= function-forge-runtime
 PACKAGING   = $(BIN)/python -m forge.packaging --version $(VERSION) \
               $(foreach a,$(ARCH),--arch $(a)) --crossplane $(CROSSPLANE)
@@ -112,12 +121,12 @@ image: $(STAMP) ## Build the runtime image for ARCH into build/runtime-<arch>.ta
 	done
 
 xpkg: $(STAMP) ## Build the xpkgs into dist/: the Function per ARCH (runtime embedded), the Configurations
-	@command -v $(CROSSPLANE) >/dev/null 2>&1 || { echo "make xpkg: the crossplane CLI ($(CROSSPLANE)) is not installed; see https://docs.crossplane.io/latest/cli/" >&2; exit 1; }
+	@command -v $(CROSSPLANE) >/dev/null 2>&1 || { echo "make xpkg: the crossplane CLI ($(CROSSPLANE)) is not built: run make tools" >&2; exit 1; }
 	@$(MAKE) --no-print-directory image VERSION=$(VERSION) ARCH="$(ARCH)"
 	$(PACKAGING) build
 
 push: $(STAMP) ## Push the xpkgs in dist/ to REGISTRY (multi-arch Function first, then the Configurations)
-	@command -v $(CROSSPLANE) >/dev/null 2>&1 || { echo "make push: the crossplane CLI ($(CROSSPLANE)) is not installed; see https://docs.crossplane.io/latest/cli/" >&2; exit 1; }
+	@command -v $(CROSSPLANE) >/dev/null 2>&1 || { echo "make push: the crossplane CLI ($(CROSSPLANE)) is not built: run make tools" >&2; exit 1; }
 	$(PACKAGING) push $(if $(REGISTRY),--registry $(REGISTRY))
 
 e2e: ## End-to-end on kind (SKIPs, exit 0, when docker/kind/helm/kubectl/crossplane/network are missing)

@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TOOLS_ENV = "FORGE_TOOLS_DIR"
 CORE = "crossplane"  # Crossplane core: `internal render` is the real composition engine
 DRIVER = "forge-xp"  # ours: runs the engine and the API server's validation library
+CLI = "crossplane-cli"  # the crossplane CLI v2.2.0: beta validate, xpkg build
 
 
 class MissingToolError(RuntimeError):
@@ -35,6 +36,6 @@ def tool(name: str) -> Path:
     return path
 
 
-def available() -> bool:
-    """Whether both tools are built."""
-    return all(os.access(tools_dir() / name, os.X_OK) for name in (CORE, DRIVER))
+def available(*names: str) -> bool:
+    """Whether the named tools (default: the engine and its driver) are built."""
+    return all(os.access(tools_dir() / name, os.X_OK) for name in names or (CORE, DRIVER))

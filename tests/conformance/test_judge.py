@@ -15,6 +15,7 @@ from forge.render import FatalResultError, render
 from forge.render.examples import composition_for, stages, xrd_for
 from forge.render.load import load_one, load_stream
 from forge.schemas.apiserver import admit
+from tests.conformance import crossplane_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 FIRST_STAGES = {stage.example: stage for stage in reversed(list(stages()))}
@@ -227,3 +228,37 @@ def test_the_environment_fills_what_the_xr_leaves_out_once_the_api_server_defaul
         servers=function_servers,
     )
     assert any(n.startswith("package-provider-aws") for n in names(result)), names(result)
+
+
+# forge-xp validate agrees with the crossplane CLI's own validation --------------------------------
+
+
+def test_forge_xp_validate_agrees_with_crossplane_beta_validate(schema_dirs, tmp_path):
+    """The verdicts the conformance tests rely on are the crossplane CLI's verdicts."""
+    objs: dict[tuple[str, str], dict[str, Any]] = {}
+    for obj in [
+        *_rendered_objects(),
+        *(load_one(s.example / "xr.yaml", "XR") for s in FIRST_STAGES.values()),
+    ]:
+        objs.setdefault(crossplane_cli.key(obj), obj)
+    for obj in list(objs.values())[:: max(1, len(objs) // 30)]:
+        for broken in _broken(obj):
+            broken["metadata"]["name"] += (
+                "-broken" if broken["metadata"]["name"] != "Not_A_Name" else ""
+            )
+            objs.setdefault(crossplane_cli.key(broken), broken)
+    cli = crossplane_cli.validate(
+        list(objs.values()), schema_dirs[0].parent, ROOT / "xrds", tmp_path
+    )
+    ours = admit(list(objs.values()), schema_dirs)
+    # The API server also checks the object's name (its generic registry); the CLI does not.
+    names_only = [v for v in ours if v.errors and all("metadata.name" in e for e in v.errors)]
+    assert names_only, "broken names are refused as the API server refuses them"
+    disagreements = [
+        f"{k}: crossplane {cli.get(k, 'missing-schema')}, forge-xp {v.status} {list(v.errors)}"
+        for k, v in zip(objs, ours, strict=True)
+        if v not in names_only and cli.get(k, cli.get((k[0], ""), "?")) != v.status
+    ]
+    assert len(objs) > 100
+    assert any(v.status == "invalid" for v in ours) and any(v.status == "valid" for v in ours)
+    assert not disagreements, "\n".join(disagreements[:20])
