@@ -19,8 +19,8 @@ import yaml
 from pydantic import BaseModel
 
 from forge import versions
-from forge.models.certmanager import CertManagerSpec, CertManagerStatus
 from forge.models import cluster, istio, keda, monitoring, platformcluster
+from forge.models.certmanager import CertManagerSpec, CertManagerStatus
 from forge.models.cluster import ClusterSpec
 from forge.models.externaldns import ExternalDNSSpec, ExternalDNSStatus
 from forge.models.externalsecrets import (
