@@ -831,7 +831,7 @@ def _group(**extra: Any) -> dict[str, Any]:
         ({"aws": {"admins": ["platform-admins"]}}, "spec.aws.admins[0]: String should match"),
         (
             {"aws": {"tags": {"aws:created-by": "me"}}},
-            "spec.aws.tags.aws:created-by: the aws: prefix is reserved",
+            'spec.aws.tags["aws:created-by"]: the aws: prefix is reserved',
         ),
         ({"aws": {"addons": {"coredns": {"version": "1.11"}}}}, "spec.aws.addons.coredns.version"),
         ({"kubernetesVersion": "1.29"}, "spec.kubernetesVersion: Input should be"),

@@ -481,7 +481,7 @@ def _group(name: str, **extra) -> dict:
                 "region": "us-west-2",
                 "nodeGroups": [_group("a"), _group("b"), _group("a")],
             },
-            "spec.nodeGroups[2].name: duplicate node group name 'a'",
+            "spec.nodeGroups[2].name: duplicate node group name (the same as nodeGroups[0].name)",
         ),
         ({"provider": "aws", "nodeGroups": [_group("a")]}, "spec.region: is required"),
         (

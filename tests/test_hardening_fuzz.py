@@ -259,10 +259,11 @@ def mutated(draw: st.DrawFn, kind: str, schema: dict[str, Any]) -> Any:
 
 # The property ----------------------------------------------------------------------------
 
-# "invalid <Kind> '<name>': spec.a.b[0]["map key"]: <reason>"
+# "invalid <Kind> '<name>': spec.a.b[0]["map key"][<key>]: <reason>" ([<key>]: a key that
+# is not a short identifier, left unquoted)
 FIELD = re.compile(
     r"^invalid (?P<kind>\w+) '(?P<name>[^']*)': "
-    r"spec(\.[A-Za-z0-9_-]+|\[\d+\]|\[\"(?:[^\"\\]|\\.)*\"\])*: \S"
+    r"spec(\.[A-Za-z0-9_-]+|\[\d+\]|\[\"[A-Za-z0-9._:/-]+\"\]|\[<key>\])*: \S"
 )
 
 

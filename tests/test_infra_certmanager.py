@@ -313,7 +313,7 @@ NO_EMAIL = {
         ),
         (
             [ACME, {**ACME, "type": "ACME"}],
-            "spec.issuers[1].name: duplicate issuer 'letsencrypt'",
+            "spec.issuers[1].name: duplicate issuer (the same as issuers[0].name)",
         ),
         (
             [{"name": "ca", "type": "CA", "ca": {"secretName": "root", "generate": True}}],

@@ -79,3 +79,57 @@ def test_forge_render_says_every_problem(function_servers):
             with_typo(), composition, required=[ENVIRONMENT], xrd=xrd, servers=function_servers
         )
     assert TYPO.removeprefix("invalid Cluster 'dev': ") in str(info.value)
+
+
+# Values in messages: the field path and the rule, never the input --------------------
+
+ARN = "arn:aws:iam::123456789012:role/sk-live-secret-looking-value"
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            {"aws": {"admins": [ARN, ARN]}},
+            "spec.aws.admins[1]: duplicate principal (the same as admins[0])",
+        ),
+        (
+            {"argocd": {"labels": {"x" * 300: 5}}},
+            "spec.argocd.labels[<key>]: Input should be a valid string",
+        ),
+        (
+            {"argocd": {"labels": {"token=hunter2 and more": 5}}},
+            "spec.argocd.labels[<key>]: Input should be a valid string",
+        ),
+        (
+            {"argocd": {"labels": {"app.kubernetes.io/part-of": 5}}},
+            'spec.argocd.labels["app.kubernetes.io/part-of"]: Input should be a valid string',
+        ),
+        (
+            {"aws": {"tags": {"aws:" + "s" * 100: "x"}}},
+            "spec.aws.tags[<key>]: the aws: prefix is reserved",
+        ),
+        (
+            {"aws": {"tags": {"aws:team": "x"}}},
+            'spec.aws.tags["aws:team"]: the aws: prefix is reserved',
+        ),
+        ({"not a field, a secret": 1}, "spec[<key>]: unknown field"),
+    ],
+)
+def test_messages_name_the_path_and_rule_not_the_value(change, expected):
+    xr = copy.deepcopy(EKS)
+    for key, value in change.items():
+        xr["spec"][key] = {**xr["spec"][key], **value} if key in xr["spec"] else value
+    (message,) = fatal_of(xr)
+    assert message == f"invalid Cluster 'dev': {expected}"
+
+
+def test_an_environment_config_ref_that_is_not_a_name_is_not_quoted_anywhere():
+    xr = copy.deepcopy(EKS)
+    xr["spec"]["environmentConfigRef"] = {"name": "Secret Value " * 1000}
+    out = render(build(xr, step_input=step_input("Cluster"), required={"environment-configs": []}))
+    assert out.fatal == [
+        "invalid Cluster 'dev': spec.environmentConfigRef.name: "
+        "String should have at most 253 characters"
+    ]
+    assert not [r for r in out.results if "Secret Value" in r.message]

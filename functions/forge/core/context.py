@@ -15,7 +15,7 @@ import pydantic
 from crossplane.function import resource, response
 from google.protobuf import struct_pb2
 
-from forge.core import environment, structs
+from forge.core import environment, identity, structs
 from forge.core.errors import SpecError, from_validation_error
 from forge.core.observed import Observed, field
 from forge.core.readiness import is_ready
@@ -118,7 +118,8 @@ class Context:
         spec.pop(CROSSPLANE_SPEC, None)
         ref = spec.get("environmentConfigRef")
         ref_name = ref.get("name") if isinstance(ref, dict) else None
-        self.load_environment(ref_name if isinstance(ref_name, str) else None)
+        # Only a valid name selects (and is quoted in results); the model reports any other.
+        self.load_environment(identity.subdomain(ref_name))
         if env_defaults:
             spec = environment.deep_merge(environment.defaults_from(self.env, env_defaults), spec)
         try:

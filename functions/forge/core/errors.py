@@ -1,4 +1,9 @@
-"""Errors a composer reports to the user as a fatal result."""
+"""Errors a composer reports to the user as a fatal result.
+
+A message names the field path and the rule broken; it never quotes an input value,
+which may be secret material. A path names a map key only when the key is a short
+identifier (a field name, a label key), never an arbitrary string.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,9 @@ import re
 
 import pydantic
 
-_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_-]{1,63}$")
+_QUOTABLE_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,62}$")
+UNNAMED_KEY = "[<key>]"
 # A fatal message stays readable and bounded, whatever the input.
 MAX_PROBLEMS = 20
 
@@ -34,6 +41,15 @@ class FieldError(ValueError):
         self.reason = reason
 
 
+def key_segment(key: str) -> str:
+    """A map key as a path segment: ``.key``, ``["key"]``, or ``[<key>]`` for any other."""
+    if _PLAIN_KEY.match(key):
+        return f".{key}"
+    if _QUOTABLE_KEY.match(key):
+        return f"[{json.dumps(key)}]"
+    return UNNAMED_KEY
+
+
 def _format_loc(prefix: str, loc: tuple[int | str, ...]) -> str:
     path = prefix
     for part in loc:
@@ -41,10 +57,8 @@ def _format_loc(prefix: str, loc: tuple[int | str, ...]) -> str:
             path += f"[{part}]"
         elif part.startswith(("function-", "tagged-union")) or part in {"list", "dict"}:
             continue
-        elif _PLAIN_KEY.match(part):
-            path += f".{part}"
-        else:  # a map key such as a label: quoted, so the path stays unambiguous
-            path += f"[{json.dumps(part, ensure_ascii=False)}]"
+        else:
+            path += key_segment(part)
     return path
 
 

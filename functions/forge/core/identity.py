@@ -32,6 +32,11 @@ def quotable(value: object, pattern: re.Pattern[str], max_len: int) -> str | Non
     return None
 
 
+def subdomain(value: object) -> str | None:
+    """``value`` if it is a Kubernetes object name (a DNS-1123 subdomain), else None."""
+    return quotable(value, _DNS_SUBDOMAIN, DNS_SUBDOMAIN_MAX)
+
+
 def describe_kind(xr: struct_pb2.Struct) -> str:
     """The XR's apiVersion and kind for a message, each quoted only if it looks like one."""
     given = (
@@ -52,7 +57,7 @@ def name(xr: struct_pb2.Struct) -> str:
     value = field(xr, "metadata", "name")
     if not isinstance(value, str) or not value:
         raise SpecError("metadata.name", "is required, a string")
-    if quotable(value, _DNS_SUBDOMAIN, DNS_SUBDOMAIN_MAX) is None:
+    if subdomain(value) is None:
         raise SpecError(
             "metadata.name",
             f"must be a DNS-1123 subdomain of at most {DNS_SUBDOMAIN_MAX} characters "

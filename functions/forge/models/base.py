@@ -15,6 +15,7 @@ from pydantic.alias_generators import to_camel
 from forge.core.errors import FieldError
 
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 
 DnsLabel = Annotated[str, StringConstraints(pattern=DNS_LABEL, min_length=1, max_length=63)]
 Values = Annotated[
@@ -39,12 +40,16 @@ def immutable(why: str) -> dict[str, Any]:
 
 
 def reject_duplicates(values: Iterable[str], path: str, what: str) -> None:
-    """Blame the first repeated value: ``path`` is a template such as ``"nodeGroups[{}].name"``."""
-    seen: set[str] = set()
+    """Blame the first repeated value: ``path`` is a template such as ``"nodeGroups[{}].name"``.
+
+    The message points at the first occurrence, never quotes the value (it may be secret).
+    """
+    seen: dict[str, int] = {}
     for index, value in enumerate(values):
         if value in seen:
-            raise FieldError(path.format(index), f"duplicate {what} {value!r}")
-        seen.add(value)
+            first = path.format(seen[value])
+            raise FieldError(path.format(index), f"duplicate {what} (the same as {first})")
+        seen[value] = index
 
 
 class Model(BaseModel):
@@ -71,7 +76,7 @@ class LocalSecretKeyRef(Model):
 class EnvironmentConfigRef(Model):
     """Which EnvironmentConfig supplies this XR's defaults (wins over the Composition's)."""
 
-    name: str = Field(min_length=1)
+    name: str = Field(pattern=DNS_SUBDOMAIN, max_length=253)
 
 
 class ProviderConfigRef(Model):

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, model_validator
 
 from forge import versions
-from forge.core.errors import FieldError
+from forge.core.errors import FieldError, key_segment
 from forge.models.base import (
     DnsLabel,
     EnvironmentConfigRef,
@@ -347,7 +347,7 @@ class Aws(Model):
         reject_duplicates(self.admins, "admins[{}]", "principal")
         for key in self.tags:
             if key.startswith("aws:"):
-                raise FieldError(f"tags.{key}", "the aws: prefix is reserved")
+                raise FieldError(f"tags{key_segment(key)}", "the aws: prefix is reserved")
         return self
 
 
