@@ -79,3 +79,31 @@ def test_namespaced_kinds_are_the_xrds_namespaced_ones():
 def test_an_unknown_kind_is_named_only_when_it_looks_like_one(xr, said):
     message = only_fatal({**xr, "metadata": {"name": "x"}})
     assert message == f"unsupported composite resource kind: {said}"
+
+
+INTEGER, BOOLEAN = "Input should be a valid integer", "Input should be a valid boolean"
+
+
+@pytest.mark.parametrize(
+    ("kind", "path", "value", "rule"),
+    [
+        *[("Cluster", ("nodeGroups", 0, "minSize"), v, INTEGER) for v in ("1", True, 1.5)],
+        *[("KEDA", ("operator", "replicas"), v, INTEGER) for v in ("2", True)],
+        *[("KEDA", ("metricsServer", "enabled"), v, BOOLEAN) for v in ("true", 1)],
+    ],
+)
+def test_numbers_and_booleans_are_strict(kind, path, value, rule):
+    """ "1" and true used to pass as integers (and "true" as a boolean)."""
+    xr = xr_of(kind)
+    target = xr["spec"]
+    for step in path[:-1]:
+        target = target.setdefault(step, {}) if isinstance(step, str) else target[step]
+    target[path[-1]] = value
+    scenario = SCENARIOS[kind]
+    req = build(xr)
+    req.required_resources.MergeFrom(scenario.request.required_resources)
+    req.input.CopyFrom(scenario.request.input)
+    out = render(req)
+    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
+    assert len(out.fatal) == 1, out.fatal
+    assert f": spec{where}: {rule}" in out.fatal[0]

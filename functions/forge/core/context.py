@@ -19,6 +19,7 @@ from forge.core import environment, identity, structs
 from forge.core.errors import SpecError, from_validation_error
 from forge.core.observed import Observed, field
 from forge.core.readiness import is_ready
+from forge.models.base import from_wire
 
 Spec = TypeVar("Spec", bound=pydantic.BaseModel)
 
@@ -123,7 +124,7 @@ class Context:
         if env_defaults:
             spec = environment.deep_merge(environment.defaults_from(self.env, env_defaults), spec)
         try:
-            return model.model_validate(spec)
+            return model.model_validate(from_wire(spec))
         except pydantic.ValidationError as exc:
             raise from_validation_error(exc) from None
 

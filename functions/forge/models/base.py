@@ -52,14 +52,31 @@ def reject_duplicates(values: Iterable[str], path: str, what: str) -> None:
         seen[value] = index
 
 
+def from_wire(value: Any) -> Any:
+    """Spec data as the models take it: integral numbers as ints.
+
+    A protobuf Struct carries every number as a double, so ``minSize: 3`` arrives as
+    3.0. Models are strict (``"1"`` and ``true`` are not integers), so whole numbers
+    become ints here; any other float stays one and is refused where an int is due.
+    """
+    if type(value) is float and value.is_integer():
+        return int(value)
+    if type(value) is dict:
+        return {key: from_wire(item) for key, item in value.items()}
+    if type(value) is list:
+        return [from_wire(item) for item in value]
+    return value
+
+
 class Model(BaseModel):
-    """Base of every spec model."""
+    """Base of every spec model: strict types (no "1" for 1, no true for 1)."""
 
     model_config = ConfigDict(
         alias_generator=to_camel,
         populate_by_name=True,
         extra="forbid",
         frozen=True,
+        strict=True,
     )
 
 
