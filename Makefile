@@ -27,7 +27,7 @@ TOOLS       := .cache/tools
 CORE_MODULE := github.com/crossplane/crossplane/v2
 GO          ?= go
 
-tools: $(TOOLS)/crossplane $(TOOLS)/forge-xp $(TOOLS)/crossplane-cli ## Build Crossplane core (its render engine), the crossplane CLI and forge-xp into .cache/tools (needs Go)
+tools: $(TOOLS)/crossplane $(TOOLS)/forge-xp $(TOOLS)/crossplane-cli $(TOOLS)/forge-dnslabel ## Build Crossplane core (its render engine), the crossplane CLI, forge-xp and forge-dnslabel into .cache/tools (needs Go)
 
 $(TOOLS)/crossplane: tools/go.mod tools/go.sum
 	@command -v $(GO) >/dev/null 2>&1 || { echo "make tools: Go ($(GO)) is not installed: install Go 1.26 or newer with access to the Go module proxy (Debian 12's golang-go is too old); nothing is faked without it" >&2; exit 1; }
@@ -49,6 +49,13 @@ $(TOOLS)/forge-xp: tools/go.mod tools/go.sum $(wildcard tools/cmd/forge-xp/*.go)
 	@command -v $(GO) >/dev/null 2>&1 || { echo "make tools: Go is not installed (see README, The real tools)" >&2; exit 1; }
 	@mkdir -p $(TOOLS)
 	cd tools && $(GO) build -trimpath -o ../$@ ./cmd/forge-xp
+
+# crossplane-runtime's xpkg.ToDNSLabel as Crossplane's resolver names a dependency: the
+# tests hold forge.xpkg (the names of the packages we install) equal to it.
+$(TOOLS)/forge-dnslabel: tools/go.mod tools/go.sum tools/cmd/forge-dnslabel/main.go
+	@command -v $(GO) >/dev/null 2>&1 || { echo "make tools: Go is not installed (see README, The real tools)" >&2; exit 1; }
+	@mkdir -p $(TOOLS)
+	cd tools && $(GO) build -trimpath -ldflags "-s -w" -o ../$@ ./cmd/forge-dnslabel
 
 render: $(STAMP) tools ## Render every example stage with Crossplane's engine, print it, check it against its golden
 	$(BIN)/python -m forge.render.examples
@@ -169,3 +176,12 @@ $(TOOLS)/forge-e2e-oci: e2e/local/oci/go.mod e2e/local/oci/go.sum e2e/local/oci/
 	@command -v $(GO) >/dev/null 2>&1 || { echo "make kube-tools: Go is not installed (see README, The real tools)" >&2; exit 1; }
 	@mkdir -p $(TOOLS)
 	cd e2e/local/oci && CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o ../../../$@ .
+
+E2E_STAMP := $(VENV)/.installed-e2e
+$(E2E_STAMP): $(STAMP) pyproject.toml constraints.txt
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,e2e]'
+	touch $@
+
+# SCENARIOS="keda ..." runs only those (python -m e2e.local --list names them).
+e2e-local: $(E2E_STAMP) tools kube-tools ## End to end on a local control plane (etcd, kube-apiserver, kube-controller-manager, Crossplane; providers played): summary table
+	$(BIN)/python -m e2e.local $(SCENARIOS)

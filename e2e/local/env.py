@@ -4,7 +4,9 @@ provider player, and what the platform's bootstrap installs before any XR exists
 from __future__ import annotations
 
 import contextlib
+import json
 import shutil
+import subprocess
 import threading
 import time
 import traceback
@@ -62,6 +64,26 @@ def schema_root() -> Path:
     return resolve_schema_root()
 
 
+def gateway_api_crds() -> list[dict]:
+    """The Gateway API CRDs (standard channel) at the version ``forge.versions`` names:
+    the platform installs them once, from the upstream release (Istio needs them and
+    does not install them). Read from the ``sigs.k8s.io/gateway-api`` Go module, which
+    carries the same files (``config/crd/standard``), through the Go module proxy."""
+    from forge import versions  # noqa: PLC0415 (the function's pins)
+
+    module = f"sigs.k8s.io/gateway-api@{versions.GATEWAY_API_VERSION}"
+    out = subprocess.run(
+        ["go", "mod", "download", "-json", module],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    if out.returncode != 0:
+        raise HarnessError(f"go mod download {module} failed: {out.stdout}{out.stderr}")
+    return load_documents(Path(json.loads(out.stdout)["Dir"]) / "config" / "crd" / "standard")
+
+
 @dataclass
 class Loop:
     """Calls each function every ``interval`` seconds in one background thread."""
@@ -104,6 +126,7 @@ class Environment:
         self.keep = keep
         self.cp = ControlPlane(workdir)
         self.kube: Kube | None = None
+        self.loop_kube: Kube | None = None
         self.crossplane: Crossplane | None = None
         self.registry: Registry | None = None
         self.function: FunctionRuntime | None = None
@@ -138,9 +161,11 @@ class Environment:
         self._timed("crossplane", self.crossplane.start)
         self.registry = Registry(self.workdir)
         self.registry.start()
-        self.function = FunctionRuntime(self.kube, self.workdir, self.crossplane.root_ca())
+        # The background loop has its own client: the discovery cache is per client.
+        self.loop_kube = Kube(self.cp.kubeconfig, self.workdir / "cache-loop")
+        self.function = FunctionRuntime(self.loop_kube, self.workdir, self.crossplane.root_ca())
         self._timed("function", self.function.start)
-        self.player = ProviderPlayer(self.kube, self.workdir / "logs" / "player.log")
+        self.player = ProviderPlayer(self.loop_kube, self.workdir / "logs" / "player.log")
         self.loop = Loop(
             [self.player.step, self.function.play], self.workdir / "logs" / "loop.log"
         ).start()
@@ -152,8 +177,9 @@ class Environment:
                 with contextlib.suppress(Exception):
                     part.stop()
         self.cp.stop()
-        if self.kube is not None:
-            self.kube.close()
+        for kube in (self.kube, self.loop_kube):
+            if kube is not None:
+                kube.close()
 
     def check_alive(self) -> None:
         """Raise if any process died or the background loop keeps failing."""
@@ -171,6 +197,10 @@ class Environment:
         crds = kube.apply_all(load_documents(*(root / p for p in PROVIDER_CRDS)))
         self.wait_established([c["metadata"]["name"] for c in crds])
         kube.apply_all(BOOTSTRAP)
+        gateway = kube.apply_all(gateway_api_crds())
+        self.wait_established(
+            [c["metadata"]["name"] for c in gateway if c["kind"] == "CustomResourceDefinition"]
+        )
 
         package = self.registry.push(ROOT / "package" / "function", FUNCTION_REPOSITORY, "v0.1.0")
         kube.apply(function_object(package.replace("@", ":v0.1.0@", 1)))

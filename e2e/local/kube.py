@@ -3,6 +3,7 @@ documents, get/list/delete by apiVersion and kind, status patches, waits."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -46,6 +47,7 @@ class Kube:
         self.api: ApiClient = config.new_client_from_config(str(kubeconfig))
         cache_dir.mkdir(parents=True, exist_ok=True)
         self.dyn = DynamicClient(self.api, cache_file=str(cache_dir / "discovery.json"))
+        self._lock = threading.RLock()
 
     def close(self) -> None:
         self.api.close()
@@ -54,11 +56,12 @@ class Kube:
     def resource(self, api_version: str, kind: str):
         """The API resource for apiVersion/kind, refreshing discovery once if unknown
         (CRDs come and go during a run)."""
-        try:
-            return self.dyn.resources.get(api_version=api_version, kind=kind)
-        except ResourceNotFoundError:
-            self.dyn.resources.invalidate_cache()
-            return self.dyn.resources.get(api_version=api_version, kind=kind)
+        with self._lock:  # the discovery cache is not thread-safe
+            try:
+                return self.dyn.resources.get(api_version=api_version, kind=kind)
+            except ResourceNotFoundError:
+                self.dyn.resources.invalidate_cache()
+                return self.dyn.resources.get(api_version=api_version, kind=kind)
 
     def served(self, api_version: str, kind: str) -> bool:
         try:

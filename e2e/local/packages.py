@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import socket
 import subprocess
@@ -23,6 +24,7 @@ from e2e.local.controlplane import TOOLS
 from e2e.local.crossplane import NAMESPACE
 from e2e.local.kube import Kube, condition
 from e2e.local.procs import HarnessError, Proc, Procs, free_port, wait_for
+from kubernetes.dynamic.exceptions import ConflictError, NotFoundError
 
 FUNCTION_NAME = "input-output-hk-catalyst-forge-function-forge"
 FUNCTION_REPOSITORY = "input-output-hk/catalyst-forge/function-forge"
@@ -150,39 +152,44 @@ class FunctionRuntime:
         for rev in revisions:
             if rev["spec"].get("desiredState") != "Active":
                 continue
-            spec, status = rev["spec"], rev.get("status") or {}
-            # With the External runtime the Function sets no TLS Secret names on its
-            # revision; the establisher still needs an observed one (it reads the CA
-            # bundle for webhooks from it). Use the name the Function would have set.
-            server_secret = spec.get("tlsServerSecretName") or f"{FUNCTION_NAME}-tls-server"
-            self._ensure_server_secret(rev, server_secret)
-            wanted = {"endpoint": self.endpoint, "tlsServerSecretName": server_secret}
-            healthy = condition(rev, "RuntimeHealthy").get("status") == "True"
-            if healthy and all(status.get(k) == v for k, v in wanted.items()):
-                continue
-            conditions = [
-                c for c in status.get("conditions") or [] if c.get("type") != "RuntimeHealthy"
-            ]
-            conditions.append(
-                {
-                    "type": "RuntimeHealthy",
-                    "status": "True",
-                    "reason": "HealthyPackageRevision",
-                    "lastTransitionTime": _now(),
-                    "observedGeneration": rev["metadata"].get("generation", 1),
-                }
-            )
-            self.kube.patch(
-                rev,
-                {
-                    # Optimistic concurrency: Crossplane writes this status too.
-                    "metadata": {"resourceVersion": rev["metadata"]["resourceVersion"]},
-                    "status": wanted | {"conditions": conditions},
-                },
-                subresource="status",
-            )
-            changed += 1
+            # Crossplane may write it meanwhile: the next pass sees it anew.
+            with contextlib.suppress(ConflictError, NotFoundError):
+                changed += self._play(rev)
         return changed
+
+    def _play(self, rev: dict) -> int:
+        spec, status = rev["spec"], rev.get("status") or {}
+        # With the External runtime the Function sets no TLS Secret names on its
+        # revision; the establisher still needs an observed one (it reads the CA
+        # bundle for webhooks from it). Use the name the Function would have set.
+        server_secret = spec.get("tlsServerSecretName") or f"{FUNCTION_NAME}-tls-server"
+        self._ensure_server_secret(rev, server_secret)
+        wanted = {"endpoint": self.endpoint, "tlsServerSecretName": server_secret}
+        healthy = condition(rev, "RuntimeHealthy").get("status") == "True"
+        if healthy and all(status.get(k) == v for k, v in wanted.items()):
+            return 0
+        conditions = [
+            c for c in status.get("conditions") or [] if c.get("type") != "RuntimeHealthy"
+        ]
+        conditions.append(
+            {
+                "type": "RuntimeHealthy",
+                "status": "True",
+                "reason": "HealthyPackageRevision",
+                "lastTransitionTime": _now(),
+                "observedGeneration": rev["metadata"].get("generation", 1),
+            }
+        )
+        self.kube.patch(
+            rev,
+            {
+                # Optimistic concurrency: Crossplane writes this status too.
+                "metadata": {"resourceVersion": rev["metadata"]["resourceVersion"]},
+                "status": wanted | {"conditions": conditions},
+            },
+            subresource="status",
+        )
+        return 1
 
     def _ensure_server_secret(self, rev: dict, name: str) -> None:
         if self.kube.get("v1", "Secret", name, NAMESPACE) is not None:

@@ -24,6 +24,7 @@ external system.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import threading
 import traceback
@@ -31,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from e2e.local.kube import Kube, condition
+from kubernetes.dynamic.exceptions import ConflictError, NotFoundError
 
 FINALIZER = "finalizer.managedresource.crossplane.io"
 EXTERNAL_NAME = "crossplane.io/external-name"
@@ -123,7 +125,9 @@ class ProviderPlayer:
             if not self.kube.served(played.api_version, played.kind):
                 continue
             for mr in self.kube.list(played.api_version, played.kind):
-                self.reconcile(played, mr)
+                # Changed or gone since listed: the next pass sees it anew.
+                with contextlib.suppress(ConflictError, NotFoundError):
+                    self.reconcile(played, mr)
 
     # --- one managed resource ------------------------------------------------------
     def reconcile(self, played: Played, mr: dict) -> None:

@@ -1,0 +1,188 @@
+"""The scenarios of ``make e2e-local``: each one a function of the environment with a
+time budget; each returns a one-line detail for the summary table or raises."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from e2e.local.controlplane import ROOT
+from e2e.local.env import Environment
+from e2e.local.kube import condition, is_true, load_documents
+from e2e.local.procs import HarnessError
+
+XR_GROUP = "forge.projectcatalyst.io/v1alpha1"
+COMPOSITE_LABEL = "crossplane.io/composite"
+
+# Kinds a composition of ours may compose, looked up by the composite label to prove
+# that a deleted XR left nothing behind.
+COMPOSED_KINDS = (
+    ("helm.m.crossplane.io/v1beta1", "Release"),
+    ("helm.m.crossplane.io/v1beta1", "ProviderConfig"),
+    ("kubernetes.m.crossplane.io/v1alpha1", "Object"),
+    ("kubernetes.m.crossplane.io/v1alpha1", "ProviderConfig"),
+    ("protection.crossplane.io/v1beta1", "Usage"),
+    ("protection.crossplane.io/v1beta1", "ClusterUsage"),
+    ("v1", "Secret"),
+    ("v1", "Namespace"),
+)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    budget: float
+    run: Callable[[Environment, float], str]
+
+
+# --- helpers -----------------------------------------------------------------------
+def _xr_ref(xr: dict) -> str:
+    md = xr["metadata"]
+    where = f"{md['namespace']}/" if md.get("namespace") else ""
+    return f"{xr['kind']} {where}{md['name']}"
+
+
+def get_xr(env: Environment, xr: dict) -> dict | None:
+    md = xr["metadata"]
+    return env.kube.get(xr["apiVersion"], xr["kind"], md["name"], md.get("namespace"))
+
+
+def composed(env: Environment, xr_name: str) -> list[str]:
+    """Every object labelled as composed by the XR named ``xr_name``."""
+    found = []
+    for api_version, kind in COMPOSED_KINDS:
+        if not env.kube.served(api_version, kind):
+            continue
+        for obj in env.kube.list(api_version, kind, label_selector=f"{COMPOSITE_LABEL}={xr_name}"):
+            md = obj["metadata"]
+            found.append(f"{kind} {md.get('namespace', '')}/{md['name']}".replace(" /", " "))
+    return found
+
+
+def wait_ready(env: Environment, xr: dict, deadline: float) -> dict:
+    """Wait for the XR's Ready=True; on timeout name its conditions and every composed
+    resource that is not Ready."""
+
+    def ready():
+        obj = get_xr(env, xr)
+        return obj if is_true(obj, "Ready") else None
+
+    try:
+        return env.kube.wait(
+            f"{_xr_ref(xr)} Ready",
+            ready,
+            timeout=max(deadline - time.monotonic(), 1),
+            alive=env.check_alive,
+        )
+    except HarnessError as exc:
+        raise HarnessError(f"{exc}\n{describe(env, xr)}") from None
+
+
+def describe(env: Environment, xr: dict) -> str:
+    obj = get_xr(env, xr) or {}
+    lines = [f"{_xr_ref(xr)} conditions:"]
+    for c in (obj.get("status") or {}).get("conditions") or []:
+        lines.append(f"  {c['type']}={c['status']} {c.get('reason', '')} {c.get('message', '')}")
+    for ref in ((obj.get("spec") or {}).get("crossplane") or {}).get("resourceRefs") or []:
+        ns = ref.get("namespace") or (xr["metadata"].get("namespace"))
+        try:
+            res = env.kube.resource(ref["apiVersion"], ref["kind"])
+            child = env.kube.get(
+                ref["apiVersion"], ref["kind"], ref["name"], ns if res.namespaced else None
+            )
+        except Exception as exc:
+            lines.append(f"  {ref['kind']} {ref['name']}: {exc}")
+            continue
+        ready = condition(child, "Ready")
+        lines.append(
+            f"  {ref['kind']} {ref['name']}: "
+            + ("missing" if child is None else f"Ready={ready.get('status', '?')}")
+        )
+    return "\n".join(lines)
+
+
+def delete_and_wait(env: Environment, xr: dict, deadline: float) -> float:
+    """Delete the XR as a user does (foreground is Crossplane's default for XRs it
+    composes: it deletes the composed resources); return the seconds until the XR and
+    everything it composed are gone."""
+    md = xr["metadata"]
+    t = time.monotonic()
+    env.kube.delete(xr["apiVersion"], xr["kind"], md["name"], md.get("namespace"))
+
+    def gone():
+        return get_xr(env, xr) is None and not composed(env, md["name"])
+
+    try:
+        env.kube.wait(
+            f"{_xr_ref(xr)} and what it composed deleted",
+            gone,
+            timeout=max(deadline - time.monotonic(), 1),
+            alive=env.check_alive,
+        )
+    except HarnessError as exc:
+        left = composed(env, md["name"])
+        still = get_xr(env, xr)
+        detail = f"left behind: {left}" + (
+            f"; the XR still exists with finalizers {still['metadata'].get('finalizers')}"
+            if still
+            else ""
+        )
+        raise HarnessError(f"{exc}; {detail}") from None
+    return time.monotonic() - t
+
+
+def environment_configs(env: Environment, path: Path) -> None:
+    env.kube.apply_all(d for d in load_documents(path) if d.get("kind") == "EnvironmentConfig")
+
+
+# --- scenarios -----------------------------------------------------------------------
+def keda_lifecycle(env: Environment, budget: float) -> str:
+    """A KEDA in a namespace: Ready, its composed Release as Crossplane wrote it, then
+    deleted: nothing left behind."""
+    deadline = time.monotonic() + budget
+    base = ROOT / "examples" / "infrastructure" / "keda"
+    environment_configs(env, base / "stages" / "01-installing" / "required.yaml")
+    xr = yaml.safe_load((base / "xr.yaml").read_text())
+    t = time.monotonic()
+    env.kube.apply(xr)
+    obj = wait_ready(env, xr, deadline)
+    ready_s = time.monotonic() - t
+    refs = obj["spec"]["crossplane"]["resourceRefs"]
+    if not refs:
+        raise HarnessError("KEDA Ready with no composed resources")
+    deleted_s = delete_and_wait(env, xr, deadline)
+    kinds = sorted({r["kind"] for r in refs})
+    return (
+        f"Ready in {ready_s:.1f}s ({len(refs)} composed: {', '.join(kinds)}); "
+        f"deleted in {deleted_s:.1f}s, nothing left"
+    )
+
+
+def bundle_lifecycle(env: Environment, budget: float) -> str:
+    """The whole infrastructure bundle in a namespace: every XR Ready, then every XR
+    deleted with nothing left behind."""
+    deadline = time.monotonic() + budget
+    base = ROOT / "examples" / "infrastructure"
+    environment_configs(env, base / "keda" / "stages" / "01-installing" / "required.yaml")
+    xrs = [d for d in load_documents(base / "bundle.yaml") if d["apiVersion"] == XR_GROUP]
+    t = time.monotonic()
+    env.kube.apply_all(xrs)
+    for xr in xrs:
+        wait_ready(env, xr, deadline)
+    ready_s = time.monotonic() - t
+    t = time.monotonic()
+    for xr in xrs:
+        md = xr["metadata"]
+        env.kube.delete(xr["apiVersion"], xr["kind"], md["name"], md.get("namespace"))
+    for xr in xrs:
+        delete_and_wait(env, xr, deadline)
+    return f"{len(xrs)} XRs Ready in {ready_s:.1f}s; deleted in {time.monotonic() - t:.1f}s"
+
+
+SCENARIOS = (
+    Scenario("keda", 120, keda_lifecycle),
+    Scenario("infrastructure-bundle", 240, bundle_lifecycle),
+)
