@@ -1,0 +1,321 @@
+"""The local end-to-end harness (e2e/local): its pieces that can fail.
+
+Unit tests run everywhere. The tests marked ``e2e_local`` start the real control plane
+(``make kube-tools`` builds it) and Crossplane (``make tools``): they skip, naming the
+missing binary, when those are not built, unless ``FORGE_E2E_LOCAL_REQUIRED=1``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import ssl
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from cryptography import x509
+from e2e.local import pki
+from e2e.local.__main__ import table
+from e2e.local.controlplane import TOOLS, ControlPlane, Tools, kubeconfig
+from e2e.local.player import _merge_conditions
+from e2e.local.procs import HarnessError, Proc, wait_for
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# --- units ---------------------------------------------------------------------------
+def test_issued_certificate_chains_to_its_ca(tmp_path):
+    ca = pki.CA.create("test-ca")
+    crt, key = ca.issue("server", dns=("localhost",), ips=("127.0.0.1",), server=True)
+    leaf = x509.load_pem_x509_certificate(crt)
+    assert leaf.issuer == ca.cert.subject
+    sans = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert sans.get_values_for_type(x509.DNSName) == ["localhost"]
+    assert [str(i) for i in sans.get_values_for_type(x509.IPAddress)] == ["127.0.0.1"]
+    assert leaf.not_valid_after_utc > dt.datetime.now(dt.UTC)
+    # Python's TLS stack accepts the pair and the CA as a trust root.
+    ctx = ssl.create_default_context(cadata=ca.cert_pem.decode())
+    (tmp_path / "c.pem").write_bytes(crt)
+    (tmp_path / "k.pem").write_bytes(key)
+    ctx.load_cert_chain(tmp_path / "c.pem", tmp_path / "k.pem")
+
+
+def test_ca_round_trips_through_pem():
+    ca = pki.CA.create("test-ca")
+    again = pki.CA.load(ca.cert_pem, pki.key_pem(ca.key))
+    crt, _ = again.issue("client", organization="system:masters", client=True)
+    leaf = x509.load_pem_x509_certificate(crt)
+    assert leaf.issuer == ca.cert.subject
+    assert "O=system:masters" in leaf.subject.rfc4514_string()
+
+
+def test_kubeconfig_embeds_everything():
+    cfg = yaml.safe_load(kubeconfig("https://127.0.0.1:1", b"CA", b"CRT", b"KEY", "admin"))
+    assert cfg["clusters"][0]["cluster"]["server"] == "https://127.0.0.1:1"
+    assert cfg["users"][0]["user"]["client-key-data"] == "S0VZ"
+    assert cfg["current-context"] == "local"
+
+
+def test_missing_binaries_are_named(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no etcd on PATH either
+    with pytest.raises(HarnessError, match=r"kube-apiserver.*make kube-tools"):
+        Tools.find(tmp_path)
+
+
+def test_wait_for_reports_a_dead_process(tmp_path):
+    proc = Proc("false", ["sh", "-c", "echo boom; exit 3"], tmp_path / "false.log").start()
+    with pytest.raises(HarnessError, match=r"false exited with code 3(.|\n)*boom"):
+        wait_for("never", lambda: False, timeout=30, alive=proc.check_alive)
+
+
+def test_wait_for_times_out_naming_what():
+    with pytest.raises(HarnessError, match="waiting for the thing"):
+        wait_for("the thing", lambda: False, timeout=0.3, interval=0.1)
+
+
+def test_conditions_keep_their_transition_time():
+    old = [{"type": "Ready", "status": "True", "reason": "Available", "lastTransitionTime": "t0"}]
+    new = [{"type": "Ready", "status": "True", "reason": "Available", "lastTransitionTime": "t1"}]
+    new[0]["observedGeneration"] = 2
+    merged, changed = _merge_conditions(old, new)
+    assert changed
+    assert merged[0]["lastTransitionTime"] == "t0"
+    assert merged[0]["observedGeneration"] == 2
+    _, changed = _merge_conditions(merged, new)
+    assert not changed
+
+
+def test_summary_table_lines_up():
+    out = table([("keda", 12.04, "ok", "Ready"), ("infrastructure-bundle", 3.0, "FAIL", "x")])
+    lines = out.splitlines()
+    assert lines[0].split() == ["scenario", "seconds", "result", "detail"]
+    assert "12.0" in lines[2]
+    assert lines[3].startswith("infrastructure-bundle")
+    assert len({line.index("  ") for line in lines[2:]}) >= 1
+
+
+# --- against the real control plane ----------------------------------------------------
+def _tools_or_skip() -> Tools:
+    try:
+        tools = Tools.find()
+        missing = [p for p in (TOOLS / "crossplane",) if not p.exists()]
+        if missing:
+            raise HarnessError(f"missing {missing[0]}: run `make tools`")
+    except HarnessError as exc:
+        if os.environ.get("FORGE_E2E_LOCAL_REQUIRED") == "1":
+            raise
+        pytest.skip(str(exc))
+    return tools
+
+
+@pytest.fixture(scope="module")
+def control_plane(tmp_path_factory):
+    tools = _tools_or_skip()
+    cp = ControlPlane(tmp_path_factory.mktemp("e2e-local"), tools)
+    t = time.monotonic()
+    cp.start()
+    assert time.monotonic() - t < 120
+    yield cp
+    cp.stop()
+    assert not any(p.running() for p in cp.procs.items)
+
+
+@pytest.fixture(scope="module")
+def kube(control_plane):
+    from e2e.local.kube import Kube  # noqa: PLC0415 (the optional e2e extra)
+
+    k = Kube(control_plane.kubeconfig, control_plane.workdir / "cache")
+    yield k
+    k.close()
+
+
+@pytest.fixture(scope="module")
+def crossplane(control_plane, kube):
+    from e2e.local.crossplane import Crossplane  # noqa: PLC0415
+
+    xp = Crossplane(control_plane, kube, control_plane.workdir).start()
+    yield xp
+    xp.stop()
+
+
+def _wait(kube, what, check, timeout=60):
+    return kube.wait(what, check, timeout=timeout)
+
+
+@pytest.mark.e2e_local
+def test_api_server_accepts_a_crd_and_serves_it(kube):
+    from e2e.local.kube import is_true  # noqa: PLC0415
+
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.e2e.forge.test"},
+        "spec": {
+            "group": "e2e.forge.test",
+            "names": {"kind": "Widget", "plural": "widgets"},
+            "scope": "Namespaced",
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "properties": {
+                                "spec": {
+                                    "type": "object",
+                                    "properties": {"size": {"type": "integer", "maximum": 3}},
+                                }
+                            },
+                        }
+                    },
+                }
+            ],
+        },
+    }
+    kube.apply(crd)
+    _wait(
+        kube,
+        "Widget CRD established",
+        lambda: is_true(
+            kube.get(
+                "apiextensions.k8s.io/v1", "CustomResourceDefinition", crd["metadata"]["name"]
+            ),
+            "Established",
+        ),
+    )
+    w = {
+        "apiVersion": "e2e.forge.test/v1",
+        "kind": "Widget",
+        "metadata": {"name": "w", "namespace": "default"},
+        "spec": {"size": 2, "unknown": 1},
+    }
+    _wait(kube, "Widget served", lambda: kube.served("e2e.forge.test/v1", "Widget"))
+    got = kube.create(w)
+    assert got["spec"] == {"size": 2}  # pruned by the server (an apply would refuse it)
+    from kubernetes.dynamic.exceptions import UnprocessibleEntityError  # noqa: PLC0415
+
+    with pytest.raises(UnprocessibleEntityError, match=r"spec\.size"):
+        kube.apply(w | {"spec": {"size": 4}})
+    kube.delete("e2e.forge.test/v1", "Widget", "w", "default")
+
+
+@pytest.mark.e2e_local
+def test_controller_manager_collects_garbage_and_deletes_namespaces(kube):
+    kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "gc-test"}})
+    owner = kube.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "owner", "namespace": "gc-test"},
+        }
+    )
+    kube.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": "child",
+                "namespace": "gc-test",
+                "ownerReferences": [
+                    {
+                        "apiVersion": "v1",
+                        "kind": "ConfigMap",
+                        "name": "owner",
+                        "uid": owner["metadata"]["uid"],
+                    }
+                ],
+            },
+        }
+    )
+    kube.delete("v1", "ConfigMap", "owner", "gc-test")
+    _wait(
+        kube,
+        "the garbage collector to delete the child",
+        lambda: kube.get("v1", "ConfigMap", "child", "gc-test") is None,
+    )
+    kube.delete("v1", "Namespace", "gc-test")
+    _wait(
+        kube,
+        "the namespace controller to finish deleting gc-test",
+        lambda: kube.get("v1", "Namespace", "gc-test") is None,
+    )
+
+
+@pytest.mark.e2e_local
+def test_xrd_cel_rules_are_enforced_by_the_api_server(kube, crossplane):
+    from e2e.local.kube import is_true, load_documents  # noqa: PLC0415
+    from kubernetes.dynamic.exceptions import UnprocessibleEntityError  # noqa: PLC0415
+
+    (xrd,) = load_documents(ROOT / "xrds" / "kedas.yaml")
+    kube.apply(xrd)
+    _wait(
+        kube,
+        "the KEDA XRD established",
+        lambda: is_true(
+            kube.get(xrd["apiVersion"], xrd["kind"], xrd["metadata"]["name"]), "Established"
+        ),
+    )
+    _wait(kube, "KEDA served", lambda: kube.served("forge.projectcatalyst.io/v1alpha1", "KEDA"))
+    xr = {
+        "apiVersion": "forge.projectcatalyst.io/v1alpha1",
+        "kind": "KEDA",
+        "metadata": {"name": "cel", "namespace": "default"},
+        "spec": {"clusterName": "dev", "awsIdentity": {"source": "IRSA"}},
+    }
+    with pytest.raises(UnprocessibleEntityError, match="roleArn is required when source is IRSA"):
+        kube.create(xr)
+    xr["spec"]["awsIdentity"] = {"source": "PodIdentity"}
+    created = kube.create(xr)
+    assert created["spec"]["namespace"] == "keda"  # the XRD's default, applied by the server
+    # A transition rule: only a real API server has the old object to compare with.
+    with pytest.raises(UnprocessibleEntityError, match="is immutable"):
+        kube.patch(created, {"spec": {"namespace": "elsewhere"}})
+
+
+@pytest.mark.e2e_local
+def test_usage_webhook_is_reached_and_blocks_deletion(kube, crossplane):
+    from kubernetes.dynamic.exceptions import ApiException  # noqa: PLC0415
+
+    kube.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "used", "namespace": "default"},
+        }
+    )
+    kube.apply(
+        {
+            "apiVersion": "protection.crossplane.io/v1beta1",
+            "kind": "Usage",
+            "metadata": {"name": "hold", "namespace": "default"},
+            "spec": {
+                "of": {"apiVersion": "v1", "kind": "ConfigMap", "resourceRef": {"name": "used"}},
+                "reason": "held by the e2e-local test",
+            },
+        }
+    )
+    _wait(
+        kube,
+        "Crossplane to mark the ConfigMap in use",
+        lambda: (
+            (kube.get("v1", "ConfigMap", "used", "default")["metadata"].get("labels") or {}).get(
+                "crossplane.io/in-use"
+            )
+            == "true"
+        ),
+    )
+    with pytest.raises(ApiException, match="held by the e2e-local test"):
+        kube.delete("v1", "ConfigMap", "used", "default")
+    kube.delete("protection.crossplane.io/v1beta1", "Usage", "hold", "default")
+    _wait(
+        kube,
+        "the Usage gone",
+        lambda: kube.get("protection.crossplane.io/v1beta1", "Usage", "hold", "default") is None,
+    )
+    _wait(
+        kube, "the ConfigMap deletable", lambda: kube.delete("v1", "ConfigMap", "used", "default")
+    )
