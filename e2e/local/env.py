@@ -41,8 +41,10 @@ PROVIDER_CRDS = (
 )
 
 # What the platform's bootstrap gives Crossplane's providers (README, PlatformCluster):
-# in-cluster ClusterProviderConfigs named `default`.
+# in-cluster ClusterProviderConfigs named `default`; and Argo CD's namespace, where a
+# Cluster registers itself.
 BOOTSTRAP = (
+    {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "argocd"}},
     {
         "apiVersion": "helm.m.crossplane.io/v1beta1",
         "kind": "ClusterProviderConfig",

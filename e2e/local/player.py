@@ -16,6 +16,16 @@ It does what crossplane-runtime's managed reconciler does to the API objects:
 - on deletion: ``Ready=False`` (``Deleting``), then the finalizer is removed, whether the
   ``managementPolicies`` include ``Delete`` or not (nothing external exists to delete).
 
+Two things of the clusters those providers reach are played too:
+
+- the vCluster chart: once a Release of the ``vcluster`` chart is ready, the Secret
+  ``vc-<release>`` in its namespace, as vCluster writes it (``config``: a kubeconfig for
+  ``exportKubeConfig.server``; ``certificate-authority``, ``client-certificate``,
+  ``client-key``), with real throwaway certificates;
+- Crossplane in a target cluster: an Object whose manifest is a package
+  (``pkg.crossplane.io`` Provider, Function, Configuration) observes it ``Installed`` and
+  ``Healthy`` (no package is pulled or run).
+
 What it does not model: chart installs (no chart is fetched or rendered, no workload
 runs), the Object's manifest applied to a cluster, ProviderConfigUsages and their
 finalizer on ProviderConfigs, connection Secrets, drift, rate limits, errors of the
@@ -24,6 +34,7 @@ external system.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime as dt
 import threading
@@ -31,6 +42,8 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+from e2e.local import pki
 from e2e.local.kube import Kube, condition
 from kubernetes.dynamic.exceptions import ConflictError, NotFoundError
 
@@ -177,6 +190,8 @@ class ProviderPlayer:
             )
             return
         at_provider = self._at_provider(played, mr)
+        if played is RELEASE and _chart(mr) == "vcluster":
+            self._vcluster_secret(mr)
         self._set_conditions(
             mr,
             [
@@ -212,7 +227,80 @@ class ProviderPlayer:
                 "releaseDescription": "Install complete" if revision == 1 else "Upgrade complete",
                 "version": chart.get("version", ""),
             }
-        return {"manifest": mr["spec"]["forProvider"].get("manifest")}
+        manifest = mr["spec"]["forProvider"].get("manifest")
+        if _is_package(manifest):
+            gen = (manifest.get("metadata") or {}).get("generation", 1)
+            manifest = manifest | {
+                "status": {
+                    "conditions": [
+                        _cond("Installed", "True", "ActivePackageRevision", gen),
+                        _cond("Healthy", "True", "HealthyPackageRevision", gen),
+                    ]
+                }
+            }
+            old_manifest = old.get("manifest") or {}
+            if _without_times(old_manifest) == _without_times(manifest):
+                manifest = old_manifest  # unchanged: keep the transition times
+        return {"manifest": manifest}
+
+    def _vcluster_secret(self, mr: dict) -> None:
+        """The kubeconfig Secret the vCluster writes once it runs."""
+        name = mr["metadata"]["name"]
+        namespace = mr["spec"]["forProvider"].get("namespace") or mr["metadata"]["namespace"]
+        if self.kube.get("v1", "Secret", f"vc-{name}", namespace) is not None:
+            return
+        values = mr["spec"]["forProvider"].get("values") or {}
+        export = values.get("exportKubeConfig") or {}
+        server = export.get("server") or "https://localhost:8443"
+        context = export.get("context") or name
+        ca = pki.CA.create(f"vcluster-{name}-ca")
+        crt, key = ca.issue("admin", organization="system:masters", client=True)
+        config = yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [
+                    {
+                        "name": context,
+                        "cluster": {
+                            "server": server,
+                            "certificate-authority-data": _b64(ca.cert_pem),
+                        },
+                    }
+                ],
+                "users": [
+                    {
+                        "name": context,
+                        "user": {
+                            "client-certificate-data": _b64(crt),
+                            "client-key-data": _b64(key),
+                        },
+                    }
+                ],
+                "contexts": [{"name": context, "context": {"cluster": context, "user": context}}],
+                "current-context": context,
+            }
+        ).encode()
+        self.kube.create(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {
+                    "name": f"vc-{name}",
+                    "namespace": namespace,
+                    "labels": {"app": "vcluster", "vcluster-name": name},
+                },
+                "type": "Opaque",
+                "data": {
+                    "config": _b64(config),
+                    "certificate-authority": _b64(ca.cert_pem),
+                    "client-certificate": _b64(crt),
+                    "client-key": _b64(key),
+                    "token": "",
+                },
+            }
+        )
+        self._say(f"vCluster {namespace}/{name}: wrote Secret vc-{name}")
 
     def _set_conditions(self, mr: dict, wanted: list[dict], at_provider: dict | None = None):
         status = mr.get("status") or {}
@@ -229,6 +317,32 @@ class ProviderPlayer:
             {"metadata": {"resourceVersion": mr["metadata"]["resourceVersion"]}, "status": body},
             subresource="status",
         )
+
+
+def _chart(mr: dict) -> str:
+    return ((mr["spec"].get("forProvider") or {}).get("chart") or {}).get("name", "")
+
+
+def _is_package(manifest: dict | None) -> bool:
+    return bool(manifest) and (
+        str(manifest.get("apiVersion", "")).startswith("pkg.crossplane.io/")
+        and manifest.get("kind") in ("Provider", "Function", "Configuration")
+    )
+
+
+def _without_times(manifest: dict) -> dict:
+    out = dict(manifest)
+    status = dict(out.get("status") or {})
+    status["conditions"] = [
+        {k: v for k, v in c.items() if k != "lastTransitionTime"}
+        for c in status.get("conditions") or []
+    ]
+    out["status"] = status
+    return out
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
 
 
 def _gen(obj: dict) -> int:

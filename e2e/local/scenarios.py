@@ -3,12 +3,15 @@ time budget; each returns a one-line detail for the summary table or raises."""
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+from cryptography import x509
 from e2e.local.controlplane import ROOT
 from e2e.local.env import Environment
 from e2e.local.kube import condition, is_true, load_documents
@@ -182,7 +185,103 @@ def bundle_lifecycle(env: Environment, budget: float) -> str:
     return f"{len(xrs)} XRs Ready in {ready_s:.1f}s; deleted in {time.monotonic() - t:.1f}s"
 
 
+def _uids(env: Environment, xr_obj: dict) -> dict[str, str]:
+    """Composed resource -> uid, from the XR's resourceRefs."""
+    out = {}
+    ns = xr_obj["metadata"].get("namespace")
+    for ref in xr_obj["spec"]["crossplane"]["resourceRefs"]:
+        res = env.kube.resource(ref["apiVersion"], ref["kind"])
+        obj = env.kube.get(
+            ref["apiVersion"],
+            ref["kind"],
+            ref["name"],
+            (ref.get("namespace") or ns) if res.namespaced else None,
+        )
+        if obj is not None:
+            out[f"{ref['kind']}/{ref['name']}"] = obj["metadata"]["uid"]
+    return out
+
+
+def _argocd_secret(env: Environment, name: str) -> dict:
+    """The Argo CD cluster Secret, read as Argo CD reads it (its label, then name,
+    server and the JSON config)."""
+    secrets = env.kube.list(
+        "v1", "Secret", "argocd", label_selector="argocd.argoproj.io/secret-type=cluster"
+    )
+    found = [s for s in secrets if base64.b64decode(s["data"]["name"]).decode() == name]
+    if len(found) != 1:
+        raise HarnessError(f"{len(found)} Argo CD cluster Secrets named {name!r} in argocd")
+    data = {k: base64.b64decode(v).decode() for k, v in found[0]["data"].items()}
+    return found[0] | {"decoded": data, "config": json.loads(data["config"])}
+
+
+def _check_argocd_tls(argocd: dict, vc_secret: dict) -> str:
+    """The Secret's TLS material is the vCluster's, and its CA verifies its certificate."""
+    tls = argocd["config"]["tlsClientConfig"]
+    if tls.get("insecure") is not False:
+        raise HarnessError(f"Argo CD tlsClientConfig.insecure is {tls.get('insecure')!r}")
+    ca = x509.load_pem_x509_certificate(base64.b64decode(tls["caData"]))
+    cert = x509.load_pem_x509_certificate(base64.b64decode(tls["certData"]))
+    cert.verify_directly_issued_by(ca)
+    vc_cert = base64.b64decode(vc_secret["data"]["client-certificate"])
+    if base64.b64decode(tls["certData"]) != vc_cert:
+        raise HarnessError("Argo CD's certData is not the vCluster's client certificate")
+    return argocd["decoded"]["server"]
+
+
+def vcluster_lifecycle(env: Environment, budget: float) -> str:
+    """A vCluster Cluster Ready (vc-<name> written by the played chart); the Argo CD
+    cluster Secret read back as Argo CD reads it; a spec update converges with nothing
+    recreated; deleted (Usages, finalizers, namespace deletion) with nothing left."""
+    deadline = time.monotonic() + budget
+    xr = yaml.safe_load((ROOT / "examples" / "cluster-vcluster" / "xr.yaml").read_text())
+    name = xr["metadata"]["name"]
+    t = time.monotonic()
+    env.kube.apply(xr)
+    obj = wait_ready(env, xr, deadline)
+    ready_s = time.monotonic() - t
+    vc_secret = env.kube.get("v1", "Secret", f"vc-{name}", f"cluster-{name}")
+    if vc_secret is None:
+        raise HarnessError(f"no Secret cluster-{name}/vc-{name}")
+    server = _check_argocd_tls(_argocd_secret(env, name), vc_secret)
+
+    before = _uids(env, obj)
+    xr["spec"]["argocd"] = {"labels": {"team": "e2e"}}
+    env.kube.apply(xr)
+
+    def updated():
+        labels = _argocd_secret(env, name)["metadata"].get("labels") or {}
+        current = get_xr(env, xr)
+        return labels.get("team") == "e2e" and is_true(current, "Ready") and current
+
+    obj = env.kube.wait(
+        "the Argo CD Secret labelled team=e2e",
+        updated,
+        timeout=max(deadline - time.monotonic(), 1),
+        alive=env.check_alive,
+    )
+    after = _uids(env, obj)
+    recreated = sorted(k for k in before if k in after and before[k] != after[k])
+    if recreated:
+        raise HarnessError(f"the spec update recreated {recreated}")
+
+    t = time.monotonic()
+    delete_and_wait(env, xr, deadline)
+    env.kube.wait(
+        f"namespace cluster-{name} deleted",
+        lambda: env.kube.get("v1", "Namespace", f"cluster-{name}") is None,
+        timeout=max(deadline - time.monotonic(), 1),
+        alive=env.check_alive,
+    )
+    deleted_s = time.monotonic() - t
+    return (
+        f"Ready in {ready_s:.1f}s ({len(before)} composed); Argo CD reaches {server} with the "
+        f"vCluster's certificate; update: nothing recreated; deleted in {deleted_s:.1f}s"
+    )
+
+
 SCENARIOS = (
     Scenario("keda", 120, keda_lifecycle),
     Scenario("infrastructure-bundle", 240, bundle_lifecycle),
+    Scenario("cluster-vcluster", 300, vcluster_lifecycle),
 )
