@@ -35,11 +35,11 @@ from forge.packaging.layout import (
     PACKAGES,
     PackageSpec,
     composite_type,
-    dependency_name,
     load_docs,
     xrd_type,
 )
 from forge.packaging.semver import Constraint, SemverError, Version
+from forge.xpkg import dependency_name
 
 ROOT = Path(__file__).resolve().parent.parent
 VERSION = release.from_git(ROOT)  # what `make packages` stamps

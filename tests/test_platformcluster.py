@@ -63,7 +63,7 @@ def test_lifecycle_reaches_ready_with_provider_configs(assert_schema_valid):
         "kind": "ClusterProviderConfig",
         "name": "default",
     }
-    assert final.status["packages"]["provider-helm"]["healthy"] is True
+    assert final.status["packages"]["crossplane-contrib-provider-helm"]["healthy"] is True
     assert {c: final.conditions[c].status for c in final.conditions} == {
         "PackagesHealthy": fnv1.STATUS_CONDITION_TRUE,
         "ProviderConfigsReady": fnv1.STATUS_CONDITION_TRUE,

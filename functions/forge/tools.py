@@ -14,6 +14,7 @@ TOOLS_ENV = "FORGE_TOOLS_DIR"
 CORE = "crossplane"  # Crossplane core: `internal render` is the real composition engine
 DRIVER = "forge-xp"  # ours: runs the engine and the API server's validation library
 CLI = "crossplane-cli"  # the crossplane CLI v2.2.0: beta validate, xpkg build
+DNSLABEL = "forge-dnslabel"  # ours: crossplane-runtime's xpkg.ToDNSLabel, for forge.xpkg's test
 
 
 class MissingToolError(RuntimeError):

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from forge.xpkg import dependency_name
+
 GROUP = "forge.projectcatalyst.io"
 VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
@@ -14,7 +16,7 @@ API_VERSION = f"{GROUP}/{VERSION}"
 FUNCTION_PACKAGE = "ghcr.io/input-output-hk/catalyst-forge/function-forge"
 # Crossplane names a package it installs as a dependency after its repository path
 # (xpkg.ToDNSLabel), so Compositions must call the Function by that name.
-FUNCTION_NAME = "input-output-hk-catalyst-forge-function-forge"
+FUNCTION_NAME = dependency_name(FUNCTION_PACKAGE)
 FUNCTION_VERSION = "v0.1.0"
 
 PROVIDER_HELM = ("xpkg.crossplane.io/crossplane-contrib/provider-helm", "v1.4.0")

@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 
 from tests.support.providers import observe
-from tests.support.request import build, render
+from tests.support.request import build, render, step_input
 
 
 def write_stages(example: Path, names: list[str], max_rounds: int = 12) -> None:
@@ -36,7 +36,8 @@ def write_stages(example: Path, names: list[str], max_rounds: int = 12) -> None:
             docs = [observed[key].manifest for key in sorted(observed)]
             text = yaml.safe_dump_all(docs, sort_keys=False)
             (stage / "observed.yaml").write_text(text)
-        out = render(build(xr, observed=observed, required=required))
+        given = step_input(xr["kind"])
+        out = render(build(xr, observed=observed, required=required, step_input=given))
         observed = {key: observe(key, manifest) for key, manifest in out.resources.items()}
         if index > max_rounds:
             break

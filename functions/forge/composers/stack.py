@@ -10,10 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from forge import versions
-from forge.models.stack import Stack
+from forge import versions, xpkg
+from forge.models.stack import Package, Stack
 
 CROSSPLANE_NAMESPACE = "crossplane-system"
+# The AWS family providers share one identity; helm and kubernetes get their own,
+# cluster-admin in-cluster because they install arbitrary charts and objects.
+AWS_ACCOUNT = "provider-aws"
+IN_CLUSTER_ADMINS = frozenset({"provider-helm", "provider-kubernetes"})
 Phase = Literal["runtime", "package", "config"]
 
 
@@ -31,25 +35,63 @@ class StackItem:
     manifest: dict[str, Any]
 
 
-def _provider_names(stack: Stack) -> list[tuple[str, str, str]]:
-    """(package name, repository, version) of every provider in the stack."""
-    helm_repo, helm_version = versions.PROVIDER_HELM
-    k8s_repo, k8s_version = versions.PROVIDER_KUBERNETES
-    providers = [
-        ("provider-helm", stack.helm.repository or helm_repo, stack.helm.version or helm_version),
-        (
+@dataclass(frozen=True)
+class StackPackage:
+    """One package of the stack.
+
+    ``key`` names its composed resources (stable: renaming one would delete and
+    recreate it). The object is named as Crossplane names a Configuration's
+    dependency on ``repository``, the pinned one our Configurations depend on,
+    whatever ``image`` says: an overridden repository (a mirror) is still that
+    package, never a second one beside it. ``service_account`` is fixed, since
+    RBAC, IRSA trust policies and Pod Identity associations name it.
+    """
+
+    key: str
+    kind: Literal["Provider", "Function"]
+    repository: str
+    image: str
+    service_account: str | None
+
+    @property
+    def name(self) -> str:
+        return xpkg.dependency_name(self.repository)
+
+
+def _image(package: Package, repository: str, version: str) -> str:
+    """What to pull: the spec's repository and version, else the pinned ones."""
+    return f"{package.repository or repository}:{package.version or version}"
+
+
+def _packages(stack: Stack) -> list[StackPackage]:
+    """Every package of the stack: providers, then our Function."""
+    helm, kubernetes = versions.PROVIDER_HELM, versions.PROVIDER_KUBERNETES
+    packages = [
+        StackPackage(
+            "provider-helm", "Provider", helm[0], _image(stack.helm, *helm), "provider-helm"
+        ),
+        StackPackage(
             "provider-kubernetes",
-            stack.kubernetes.repository or k8s_repo,
-            stack.kubernetes.version or k8s_version,
+            "Provider",
+            kubernetes[0],
+            _image(stack.kubernetes, *kubernetes),
+            "provider-kubernetes",
         ),
     ]
     if stack.aws.enabled:
         for family in sorted(stack.aws.families):
-            name = f"provider-aws-{family}"
-            providers.append(
-                (name, f"{versions.PROVIDER_AWS_REPOSITORY}-{family}", stack.aws.version)
+            repository = f"{versions.PROVIDER_AWS_REPOSITORY}-{family}"
+            image = f"{repository}:{stack.aws.version}"
+            packages.append(
+                StackPackage(f"provider-aws-{family}", "Provider", repository, image, AWS_ACCOUNT)
             )
-    return providers
+    function = (versions.FUNCTION_PACKAGE, versions.FUNCTION_VERSION)
+    packages.append(
+        StackPackage(
+            "function-forge", "Function", function[0], _image(stack.function, *function), None
+        )
+    )
+    return packages
 
 
 def _runtime_config(service_account: str, annotations: dict[str, str]) -> dict:
@@ -85,18 +127,18 @@ def _cluster_admin(service_account: str) -> dict:
     }
 
 
-def _package(kind: str, name: str, image: str, runtime_config: str | None) -> dict:
-    spec: dict[str, Any] = {"package": image}
-    if runtime_config:
+def _package(package: StackPackage) -> dict:
+    spec: dict[str, Any] = {"package": package.image}
+    if package.service_account:
         spec["runtimeConfigRef"] = {
             "apiVersion": "pkg.crossplane.io/v1beta1",
             "kind": "DeploymentRuntimeConfig",
-            "name": runtime_config,
+            "name": package.service_account,
         }
     return {
         "apiVersion": "pkg.crossplane.io/v1",
-        "kind": kind,
-        "metadata": {"name": name},
+        "kind": package.kind,
+        "metadata": {"name": package.name},
         "spec": spec,
     }
 
@@ -143,42 +185,23 @@ def provider_configs(stack: Stack) -> dict[str, dict[str, str]]:
     return refs
 
 
-def _service_account(provider: str) -> str:
-    """AWS family providers share one identity; the others get their own."""
-    return "provider-aws" if provider.startswith("provider-aws-") else provider
-
-
 def build(stack: Stack) -> list[StackItem]:
     """Every manifest of the stack, in a stable order."""
     items: list[StackItem] = []
     runtime_configs: set[str] = set()
-    for name, repository, version in _provider_names(stack):
-        account = _service_account(name)
-        if account not in runtime_configs:
+    for package in _packages(stack):
+        account = package.service_account
+        if account and account not in runtime_configs:
             runtime_configs.add(account)
             annotations: dict[str, str] = {}
-            if account == "provider-aws" and stack.aws.credentials.source == "IRSA":
+            if account == AWS_ACCOUNT and stack.aws.credentials.source == "IRSA":
                 annotations["eks.amazonaws.com/role-arn"] = str(stack.aws.credentials.role_arn)
             items.append(
                 StackItem(f"runtime-{account}", "runtime", _runtime_config(account, annotations))
             )
-        if name in {"provider-helm", "provider-kubernetes"}:
-            items.append(StackItem(f"rbac-{name}", "runtime", _cluster_admin(account)))
-        image = f"{repository}:{version}"
-        items.append(
-            StackItem(f"package-{name}", "package", _package("Provider", name, image, account))
-        )
-    function_image = (
-        f"{stack.function.repository or versions.FUNCTION_PACKAGE}:"
-        f"{stack.function.version or versions.FUNCTION_VERSION}"
-    )
-    items.append(
-        StackItem(
-            "package-function-forge",
-            "package",
-            _package("Function", versions.FUNCTION_NAME, function_image, None),
-        )
-    )
+        if account in IN_CLUSTER_ADMINS:
+            items.append(StackItem(f"rbac-{package.key}", "runtime", _cluster_admin(account)))
+        items.append(StackItem(f"package-{package.key}", "package", _package(package)))
     in_cluster = {"source": "InjectedIdentity"}
     pc_name = stack.provider_config_name
     configs = [

@@ -25,11 +25,11 @@ from forge.packaging.layout import (
     META_API_VERSION,
     PackageSpec,
     composite_type,
-    dependency_name,
     load_docs,
     xrd_type,
 )
 from forge.packaging.semver import Constraint, SemverError, Version
+from forge.xpkg import dependency_name
 
 META_GROUP = "meta.pkg.crossplane.io"
 # What Crossplane's package linters (crossplane-runtime pkg/xpkg/lint.go) accept.

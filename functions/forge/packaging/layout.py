@@ -1,4 +1,4 @@
-"""Which packages exist, what goes into each, and the names Crossplane gives them.
+"""Which packages exist and what goes into each (their names: ``forge.xpkg``).
 
 The APIs are not listed here: a Configuration takes the XRDs in ``xrds/`` whose
 ``categories`` name it (``clusters``), and ``configuration-infrastructure`` takes
@@ -41,37 +41,6 @@ INFRASTRUCTURE = PackageSpec(
     "configuration-infrastructure", "Configuration", "configuration-infrastructure"
 )
 PACKAGES: tuple[PackageSpec, ...] = (FUNCTION, CLUSTERS, INFRASTRUCTURE)
-
-
-def dns_label(text: str) -> str:
-    """Crossplane's ``xpkg.ToDNSLabel``: the object name of a package it installs.
-
-    A dependency is created as ``ToDNSLabel(<repository path without registry>)``,
-    so a Composition must call the Function by that name to find it.
-    """
-    out = []
-    for i, ch in enumerate(text):
-        if ch.isascii() and (ch.islower() or ch.isdigit()):
-            out.append(ch)
-        if ch in "./:-" and i not in (0, 62, len(text) - 1):
-            out.append("-")
-        if i == 62:
-            break
-    return "".join(out).strip("-")
-
-
-def repository_path(package: str) -> str:
-    """``ghcr.io/org/repo/name`` -> ``org/repo/name`` (the registry is the first element
-    when it looks like a host, as in go-containerregistry)."""
-    first, _, rest = package.partition("/")
-    if rest and ("." in first or ":" in first or first == "localhost"):
-        return rest
-    return package
-
-
-def dependency_name(package: str) -> str:
-    """The name of the package object Crossplane creates for a dependency on ``package``."""
-    return dns_label(repository_path(package))
 
 
 def load_docs(path: Path) -> list[dict[str, Any]]:

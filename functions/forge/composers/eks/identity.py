@@ -19,7 +19,7 @@ from forge.composers.eks.cluster import ControlPlane
 from forge.composers.eks.iam import Role, role
 
 PODS_PRINCIPAL = "pods.eks.amazonaws.com"
-CROSSPLANE_SERVICE_ACCOUNT = "provider-aws"
+CROSSPLANE_SERVICE_ACCOUNT = stack.AWS_ACCOUNT
 
 
 @dataclass
