@@ -38,6 +38,7 @@ import base64
 import contextlib
 import datetime as dt
 import threading
+import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,6 +106,8 @@ class ProviderPlayer:
     log: Path
     interval: float = 0.5
     errors: list[str] = field(default_factory=list)
+    # (monotonic time, kind, namespace, name) of each managed resource let go.
+    deleted: list[tuple[float, str, str, str]] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -158,6 +161,9 @@ class ProviderPlayer:
                             "finalizers": [f for f in finalizers if f != FINALIZER],
                         }
                     },
+                )
+                self.deleted.append(
+                    (time.monotonic(), played.kind, md.get("namespace"), md["name"])
                 )
                 self._say(f"deleted {ref}")
             return

@@ -137,6 +137,39 @@ def delete_and_wait(env: Environment, xr: dict, deadline: float) -> float:
     return time.monotonic() - t
 
 
+def usages(env: Environment, xr_name: str) -> list[tuple[tuple, tuple]]:
+    """(of, by) of every Usage the XR composed, as (kind, namespace, name)."""
+    pairs = []
+    for u in env.kube.list(
+        "protection.crossplane.io/v1beta1",
+        "Usage",
+        label_selector=f"{COMPOSITE_LABEL}={xr_name}",
+    ):
+        ns = u["metadata"]["namespace"]
+        of, by = u["spec"]["of"], u["spec"].get("by")
+        if by:
+            pairs.append(
+                (
+                    (of["kind"], of["resourceRef"].get("namespace", ns), of["resourceRef"]["name"]),
+                    (by["kind"], by["resourceRef"].get("namespace", ns), by["resourceRef"]["name"]),
+                )
+            )
+    return pairs
+
+
+def check_deletion_order(env: Environment, pairs: list[tuple[tuple, tuple]]) -> int:
+    """Every used resource the player let go after the resource that used it (the Usage
+    webhook refused its deletion until then). Returns how many pairs were checked."""
+    when = {(k, ns, n): t for t, k, ns, n in env.player.deleted}
+    checked = 0
+    for of, by in pairs:
+        if of in when and by in when:
+            if when[of] < when[by]:
+                raise HarnessError(f"{of} was deleted before {by}, which a Usage says uses it")
+            checked += 1
+    return checked
+
+
 def environment_configs(env: Environment, path: Path) -> None:
     env.kube.apply_all(d for d in load_documents(path) if d.get("kind") == "EnvironmentConfig")
 
@@ -176,13 +209,18 @@ def bundle_lifecycle(env: Environment, budget: float) -> str:
     for xr in xrs:
         wait_ready(env, xr, deadline)
     ready_s = time.monotonic() - t
+    pairs = [p for xr in xrs for p in usages(env, xr["metadata"]["name"])]
     t = time.monotonic()
     for xr in xrs:
         md = xr["metadata"]
         env.kube.delete(xr["apiVersion"], xr["kind"], md["name"], md.get("namespace"))
     for xr in xrs:
         delete_and_wait(env, xr, deadline)
-    return f"{len(xrs)} XRs Ready in {ready_s:.1f}s; deleted in {time.monotonic() - t:.1f}s"
+    ordered = check_deletion_order(env, pairs)
+    return (
+        f"{len(xrs)} XRs Ready in {ready_s:.1f}s; deleted in {time.monotonic() - t:.1f}s "
+        f"in Usage order ({ordered} pairs)"
+    )
 
 
 def _uids(env: Environment, xr_obj: dict) -> dict[str, str]:
@@ -265,8 +303,10 @@ def vcluster_lifecycle(env: Environment, budget: float) -> str:
     if recreated:
         raise HarnessError(f"the spec update recreated {recreated}")
 
+    pairs = usages(env, name)
     t = time.monotonic()
     delete_and_wait(env, xr, deadline)
+    ordered = check_deletion_order(env, pairs)
     env.kube.wait(
         f"namespace cluster-{name} deleted",
         lambda: env.kube.get("v1", "Namespace", f"cluster-{name}") is None,
@@ -276,7 +316,8 @@ def vcluster_lifecycle(env: Environment, budget: float) -> str:
     deleted_s = time.monotonic() - t
     return (
         f"Ready in {ready_s:.1f}s ({len(before)} composed); Argo CD reaches {server} with the "
-        f"vCluster's certificate; update: nothing recreated; deleted in {deleted_s:.1f}s"
+        f"vCluster's certificate; update: nothing recreated; deleted in {deleted_s:.1f}s "
+        f"in Usage order ({ordered} pairs)"
     )
 
 
