@@ -7,17 +7,25 @@ composition into a namespace called "None", or a message quoting raw input.
 from __future__ import annotations
 
 import copy
+import time
 
+import crossplane.function.proto.v1.run_function_pb2 as fnv1
 import pytest
+import yaml
 from bench import scenarios
 
 from forge import xrdgen
 from forge.apis import COMPOSERS, NAMESPACED
-from tests.support.request import build, render
+from forge.composers.kubeconfig import MAX_BYTES as MAX_KUBECONFIG
+from tests.support.providers import observe
+from tests.support.request import Observed, Rendered, build, render
+from tests.support.vcluster import REQUIREMENT, Credentials, kubeconfig, kubeconfig_secret
 
 SCENARIOS = {s.kind: s for s in reversed(scenarios.for_tests())}
 KINDS = sorted(kind for _, kind in COMPOSERS)
 MAX_MESSAGE = 400
+CREDS = Credentials.placeholder()
+TRUE, FALSE = fnv1.STATUS_CONDITION_TRUE, fnv1.STATUS_CONDITION_FALSE
 
 
 def xr_of(kind: str) -> dict:
@@ -107,3 +115,77 @@ def test_numbers_and_booleans_are_strict(kind, path, value, rule):
     where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
     assert len(out.fatal) == 1, out.fatal
     assert f": spec{where}: {rule}" in out.fatal[0]
+
+
+# The vCluster kubeconfig: bounded and fast, whatever the Secret holds ------------------
+
+VCLUSTER = {
+    "apiVersion": "forge.projectcatalyst.io/v1alpha1",
+    "kind": "Cluster",
+    "metadata": {"name": "dev"},
+    "spec": {"provider": "vcluster"},
+}
+
+
+def with_kubeconfig(config: str) -> Rendered:
+    """The call that carries the vCluster's kubeconfig Secret holding ``config``."""
+    observed: dict[str, Observed] = {}
+    for _ in range(2):
+        out = render(build(VCLUSTER, observed=observed))
+        observed = {key: observe(key, manifest) for key, manifest in out.resources.items()}
+    secret = kubeconfig_secret(out.resources["vcluster"], CREDS, config=config)
+    return render(build(VCLUSTER, observed=observed, required={REQUIREMENT: [secret]}))
+
+
+def padded_kubeconfig(size: int) -> str:
+    """A usable kubeconfig grown to ``size`` bytes by an unread key."""
+    text = kubeconfig("https://dev.cluster-dev.svc", "dev", CREDS)
+    pad = size - len(text) - len("padding: \n")
+    return f"{text}padding: {'x' * pad}\n"
+
+
+def test_a_kubeconfig_under_the_limit_registers_the_cluster():
+    out = with_kubeconfig(padded_kubeconfig(MAX_KUBECONFIG - 1024))
+    assert out.conditions["KubeconfigReady"].status == TRUE
+    assert "argocd-cluster" in out.resources
+
+
+def test_a_1_mb_kubeconfig_is_refused_quickly_with_a_condition():
+    """A 981 KB kubeconfig took 14.3 s in pure-Python YAML, stalling every other call."""
+    start = time.perf_counter()
+    out = with_kubeconfig(padded_kubeconfig(981 * 1024))
+    assert time.perf_counter() - start < 0.5
+    condition = out.conditions["KubeconfigReady"]
+    assert (condition.status, condition.reason) == (FALSE, "KubeconfigTooLarge")
+    assert condition.message == (
+        "Secret cluster-dev/vc-dev key 'config' holds 981 KiB, "
+        f"more than the {MAX_KUBECONFIG // 1024} KiB a kubeconfig may have"
+    )
+    assert "argocd-cluster" not in out.resources
+    assert not out.fatal
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        "[" * 900 + "]" * 900,
+        "[" * 5000,
+        "{a: " * 1200 + "}" * 1200,
+        "&a [*a, *a]",
+        "\x00\xff not yaml",
+    ],
+    ids=["nested-900", "nested-5000", "mappings-1200", "alias", "binary"],
+)
+def test_a_kubeconfig_that_is_not_one_is_a_condition_not_a_crash(config):
+    out = with_kubeconfig(config)
+    assert not out.fatal, out.fatal
+    condition = out.conditions["KubeconfigReady"]
+    assert (condition.status, condition.reason) == (FALSE, "KubeconfigIncomplete")
+
+
+def test_nested_kubeconfig_without_the_c_loader_is_a_condition(monkeypatch):
+    """The pure-Python loader recurses: 900 nested '[' raised RecursionError."""
+    monkeypatch.delattr(yaml, "CSafeLoader")
+    out = with_kubeconfig("[" * 900 + "]" * 900)
+    assert not out.fatal, out.fatal
+    assert out.conditions["KubeconfigReady"].reason == "KubeconfigIncomplete"

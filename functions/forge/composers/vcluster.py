@@ -17,8 +17,6 @@ unless it runs with ``--sanitize-secrets``.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
 from collections.abc import Mapping
 from typing import Any
@@ -26,8 +24,8 @@ from typing import Any
 from crossplane.function import response
 
 from forge import versions
-from forge.composers import helm
-from forge.composers.access import ClientCertificate, ClusterAccess, SecretKey, namespace_for
+from forge.composers import helm, kubeconfig
+from forge.composers.access import ClusterAccess, SecretKey, namespace_for
 from forge.core import naming
 from forge.core.context import Context
 from forge.core.environment import deep_merge
@@ -38,14 +36,6 @@ from forge.models.cluster import ClusterSpec
 RELEASE_KEY = "vcluster"
 KUBECONFIG_REQUIREMENT = "vcluster-kubeconfig"
 KUBECONFIG_KEY = "config"
-
-
-@dataclasses.dataclass(frozen=True)
-class _Kubeconfig:
-    """What Argo CD needs from the exported kubeconfig (secret material: never logged)."""
-
-    ca_data: str
-    certificate: ClientCertificate
 
 
 def check(ctx: Context) -> None:
@@ -83,21 +73,22 @@ def compose(ctx: Context, spec: ClusterSpec) -> ClusterAccess:
     response.require_resources(
         ctx.rsp, KUBECONFIG_REQUIREMENT, "v1", "Secret", match_name=secret.name, namespace=namespace
     )
-    found, kubeconfig = _read_kubeconfig(ctx)
-    _kubeconfig_stage(ctx, secret, found, kubeconfig)
+    found, reading = _read_kubeconfig(ctx)
+    _kubeconfig_stage(ctx, secret, found, reading)
     access = ClusterAccess(
         namespace=namespace,
         kubernetes_version=_kubernetes_version(spec, overrides),
         cluster_resource=manifest,
     )
-    if kubeconfig is None:
+    config = reading.kubeconfig
+    if config is None:
         return access
     return dataclasses.replace(
         access,
         server=server,
-        ca_data=kubeconfig.ca_data,
+        ca_data=config.ca_data,
         kubeconfig=secret,
-        client_certificate=kubeconfig.certificate,
+        client_certificate=config.certificate,
     )
 
 
@@ -136,57 +127,33 @@ def _kubernetes_version(spec: ClusterSpec, overrides: dict[str, Any]) -> str | N
     return None
 
 
-def _read_kubeconfig(ctx: Context) -> tuple[bool, _Kubeconfig | None]:
-    """Whether the Secret arrived, and its CA and client credentials if complete."""
+def _read_kubeconfig(ctx: Context) -> tuple[bool, kubeconfig.Reading]:
+    """Whether the Secret arrived, and what its kubeconfig key holds."""
     if KUBECONFIG_REQUIREMENT not in ctx.req.required_resources:
-        return False, None
+        return False, kubeconfig.Reading()
     items = ctx.req.required_resources[KUBECONFIG_REQUIREMENT].items
     if not items:
-        return False, None
+        return False, kubeconfig.Reading()
     encoded = field(items[0].resource, "data", KUBECONFIG_KEY)
     if not isinstance(encoded, str):
-        return True, None
-    import yaml  # noqa: PLC0415 - lazily: only vCluster kubeconfigs need it (cold start)
-
-    try:
-        config = yaml.safe_load(base64.b64decode(encoded, validate=True))
-    except (binascii.Error, ValueError, yaml.YAMLError):
-        return True, None
-    return True, _parse(config)
-
-
-def _named(entries: Any, name: Any, inner: str) -> Mapping[str, Any]:
-    """The ``inner`` block of the kubeconfig list entry called ``name`` (else the first)."""
-    if not isinstance(entries, list):
-        return {}
-    chosen = next((e for e in entries if isinstance(e, Mapping) and e.get("name") == name), None)
-    if chosen is None and entries and isinstance(entries[0], Mapping):
-        chosen = entries[0]
-    block = chosen.get(inner) if chosen else None
-    return block if isinstance(block, Mapping) else {}
-
-
-def _parse(config: Any) -> _Kubeconfig | None:
-    """The current context's cluster CA and user certificate, base64 as in the kubeconfig."""
-    if not isinstance(config, Mapping):
-        return None
-    context = _named(config.get("contexts"), config.get("current-context"), "context")
-    cluster = _named(config.get("clusters"), context.get("cluster"), "cluster")
-    user = _named(config.get("users"), context.get("user"), "user")
-    ca = cluster.get("certificate-authority-data")
-    cert = user.get("client-certificate-data")
-    key = user.get("client-key-data")
-    if not all(isinstance(v, str) and v for v in (ca, cert, key)):
-        return None
-    return _Kubeconfig(ca_data=ca, certificate=ClientCertificate(cert_data=cert, key_data=key))
+        return True, kubeconfig.Reading()
+    return True, kubeconfig.read(encoded)
 
 
 def _kubeconfig_stage(
-    ctx: Context, secret: SecretKey, found: bool, kubeconfig: _Kubeconfig | None
+    ctx: Context, secret: SecretKey, found: bool, reading: kubeconfig.Reading
 ) -> None:
     where = f"{secret.namespace}/{secret.name}"
-    if kubeconfig is not None:
+    if reading.kubeconfig is not None:
         ctx.stage("KubeconfigReady", True, "Available")
+    elif reading.too_large_bytes is not None:
+        ctx.stage(
+            "KubeconfigReady",
+            False,
+            "KubeconfigTooLarge",
+            f"Secret {where} key {secret.key!r} holds {reading.too_large_bytes // 1024} KiB, "
+            f"more than the {kubeconfig.MAX_BYTES // 1024} KiB a kubeconfig may have",
+        )
     elif found:
         ctx.stage(
             "KubeconfigReady",
