@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
 import grpc
@@ -15,18 +17,27 @@ from forge.core.context import Context
 from forge.core.errors import SpecError
 from forge.core.observed import field
 
+# Threads that compose at once. Python runs one at a time (the GIL), but each gets
+# its turn every few milliseconds, so a small call is not held up by a large one.
+COMPOSE_THREADS = 4
+
 
 class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
-    """Runs the composer for the observed XR's kind; never raises."""
+    """Runs the composer for the observed XR's kind; never raises.
 
-    def __init__(self) -> None:
+    Composing is CPU work: it runs on a small pool of threads, never on the event
+    loop, so one slow call cannot keep the server from starting the others.
+    """
+
+    def __init__(self, threads: int = COMPOSE_THREADS) -> None:
         self.log = logging.get_logger()
+        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="compose")
 
     async def RunFunction(  # noqa: N802 - gRPC method name
         self, req: fnv1.RunFunctionRequest, _: grpc.aio.ServicerContext | None = None
     ) -> fnv1.RunFunctionResponse:
         """Compose the XR; turn every failure into a fatal result."""
-        return run(req, self.log)
+        return await asyncio.get_running_loop().run_in_executor(self.pool, run, req, self.log)
 
 
 def run(req: fnv1.RunFunctionRequest, log) -> fnv1.RunFunctionResponse:

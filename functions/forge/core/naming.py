@@ -7,18 +7,20 @@ fall back to a truncated prefix plus a hash of the full name when they do not.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import re
+
+from forge.core.cache import cached_by_bytes
 
 DNS_LABEL_MAX = 63
 DNS_SUBDOMAIN_MAX = 253
 HELM_RELEASE_MAX = 53
 _HASH_LEN = 8
 _INVALID = re.compile(r"[^a-z0-9-]+")
+CACHE_BYTES = 1024 * 1024  # some 3,000 names: every name of dozens of XRs
 
 
-@functools.lru_cache(maxsize=4096)  # pure, and the same names come back on every call
+@cached_by_bytes(CACHE_BYTES)  # pure, and the same names come back on every call
 def name(*parts: str, max_len: int = DNS_LABEL_MAX) -> str:
     """Join parts into a DNS-1123 label of at most ``max_len`` characters."""
     full = "-".join(p for p in parts if p)
