@@ -162,6 +162,8 @@ def _check_round(keys: set[str], observed: dict[str, Observed]) -> None:
             assert ready("aws-eks-cluster"), f"{key} before the cluster is ready"
     if new("aws-clusterauth"):
         assert ready("aws-eks-cluster")
+    if new("crossplane"):
+        assert groups and ready(*groups), "Crossplane before nodes can run it"
     if new("provider-config-helm") or new("provider-config-kubernetes"):
         assert ready("aws-clusterauth")
         if "aws-role-crossplane" in keys:
@@ -545,9 +547,9 @@ def test_no_pod_identity_when_the_stack_uses_other_credentials():
     assert "aws-pod-identity-crossplane" not in final.resources
 
 
-def test_kubeconfig_waits_for_the_crossplane_identity(large):
-    observed = observed_of(large[-1])
-    pending = copy.deepcopy(observed["aws-pod-identity-crossplane"].manifest)
+def creating(observed: Observed) -> Observed:
+    """The observed resource as its provider reports it while AWS is still creating it."""
+    pending = copy.deepcopy(observed.manifest)
     pending["status"]["conditions"] = [
         {
             "type": "Ready",
@@ -556,7 +558,12 @@ def test_kubeconfig_waits_for_the_crossplane_identity(large):
             "lastTransitionTime": aws.CREATED,
         }
     ]
-    observed["aws-pod-identity-crossplane"] = Observed(pending)
+    return Observed(pending, observed.connection)
+
+
+def test_kubeconfig_waits_for_the_crossplane_identity(large):
+    observed = observed_of(large[-1])
+    observed["aws-pod-identity-crossplane"] = creating(observed["aws-pod-identity-crossplane"])
     fresh = {
         k: v
         for k, v in observed.items()
@@ -565,6 +572,22 @@ def test_kubeconfig_waits_for_the_crossplane_identity(large):
     out = render(build(large_xr(), observed=fresh))
     assert "provider-config-helm" not in out.resources
     assert condition(out, "KubeconfigReady")[:2] == (FALSE, "WaitingForIdentity")
+
+
+def test_crossplane_waits_for_the_node_groups(history):
+    """Its pods need nodes: a Release installed before them fails, and waits for nothing."""
+    configs = ("provider-config-helm", "provider-config-kubernetes")
+    out = next(o for o in history if set(configs) <= set(o.resources))
+    observed = observed_of(out)
+    groups = [key for key in observed if key.startswith("aws-nodegroup-")]
+    assert groups
+    for key in groups:
+        observed[key] = creating(observed[key])
+    held = render(build(XR, observed=observed))
+    assert "crossplane" not in held.resources
+    assert condition(held, "CrossplaneReady")[:2] == (FALSE, "WaitingForNodes")
+    observed = {k: o for k, o in observed_of(out).items() if k not in groups}
+    assert "crossplane" not in render(build(XR, observed=observed)).resources
 
 
 def test_tags_from_the_spec_never_replace_the_apis_own(large):

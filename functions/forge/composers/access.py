@@ -47,6 +47,8 @@ class ClusterAccess:
     ``cluster_resource`` is the composed resource whose deletion destroys the
     cluster (vCluster Release, EKS Cluster), in ``namespace``: Usages make it
     outlive every managed resource that reaches into the cluster.
+    ``nodes_ready`` says whether the cluster can run pods: EKS once its node
+    groups are ready; a vCluster's pods run on the platform's nodes.
     """
 
     namespace: str
@@ -58,6 +60,7 @@ class ClusterAccess:
     aws_auth: AwsAuth | None = None
     kubernetes_version: str | None = None
     cluster_resource: Mapping[str, Any] | None = None
+    nodes_ready: bool = True
 
 
 def namespace_for(xr_name: str) -> str:

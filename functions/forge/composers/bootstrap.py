@@ -5,7 +5,9 @@ Each step is composed once its input exists, and stays composed after that:
 1. helm and kubernetes ProviderConfigs in the Cluster's platform namespace,
    reading the cluster's kubeconfig Secret (``ClusterAccess.kubeconfig``);
 2. the Crossplane chart, a Release into the new cluster through the helm one,
-   once both ProviderConfigs exist;
+   once both ProviderConfigs exist and the cluster has nodes to run it (a
+   release that fails for want of nodes is retried, ``helm.ROLLBACK_LIMIT``, but
+   not forever);
 3. the self-management stack (providers, runtime configs, ProviderConfigs and
    our Function), Objects applied through the kubernetes one, once Crossplane is
    deployed.
@@ -65,9 +67,9 @@ def compose(ctx: Context, spec: ClusterSpec, access: ClusterAccess) -> Bootstrap
     configs_exist = len(configs) == len(_PROVIDER_CONFIGS) and all(configs.values())
 
     crossplane_ready = False
-    if configs_exist or ctx.is_composed(CROSSPLANE_KEY):
+    if (configs_exist and access.nodes_ready) or ctx.is_composed(CROSSPLANE_KEY):
         crossplane_ready = _crossplane(ctx, spec, access, name)
-    _crossplane_stage(ctx, bool(configs), configs_exist, crossplane_ready)
+    _crossplane_stage(ctx, bool(configs), configs_exist, access.nodes_ready, crossplane_ready)
 
     items = stack.build(spec.stack)
     keys = [f"{STACK_PREFIX}{item.key}" for item in items]
@@ -146,7 +148,9 @@ def _hold_cluster(ctx: Context, access: ClusterAccess, key: str) -> None:
     ctx.compose(f"{USAGE_PREFIX}{key}", usage.usage(of=dict(access.cluster_resource), by=user))
 
 
-def _crossplane_stage(ctx: Context, composed: bool, exist: bool, ready: bool) -> None:
+def _crossplane_stage(
+    ctx: Context, composed: bool, exist: bool, nodes_ready: bool, ready: bool
+) -> None:
     if ready:
         ctx.stage("CrossplaneReady", True, "Available")
     elif not composed:
@@ -162,6 +166,13 @@ def _crossplane_stage(ctx: Context, composed: bool, exist: bool, ready: bool) ->
             False,
             "WaitingForProviderConfigs",
             "waiting for the helm and kubernetes ProviderConfigs of the new cluster",
+        )
+    elif not nodes_ready and not ctx.is_composed(CROSSPLANE_KEY):
+        ctx.stage(
+            "CrossplaneReady",
+            False,
+            "WaitingForNodes",
+            "Crossplane is installed once the new cluster's nodes can run it",
         )
     else:
         ctx.stage(

@@ -11,6 +11,12 @@ from forge.versions import Chart
 
 RELEASE_API_VERSION = "helm.m.crossplane.io/v1beta1"
 ORPHAN_POLICIES = ["Observe", "Create", "Update", "LateInitialize"]
+# provider-helm retries a failed release (uninstalls a failed first install, rolls back a
+# failed upgrade) only when a limit is set, and counts a failed release with unchanged
+# values as up to date otherwise. The count resets once the release deploys, so this
+# bounds one run of failures: enough for what resolves itself (nodes, webhooks, CRDs
+# arriving), without retrying a broken chart forever.
+ROLLBACK_LIMIT = 5
 
 
 def release(
@@ -39,6 +45,7 @@ def release(
             "wait": True,
         },
         "providerConfigRef": provider_config.model_dump(),
+        "rollbackLimit": ROLLBACK_LIMIT,
     }
     if orphan:
         spec["managementPolicies"] = ORPHAN_POLICIES

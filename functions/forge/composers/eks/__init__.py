@@ -69,6 +69,7 @@ def compose(ctx: Context, spec: ClusterSpec) -> ClusterAccess:
         ),
         kubernetes_version=plane.version or plane.manifest["spec"]["forProvider"]["version"],
         cluster_resource=plane.manifest if plane.composed else None,
+        nodes_ready=groups.ready,
     )
 
 
