@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 
@@ -42,6 +43,26 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
 
 def run(req: fnv1.RunFunctionRequest, log) -> fnv1.RunFunctionResponse:
     """Compose one request. Desired state we did not write passes through untouched."""
+    rsp = _compose(req, log)
+    if _carries_secrets(rsp):
+        # Crossplane's response cache writes responses to disk for their TTL: secret
+        # material must live only in Secrets, so such a response is not cacheable.
+        rsp.meta.ttl.FromTimedelta(datetime.timedelta(0))
+    return rsp
+
+
+def _carries_secrets(rsp: fnv1.RunFunctionResponse) -> bool:
+    """Whether desired state holds a Secret or connection details (ours or an earlier step's)."""
+    desired = rsp.desired
+    if desired.composite.connection_details:
+        return True
+    return any(
+        r.connection_details or field(r.resource, "kind") == "Secret"
+        for r in desired.resources.values()
+    )
+
+
+def _compose(req: fnv1.RunFunctionRequest, log) -> fnv1.RunFunctionResponse:
     rsp = response.to(req)
     xr = req.observed.composite.resource
     api_version = field(xr, "apiVersion")
