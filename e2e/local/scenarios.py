@@ -321,8 +321,28 @@ def vcluster_lifecycle(env: Environment, budget: float) -> str:
     )
 
 
+def platformcluster_lifecycle(env: Environment, budget: float) -> str:
+    """The seed's PlatformCluster: its stack (packages observed Installed and Healthy by
+    the played provider-kubernetes), then ProviderConfigs, Ready; deleted with nothing
+    left (the Objects orphan what they applied: stack.deletionPolicy Orphan)."""
+    deadline = time.monotonic() + budget
+    xr = yaml.safe_load((ROOT / "examples" / "platformcluster" / "xr.yaml").read_text())
+    t = time.monotonic()
+    env.kube.apply(xr)
+    obj = wait_ready(env, xr, deadline)
+    ready_s = time.monotonic() - t
+    packages = (obj.get("status") or {}).get("packages") or {}
+    deleted_s = delete_and_wait(env, xr, deadline)
+    n = len(obj["spec"]["crossplane"]["resourceRefs"])
+    return (
+        f"Ready in {ready_s:.1f}s ({n} composed, {len(packages)} packages in status); "
+        f"deleted in {deleted_s:.1f}s, nothing left"
+    )
+
+
 SCENARIOS = (
     Scenario("keda", 120, keda_lifecycle),
     Scenario("infrastructure-bundle", 240, bundle_lifecycle),
     Scenario("cluster-vcluster", 300, vcluster_lifecycle),
+    Scenario("platformcluster", 300, platformcluster_lifecycle),
 )
