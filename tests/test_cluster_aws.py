@@ -144,6 +144,8 @@ def _check_round(keys: set[str], observed: dict[str, Observed]) -> None:
 
     if "namespace" not in observed:
         assert not any(k.startswith("aws-") for k in keys), "AWS resources before the namespace"
+    if any(new(k) for k in keys if k.startswith("aws-nat-")):
+        assert ready("aws-igw"), "a NAT gateway before its internet gateway"
     subnets = [k for k in keys if k.startswith("aws-subnet-private-")]
     if new("aws-eks-cluster"):
         assert ready("aws-role-cluster", "aws-role-cluster-amazoneksclusterpolicy", *subnets)
@@ -204,7 +206,7 @@ def test_nothing_is_composed_before_its_inputs(history):
     check_gating(history)
 
 
-def test_first_renders_compose_namespace_then_network_and_iam_only(history):
+def test_first_renders_compose_namespace_then_network_and_iam_then_nat(history):
     assert set(history[0].resources) == {"namespace"}
     kinds = {m["kind"] for m in aws_resources(history[1]).values()}
     assert kinds == {
@@ -215,12 +217,11 @@ def test_first_renders_compose_namespace_then_network_and_iam_only(history):
         "Route",
         "RouteTableAssociation",
         "EIP",
-        "NATGateway",
-        "Usage",
         "Role",
         "RolePolicyAttachment",
     }
     assert condition(history[1], "ClusterReady")[1] == "WaitingForInputs"
+    assert {"NATGateway", "Usage"} <= {m["kind"] for m in aws_resources(history[2]).values()}
 
 
 def test_no_token_or_kubeconfig_outside_secrets(history):
@@ -341,6 +342,23 @@ def test_private_subnets_route_through_nat_and_public_ones_through_the_gateway(f
     assert nat["subnetIdRef"] == {"name": "dev-public-us-west-2a"}
     assert nat["allocationIdRef"] == {"name": "dev-nat-us-west-2a"}
     assert params(final.resources["aws-eip-nat-us-west-2a"])["domain"] == "vpc"
+
+
+def test_nat_gateways_wait_for_the_internet_gateway():
+    """AWS fails a public NAT gateway in a VPC without an attached internet gateway."""
+    history = converge(xr_with(aws={"network": {"natGateways": "PerZone"}}))
+    first = next(i for i, out in enumerate(history) if "aws-igw" in out.resources)
+    assert not of_kind(history[first], "NATGateway")
+    assert not any("-by-nat-" in key for key in history[first].resources)  # nor their Usages
+    observed = observed_of(history[first])
+    observed["aws-igw"] = creating(observed["aws-igw"])
+    held = render(build(xr_with(aws={"network": {"natGateways": "PerZone"}}), observed=observed))
+    assert not of_kind(held, "NATGateway")
+    status, reason, message = condition(held, "NetworkReady")
+    assert (status, reason) == (FALSE, "Creating")
+    assert "aws-nat-us-west-2a" in message
+    assert len(of_kind(history[first + 1], "NATGateway")) == 3
+    check_gating(history)
 
 
 def test_one_nat_gateway_per_zone_when_asked():

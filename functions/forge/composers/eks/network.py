@@ -132,13 +132,10 @@ def compose(e: Eks) -> Network:
                 "subnetIdRef": {"name": e.name("public", zone)},
             },
         )
-    ready = {key: e.compose(key, manifest) for key, manifest in built.items()}
-    for zone in nat_zones:
-        # AWS will not detach the internet gateway while NAT addresses are mapped,
-        # nor release an address a NAT gateway holds.
-        nat = (f"aws-nat-{zone}", built[f"aws-nat-{zone}"])
-        e.protect("aws-igw", built["aws-igw"], *nat)
-        e.protect(f"aws-eip-nat-{zone}", built[f"aws-eip-nat-{zone}"], *nat)
+    nats = [f"aws-nat-{zone}" for zone in nat_zones]
+    ready = {key: e.compose(key, built[key]) for key in built if key not in nats}
+    for zone, key in zip(nat_zones, nats, strict=True):
+        ready[key] = _nat_gateway(e, zone, key, built, igw_ready=ready["aws-igw"])
     private = [f"aws-subnet-private-{zone}" for zone in zones]
     return Network(
         subnet_refs=[built[key]["metadata"]["name"] for key in private],
@@ -147,3 +144,21 @@ def compose(e: Eks) -> Network:
         ready=all(ready.values()),
         pending=sorted(key for key, ok in ready.items() if not ok),
     )
+
+
+def _nat_gateway(
+    e: Eks, zone: str, key: str, built: dict[str, dict[str, Any]], *, igw_ready: bool
+) -> bool:
+    """A NAT gateway once the internet gateway is attached; return whether it is ready.
+
+    AWS fails a public NAT gateway in a VPC without one. Usages then keep the
+    internet gateway (AWS will not detach it while NAT addresses are mapped) and the
+    address (not released while a NAT gateway holds it) until the NAT gateway is gone.
+    """
+    if not e.due(key, igw_ready):
+        return False
+    ready = e.compose(key, built[key])
+    nat = (key, built[key])
+    e.protect("aws-igw", built["aws-igw"], *nat)
+    e.protect(f"aws-eip-nat-{zone}", built[f"aws-eip-nat-{zone}"], *nat)
+    return ready
