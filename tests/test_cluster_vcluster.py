@@ -380,14 +380,13 @@ def test_credentials_are_never_read_through_an_object(final):
 
 def test_argocd_secret_carries_project_labels_and_annotations(creds):
     argocd = {
-        "namespace": "gitops",
         "project": "environments",
         "labels": {"tier": "dev", "argocd.argoproj.io/secret-type": "repository"},
         "annotations": {"team": "platform"},
     }
     out = converged(xr_with(argocd=argocd), creds)[-1]
     secret = out.resources["argocd-cluster"]
-    assert secret["metadata"]["namespace"] == "gitops"
+    assert secret["metadata"]["namespace"] == "argocd"
     assert secret["metadata"]["labels"]["tier"] == "dev"
     # Our labels win: a user label cannot turn the Secret into something else.
     assert secret["metadata"]["labels"]["argocd.argoproj.io/secret-type"] == "cluster"
@@ -503,7 +502,10 @@ def _group(name: str, **extra) -> dict:
             {"provider": "vcluster", "vcluster": {"values": {"exportKubeConfig": {}}}},
             "spec.vcluster.values.exportKubeConfig: is set by the Cluster API",
         ),
-        ({"provider": "vcluster", "argocd": {"namespace": "Argo CD"}}, "spec.argocd.namespace"),
+        (
+            {"provider": "vcluster", "argocd": {"namespace": "argocd"}},
+            "spec.argocd.namespace: unknown field",
+        ),
         ({"provider": "vcluster", "vclustr": {}}, "spec.vclustr: unknown field"),
     ],
 )

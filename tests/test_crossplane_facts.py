@@ -253,7 +253,7 @@ def test_a_changed_environment_renames_nothing(name):
 # transition rules; the real API server evaluates them, see conformance).
 TRANSITION_RULES = {
     "CertManager": {"spec.namespace", "spec.issuers[].ca"},
-    "Cluster": {"spec", "spec.stack.providerConfigName", "spec.argocd.namespace"},
+    "Cluster": {"spec", "spec.stack.providerConfigName"},
     "ExternalDNS": {"spec.namespace"},
     "ExternalSecretsOperator": {"spec.namespace", "spec.clusterSecretStore"},
     "Istio": {"spec.namespace", "spec.ingressGateway.namespace"},

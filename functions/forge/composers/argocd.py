@@ -19,10 +19,10 @@ import json
 from typing import Any
 
 from forge.composers.access import ClusterAccess
-from forge.core import naming
+from forge.core import identity, naming
 from forge.core.context import Context
 from forge.core.observed import field
-from forge.models.cluster import ClusterSpec
+from forge.models.cluster import ARGOCD_NAMESPACE_DEFAULT, ClusterSpec
 from forge.versions import GROUP
 
 KEY = "argocd-cluster"
@@ -30,10 +30,26 @@ SECRET_TYPE_LABEL = "argocd.argoproj.io/secret-type"
 ENVIRONMENT_LABEL = f"{GROUP}/environment"
 PROVIDER_LABEL = f"{GROUP}/provider"
 _DATA_KEYS = ("name", "server", "config", "project")
+# Namespaces whose Secrets are not Argo CD's: the system's, Crossplane's, and every
+# Cluster's platform namespace (access.namespace_for: cluster-<name>, its kubeconfig).
+SYSTEM_NAMESPACES = frozenset(
+    {"default", "kube-system", "kube-public", "kube-node-lease", "crossplane-system"}
+)
+PLATFORM_NAMESPACE_PREFIX = "cluster-"
 
 
 def compose(ctx: Context, spec: ClusterSpec, access: ClusterAccess) -> str | None:
     """The Argo CD cluster Secret; return the cluster's Argo CD name once it exists."""
+    namespace = _namespace(ctx)
+    refused = namespace_problem(namespace)
+    if refused:
+        ctx.stage(
+            "ArgoCDRegistered",
+            False,
+            "NamespaceNotAllowed",
+            f"the EnvironmentConfig's argocd.namespace: {refused}",
+        )
+        return None
     data = _data(ctx, spec, access)
     if data is None and ctx.is_composed(KEY):
         data = _observed_data(ctx)
@@ -53,7 +69,7 @@ def compose(ctx: Context, spec: ClusterSpec, access: ClusterAccess) -> str | Non
     }
     metadata: dict[str, Any] = {
         "name": naming.name(ctx.name, "cluster"),
-        "namespace": _namespace(ctx, spec),
+        "namespace": namespace,
         "labels": labels,
     }
     if spec.argocd.annotations:
@@ -76,11 +92,33 @@ def compose(ctx: Context, spec: ClusterSpec, access: ClusterAccess) -> str | Non
     return ctx.name if registered else None
 
 
-def _namespace(ctx: Context, spec: ClusterSpec) -> str:
-    """Argo CD's namespace when the Secret was created, kept: it may come from the
-    EnvironmentConfig, and Crossplane never moves a composed resource to a new one."""
+def _namespace(ctx: Context) -> object:
+    """Argo CD's namespace: the EnvironmentConfig's ``argocd.namespace`` (default argocd).
+
+    Once the Secret exists its namespace is kept: Crossplane never moves a composed
+    resource, so a later EnvironmentConfig change must not make us claim another.
+    """
     observed = ctx.observed.get(KEY, "metadata", "namespace")
-    return observed if isinstance(observed, str) and observed else spec.argocd.namespace
+    if isinstance(observed, str) and observed:
+        return observed
+    argocd = ctx.env.get("argocd")
+    chosen = argocd.get("namespace") if isinstance(argocd, dict) else None
+    return ARGOCD_NAMESPACE_DEFAULT if chosen is None else chosen
+
+
+def namespace_problem(namespace: object) -> str:
+    """Why the cluster Secret must not go into ``namespace``; empty when it may."""
+    valid = identity.label(namespace)
+    if valid is None:
+        return "must be a DNS-1123 label (the namespace Argo CD runs in)"
+    if valid in SYSTEM_NAMESPACES:
+        return f"{valid} is a system namespace; Argo CD's cluster Secrets need one of their own"
+    if valid.startswith(PLATFORM_NAMESPACE_PREFIX):
+        return (
+            f"{valid} is a Cluster's platform namespace (cluster-*), where its kubeconfig "
+            "Secret lives; Argo CD's cluster Secrets need one of their own"
+        )
+    return ""
 
 
 def _config(access: ClusterAccess) -> dict[str, Any] | None:

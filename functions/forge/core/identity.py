@@ -32,6 +32,11 @@ def quotable(value: object, pattern: re.Pattern[str], max_len: int) -> str | Non
     return None
 
 
+def label(value: object) -> str | None:
+    """``value`` if it is a namespace name (a DNS-1123 label), else None."""
+    return quotable(value, _DNS_LABEL, DNS_LABEL_MAX)
+
+
 def subdomain(value: object) -> str | None:
     """``value`` if it is a Kubernetes object name (a DNS-1123 subdomain), else None."""
     return quotable(value, _DNS_SUBDOMAIN, DNS_SUBDOMAIN_MAX)
@@ -73,7 +78,7 @@ def namespace(xr: struct_pb2.Struct, namespaced: bool) -> str | None:
     value = field(xr, "metadata", "namespace")
     if not isinstance(value, str) or not value:
         raise SpecError("metadata.namespace", "is required: this kind is namespaced")
-    if quotable(value, _DNS_LABEL, DNS_LABEL_MAX) is None:
+    if label(value) is None:
         raise SpecError(
             "metadata.namespace", f"must be a DNS-1123 label of at most {DNS_LABEL_MAX} characters"
         )

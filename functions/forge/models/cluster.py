@@ -16,7 +16,6 @@ from forge.models.base import (
     Model,
     ProviderConfigRef,
     Values,
-    immutable,
     reject_duplicates,
 )
 from forge.models.stack import AwsProviders, SemVer, Stack
@@ -389,14 +388,12 @@ class CrossplaneInstall(Model):
     values: Values
 
 
+# Where the cluster Secret goes is the platform's choice, not the XR's: an XR that chose
+# it could write <name>-cluster over another Cluster's kubeconfig Secret, or into a system
+# namespace. So there is no namespace here (ARGOCD_NAMESPACE_KEY below).
 class ArgoCD(Model):
-    """How the cluster is registered with the platform's Argo CD."""
+    """How the cluster is registered with Argo CD (where: the EnvironmentConfig's)."""
 
-    namespace: DnsLabel = Field(
-        default="argocd",
-        description="Argo CD's namespace, where the cluster Secret goes. Immutable.",
-        json_schema_extra=immutable("the cluster's Argo CD Secret was created there"),
-    )
     project: str | None = Field(
         default=None, min_length=1, description="Restrict the cluster to one Argo CD project."
     )
@@ -534,6 +531,9 @@ CLUSTER_VALIDATIONS = [
 ClusterSpec.model_config["json_schema_extra"] = {"x-kubernetes-validations": CLUSTER_VALIDATIONS}
 ClusterSpec.model_rebuild(force=True)
 
-ENV_DEFAULTS = {"region": "region", "argocd.namespace": "argocd.namespace"}
+ENV_DEFAULTS = {"region": "region"}
+# Argo CD's namespace: only the EnvironmentConfig sets it (composers/argocd.py checks it).
+ARGOCD_NAMESPACE_KEY = "argocd.namespace"
+ARGOCD_NAMESPACE_DEFAULT = "argocd"
 # Read only for provider aws: a vCluster has no use for an IAM role.
 AWS_ENV_DEFAULTS = {"argocd.roleArn": "argocd.roleArn"}
