@@ -11,8 +11,10 @@ from typing import Any
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
 import pytest
 
+from forge.apis import COMPOSERS
 from forge.composers.access import namespace_for
 from forge.composers.argocd import PLATFORM_NAMESPACE_PREFIX, namespace_problem
+from forge.core import naming
 from tests.support.lifecycle import converge
 from tests.support.providers import observe
 from tests.support.request import build, environment_config, render, step_input
@@ -94,3 +96,39 @@ def test_an_environment_namespace_that_holds_other_secrets_is_refused(namespace,
 def test_every_cluster_platform_namespace_is_refused_for_argocd(name):
     assert namespace_for(name).startswith(PLATFORM_NAMESPACE_PREFIX)
     assert namespace_problem(namespace_for(name))
+
+
+# 2. Shortened (hashed) names: no literal name can take their form -----------------------
+
+
+def test_a_name_cannot_equal_another_clusters_shortened_namespace():
+    """A 60-character name falls back to cluster-<prefix>-<hash>; a second Cluster named
+    <prefix>-<hash> got that namespace literally, sharing it and the Release in it."""
+    long_name = "team-alpha-" + "x" * 49
+    shortened = namespace_for(long_name)
+    assert naming.looks_shortened(shortened)
+    twin = shortened.removeprefix(PLATFORM_NAMESPACE_PREFIX)
+    assert namespace_for(twin) == shortened  # what the attacker relied on
+    out = render(build(vcluster(twin), required={"environment-configs": []}))
+    assert out.fatal == [
+        "invalid Cluster: metadata.name: must not end in '-' and 8 hexadecimal digits "
+        "(the form of shortened names)"
+    ]
+
+
+@pytest.mark.parametrize("kind", sorted(kind for _, kind in COMPOSERS))
+def test_every_kind_refuses_the_reserved_form(kind):
+    xr = {
+        "apiVersion": "forge.projectcatalyst.io/v1alpha1",
+        "kind": kind,
+        "metadata": {"name": "release-0badc0de", "namespace": "team-a"},
+        "spec": {},
+    }
+    (fatal,) = render(build(xr)).fatal
+    assert fatal.startswith(f"invalid {kind}: metadata.name: must not end in '-' and 8 hex")
+
+
+@pytest.mark.parametrize("name", ["deadbeef", "release-2024", "a-0badc0dz", "a-0badc0de1"])
+def test_names_near_the_reserved_form_are_fine(name):
+    assert not naming.looks_shortened(name)
+    assert not render(build(vcluster(name), required={"environment-configs": []})).fatal

@@ -12,6 +12,7 @@ import re
 
 from google.protobuf import struct_pb2
 
+from forge.core import naming
 from forge.core.errors import SpecError
 from forge.core.observed import field
 
@@ -58,7 +59,8 @@ def tag(value: str) -> str:
 
 
 def name(xr: struct_pb2.Struct) -> str:
-    """``metadata.name``, a DNS-1123 subdomain as Kubernetes requires of an XR."""
+    """``metadata.name``: a DNS-1123 subdomain as Kubernetes requires of an XR, and not in
+    the form reserved for shortened names (``naming``)."""
     value = field(xr, "metadata", "name")
     if not isinstance(value, str) or not value:
         raise SpecError("metadata.name", "is required, a string")
@@ -67,6 +69,11 @@ def name(xr: struct_pb2.Struct) -> str:
             "metadata.name",
             f"must be a DNS-1123 subdomain of at most {DNS_SUBDOMAIN_MAX} characters "
             "(lowercase letters, digits, '-' and '.')",
+        )
+    if naming.looks_shortened(value):
+        raise SpecError(
+            "metadata.name",
+            "must not end in '-' and 8 hexadecimal digits (the form of shortened names)",
         )
     return value
 

@@ -3,6 +3,10 @@
 A composed resource's name must never change between releases: renaming it
 deletes and recreates real infrastructure. Names are readable when they fit and
 fall back to a truncated prefix plus a hash of the full name when they do not.
+
+That shortened form, ``<prefix>-<8 hex digits>``, is reserved: an XR name may not end
+in it (``identity.name``), or a Cluster named ``<prefix>-<hash>`` would get, literally,
+the namespace another Cluster's long name was shortened to.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ DNS_SUBDOMAIN_MAX = 253
 HELM_RELEASE_MAX = 53
 _HASH_LEN = 8
 _INVALID = re.compile(r"[^a-z0-9-]+")
+_SHORTENED = re.compile(rf"-[0-9a-f]{{{_HASH_LEN}}}$")
 CACHE_BYTES = 1024 * 1024  # some 3,000 names: every name of dozens of XRs
 
 
@@ -30,6 +35,11 @@ def name(*parts: str, max_len: int = DNS_LABEL_MAX) -> str:
     digest = hashlib.sha256(full.encode()).hexdigest()[:_HASH_LEN]
     prefix = cleaned[: max_len - _HASH_LEN - 1].rstrip("-")
     return f"{prefix}-{digest}" if prefix else digest
+
+
+def looks_shortened(text: str) -> bool:
+    """Whether ``text`` ends as a shortened name does: ``-`` and 8 hex digits."""
+    return _SHORTENED.search(text) is not None
 
 
 def helm_release(*parts: str) -> str:
