@@ -36,6 +36,14 @@ CLIENT_SECRET = "crossplane-tls-client"
 USAGE_WEBHOOK_CONFIG = "crossplane-no-usages"
 CORE_MODULE = "github.com/crossplane/crossplane/v2"
 
+# The one flag that differs from the chart's defaults. With its default burst (100 watch
+# events), creating a Cluster or PlatformCluster opens the XR's watch circuit breaker
+# within a second (each write to a composed resource is counted many times over), and
+# with realtime compositions there is no polling: the XR then waits for a later watch
+# event, or the hour-long sync, before it sees its resources ready. Measured with
+# v2.3.4: a vCluster Cluster Ready after 69 s in one run, never within 300 s in another.
+CIRCUIT_BREAKER = ("--circuit-breaker-burst=2000",)
+
 
 def core_module_dir() -> Path:
     """Crossplane core's module directory (its ``cluster/crds`` and
@@ -186,6 +194,7 @@ class Crossplane:
                     f"--tls-client-secret-name={CLIENT_SECRET}",
                     f"--tls-client-certs-dir={tls / 'client'}",
                     "--debug",
+                    *CIRCUIT_BREAKER,
                 ],
                 self.workdir / "logs" / "crossplane.log",
                 env=self._env(),
