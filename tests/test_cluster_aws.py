@@ -10,17 +10,19 @@ import base64
 import copy
 import importlib
 import json
+import re
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
 import pytest
 import yaml
 
+from forge import versions
 from forge.composers.eks import nodegroups
 from forge.composers.eks.cluster import target_version
 from forge.composers.eks.network import cidrs
-from forge.models.cluster import ClusterSpec
+from forge.models.cluster import ClusterSpec, KubernetesVersion
 from forge.preview import aws
 from tests.support import deletion, leaks
 from tests.support.lifecycle import converge
@@ -450,6 +452,8 @@ def test_cluster_settings(final):
         },
         "bootstrapSelfManagedAddons": False,
         "enabledClusterLogTypes": ["api", "audit", "authenticator"],
+        # AWS's default is EXTENDED: paid support once standard support ends.
+        "upgradePolicy": {"supportType": "STANDARD"},
         "tags": {"forge.projectcatalyst.io/cluster": "dev"},
     }
 
@@ -463,9 +467,10 @@ def test_addons_and_their_identity(final):
         "coredns",
         "aws-ebs-csi-driver",
     }
-    for addon in addons.values():
+    for name, addon in addons.items():
         assert addon["clusterNameRef"] == {"name": "dev"}
-        assert "addonVersion" not in addon  # EKS's default for the cluster version
+        assert addon["addonVersion"] == versions.EKS_ADDONS["1.34"][name]
+        assert addon["resolveConflictsOnUpdate"] == "OVERWRITE"
     association = params(final.resources["aws-pod-identity-ebs-csi"])
     assert association["namespace"] == "kube-system"
     assert association["serviceAccount"] == "ebs-csi-controller-sa"
@@ -740,6 +745,40 @@ def test_nodes_follow_the_running_control_plane_version(final):
     assert params(out.resources[nodegroup_key(final, "general")])["version"] == "1.34"
     upgraded = render(build(xr_with(**spec), observed=observed_of(out)))
     assert params(upgraded.resources[nodegroup_key(final, "general")])["version"] == "1.35"
+
+
+def addon_versions(out: Rendered) -> dict[str, str]:
+    return {
+        params(m)["addonName"]: params(m)["addonVersion"] for m in of_kind(out, "Addon").values()
+    }
+
+
+def test_addons_move_with_the_running_kubernetes_version(final):
+    """EKS late-initialises addonVersion and never moves it: the table moves it, after the
+    control plane (an add-on version must support the version the cluster runs)."""
+    spec = copy.deepcopy(XR["spec"])
+    spec["kubernetesVersion"] = "1.35"
+    upgrading = render(build(xr_with(**spec), observed=observed_of(final)))
+    assert addon_versions(upgrading) == versions.EKS_ADDONS["1.34"]
+    observed = observed_of(final)
+    observed["aws-eks-cluster"] = creating(observed["aws-eks-cluster"])  # mid-upgrade
+    held = render(build(xr_with(**spec), observed=observed))
+    assert addon_versions(held) == versions.EKS_ADDONS["1.34"]
+    upgraded = render(build(xr_with(**spec), observed=observed_of(upgrading)))
+    assert addon_versions(upgraded) == versions.EKS_ADDONS["1.35"]
+    spec["aws"] = {"addons": {"coredns": {"version": "v1.13.1-eksbuild.1"}}}
+    pinned = render(build(xr_with(**spec), observed=observed_of(upgrading)))
+    assert addon_versions(pinned) == versions.EKS_ADDONS["1.35"] | {"coredns": "v1.13.1-eksbuild.1"}
+
+
+def test_every_kubernetes_version_pins_every_addon():
+    addons = {"vpc-cni", "kube-proxy", "coredns", "eks-pod-identity-agent", "aws-ebs-csi-driver"}
+    assert set(versions.EKS_ADDONS) == set(get_args(KubernetesVersion))
+    for minor, pins in versions.EKS_ADDONS.items():
+        assert set(pins) == addons, minor
+        for version in pins.values():
+            assert re.fullmatch(r"v\d+\.\d+\.\d+-eksbuild\.\d+", version), version
+        assert pins["kube-proxy"].startswith(f"v{minor}."), "kube-proxy follows Kubernetes"
 
 
 def test_impossible_version_changes_are_held_and_reported(final):

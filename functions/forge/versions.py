@@ -51,3 +51,45 @@ KUBE_PROMETHEUS_STACK = Chart(
     "kube-prometheus-stack", "https://prometheus-community.github.io/helm-charts", "88.5.3"
 )
 K8S_MONITORING = Chart("k8s-monitoring", "https://grafana.github.io/helm-charts", "4.4.0")
+
+# EKS managed add-on versions for each Kubernetes minor a Cluster may run. EKS picks an
+# add-on's version once, at creation, and never moves it; these pins move each add-on
+# with the version the control plane runs. Before a bump, check each against
+# `aws eks describe-addon-versions --kubernetes-version <minor> --addon-name <name>`.
+EKS_ADDONS: dict[str, dict[str, str]] = {
+    "1.31": {
+        "vpc-cni": "v1.19.0-eksbuild.1",
+        "kube-proxy": "v1.31.2-eksbuild.3",
+        "coredns": "v1.11.3-eksbuild.1",
+        "eks-pod-identity-agent": "v1.3.4-eksbuild.1",
+        "aws-ebs-csi-driver": "v1.37.0-eksbuild.1",
+    },
+    "1.32": {
+        "vpc-cni": "v1.19.2-eksbuild.1",
+        "kube-proxy": "v1.32.0-eksbuild.2",
+        "coredns": "v1.11.4-eksbuild.2",
+        "eks-pod-identity-agent": "v1.3.4-eksbuild.1",
+        "aws-ebs-csi-driver": "v1.41.0-eksbuild.1",
+    },
+    "1.33": {
+        "vpc-cni": "v1.19.6-eksbuild.1",
+        "kube-proxy": "v1.33.0-eksbuild.2",
+        "coredns": "v1.12.1-eksbuild.2",
+        "eks-pod-identity-agent": "v1.3.7-eksbuild.2",
+        "aws-ebs-csi-driver": "v1.44.0-eksbuild.1",
+    },
+    "1.34": {
+        "vpc-cni": "v1.20.4-eksbuild.2",
+        "kube-proxy": "v1.34.0-eksbuild.2",
+        "coredns": "v1.12.3-eksbuild.1",
+        "eks-pod-identity-agent": "v1.3.10-eksbuild.2",
+        "aws-ebs-csi-driver": "v1.54.0-eksbuild.1",
+    },
+    "1.35": {
+        "vpc-cni": "v1.21.1-eksbuild.3",
+        "kube-proxy": "v1.35.0-eksbuild.2",
+        "coredns": "v1.13.2-eksbuild.1",
+        "eks-pod-identity-agent": "v1.3.10-eksbuild.2",
+        "aws-ebs-csi-driver": "v1.56.0-eksbuild.1",
+    },
+}

@@ -227,8 +227,8 @@ class Addon(Model):
     version: AddonVersion | None = Field(
         default=None,
         description=(
-            "e.g. v1.19.2-eksbuild.1. Default: EKS's default for the cluster's Kubernetes "
-            "version, chosen when the add-on is created; pin one to upgrade it."
+            "e.g. v1.19.2-eksbuild.1. Default: this release's pin for the Kubernetes "
+            "version the cluster runs, moved with kubernetesVersion; set one to override it."
         ),
     )
     configuration: AddonConfiguration

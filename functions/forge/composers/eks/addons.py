@@ -6,6 +6,10 @@ as the cluster is up and the node groups wait for vpc-cni, without which nodes
 never turn Ready. coredns and the EBS CSI driver run Deployments that only turn
 healthy on nodes, so they wait for the node groups (and the driver for its
 Pod Identity association, which must exist before its pods start).
+
+Versions come from ``versions.EKS_ADDONS`` for the Kubernetes the cluster runs, so
+they move with ``kubernetesVersion`` (EKS itself never upgrades an add-on), after
+the control plane; ``resolveConflictsOnUpdate: OVERWRITE`` lets an upgrade through.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from forge import versions
 from forge.composers.eks.base import EKS, Eks
 from forge.composers.eks.cluster import ControlPlane
 from forge.composers.eks.identity import pod_identity
@@ -44,6 +49,19 @@ class Addons:
         return [name for name in self.expected if not self.ready.get(name, False)]
 
 
+def version(plane: ControlPlane, name: str, settings: Addon) -> str | None:
+    """The spec's version, else this release's pin for the Kubernetes the cluster runs.
+
+    The running version, not the requested one: during an upgrade the control plane
+    moves first, and an add-on version must support the version it runs. A minor
+    without pins (a cluster older than this release) keeps EKS's choice.
+    """
+    if settings.version:
+        return settings.version
+    running = plane.running or plane.manifest["spec"]["forProvider"]["version"]
+    return versions.EKS_ADDONS.get(running, {}).get(name)
+
+
 def _addon(e: Eks, plane: ControlPlane, name: str, settings: Addon) -> bool:
     params: dict[str, object] = {
         "addonName": name,
@@ -51,8 +69,9 @@ def _addon(e: Eks, plane: ControlPlane, name: str, settings: Addon) -> bool:
         "resolveConflictsOnCreate": "OVERWRITE",
         "resolveConflictsOnUpdate": "OVERWRITE",
     }
-    if settings.version:
-        params["addonVersion"] = settings.version
+    pinned = version(plane, name, settings)
+    if pinned:
+        params["addonVersion"] = pinned
     if settings.configuration:
         params["configurationValues"] = json.dumps(settings.configuration, sort_keys=True)
     return e.compose(f"aws-addon-{name}", e.manifest(EKS, "Addon", e.name(name), params))

@@ -28,6 +28,7 @@ class ControlPlane:
     endpoint: str | None = None
     ca_data: str | None = None
     version: str | None = None
+    running: str | None = None  # what EKS reports running, ready or not (mid-upgrade)
     version_problem: str = ""
 
     @property
@@ -97,9 +98,12 @@ def compose(e: Eks, network: Network, roles: Roles) -> ControlPlane:
             # The add-ons are EKS managed add-ons composed here, not self-managed copies.
             "bootstrapSelfManagedAddons": False,
             "enabledClusterLogTypes": list(aws.control_plane_logging),
+            # AWS's default, EXTENDED, moves a cluster past standard support into paid
+            # extended support; STANDARD upgrades it automatically at the end instead.
+            "upgradePolicy": {"supportType": "STANDARD"},
         },
     )
-    plane = ControlPlane(manifest=manifest, version_problem=problem)
+    plane = ControlPlane(manifest=manifest, running=running, version_problem=problem)
     if not e.due(CLUSTER, roles.cluster.ready and network.subnets_ready):
         return plane
     plane.composed = True
