@@ -83,12 +83,12 @@ soak: $(STAMP) ## Hardening tests at 1,000 fuzz examples and 10,000 load request
 	$(BIN)/python -m bench.run --soak
 
 lint: $(STAMP) ## ruff lint and format check
-	$(BIN)/ruff check functions tests bench
-	$(BIN)/ruff format --check functions tests bench
+	$(BIN)/ruff check functions tests bench e2e
+	$(BIN)/ruff format --check functions tests bench e2e
 
 format: $(STAMP) ## Format and fix lint where ruff can
-	$(BIN)/ruff format functions tests bench
-	$(BIN)/ruff check --fix functions tests bench
+	$(BIN)/ruff format functions tests bench e2e
+	$(BIN)/ruff check --fix functions tests bench e2e
 
 xrds: $(STAMP) ## Regenerate XRDs and Compositions from the spec models
 	$(BIN)/python -m forge.xrdgen
