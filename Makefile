@@ -171,7 +171,7 @@ $(TOOLS)/etcd: tools/kube/go.mod tools/kube/go.sum tools/kube/cmd/etcd/main.go
 	@mkdir -p $(TOOLS)
 	cd tools/kube && CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o ../../$@ ./cmd/etcd
 
-# The local registry and xpkg builder of e2e-local (its own module, e2e/local/oci).
+# The local registry of e2e-local (its own module, e2e/local/oci).
 $(TOOLS)/forge-e2e-oci: e2e/local/oci/go.mod e2e/local/oci/go.sum e2e/local/oci/main.go
 	@command -v $(GO) >/dev/null 2>&1 || { echo "make kube-tools: Go is not installed (see README, The real tools)" >&2; exit 1; }
 	@mkdir -p $(TOOLS)

@@ -8,9 +8,11 @@ missing binary, when those are not built, unless ``FORGE_E2E_LOCAL_REQUIRED=1``.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import ssl
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -319,3 +321,44 @@ def test_usage_webhook_is_reached_and_blocks_deletion(kube, crossplane):
     _wait(
         kube, "the ConfigMap deletable", lambda: kube.delete("v1", "ConfigMap", "used", "default")
     )
+
+
+# --- packages: the real crossplane CLI and the local registry ----------------------------
+def _cli_and_registry_or_skip() -> None:
+    missing = [p for p in (TOOLS / "crossplane-cli", TOOLS / "forge-e2e-oci") if not p.exists()]
+    if missing:
+        if os.environ.get("FORGE_E2E_LOCAL_REQUIRED") == "1":
+            raise HarnessError(f"missing {missing[0]}: run `make tools kube-tools`")
+        pytest.skip(f"missing {missing[0]}: run `make tools kube-tools`")
+
+
+def test_packages_are_built_and_pushed_by_the_real_crossplane_cli(tmp_path):
+    _cli_and_registry_or_skip()
+    from e2e.local.packages import Registry, build  # noqa: PLC0415 (the optional e2e extra)
+
+    built = build(tmp_path, "v0.1.0")
+    assert {(b.name, b.kind) for b in built.values()} == {
+        ("function", "Function"),
+        ("configuration-clusters", "Configuration"),
+        ("configuration-infrastructure", "Configuration"),
+    }
+    assert all(b.file.stat().st_size > 0 for b in built.values())
+    (tmp_path / "logs").mkdir()
+    registry = Registry(tmp_path).start()
+    try:
+        ref = registry.push(built["configuration-clusters"], "v0.1.0")
+        assert ref == (
+            f"{registry.host}/input-output-hk/catalyst-forge/configuration-clusters:v0.1.0"
+        )
+        # The registry serves what the CLI pushed: the tag's manifest, an xpkg layer.
+        req = urllib.request.Request(
+            f"http://{registry.host}/v2/input-output-hk/catalyst-forge/"
+            "configuration-clusters/manifests/v0.1.0",
+            headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
+        )
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            manifest = json.load(resp)
+        annotations = [(layer.get("annotations") or {}) for layer in manifest["layers"]]
+        assert {"io.crossplane.xpkg": "base"} in annotations
+    finally:
+        registry.stop()

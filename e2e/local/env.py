@@ -19,9 +19,10 @@ from e2e.local.crossplane import Crossplane
 from e2e.local.kube import Kube, is_true, load_documents
 from e2e.local.packages import (
     FUNCTION_NAME,
-    FUNCTION_REPOSITORY,
+    Built,
     FunctionRuntime,
     Registry,
+    build,
     function_object,
 )
 from e2e.local.player import PLAYED, ProviderPlayer
@@ -135,6 +136,8 @@ class Environment:
         self.player: ProviderPlayer | None = None
         self.loop: Loop | None = None
         self.timings: dict[str, float] = {}
+        self.version = ""
+        self.packages: dict[str, Built] = {}
 
     def __enter__(self) -> Environment:
         try:
@@ -163,6 +166,7 @@ class Environment:
         self._timed("crossplane", self.crossplane.start)
         self.registry = Registry(self.workdir)
         self.registry.start()
+        self._timed("xpkg build", self.build_packages)
         # The background loop has its own client: the discovery cache is per client.
         self.loop_kube = Kube(self.cp.kubeconfig, self.workdir / "cache-loop")
         self.function = FunctionRuntime(self.loop_kube, self.workdir, self.crossplane.root_ca())
@@ -204,8 +208,8 @@ class Environment:
             [c["metadata"]["name"] for c in gateway if c["kind"] == "CustomResourceDefinition"]
         )
 
-        package = self.registry.push(ROOT / "package" / "function", FUNCTION_REPOSITORY, "v0.1.0")
-        kube.apply(function_object(package.replace("@", ":v0.1.0@", 1)))
+        package = self.registry.push(self.packages["function"], self.version)
+        kube.apply(function_object(package))
         self.wait_healthy("Function", FUNCTION_NAME, timeout=60)
 
         kube.apply_all(load_documents(ROOT / "xrds"))
@@ -221,6 +225,14 @@ class Environment:
                 alive=self.check_alive,
             )
         kube.apply_all(load_documents(ROOT / "compositions"))
+
+    def build_packages(self) -> None:
+        """Every package built by ``crossplane xpkg build``, versioned as ``make packages``
+        versions this checkout."""
+        from forge.packaging import release  # noqa: PLC0415 (the function's)
+
+        self.version = release.from_git(ROOT)
+        self.packages = build(self.workdir, self.version)
 
     def wait_established(self, names: list[str], timeout: float = 60) -> None:
         for name in names:

@@ -1,7 +1,12 @@
 """Packages as users install them, and the External package runtime played.
 
+- ``build``: the package roots assembled as ``python -m forge.packaging assemble`` writes
+  them, each built into an xpkg by the real ``crossplane xpkg build`` (the crossplane CLI
+  v2.2.0, ``.cache/tools/crossplane-cli``). The Function package embeds no runtime image:
+  the image is built by Docker (``make image``), which no machine of ours has, and with
+  ``--package-runtime=External`` Crossplane runs none (the harness runs the function).
 - ``Registry``: go-containerregistry's registry on 127.0.0.1 (``forge-e2e-oci registry``);
-  ``push`` builds an xpkg with crossplane-runtime's xpkg builder and pushes it there.
+  ``push`` pushes an xpkg there with the real ``crossplane xpkg push``.
 - ``FunctionRuntime``: our function as a local process, serving mTLS with a certificate
   signed by Crossplane's own CA (``crossplane-root-ca``), so Crossplane's function client
   trusts it and it trusts Crossplane's client certificate. It plays what
@@ -17,18 +22,74 @@ import datetime as dt
 import socket
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from e2e.local import pki
-from e2e.local.controlplane import TOOLS
+from e2e.local.controlplane import ROOT, TOOLS
 from e2e.local.crossplane import NAMESPACE
 from e2e.local.kube import Kube, condition
 from e2e.local.procs import HarnessError, Proc, Procs, free_port, wait_for
 from kubernetes.dynamic.exceptions import ConflictError, NotFoundError
 
 FUNCTION_NAME = "input-output-hk-catalyst-forge-function-forge"
-FUNCTION_REPOSITORY = "input-output-hk/catalyst-forge/function-forge"
 PKG = "pkg.crossplane.io/v1"
+
+
+def cli() -> Path:
+    """The real crossplane CLI (v2.2.0), built by ``make tools``."""
+    from forge import tools  # noqa: PLC0415 (the function's)
+
+    try:
+        return tools.tool(tools.CLI)
+    except Exception as exc:
+        raise HarnessError(f"{exc}") from None
+
+
+def _run(argv: list[str], what: str, timeout: float = 120) -> str:
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+    if out.returncode != 0:
+        raise HarnessError(f"{what} failed ({' '.join(argv)}): {out.stdout}{out.stderr}")
+    return out.stdout
+
+
+@dataclass(frozen=True)
+class Built:
+    """One package built into an xpkg file."""
+
+    name: str  # the package's name: function, configuration-clusters, ...
+    kind: str  # Function or Configuration
+    repository: str  # its repository path, ours without the registry host
+    file: Path
+
+
+def build(workdir: Path, version: str) -> dict[str, Built]:
+    """Every package of this checkout, assembled as ``python -m forge.packaging assemble``
+    does and built by ``crossplane xpkg build`` (the Function without a runtime image)."""
+    from forge.packaging.assemble import EXAMPLES, assemble  # noqa: PLC0415 (the function's)
+    from forge.packaging.layout import PACKAGES, REGISTRY  # noqa: PLC0415
+
+    out = workdir / "packages"
+    roots = assemble(ROOT, out / "build", version)
+    built = {}
+    for spec in PACKAGES:
+        root = roots[spec.name]
+        file = out / f"{spec.name}-{version}.xpkg"
+        _run(
+            [
+                str(cli()),
+                "xpkg",
+                "build",
+                f"--package-root={root}",
+                f"--examples-root={root.parent / EXAMPLES / spec.name}",
+                f"--package-file={file}",
+            ],
+            f"crossplane xpkg build of {spec.name}",
+        )
+        # ghcr.io/input-output-hk/catalyst-forge/<repository> -> <host>/input-output-hk/...
+        repository = f"{REGISTRY.split('/', 1)[1]}/{spec.repository}"
+        built[spec.name] = Built(spec.name, spec.kind, repository, file)
+    return built
 
 
 def _port_open(port: int) -> bool:
@@ -70,19 +131,15 @@ class Registry:
         )
         return self
 
-    def push(self, package_dir: Path, repository: str, tag: str) -> str:
-        """Build the xpkg in ``package_dir`` and push it; the reference with its digest."""
-        ref = f"{self.host}/{repository}:{tag}"
-        out = subprocess.run(
-            [str(self.binary), "push", str(package_dir), ref],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
+    def push(self, package: Built, tag: str) -> str:
+        """Push a built xpkg with ``crossplane xpkg push``; the reference pushed (plain
+        HTTP: go-containerregistry speaks it to a loopback registry)."""
+        ref = f"{self.host}/{package.repository}:{tag}"
+        _run(
+            [str(cli()), "xpkg", "push", f"--package-files={package.file}", ref],
+            f"crossplane xpkg push of {package.name}",
         )
-        if out.returncode != 0:
-            raise HarnessError(f"xpkg build/push of {package_dir} to {ref} failed: {out.stderr}")
-        return out.stdout.strip()
+        return ref
 
     def stop(self) -> None:
         self.procs.stop_all()
