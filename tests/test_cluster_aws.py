@@ -168,6 +168,8 @@ def _check_round(keys: set[str], observed: dict[str, Observed]) -> None:
         assert ready("aws-eks-cluster")
     if new("crossplane"):
         assert groups and ready(*groups), "Crossplane before nodes can run it"
+    if new("storageclass-gp3"):  # a ProviderConfig is ready once it exists
+        assert ready("aws-addon-aws-ebs-csi-driver") and "provider-config-kubernetes" in observed
     if new("provider-config-helm") or new("provider-config-kubernetes"):
         assert ready("aws-clusterauth")
         if "aws-role-crossplane" in keys:
@@ -489,6 +491,34 @@ def test_ebs_csi_driver_can_be_left_out():
     assert final.composite_ready
     assert "aws-addon-aws-ebs-csi-driver" not in final.resources
     assert "aws-role-ebs-csi" not in final.resources
+    assert "storageclass-gp3" not in final.resources  # nothing would provision it
+
+
+def test_a_default_gp3_storage_class_in_the_new_cluster(final, assert_schema_valid):
+    """EKS marks no class default since 1.30: claims without one would stay Pending."""
+    obj = final.resources["storageclass-gp3"]
+    assert obj["kind"] == "Object"
+    assert obj["metadata"]["namespace"] == NAMESPACE
+    assert obj["spec"]["providerConfigRef"] == {"kind": "ProviderConfig", "name": "dev"}
+    assert "Delete" not in obj["spec"]["managementPolicies"]  # dies with the cluster
+    manifest = obj["spec"]["forProvider"]["manifest"]
+    assert manifest == {
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "StorageClass",
+        "metadata": {
+            "name": "gp3",
+            "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
+        },
+        "provisioner": "ebs.csi.aws.com",
+        "parameters": {"type": "gp3", "encrypted": "true"},
+        "reclaimPolicy": "Delete",
+        "volumeBindingMode": "WaitForFirstConsumer",
+        "allowVolumeExpansion": True,
+    }
+    assert_schema_valid(manifest)
+    usage = final.resources["usage-storageclass-gp3"]["spec"]
+    assert usage["of"]["resourceRef"] == {"name": "dev"}
+    assert usage["by"]["resourceRef"] == {"name": obj["metadata"]["name"]}
 
 
 def test_access_entries_for_admins_and_argocd(large):

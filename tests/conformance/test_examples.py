@@ -27,6 +27,7 @@ WITHOUT_CRD = {
     "external-secrets.io",
     "gateway.networking.k8s.io",
     "apiextensions.k8s.io",
+    "storage.k8s.io",
 }
 
 

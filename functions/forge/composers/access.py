@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from forge.core import naming
@@ -49,6 +49,9 @@ class ClusterAccess:
     outlive every managed resource that reaches into the cluster.
     ``nodes_ready`` says whether the cluster can run pods: EKS once its node
     groups are ready; a vCluster's pods run on the platform's nodes.
+    ``cluster_objects`` are manifests the provider part wants inside the new
+    cluster, by composition key, each once its own inputs are ready (EKS: the
+    default StorageClass once the EBS CSI driver runs); bootstrap applies them.
     """
 
     namespace: str
@@ -61,6 +64,7 @@ class ClusterAccess:
     kubernetes_version: str | None = None
     cluster_resource: Mapping[str, Any] | None = None
     nodes_ready: bool = True
+    cluster_objects: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 def namespace_for(xr_name: str) -> str:

@@ -10,7 +10,9 @@ Each step is composed once its input exists, and stays composed after that:
    not forever);
 3. the self-management stack (providers, runtime configs, ProviderConfigs and
    our Function), Objects applied through the kubernetes one, once Crossplane is
-   deployed.
+   deployed;
+4. what the provider part wants in the new cluster (``ClusterAccess.cluster_objects``,
+   EKS's default StorageClass), Objects through the kubernetes one once it exists.
 
 Deletion: what these put inside the new cluster dies with it, so the Release and
 the Objects are orphaned (management policies without Delete) and deleting them
@@ -65,6 +67,7 @@ def compose(ctx: Context, spec: ClusterSpec, access: ClusterAccess) -> Bootstrap
         for provider in configs
     }
     configs_exist = len(configs) == len(_PROVIDER_CONFIGS) and all(configs.values())
+    _cluster_objects(ctx, access, name, configs.get("kubernetes", False))
 
     crossplane_ready = False
     if (configs_exist and access.nodes_ready) or ctx.is_composed(CROSSPLANE_KEY):
@@ -85,6 +88,22 @@ def compose(ctx: Context, spec: ClusterSpec, access: ClusterAccess) -> Bootstrap
             _hold_cluster(ctx, access, key)
     _stack_stage(ctx, installation, [key for key in keys if key in ctx.rsp.desired.resources])
     return Bootstrap(provider_configs=refs, installation=installation)
+
+
+def _cluster_objects(ctx: Context, access: ClusterAccess, config: str, exists: bool) -> None:
+    """The provider part's in-cluster objects, through the kubernetes ProviderConfig.
+
+    Orphaned like the stack: they die with the cluster, which a Usage holds meanwhile.
+    """
+    target = objects.Target(
+        provider_config=ProviderConfigRef(kind="ProviderConfig", name=config),
+        namespace=access.namespace,
+        orphan=True,
+    )
+    for key, manifest in access.cluster_objects.items():
+        if exists or ctx.is_composed(key):
+            ctx.compose(key, objects.wrap(ctx, key, dict(manifest), target, orphan=True))
+            _hold_cluster(ctx, access, key)
 
 
 def _provider_configs(ctx: Context, access: ClusterAccess, name: str) -> dict[str, bool]:

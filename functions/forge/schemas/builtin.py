@@ -2,7 +2,8 @@
 
 Small on purpose: enough to reject unknown top-level fields and wrong types (the usual
 composition bugs), in the same structural form as CRD schemas so one engine checks both.
-Fields follow the Kubernetes API reference for core/v1 and rbac.authorization.k8s.io/v1.
+Fields follow the Kubernetes API reference for core/v1, rbac.authorization.k8s.io/v1 and
+storage.k8s.io/v1.
 """
 
 from __future__ import annotations
@@ -157,5 +158,21 @@ BUILTIN_KINDS: dict[tuple[str, str], BuiltinKind] = {
         _root(subjects=_SUBJECTS, roleRef=_ROLE_REF) | {"required": ["roleRef"]},
         namespaced=True,
         name_rule="path-segment",
+    ),
+    ("storage.k8s.io/v1", "StorageClass"): BuiltinKind(
+        _root(
+            provisioner=_STR,
+            parameters={"type": "object", "additionalProperties": _STR},
+            reclaimPolicy={"type": "string", "enum": ["Delete", "Retain"]},
+            volumeBindingMode={"type": "string", "enum": ["Immediate", "WaitForFirstConsumer"]},
+            allowVolumeExpansion=_BOOL,
+            mountOptions=_STR_LIST,
+            allowedTopologies={
+                "type": "array",
+                "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+            },
+        )
+        | {"required": ["provisioner"]},
+        namespaced=False,
     ),
 }

@@ -1,11 +1,11 @@
 """EKS: the AWS provider part of a Cluster.
 
 In real-world order: network -> IAM -> control plane -> networking add-ons ->
-node groups -> workload add-ons -> access entries -> Pod Identity for the
-cluster's own Crossplane -> kubeconfig. Everything lives in the cluster's
-namespace on the platform and uses ``spec.aws.providerConfigRef``. ``compose``
-returns how the rest of the Cluster reaches the new cluster; each field is set
-only once what it describes exists.
+node groups -> workload add-ons (and the default StorageClass they serve) ->
+access entries -> Pod Identity for the cluster's own Crossplane -> kubeconfig.
+Everything lives in the cluster's namespace on the platform and uses
+``spec.aws.providerConfigRef``. ``compose`` returns how the rest of the Cluster
+reaches the new cluster; each field is set only once what it describes exists.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from forge.composers.eks import (
     kubeconfig,
     network,
     nodegroups,
+    storage,
 )
 from forge.composers.eks.base import Eks
 from forge.core.context import Context
@@ -70,6 +71,7 @@ def compose(ctx: Context, spec: ClusterSpec) -> ClusterAccess:
         kubernetes_version=plane.version or plane.manifest["spec"]["forProvider"]["version"],
         cluster_resource=plane.manifest if plane.composed else None,
         nodes_ready=groups.ready,
+        cluster_objects=storage.compose(e, installed),
     )
 
 
