@@ -89,6 +89,15 @@ def test_an_unknown_kind_is_named_only_when_it_looks_like_one(xr, said):
     assert message == f"unsupported composite resource kind: {said}"
 
 
+def first_call(kind: str, xr: dict) -> Rendered:
+    """The first call for ``xr`` (nothing observed), with its scenario's environment."""
+    scenario = SCENARIOS[kind]
+    req = build(xr)
+    req.required_resources.MergeFrom(scenario.request.required_resources)
+    req.input.CopyFrom(scenario.request.input)
+    return render(req)
+
+
 INTEGER, BOOLEAN = "Input should be a valid integer", "Input should be a valid boolean"
 
 
@@ -107,11 +116,7 @@ def test_numbers_and_booleans_are_strict(kind, path, value, rule):
     for step in path[:-1]:
         target = target.setdefault(step, {}) if isinstance(step, str) else target[step]
     target[path[-1]] = value
-    scenario = SCENARIOS[kind]
-    req = build(xr)
-    req.required_resources.MergeFrom(scenario.request.required_resources)
-    req.input.CopyFrom(scenario.request.input)
-    out = render(req)
+    out = first_call(kind, xr)
     where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
     assert len(out.fatal) == 1, out.fatal
     assert f": spec{where}: {rule}" in out.fatal[0]
@@ -189,3 +194,15 @@ def test_nested_kubeconfig_without_the_c_loader_is_a_condition(monkeypatch):
     out = with_kubeconfig("[" * 900 + "]" * 900)
     assert not out.fatal, out.fatal
     assert out.conditions["KubeconfigReady"].reason == "KubeconfigIncomplete"
+
+
+def test_a_name_eks_cannot_take_is_fatal_before_anything_is_composed():
+    """It was judged only once the namespace existed: a fatal after composing."""
+    xr = copy.deepcopy(next(s for s in scenarios.for_tests() if s.name == "cluster-aws").xr)
+    xr["metadata"]["name"] = "y" * 200
+    out = first_call("Cluster", xr)
+    assert out.resources == {}
+    assert out.fatal == [
+        f"invalid Cluster '{'y' * 200}': metadata.name: names the EKS cluster for provider "
+        "aws: letters, digits and '-', 100 at most"
+    ]

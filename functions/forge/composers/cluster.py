@@ -26,6 +26,7 @@ from typing import Any
 from forge.composers import argocd, bootstrap, stack, vcluster
 from forge.composers.access import ClusterAccess, namespace_for
 from forge.composers.bootstrap import Bootstrap
+from forge.composers.eks import base as eks_base
 from forge.core import naming
 from forge.core.context import Context
 from forge.core.observed import field
@@ -46,6 +47,8 @@ def compose(ctx: Context) -> None:
     ).resolved()
     if spec.provider == "vcluster":
         vcluster.check(ctx)
+    else:
+        eks_base.check_name(ctx)
     access = _cluster(ctx, spec)
     boot = bootstrap.compose(ctx, spec, access)
     argocd_name = argocd.compose(ctx, spec, access)

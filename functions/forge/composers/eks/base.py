@@ -29,6 +29,16 @@ NODE_GROUP_MAX = 63
 # EKS cluster names: a letter or digit, then letters, digits, - and _; 100 at most.
 _EKS_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
 
+
+def check_name(ctx: Context) -> None:
+    """Reject, before anything is composed, an XR name EKS cannot take as a cluster name."""
+    if not _EKS_NAME.match(ctx.name):
+        raise SpecError(
+            "metadata.name",
+            "names the EKS cluster for provider aws: letters, digits and '-', 100 at most",
+        )
+
+
 # Kinds whose forProvider takes no region (IAM is global) or no tags.
 _GLOBAL_KINDS = frozenset({(IAM, "Role"), (IAM, "RolePolicyAttachment")})
 _UNTAGGED_KINDS = frozenset(
@@ -78,11 +88,7 @@ class Eks:
 
     @classmethod
     def of(cls, ctx: Context, spec: ClusterSpec) -> Eks:
-        if not _EKS_NAME.match(ctx.name):
-            raise SpecError(
-                "metadata.name",
-                "names the EKS cluster for provider aws: letters, digits and '-', 100 at most",
-            )
+        check_name(ctx)
         region = str(spec.region)
         part, suffix = partition(region)
         # The spec's tags first: the API's own tag must not be overridden.
