@@ -362,3 +362,14 @@ def test_packages_are_built_and_pushed_by_the_real_crossplane_cli(tmp_path):
         assert {"io.crossplane.xpkg": "base"} in annotations
     finally:
         registry.stop()
+
+
+def test_configurations_are_installed_without_resolving_their_dependencies():
+    from e2e.local.packages import configuration_object  # noqa: PLC0415 (the optional e2e extra)
+
+    obj = configuration_object("configuration-clusters", "127.0.0.1:1/x/configuration-clusters:v1")
+    assert obj["kind"] == "Configuration"
+    assert obj["spec"] == {
+        "package": "127.0.0.1:1/x/configuration-clusters:v1",
+        "skipDependencyResolution": True,
+    }

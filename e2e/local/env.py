@@ -23,6 +23,7 @@ from e2e.local.packages import (
     FunctionRuntime,
     Registry,
     build,
+    configuration_object,
     function_object,
 )
 from e2e.local.player import PLAYED, ProviderPlayer
@@ -40,6 +41,9 @@ PROVIDER_CRDS = (
     "provider-kubernetes/kubernetes.m.crossplane.io_clusterproviderconfigs.yaml",
     "provider-kubernetes/kubernetes.m.crossplane.io_providerconfigusages.yaml",
 )
+
+# The Configuration packages the bootstrap installs (python -m forge.packaging names).
+CONFIGURATIONS = ("configuration-clusters", "configuration-infrastructure")
 
 # What the platform's bootstrap gives Crossplane's providers (README, PlatformCluster):
 # in-cluster ClusterProviderConfigs named `default`; and Argo CD's namespace, where a
@@ -196,8 +200,9 @@ class Environment:
 
     # --- bootstrap ----------------------------------------------------------------
     def bootstrap(self) -> None:
-        """Provider CRDs, in-cluster ClusterProviderConfigs, the Function package (pushed
-        to the local registry, installed as a Function), our XRDs and Compositions."""
+        """Provider CRDs, in-cluster ClusterProviderConfigs, the Function package, and the
+        Configuration packages (pushed to the local registry, installed as a Function and
+        as Configurations: Crossplane installs our XRDs and Compositions from them)."""
         kube = self.kube
         root = schema_root() / "crds"
         crds = kube.apply_all(load_documents(*(root / p for p in PROVIDER_CRDS)))
@@ -212,7 +217,12 @@ class Environment:
         kube.apply(function_object(package))
         self.wait_healthy("Function", FUNCTION_NAME, timeout=60)
 
-        kube.apply_all(load_documents(ROOT / "xrds"))
+        for name in CONFIGURATIONS:
+            kube.apply(
+                configuration_object(name, self.registry.push(self.packages[name], self.version))
+            )
+        for name in CONFIGURATIONS:
+            self.wait_healthy("Configuration", name, timeout=120)
         for xrd in load_documents(ROOT / "xrds"):
             name = xrd["metadata"]["name"]
             kube.wait(
@@ -224,7 +234,14 @@ class Environment:
                 timeout=60,
                 alive=self.check_alive,
             )
-        kube.apply_all(load_documents(ROOT / "compositions"))
+        for comp in load_documents(ROOT / "compositions"):
+            name = comp["metadata"]["name"]
+            kube.wait(
+                f"Composition {name}",
+                lambda n=name: kube.get("apiextensions.crossplane.io/v1", "Composition", n),
+                timeout=60,
+                alive=self.check_alive,
+            )
 
     def build_packages(self) -> None:
         """Every package built by ``crossplane xpkg build``, versioned as ``make packages``

@@ -278,6 +278,19 @@ class FunctionRuntime:
         )
 
 
+def configuration_object(name: str, package: str) -> dict:
+    """A Configuration as a user installs it, except ``skipDependencyResolution``: its
+    dependencies (our Function, the providers) cannot be resolved from a registry here.
+    The Function is installed on its own (``function_object``), under the name the
+    resolver would give it; the providers are not installed (their CRDs are)."""
+    return {
+        "apiVersion": PKG,
+        "kind": "Configuration",
+        "metadata": {"name": name},
+        "spec": {"package": package, "skipDependencyResolution": True},
+    }
+
+
 def function_object(package: str) -> dict:
     return {
         "apiVersion": PKG,

@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 from cryptography import x509
 from e2e.local.controlplane import ROOT
-from e2e.local.env import Environment
+from e2e.local.env import CONFIGURATIONS, PROVIDER_CRDS, Environment
 from e2e.local.kube import condition, is_true, load_documents
 from e2e.local.procs import HarnessError
 
@@ -340,7 +340,84 @@ def platformcluster_lifecycle(env: Environment, budget: float) -> str:
     )
 
 
+def _controller(obj: dict) -> dict:
+    refs = obj["metadata"].get("ownerReferences") or []
+    return next((r for r in refs if r.get("controller")), {})
+
+
+def configurations(env: Environment, budget: float) -> str:
+    """The platform's bootstrap: the Configurations, built by the real ``crossplane xpkg
+    build``, installed from the local registry. Every XRD and Composition of ours is one
+    Crossplane installed from a ConfigurationRevision of the Configuration that ships it
+    (none is applied directly), each Composition with the release and channel labels of
+    the version built. The dependencies skipped (``skipDependencyResolution``) are named."""
+    from forge.packaging import release  # noqa: PLC0415 (the function's)
+    from forge.packaging.layout import LABEL_CHANNEL, LABEL_RELEASE  # noqa: PLC0415
+
+    del budget  # nothing here waits: the bootstrap did
+    kube = env.kube
+    revisions = {
+        r["metadata"]["name"]: r for r in kube.list("pkg.crossplane.io/v1", "ConfigurationRevision")
+    }
+    owner_of: dict[tuple[str, str], str] = {}
+    for name in CONFIGURATIONS:
+        cfg = kube.get("pkg.crossplane.io/v1", "Configuration", name)
+        current = (cfg.get("status") or {}).get("currentRevision")
+        rev = revisions.get(current)
+        if rev is None or rev["spec"].get("desiredState") != "Active":
+            raise HarnessError(f"Configuration {name}: no active revision ({current})")
+        if not is_true(rev, "RevisionHealthy"):
+            raise HarnessError(
+                f"ConfigurationRevision {current} not RevisionHealthy: {rev.get('status')}"
+            )
+        for ref in (rev.get("status") or {}).get("objectRefs") or []:
+            owner_of[(ref["kind"], ref["name"])] = name
+    checked = {"CompositeResourceDefinition": 0, "Composition": 0}
+    for kind, api, directory in (
+        ("CompositeResourceDefinition", "apiextensions.crossplane.io/v2", "xrds"),
+        ("Composition", "apiextensions.crossplane.io/v1", "compositions"),
+    ):
+        for doc in load_documents(ROOT / directory):
+            name = doc["metadata"]["name"]
+            obj = kube.get(api, kind, name)
+            ctl = _controller(obj)
+            if ctl.get("kind") != "ConfigurationRevision" or (kind, name) not in owner_of:
+                raise HarnessError(
+                    f"{kind} {name} is not installed by a Configuration: controller {ctl}"
+                )
+            if (
+                revisions[ctl["name"]]["metadata"]["labels"].get("pkg.crossplane.io/package")
+                != owner_of[(kind, name)]
+            ):
+                raise HarnessError(f"{kind} {name}: controlled by {ctl['name']}")
+            if kind == "Composition":
+                labels = obj["metadata"].get("labels") or {}
+                want = {LABEL_RELEASE: env.version, LABEL_CHANNEL: release.channel(env.version)}
+                if {k: labels.get(k) for k in want} != want:
+                    raise HarnessError(f"Composition {name}: labels {labels}, want {want}")
+            checked[kind] += 1
+    skipped = sorted(
+        {
+            d["package"].rsplit("/", 1)[-1]
+            for name in CONFIGURATIONS
+            for d in yaml.safe_load(
+                (env.workdir / "packages" / "build" / name / "crossplane.yaml").read_text()
+            )["spec"]["dependsOn"]
+            if d["kind"] == "Provider"
+        }
+    )
+    crds = sorted({p.split("/", 1)[0] for p in PROVIDER_CRDS})
+    return (
+        f"{len(CONFIGURATIONS)} Configurations Healthy (release {env.version}); "
+        f"{checked['CompositeResourceDefinition']} XRDs, {checked['Composition']} Compositions "
+        f"from their revisions; not installed as packages (skipDependencyResolution): "
+        f"{', '.join(skipped)} (CRDs of {', '.join(crds)} from ../shared/crds); "
+        f"function-forge pushed and installed as its own Function"
+    )
+
+
 SCENARIOS = (
+    Scenario("configurations", 30, configurations),
     Scenario("keda", 120, keda_lifecycle),
     Scenario("infrastructure-bundle", 240, bundle_lifecycle),
     Scenario("cluster-vcluster", 300, vcluster_lifecycle),
