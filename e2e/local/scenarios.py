@@ -16,6 +16,7 @@ from e2e.local.controlplane import ROOT
 from e2e.local.env import CONFIGURATIONS, PROVIDER_CRDS, Environment
 from e2e.local.kube import condition, is_true, load_documents
 from e2e.local.procs import HarnessError
+from e2e.local.upgrade import configuration_upgrade
 
 XR_GROUP = "forge.projectcatalyst.io/v1alpha1"
 COMPOSITE_LABEL = "crossplane.io/composite"
@@ -422,4 +423,5 @@ SCENARIOS = (
     Scenario("infrastructure-bundle", 240, bundle_lifecycle),
     Scenario("cluster-vcluster", 300, vcluster_lifecycle),
     Scenario("platformcluster", 300, platformcluster_lifecycle),
+    Scenario("configuration-upgrade", 300, configuration_upgrade),
 )
