@@ -12,6 +12,7 @@ from pathlib import Path
 
 import yaml
 from cryptography import x509
+from e2e.local.aws import aws_lifecycle
 from e2e.local.controlplane import ROOT
 from e2e.local.env import CONFIGURATIONS, PROVIDER_CRDS, Environment
 from e2e.local.kube import condition, is_true, load_documents
@@ -423,5 +424,6 @@ SCENARIOS = (
     Scenario("infrastructure-bundle", 240, bundle_lifecycle),
     Scenario("cluster-vcluster", 300, vcluster_lifecycle),
     Scenario("platformcluster", 300, platformcluster_lifecycle),
+    Scenario("cluster-aws", 420, aws_lifecycle),
     Scenario("configuration-upgrade", 300, configuration_upgrade),
 )

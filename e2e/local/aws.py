@@ -1,0 +1,302 @@
+"""Scenario ``cluster-aws`` and the provider-upjet-aws play it needs.
+
+The play (``AwsPlayer``) is the provider player's managed-resource reconciler
+(``player.ProviderPlayer``: finalizer, external name, ProviderConfig resolution,
+``Synced``/``Ready``, deletion) for the namespaced AWS kinds our compositions compose
+(``*.aws.m.upbound.io``). What each kind reports in ``status.atProvider`` is not
+written again here: it is ``forge.preview.aws.STATUS``, the status hooks ``make preview``
+plays (references resolved to IDs and ARNs, the EKS endpoint, CA and OIDC issuer, node
+group sizes). Two things differ from the preview, because a real API server and real
+clients read them:
+
+- the EKS cluster's certificate authority is a real throwaway CA per cluster (the
+  preview's is a placeholder PEM), reported in ``atProvider.certificateAuthority`` and in
+  the ``ClusterAuth`` connection Secret;
+- the ``ClusterAuth`` connection Secret (``writeConnectionSecretToRef``: ``kubeconfig``,
+  ``endpoint``, ``clusterCA``, as ``forge.preview.aws.CONNECTION`` writes them, the
+  token being the preview's fake one) is created owned by the ClusterAuth, as
+  crossplane-runtime's connection publisher does, so garbage collection removes it.
+
+Not modelled: ProviderConfigUsages, AWS errors and eventual consistency, drift, the
+ClusterAuth token's refresh.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import time
+
+import yaml
+from e2e.local import pki
+from e2e.local.controlplane import ROOT
+from e2e.local.env import Environment, schema_root
+from e2e.local.kube import Kube, is_true, load_documents
+from e2e.local.player import Played, ProviderPlayer
+from e2e.local.procs import HarnessError
+from kubernetes.dynamic.exceptions import ConflictError, NotFoundError
+
+from forge.preview import aws as preview
+
+PROVIDER_CONFIG_API = "aws.m.upbound.io/v1beta1"
+# The AWS kinds our compositions compose: the kinds forge.preview.aws plays.
+AWS_KINDS = tuple(Played(api, kind) for api, kind in preview.STATUS)
+_PLURAL = {
+    "VPC": "vpcs",
+    "Subnet": "subnets",
+    "InternetGateway": "internetgateways",
+    "RouteTable": "routetables",
+    "RouteTableAssociation": "routetableassociations",
+    "EIP": "eips",
+    "NATGateway": "natgateways",
+    "Route": "routes",
+    "Role": "roles",
+    "RolePolicyAttachment": "rolepolicyattachments",
+    "Cluster": "clusters",
+    "NodeGroup": "nodegroups",
+    "Addon": "addons",
+    "AccessEntry": "accessentries",
+    "AccessPolicyAssociation": "accesspolicyassociations",
+    "PodIdentityAssociation": "podidentityassociations",
+    "ClusterAuth": "clusterauths",
+}
+# Only those CRDs (and the ProviderConfig kinds), to keep the API server light.
+AWS_CRDS = (
+    "provider-upjet-aws/aws.m.upbound.io_providerconfigs.yaml",
+    "provider-upjet-aws/aws.m.upbound.io_clusterproviderconfigs.yaml",
+    *(
+        f"provider-upjet-aws/{p.group}_{_PLURAL[p.kind]}.yaml"
+        for p in AWS_KINDS
+        if p.kind in _PLURAL
+    ),
+)
+CLUSTER_PROVIDER_CONFIG = {
+    "apiVersion": PROVIDER_CONFIG_API,
+    "kind": "ClusterProviderConfig",
+    "metadata": {"name": "default"},
+    "spec": {"credentials": {"source": "PodIdentity"}},
+}
+EKS_CLUSTER = (preview.EKS, "Cluster")
+CLUSTER_AUTH = (preview.EKS, "ClusterAuth")
+
+
+class AwsPlayer(ProviderPlayer):
+    """provider-upjet-aws (ec2, iam, eks), played with forge.preview.aws's status hooks."""
+
+    def __init__(self, kube: Kube, log) -> None:
+        super().__init__(kube, log)
+        self.cas: dict[tuple[str, str], pki.CA] = {}
+
+    def step(self) -> None:
+        for played in AWS_KINDS:
+            if not self.kube.served(played.api_version, played.kind):
+                continue
+            for mr in self.kube.list(played.api_version, played.kind):
+                with contextlib.suppress(ConflictError, NotFoundError):
+                    self.reconcile(played, mr)
+
+    def ca(self, namespace: str, cluster: str) -> pki.CA:
+        """The EKS cluster's certificate authority (one throwaway CA per cluster)."""
+        key = (namespace, cluster)
+        if key not in self.cas:
+            self.cas[key] = pki.CA.create(f"eks-{cluster}")
+        return self.cas[key]
+
+    def _missing_provider_config(self, played: Played, mr: dict) -> str:
+        ref = mr["spec"].get("providerConfigRef") or {"kind": "ClusterProviderConfig"}
+        kind = ref.get("kind") or "ClusterProviderConfig"
+        name = ref.get("name") or "default"
+        ns = mr["metadata"].get("namespace") if kind == "ProviderConfig" else None
+        if not self.kube.served(PROVIDER_CONFIG_API, kind):
+            return f'{kind}.aws.m.upbound.io "{name}": the kind is not served'
+        if self.kube.get(PROVIDER_CONFIG_API, kind, name, ns) is None:
+            return f'{kind}.aws.m.upbound.io "{name}" not found'
+        return ""
+
+    def _at_provider(self, played: Played, mr: dict) -> dict:
+        key = (played.api_version, played.kind)
+        at = preview.STATUS[key](mr["metadata"]["name"], mr)["atProvider"]
+        ns = mr["metadata"]["namespace"]
+        if key == EKS_CLUSTER:
+            ca = self.ca(ns, mr["metadata"]["name"])
+            at["certificateAuthority"] = [{"data": _b64(ca.cert_pem)}]
+        if key == CLUSTER_AUTH:
+            # The provider writes the connection details before it reports Ready.
+            self._connection_secret(mr)
+        return at
+
+    def _connection_secret(self, mr: dict) -> None:
+        ref = mr["spec"].get("writeConnectionSecretToRef")
+        if not ref:
+            return
+        md = mr["metadata"]
+        ns = md["namespace"]
+        if self.kube.get("v1", "Secret", ref["name"], ns) is not None:
+            return
+        cluster = mr["spec"]["forProvider"]["clusterNameRef"]["name"]
+        ca_pem = self.ca(ns, cluster).cert_pem.decode()
+        details = preview.CONNECTION[CLUSTER_AUTH](md["name"], mr)
+        kubeconfig = yaml.safe_load(details["kubeconfig"])
+        for c in kubeconfig["clusters"]:
+            c["cluster"]["certificate-authority-data"] = _b64(ca_pem.encode())
+        details["kubeconfig"] = yaml.safe_dump(kubeconfig).encode()
+        details["clusterCA"] = ca_pem.encode()
+        self.kube.create(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {
+                    "name": ref["name"],
+                    "namespace": ns,
+                    "ownerReferences": [
+                        {
+                            "apiVersion": mr["apiVersion"],
+                            "kind": mr["kind"],
+                            "name": md["name"],
+                            "uid": md["uid"],
+                            "controller": True,
+                        }
+                    ],
+                },
+                "type": "connection.crossplane.io/v1alpha1",
+                "data": {k: _b64(v) for k, v in details.items()},
+            }
+        )
+        self._say(f"ClusterAuth {ns}/{md['name']}: wrote Secret {ref['name']}")
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def install(env: Environment) -> None:
+    """The provider-upjet-aws CRDs our compositions compose and an AWS
+    ClusterProviderConfig ``default`` (as the platform's bootstrap gives them)."""
+    root = schema_root() / "crds"
+    crds = env.kube.apply_all(load_documents(*(root / p for p in AWS_CRDS)))
+    env.wait_established([c["metadata"]["name"] for c in crds])
+    env.kube.apply(CLUSTER_PROVIDER_CONFIG)
+
+
+def _aws_left(env: Environment, xr_name: str) -> list[str]:
+    from e2e.local.scenarios import composed  # noqa: PLC0415 (scenarios imports this module)
+
+    found = composed(env, xr_name)
+    for p in AWS_KINDS:
+        for obj in env.kube.list(
+            p.api_version, p.kind, label_selector=f"crossplane.io/composite={xr_name}"
+        ):
+            found.append(f"{p.kind} {obj['metadata']['namespace']}/{obj['metadata']['name']}")
+    return found
+
+
+def _wait(env: Environment, what: str, check, deadline: float):
+    return env.kube.wait(
+        what, check, timeout=max(deadline - time.monotonic(), 1), alive=env.check_alive
+    )
+
+
+def aws_lifecycle(env: Environment, budget: float) -> str:  # noqa: PLR0915 (one story)
+    """The seed's EKS Cluster (gitops-design.md, verbatim) with only the environment's
+    EnvironmentConfig: Ready; a second node group converges with nothing replaced;
+    deleted in Usage order with nothing left."""
+    from e2e.local.scenarios import (  # noqa: PLC0415 (scenarios imports this module)
+        _argocd_secret,
+        _uids,
+        delete_and_wait,
+        environment_configs,
+        get_xr,
+        usages,
+        wait_ready,
+    )
+
+    deadline = time.monotonic() + budget
+    base = ROOT / "examples" / "cluster-aws"
+    t = time.monotonic()
+    install(env)
+    install_s = time.monotonic() - t
+    player = AwsPlayer(
+        Kube(env.cp.kubeconfig, env.workdir / "cache-aws"), env.workdir / "logs" / "aws.log"
+    ).start()
+    try:
+        environment_configs(env, base / "stages" / "01-created" / "required.yaml")
+        xr = yaml.safe_load((base / "xr.yaml").read_text())
+        name = xr["metadata"]["name"]
+        ns = f"cluster-{name}"
+        t = time.monotonic()
+        env.kube.apply(xr)
+        obj = wait_ready(env, xr, deadline)
+        ready_s = time.monotonic() - t
+
+        # The Argo CD cluster Secret: awsAuthConfig and the EKS cluster's CA.
+        argocd = _argocd_secret(env, name)
+        cfg = argocd["config"]
+        ca_pem = player.ca(ns, name).cert_pem
+        if base64.b64decode(cfg["tlsClientConfig"]["caData"]) != ca_pem:
+            raise HarnessError("Argo CD's caData is not the EKS cluster's CA")
+        if cfg.get("awsAuthConfig", {}).get("clusterName") != name:
+            raise HarnessError(f"Argo CD awsAuthConfig: {cfg.get('awsAuthConfig')}")
+        refs = obj["spec"]["crossplane"]["resourceRefs"]
+        groups_before = [r["name"] for r in refs if r["kind"] == "NodeGroup"]
+
+        # A second node group: it converges, nothing is replaced.
+        before = _uids(env, obj)
+        xr["spec"]["nodeGroups"].append(
+            {"name": "batch", "instanceType": "m5.large", "minSize": 1, "maxSize": 4}
+        )
+        t = time.monotonic()
+        env.kube.apply(xr)
+
+        def converged():
+            cur = get_xr(env, xr)
+            if not is_true(cur, "Ready"):
+                return None
+            groups = [
+                r["name"]
+                for r in cur["spec"]["crossplane"]["resourceRefs"]
+                if r["kind"] == "NodeGroup"
+            ]
+            new = [g for g in groups if g not in groups_before]
+            if not new:
+                return None
+            ng = env.kube.get(preview.EKS, "NodeGroup", new[0], ns)
+            return cur if is_true(ng, "Ready") else None
+
+        obj = _wait(env, "the second node group Ready and the Cluster Ready", converged, deadline)
+        update_s = time.monotonic() - t
+        after = _uids(env, obj)
+        gone = sorted(k for k in before if k not in after)
+        recreated = sorted(k for k in before if k in after and before[k] != after[k])
+        if gone or recreated:
+            raise HarnessError(f"the second node group replaced {recreated}, removed {gone}")
+        added = sorted(k for k in after if k not in before)
+
+        pairs = usages(env, name)
+        t = time.monotonic()
+        delete_and_wait(env, xr, deadline)
+        _wait(env, f"nothing composed by {name} left", lambda: not _aws_left(env, name), deadline)
+        when = {(k, n_s, n): at for at, k, n_s, n in [*env.player.deleted, *player.deleted]}
+        ordered = 0
+        for of, by in pairs:
+            if of in when and by in when:
+                if when[of] < when[by]:
+                    raise HarnessError(f"{of} was deleted before {by}, which a Usage says uses it")
+                ordered += 1
+        _wait(
+            env,
+            f"namespace {ns} deleted",
+            lambda: env.kube.get("v1", "Namespace", ns) is None,
+            deadline,
+        )
+        deleted_s = time.monotonic() - t
+    finally:
+        player.stop()
+        player.kube.close()
+    if player.errors:
+        raise HarnessError(f"the AWS player failed: {player.errors[-1]}")
+    return (
+        f"{len(AWS_CRDS)} AWS CRDs in {install_s:.1f}s; Ready in {ready_s:.1f}s "
+        f"({len(before)} composed); Argo CD: awsAuthConfig, the EKS CA; second node group "
+        f"in {update_s:.1f}s (+{len(added)}: {', '.join(added)}), nothing replaced; "
+        f"deleted in {deleted_s:.1f}s in Usage order ({ordered} pairs), nothing left"
+    )
