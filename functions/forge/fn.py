@@ -12,10 +12,11 @@ import grpc
 from crossplane.function import logging, response
 from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 
+from forge import tenancy
 from forge.apis import COMPOSERS, NAMESPACED
 from forge.core import identity
 from forge.core.context import Context
-from forge.core.errors import SpecError
+from forge.core.errors import ConflictError, SpecError
 from forge.core.observed import field
 
 # Threads that compose at once. Python runs one at a time (the GIL), but each gets
@@ -82,7 +83,12 @@ def _compose(req: fnv1.RunFunctionRequest, log) -> fnv1.RunFunctionResponse:
     ctx = Context(req, rsp)
     try:
         composer(ctx)
+        tenancy.check(ctx, kind)
         ctx.finish()
+    except ConflictError as exc:
+        where = f"{ctx.namespace}/{name}" if ctx.namespace else name
+        _fail(rsp, req, f"refused {kind} {where}: {exc}")
+        log.info("composite resource refused", conflict=True)
     except SpecError as exc:
         if _awaiting_requirements(req, rsp):
             # Crossplane stops at a fatal result, so judging a spec before the

@@ -35,7 +35,7 @@ _DATA_KEYS = ("name", "server", "config", "project")
 SYSTEM_NAMESPACES = frozenset(
     {"default", "kube-system", "kube-public", "kube-node-lease", "crossplane-system"}
 )
-PLATFORM_NAMESPACE_PREFIX = "cluster-"
+PLATFORM_NAMESPACE_PREFIX = identity.CLUSTER_NAMESPACE_PREFIX
 
 
 def compose(ctx: Context, spec: ClusterSpec, access: ClusterAccess) -> str | None:

@@ -32,6 +32,10 @@ class SpecError(ValueError):
         self.reason = reason
 
 
+class ConflictError(ValueError):
+    """This XR would compose what an older one owns: it refuses (the message names it)."""
+
+
 class FieldError(ValueError):
     """Raised by a model validator to blame one field (``path`` relative to the model)."""
 

@@ -16,6 +16,9 @@ from forge.core import naming
 from forge.core.errors import SpecError
 from forge.core.observed import field
 
+# Every Cluster's platform namespace is cluster-<name> (composers.access.namespace_for);
+# what a namespaced XR composes goes into its own namespace, so it may not live there.
+CLUSTER_NAMESPACE_PREFIX = "cluster-"
 DNS_LABEL_MAX = 63
 DNS_SUBDOMAIN_MAX = 253
 _LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
@@ -79,7 +82,8 @@ def name(xr: struct_pb2.Struct) -> str:
 
 
 def namespace(xr: struct_pb2.Struct, namespaced: bool) -> str | None:
-    """``metadata.namespace`` of a namespaced XR (a DNS-1123 label); None for the others."""
+    """``metadata.namespace`` of a namespaced XR (a DNS-1123 label, not a Cluster's platform
+    namespace); None for the others."""
     if not namespaced:
         return None
     value = field(xr, "metadata", "namespace")
@@ -88,5 +92,11 @@ def namespace(xr: struct_pb2.Struct, namespaced: bool) -> str | None:
     if label(value) is None:
         raise SpecError(
             "metadata.namespace", f"must be a DNS-1123 label of at most {DNS_LABEL_MAX} characters"
+        )
+    if value.startswith(CLUSTER_NAMESPACE_PREFIX):
+        raise SpecError(
+            "metadata.namespace",
+            f"{value} is a Cluster's platform namespace (cluster-*), whose resources are that "
+            "Cluster's: create this XR in another namespace",
         )
     return value

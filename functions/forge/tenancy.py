@@ -1,0 +1,239 @@
+"""No XR composes what another owns: the second one refuses, naming the first.
+
+What an XR owns is its footprint: the objects it composes on the platform, the Helm
+releases and objects it puts into a cluster through a ProviderConfig, and, for an API
+a cluster can run only once (``SINGLETONS``), that API in that cluster. Two XRs
+whose footprints meet are one too many: the one created later (by creationTimestamp,
+then kind, namespace and name) gets a fatal result naming the one created first, and
+composes nothing; it never shares.
+
+How each API stays apart:
+
+- Cluster: by construction. All it composes lives in its own namespace
+  ``cluster-<name>`` (no literal name takes the shortened form, ``identity.name``),
+  plus the Argo CD Secret ``<name>-cluster`` in the platform's Argo CD namespace.
+- PlatformCluster: one per platform (``_platform_singleton``): its stack has fixed names.
+- The infrastructure bundle (namespaced): the function asks Crossplane for every XR of
+  the bundle's kinds, in every namespace, and compares its footprint with those of the
+  older ones. A footprint is computed by running the XR's composer as if every stage
+  had run (``_Imagined``), so it is exact by construction, never a second copy of the
+  naming rules. The namespaces ``cluster-*`` are the Cluster API's: a namespaced XR
+  there is refused (``identity.namespace``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+
+import crossplane.function.proto.v1.run_function_pb2 as fnv1
+from crossplane.function import response
+from google.protobuf import struct_pb2
+
+from forge.apis import COMPOSERS, NAMESPACED
+from forge.core import environment, identity
+from forge.core.context import Context
+from forge.core.errors import ConflictError
+from forge.core.observed import field
+from forge.versions import API_VERSION, GROUP
+
+# APIs whose chart a cluster can hold once: CRDs, webhooks, an APIService, a mesh.
+SINGLETONS = frozenset({"CertManager", "ExternalSecretsOperator", "Istio", "KEDA", "Monitoring"})
+PLATFORM_SINGLETON = "PlatformCluster"
+REQUIREMENT_PREFIX = "tenancy-"
+_RELEASE = ("helm.m.crossplane.io", "Release")
+_OBJECT = ("kubernetes.m.crossplane.io", "Object")
+
+
+@dataclass(frozen=True, order=True)
+class Claim:
+    """One thing an XR owns: ``what`` (a kind) called ``name`` in ``namespace``, ``where``."""
+
+    where: str
+    what: str
+    namespace: str
+    name: str
+
+    def describe(self) -> str:
+        named = f"{self.namespace}/{self.name}" if self.namespace else self.name
+        if self.what == "singleton":
+            return f"{self.name} {self.where}"
+        return f"{self.what} {named} {self.where}"
+
+
+@dataclass(frozen=True, order=True)
+class Xr:
+    """Another XR as Crossplane lists it: what orders it, and its object."""
+
+    created: str
+    kind: str
+    namespace: str
+    name: str
+    resource: struct_pb2.Struct = dataclass_field(compare=False)
+
+    def describe(self) -> str:
+        where = f"{self.namespace}/{self.name}" if self.namespace else self.name
+        return f"{self.kind} {where}"
+
+
+def check(ctx: Context, kind: str) -> None:
+    """Raise ConflictError if an older XR owns part of this one's footprint."""
+    if kind == PLATFORM_SINGLETON:
+        _platform_singleton(ctx)
+    elif kind in NAMESPACED:
+        _bundle(ctx, kind)
+
+
+# The platform's own stack -------------------------------------------------------------
+
+
+def _platform_singleton(ctx: Context) -> None:
+    others = _listed(ctx, [PLATFORM_SINGLETON])
+    if others is None:
+        return
+    me = _me(ctx, PLATFORM_SINGLETON)
+    older = [o for o in others if o < me]
+    if older:
+        raise ConflictError(
+            f"one PlatformCluster per platform: PlatformCluster {older[0].name}, created "
+            "first, already installs the self-management stack"
+        )
+
+
+# The infrastructure bundle ----------------------------------------------------------------
+
+
+def _bundle(ctx: Context, kind: str) -> None:
+    others = _listed(ctx, sorted(NAMESPACED))
+    if others is None:
+        return
+    me = _me(ctx, kind)
+    older = [o for o in others if o < me]
+    if not older:
+        return
+    mine = footprint(ctx.req, kind, ctx.xr)
+    for other in older:
+        shared = mine & footprint(ctx.req, other.kind, other.resource)
+        if shared:  # a singleton says most; then the first by kind and name
+            raise ConflictError(_overlap(other, min(shared, key=_most_telling)))
+
+
+def _most_telling(claim: Claim) -> tuple[bool, Claim]:
+    return claim.what != "singleton", claim
+
+
+def _overlap(other: Xr, claim: Claim) -> str:
+    if claim.what == "singleton":
+        return (
+            f"one {claim.name} per cluster: {other.describe()}, created first, already "
+            f"installs {claim.name} {claim.where}"
+        )
+    return f"{other.describe()}, created first, already owns {claim.describe()}"
+
+
+# Listing the others -------------------------------------------------------------------------
+
+
+def _listed(ctx: Context, kinds: Iterable[str]) -> list[Xr] | None:
+    """Every other XR of ``kinds``, in every namespace; None until Crossplane answers."""
+    answered = True
+    others: list[Xr] = []
+    me = (field(ctx.xr, "kind"), ctx.namespace or "", ctx.name)
+    for kind in kinds:
+        requirement = f"{REQUIREMENT_PREFIX}{kind.lower()}"
+        response.require_resources(ctx.rsp, requirement, API_VERSION, kind)
+        if requirement not in ctx.req.required_resources:
+            answered = False
+            continue
+        for item in ctx.req.required_resources[requirement].items:
+            xr = _xr(kind, item.resource)
+            if xr is not None and (xr.kind, xr.namespace, xr.name) != me:
+                others.append(xr)
+    return sorted(others) if answered else None
+
+
+def _xr(kind: str, resource: struct_pb2.Struct) -> Xr | None:
+    """A listed XR, if its name is one Kubernetes could hold (messages quote it)."""
+    name = identity.subdomain(field(resource, "metadata", "name"))
+    namespace = field(resource, "metadata", "namespace", default="")
+    if name is None or (namespace and identity.label(namespace) is None):
+        return None
+    created = field(resource, "metadata", "creationTimestamp", default="")
+    return Xr(str(created), kind, namespace or "", name, resource)
+
+
+def _me(ctx: Context, kind: str) -> Xr:
+    created = field(ctx.xr, "metadata", "creationTimestamp", default="")
+    return Xr(str(created), kind, ctx.namespace or "", ctx.name, ctx.xr)
+
+
+# Footprints ----------------------------------------------------------------------------------
+
+
+class _Imagined(Context):
+    """A Context in which every resource already exists, so every stage composes."""
+
+    def is_composed(self, key: str) -> bool:
+        return True
+
+
+def footprint(req: fnv1.RunFunctionRequest, kind: str, xr: struct_pb2.Struct) -> frozenset[Claim]:
+    """What the XR ``xr`` of ``kind`` composes once every stage has run.
+
+    It runs with this request's environment and Composition input. An XR whose spec
+    is invalid composes nothing, so it owns nothing.
+    """
+    scratch = fnv1.RunFunctionRequest()
+    scratch.observed.composite.resource.CopyFrom(xr)
+    scratch.input.CopyFrom(req.input)
+    if environment.REQUIREMENT in req.required_resources:
+        scratch.required_resources[environment.REQUIREMENT].CopyFrom(
+            req.required_resources[environment.REQUIREMENT]
+        )
+    rsp = fnv1.RunFunctionResponse()
+    ctx = _Imagined(scratch, rsp)
+    try:
+        COMPOSERS[(GROUP, kind)](ctx)
+    except Exception:  # an XR that cannot compose owns nothing
+        return frozenset()
+    return frozenset(claims(kind, ctx.namespace or "", rsp.desired.resources.values()))
+
+
+def claims(kind: str, namespace: str, resources: Iterable[fnv1.Resource]) -> Iterator[Claim]:
+    """The claims of an XR's desired resources (``namespace``: the XR's, where they go)."""
+    for resource in resources:
+        manifest = resource.resource
+        api_version = str(field(manifest, "apiVersion", default=""))
+        group = api_version.rpartition("/")[0] if "/" in api_version else ""
+        what = str(field(manifest, "kind", default=""))
+        name = str(field(manifest, "metadata", "name", default=""))
+        where = namespace or str(field(manifest, "metadata", "namespace", default=""))
+        yield Claim("on the platform", f"{what}.{group}" if group else what, where, name)
+        target = _target(manifest, namespace)
+        if (group, what) == _RELEASE:
+            release_ns = str(field(manifest, "spec", "forProvider", "namespace", default=""))
+            yield Claim(target, "helm release", release_ns, name)
+            if kind in SINGLETONS:
+                yield Claim(target, "singleton", "", kind)
+        elif (group, what) == _OBJECT:
+            inner = field(manifest, "spec", "forProvider", "manifest")
+            inner_version = str(field(inner, "apiVersion", default=""))
+            inner_group = inner_version.rpartition("/")[0] if "/" in inner_version else ""
+            inner_kind = str(field(inner, "kind", default=""))
+            yield Claim(
+                target,
+                f"{inner_kind}.{inner_group}" if inner_group else inner_kind,
+                str(field(inner, "metadata", "namespace", default="")),
+                str(field(inner, "metadata", "name", default="")),
+            )
+
+
+def _target(manifest: struct_pb2.Struct, namespace: str) -> str:
+    """The cluster a provider resource reaches: every ClusterProviderConfig is taken to
+    reach this cluster; a namespaced ProviderConfig is its namespace's own."""
+    kind = field(manifest, "spec", "providerConfigRef", "kind", default="ClusterProviderConfig")
+    name = field(manifest, "spec", "providerConfigRef", "name", default="default")
+    if kind == "ClusterProviderConfig":
+        return "in this cluster (through a ClusterProviderConfig)"
+    return f"through ProviderConfig {namespace}/{name}"
