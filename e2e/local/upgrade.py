@@ -10,7 +10,9 @@ step input are untouched), built by the real ``crossplane xpkg build``, pushed w
 
 - ``e2e-pinned`` selects ``forge.projectcatalyst.io/release: <old>``: it stays;
 - ``e2e-channel`` selects ``forge.projectcatalyst.io/channel: <channel>``: it moves;
-- ``e2e-manual`` has ``compositionUpdatePolicy: Manual``: it stays.
+- ``e2e-manual`` has ``compositionUpdatePolicy: Manual``: it stays;
+- ``e2e-ref`` names the old revision in ``compositionRevisionRef`` with the default
+  policy (``Automatic``): that is no pin, Crossplane moves it to the latest revision.
 
 Rolling back (``spec.package`` pointing at the old tag again) reactivates the old
 ConfigurationRevision; the Composition gets its old labels back and Crossplane makes the
@@ -210,7 +212,9 @@ def configuration_upgrade(env: Environment, budget: float) -> str:  # noqa: PLR0
         "e2e-channel", {"compositionRevisionSelector": {"matchLabels": {LABEL_CHANNEL: channel}}}
     )
     manual = _cluster("e2e-manual", {"compositionUpdatePolicy": "Manual"})
-    xrs = [pinned, follower, manual]
+    # compositionRevisionRef alone, with the default policy (Automatic): not a pin.
+    by_ref = _cluster("e2e-ref", {"compositionRevisionRef": {"name": old_name}})
+    xrs = [pinned, follower, manual, by_ref]
     kube.apply_all(xrs)
     for xr in xrs:
         wait_ready(env, xr, deadline)
@@ -234,6 +238,7 @@ def configuration_upgrade(env: Environment, budget: float) -> str:  # noqa: PLR0
         )
     _wait_on(env, follower, new_name, deadline)
     upgrade_s = time.monotonic() - t
+    _wait_on(env, by_ref, new_name, deadline)
     wait_ready(env, follower, deadline)
     _still_on(env, [pinned, manual], old_name, settle=3)
     old_now = _revisions(env).get(old_name)
@@ -256,6 +261,7 @@ def configuration_upgrade(env: Environment, budget: float) -> str:  # noqa: PLR0
     _wait_on(env, follower, old_name, deadline)
     rollback_s = time.monotonic() - t
     _still_on(env, [pinned, manual, follower], old_name, settle=2)
+    _wait_on(env, by_ref, old_name, deadline)
     comp = kube.get(APIEXT, "Composition", COMPOSITION)
     if UPGRADE_ANNOTATION in (comp["metadata"].get("annotations") or {}):
         raise HarnessError("the rolled-back Composition still has the new release's annotation")
@@ -276,5 +282,6 @@ def configuration_upgrade(env: Environment, budget: float) -> str:  # noqa: PLR0
         f"(release, channel {channel}); the channel XR moved in {upgrade_s:.1f}s, the pinned "
         f"and Manual ones stayed on {old_name}; rolled back in {rollback_s:.1f}s to "
         f"{old_cfg_rev}: {old_name} latest again ({numbers}), the channel XR returned; "
-        f"3 XRs deleted in {deleted_s:.1f}s"
+        f"compositionRevisionRef without Manual followed both moves; "
+        f"{len(xrs)} XRs deleted in {deleted_s:.1f}s"
     )
