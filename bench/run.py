@@ -4,7 +4,9 @@ For every scenario (``bench/scenarios.py``: each registered API, fully provision
 it measures latency at concurrency 1 and throughput at concurrency 8 on both
 servers; then cold start (process start to the first successful RunFunction) and
 memory under load (10,000 requests at concurrency 16, round-robin over the
-scenarios, RSS at 5,000 and 10,000). It prints a Markdown table, checks the goals
+scenarios, RSS at 5,000 and 10,000); then under attack (``bench/hostile.py``): the
+worst latency of small calls while 1 MB calls run back to back, and RSS over 300 calls
+with 3.9 MB names. It prints a Markdown table, checks the goals
 and writes JSON to ``bench/results/``. Requests are serialized once, up front, so
 the client's cost is the same small constant for both servers.
 """
@@ -30,6 +32,7 @@ import grpc
 from crossplane.function import logging as fnlogging
 from google.protobuf.internal import api_implementation
 
+from bench import hostile
 from bench import scenarios as sc
 from bench.server import FLOOR, FORGE, ServerProcess
 from forge.fn import run
@@ -284,6 +287,17 @@ def load(module: tuple[str, ...], payloads: Sequence[bytes], s: Settings) -> dic
         return asyncio.run(_load(server, payloads, s.load_requests, s.load_concurrency))
 
 
+def under_attack() -> dict[str, Any]:
+    """A fresh server each: small calls while 1 MB calls run; RSS under hostile names."""
+    with ServerProcess(FORGE, "--insecure") as server:
+        server.wait_listening()
+        stall = hostile.stall(server.address)
+    with ServerProcess(FORGE, "--insecure") as server:
+        server.wait_listening()
+        names = hostile.names_rss(server)
+    return {"stall": stall, "names": names}
+
+
 # Report --------------------------------------------------------------------------------
 
 
@@ -305,7 +319,9 @@ def machine() -> dict[str, Any]:
     }
 
 
-def goals(rows: list[Row], cold: dict[str, Any], mem: dict[str, Any]) -> list[dict[str, Any]]:
+def goals(
+    rows: list[Row], cold: dict[str, Any], mem: dict[str, Any], attack: dict[str, Any]
+) -> list[dict[str, Any]]:
     """The issue's goals, each with its figure and whether it is met."""
     out: list[dict[str, Any]] = []
 
@@ -334,6 +350,20 @@ def goals(rows: list[Row], cold: dict[str, Any], mem: dict[str, Any]) -> list[di
     goal("RSS growth over the last half", f"{growth} %", "< 5 %", growth < 5)
     errors = mem["forge"]["grpc_errors"] + mem["forge"]["fatal_results"]
     goal("errors under load", errors, "0", errors == 0 and mem["forge"]["alive"])
+    added = attack["stall"]["added_ms"]
+    goal(
+        f"worst small-call latency added while {attack['stall']['large_call_kib']} KiB calls run",
+        f"{added} ms",
+        "< 100 ms",
+        added < 100,
+    )
+    names = attack["names"]
+    goal(
+        f"RSS over {names['calls']} calls with {names['name_mib']} MB names",
+        f"{names['growth_mib']:+} MiB",
+        "flat (< 10 MiB)",
+        names["growth_mib"] < 10,
+    )
     return out
 
 
@@ -342,7 +372,9 @@ def slope(small: Row, big: Row) -> float:
     return (big.in_process_ms - small.in_process_ms) / (big.observed - small.observed)
 
 
-def table(rows: list[Row], cold: dict[str, Any], mem: dict[str, Any], info: dict) -> str:
+def table(
+    rows: list[Row], cold: dict[str, Any], mem: dict[str, Any], attack: dict, info: dict
+) -> str:
     """The Markdown the README carries."""
     lines = [
         f"Machine: {info['nproc']} CPUs ({info['cpu']}), Python {info['python']}, "
@@ -373,6 +405,13 @@ def table(rows: list[Row], cold: dict[str, Any], mem: dict[str, Any], info: dict
         f"(growth over the last half {ours['growth_last_half_pct']} %), "
         f"floor {base['rss_mib']['end']} MiB; {ours['grpc_errors']} gRPC errors, "
         f"{ours['fatal_results']} fatal results, {ours['rps']:.0f} req/s.",
+        f"Under attack: small calls (keda) worst {attack['stall']['small_worst_alone_ms']} ms "
+        f"alone, {attack['stall']['small_worst_during_large_ms']} ms while "
+        f"{attack['stall']['large_call_kib']} KiB calls (composing "
+        f"{attack['stall']['large_call_ms']} ms each) run back to back "
+        f"(+{attack['stall']['added_ms']} ms); RSS {attack['names']['rss_before_mib']} -> "
+        f"{attack['names']['rss_after_mib']} MiB over {attack['names']['calls']} calls with "
+        f"{attack['names']['name_mib']} MB names.",
     ]
     return "\n".join(lines)
 
@@ -425,8 +464,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"measured {scenario.name}", file=sys.stderr)
     payloads = [x.payload for x in scenarios]
     mem = {"forge": load(FORGE, payloads, s), "floor": load(FLOOR, payloads, s)}
+    attack = under_attack()
     info = {**machine(), "loadavg_before": load_before}
-    checked = goals(rows, cold, mem)
+    checked = goals(rows, cold, mem, attack)
     path = save(
         {
             "when": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -435,11 +475,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             "scenarios": [asdict(r) for r in rows],
             "cold_start": cold,
             "memory": mem,
+            "attack": attack,
             "goals": checked,
             "skipped": [asdict(x) for x in skipped],
         }
     )
-    print(table(rows, cold, mem, info))
+    print(table(rows, cold, mem, attack, info))
     print()
     for g in checked:
         state = "met   " if g["met"] else "MISSED"
