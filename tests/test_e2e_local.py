@@ -23,6 +23,9 @@ from e2e.local.__main__ import table
 from e2e.local.controlplane import TOOLS, ControlPlane, Tools, kubeconfig
 from e2e.local.player import _merge_conditions
 from e2e.local.procs import HarnessError, Proc, wait_for
+from e2e.local.upgrade import next_version
+
+from forge.packaging import release
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -373,3 +376,13 @@ def test_configurations_are_installed_without_resolving_their_dependencies():
         "package": "127.0.0.1:1/x/configuration-clusters:v1",
         "skipDependencyResolution": True,
     }
+
+
+def test_upgrade_version_is_next_on_the_same_channel():
+    for old, new in (
+        ("v0.1.0-dev.61.g7ee0623.dirty", "v0.1.1-dev.61.g7ee0623.dirty"),
+        ("v0.2.0", "v0.2.1"),
+    ):
+        assert next_version(old) == new
+        assert release.channel(new) == release.channel(old)
+        assert not release.check(new)
