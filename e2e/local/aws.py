@@ -218,6 +218,10 @@ def aws_lifecycle(env: Environment, budget: float) -> str:  # noqa: PLR0915 (one
     player = AwsPlayer(
         Kube(env.cp.kubeconfig, env.workdir / "cache-aws"), env.workdir / "logs" / "aws.log"
     ).start()
+    # The environment's EnvironmentConfig replaces any `dev` an earlier scenario applied
+    # (keda's); what was there is put back afterwards, for the scenarios that follow.
+    env_api = "apiextensions.crossplane.io/v1beta1"
+    earlier = env.kube.get(env_api, "EnvironmentConfig", "dev")
     try:
         environment_configs(env, base / "stages" / "01-created" / "required.yaml")
         xr = yaml.safe_load((base / "xr.yaml").read_text())
@@ -292,6 +296,18 @@ def aws_lifecycle(env: Environment, budget: float) -> str:  # noqa: PLR0915 (one
     finally:
         player.stop()
         player.kube.close()
+        if earlier is None:
+            env.kube.delete(env_api, "EnvironmentConfig", "dev")
+        else:
+            md = earlier["metadata"]
+            env.kube.apply(
+                {
+                    "apiVersion": env_api,
+                    "kind": "EnvironmentConfig",
+                    "metadata": {"name": md["name"], "labels": md.get("labels") or {}},
+                    "data": earlier.get("data") or {},
+                }
+            )
     if player.errors:
         raise HarnessError(f"the AWS player failed: {player.errors[-1]}")
     return (
