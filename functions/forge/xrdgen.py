@@ -34,6 +34,12 @@ from forge.models.platformcluster import PlatformClusterSpec
 from forge.models.status import ClusterStatus, PlatformClusterStatus
 
 _DROP = {"title", "additionalProperties", "discriminator"}
+# The form of shortened names (forge.core.naming) is theirs alone: no XR may be named so.
+RESERVED_NAME_RULE = {
+    "rule": "!self.metadata.name.matches('-[0-9a-f]{8}$')",
+    "message": "metadata.name must not end in '-' and 8 hexadecimal digits "
+    "(the form of shortened names)",
+}
 
 
 @dataclass(frozen=True)
@@ -248,6 +254,7 @@ def xrd(definition: Definition) -> dict[str, Any]:
                 "description": definition.description,
                 "properties": properties,
                 **({"required": ["spec"]} if definition.required_spec else {}),
+                "x-kubernetes-validations": [RESERVED_NAME_RULE],
             }
         },
     }

@@ -262,3 +262,16 @@ def test_forge_xp_validate_agrees_with_crossplane_beta_validate(schema_dirs, tmp
     assert len(objs) > 100
     assert any(v.status == "invalid" for v in ours) and any(v.status == "valid" for v in ours)
     assert not disagreements, "\n".join(disagreements[:20])
+
+
+@pytest.mark.parametrize("stage", FIRST_STAGES.values(), ids=lambda s: s.name)
+def test_the_shortened_name_form_is_refused_by_the_api_server(stage, schema_dirs):
+    """`<prefix>-<8 hex>` is how long names are shortened: no XR may take it literally."""
+    xr = load_one(stage.example / "xr.yaml", "XR")
+    fine = copy.deepcopy(xr)
+    xr["metadata"]["name"] = "team-alpha-9cbd8a6f"
+    fine["metadata"]["name"] = "team-alpha-9cbd8a6g"
+    refused, admitted = admit([xr, fine], schema_dirs)
+    assert refused.status == "invalid"
+    assert any("the form of shortened names" in e for e in refused.errors)
+    assert admitted.status == "valid", admitted.errors
