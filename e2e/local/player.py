@@ -46,7 +46,7 @@ from pathlib import Path
 import yaml
 from e2e.local import pki
 from e2e.local.kube import Kube, condition
-from kubernetes.dynamic.exceptions import ConflictError, NotFoundError
+from kubernetes.dynamic.exceptions import ConflictError, ForbiddenError, NotFoundError
 
 FINALIZER = "finalizer.managedresource.crossplane.io"
 EXTERNAL_NAME = "crossplane.io/external-name"
@@ -143,7 +143,13 @@ class ProviderPlayer:
             for mr in self.kube.list(played.api_version, played.kind):
                 # Changed or gone since listed: the next pass sees it anew.
                 with contextlib.suppress(ConflictError, NotFoundError):
-                    self.reconcile(played, mr)
+                    try:
+                        self.reconcile(played, mr)
+                    except ForbiddenError as exc:
+                        # Its namespace is being deleted: a provider's write fails the same
+                        # way, and the resource is about to go with the namespace.
+                        if "NamespaceTerminating" not in str(exc.body):
+                            raise
 
     # --- one managed resource ------------------------------------------------------
     def reconcile(self, played: Played, mr: dict) -> None:
