@@ -31,7 +31,7 @@ import yaml
 from e2e.local import pki
 from e2e.local.controlplane import ROOT
 from e2e.local.env import Environment, schema_root
-from e2e.local.kube import Kube, is_true, load_documents
+from e2e.local.kube import Kube, condition, is_true, load_documents
 from e2e.local.player import Played, ProviderPlayer
 from e2e.local.procs import HarnessError
 from kubernetes.dynamic.exceptions import ConflictError, NotFoundError
@@ -244,6 +244,18 @@ def aws_lifecycle(env: Environment, budget: float) -> str:  # noqa: PLR0915 (one
         groups_before = [r["name"] for r in refs if r["kind"] == "NodeGroup"]
 
         # A second node group: it converges, nothing is replaced.
+        # Crossplane's watch circuit breaker may have opened on this XR's burst of writes
+        # (94 composed, two players): while open, the XR's own update event is dropped
+        # and, with realtime compositions, nothing reconciles it again. Update only once
+        # the XR is Responsive (a platform engineer's edit could meet the open breaker).
+        obj = _wait(
+            env,
+            f"Cluster {name} Responsive (its watch circuit breaker closed)",
+            lambda: (
+                (c := get_xr(env, xr)) and condition(c, "Responsive").get("status") != "False" and c
+            ),
+            deadline,
+        )
         before = _uids(env, obj)
         xr["spec"]["nodeGroups"].append(
             {"name": "batch", "instanceType": "m5.large", "minSize": 1, "maxSize": 4}
