@@ -34,7 +34,6 @@ external system.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import datetime as dt
 import threading
@@ -43,10 +42,11 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 from e2e.local import pki
 from e2e.local.kube import Kube, condition
 from kubernetes.dynamic.exceptions import ConflictError, ForbiddenError, NotFoundError
+
+from forge.preview.vcluster import Credentials, kubeconfig, vcluster_secret
 
 FINALIZER = "finalizer.managedresource.crossplane.io"
 EXTERNAL_NAME = "crossplane.io/external-name"
@@ -267,51 +267,9 @@ class ProviderPlayer:
         context = export.get("context") or name
         ca = pki.CA.create(f"vcluster-{name}-ca")
         crt, key = ca.issue("admin", organization="system:masters", client=True)
-        config = yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [
-                    {
-                        "name": context,
-                        "cluster": {
-                            "server": server,
-                            "certificate-authority-data": _b64(ca.cert_pem),
-                        },
-                    }
-                ],
-                "users": [
-                    {
-                        "name": context,
-                        "user": {
-                            "client-certificate-data": _b64(crt),
-                            "client-key-data": _b64(key),
-                        },
-                    }
-                ],
-                "contexts": [{"name": context, "context": {"cluster": context, "user": context}}],
-                "current-context": context,
-            }
-        ).encode()
-        self.kube.create(
-            {
-                "apiVersion": "v1",
-                "kind": "Secret",
-                "metadata": {
-                    "name": f"vc-{name}",
-                    "namespace": namespace,
-                    "labels": {"app": "vcluster", "vcluster-name": name},
-                },
-                "type": "Opaque",
-                "data": {
-                    "config": _b64(config),
-                    "certificate-authority": _b64(ca.cert_pem),
-                    "client-certificate": _b64(crt),
-                    "client-key": _b64(key),
-                    "token": "",
-                },
-            }
-        )
+        creds = Credentials(ca=ca.cert_pem.decode(), cert=crt.decode(), key=key.decode())
+        config = kubeconfig(server, context, creds)
+        self.kube.create(vcluster_secret(name, namespace, config, creds))
         self._say(f"vCluster {namespace}/{name}: wrote Secret vc-{name}")
 
     def _set_conditions(self, mr: dict, wanted: list[dict], at_provider: dict | None = None):
@@ -351,10 +309,6 @@ def _without_times(manifest: dict) -> dict:
     ]
     out["status"] = status
     return out
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
 
 
 def _gen(obj: dict) -> int:

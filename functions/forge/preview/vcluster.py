@@ -131,10 +131,15 @@ def kubeconfig_secret(
     release: Manifest, creds: Credentials, *, config: str | None = None
 ) -> Manifest:
     """The ``vc-<release>`` Secret as vCluster writes it next to its release."""
-    name = release["metadata"]["name"]
-    namespace = release["metadata"]["namespace"]
     export = release["spec"]["forProvider"]["values"]["exportKubeConfig"]
     text = config if config is not None else kubeconfig(export["server"], export["context"], creds)
+    return vcluster_secret(
+        release["metadata"]["name"], release["metadata"]["namespace"], text, creds
+    )
+
+
+def vcluster_secret(name: str, namespace: str, config: str, creds: Credentials) -> Manifest:
+    """The Secret vCluster ``name`` writes in ``namespace``: its kubeconfig and the PEMs."""
     return {
         "apiVersion": "v1",
         "kind": "Secret",
@@ -145,7 +150,7 @@ def kubeconfig_secret(
         },
         "type": "Opaque",
         "data": {
-            "config": b64(text),
+            "config": b64(config),
             "certificate-authority": b64(creds.ca),
             "client-certificate": b64(creds.cert),
             "client-key": b64(creds.key),
