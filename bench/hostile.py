@@ -91,9 +91,12 @@ def _worst_ms(
     return round(worst * 1000, 2)
 
 
-def stall(address: str, calls: int = 300) -> dict[str, Any]:
-    """The worst latency of ``calls`` small calls alone, then while 1 MB calls run back to back."""
-    large, small = large_call(), small_call()
+def stall(
+    address: str, calls: int = 300, large: fnv1.RunFunctionRequest | None = None
+) -> dict[str, Any]:
+    """The worst latency of ``calls`` small calls alone, then while 1 MB calls (or ``large``)
+    run back to back."""
+    large, small = large or large_call(), small_call()
     with grpc.insecure_channel(address) as channel:
         stub = grpcv1.FunctionRunnerServiceStub(channel)
         _worst_ms(stub, small, 30)

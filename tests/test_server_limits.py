@@ -6,8 +6,6 @@ Each server listens on 127.0.0.1 only; every loop is bounded in time or count.
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
 
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
 import grpc
@@ -17,44 +15,16 @@ from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 
 MIB = 1024 * 1024
 # The issue's goal is 100 ms added (bench/run.py measures it); a shared CI machine gets room.
-ADDED_LATENCY_LIMIT = 0.25
-
-
-def _worst(stub: grpcv1.FunctionRunnerServiceStub, req: fnv1.RunFunctionRequest, n: int) -> float:
-    worst = 0.0
-    for _ in range(n):
-        start = time.perf_counter()
-        stub.RunFunction(req, timeout=30)
-        worst = max(worst, time.perf_counter() - start)
-    return worst
+ADDED_LATENCY_LIMIT_MS = 250
 
 
 def test_small_calls_are_not_stalled_by_a_large_one():
     """A 1 MB call composed on the event loop held every other call for its whole length."""
-    large, small = hostile.large_call(keys=30_000), hostile.small_call()  # 3 MB: ~1 s
     with ServerProcess(FORGE, "--insecure") as server:
         server.wait_listening()
-        with grpc.insecure_channel(server.address) as channel:
-            stub = grpcv1.FunctionRunnerServiceStub(channel)
-            _worst(stub, small, 20)  # warm up
-            alone = _worst(stub, small, 50)
-            large_seconds = _worst(stub, large, 1)
-            assert large_seconds > 2 * ADDED_LATENCY_LIMIT, "the large call is not slow enough"
-            stop = threading.Event()
-
-            def flood() -> None:
-                while not stop.is_set():
-                    stub.RunFunction(large, timeout=60)
-
-            thread = threading.Thread(target=flood)
-            thread.start()
-            try:
-                time.sleep(0.05)
-                loaded = _worst(stub, small, 100)
-            finally:
-                stop.set()
-                thread.join()
-    assert loaded - alone < ADDED_LATENCY_LIMIT, (alone, loaded, large_seconds)
+        figures = hostile.stall(server.address, 100, hostile.large_call(keys=30_000))  # 3 MB
+    assert figures["large_call_ms"] > 2 * ADDED_LATENCY_LIMIT_MS, "the large call is not slow"
+    assert figures["added_ms"] < ADDED_LATENCY_LIMIT_MS, figures
 
 
 async def _flood(address: str, req: fnv1.RunFunctionRequest, calls: int) -> list[grpc.StatusCode]:
