@@ -29,14 +29,6 @@ def _by_name(name: str) -> scenarios.Scenario:
     return next(s for s in scenarios.for_tests() if s.name == name)
 
 
-def _with_xr(scenario: scenarios.Scenario, xr: dict[str, Any]) -> fnv1.RunFunctionRequest:
-    req = fnv1.RunFunctionRequest()
-    req.CopyFrom(scenario.request)
-    req.observed.composite.resource.Clear()
-    req.observed.composite.resource.update(xr)
-    return req
-
-
 def large_call(keys: int = LARGE_VALUES_KEYS) -> fnv1.RunFunctionRequest:
     """The fully provisioned vCluster Cluster with ``keys`` entries of ``spec.vcluster.values``
     (about 100 bytes each)."""
@@ -44,7 +36,7 @@ def large_call(keys: int = LARGE_VALUES_KEYS) -> fnv1.RunFunctionRequest:
     xr = copy.deepcopy(scenario.xr)
     values = {f"key{i}": {"text": "x" * 40, "list": [1, 2, 3]} for i in range(keys)}
     xr["spec"].setdefault("vcluster", {})["values"] = values
-    return _with_xr(scenario, xr)
+    return scenario.with_xr(xr)
 
 
 def small_call() -> fnv1.RunFunctionRequest:
@@ -58,7 +50,7 @@ def hostile_name(size: int, salt: int = 0) -> fnv1.RunFunctionRequest:
     xr = copy.deepcopy(scenario.xr)
     prefix = f"n{salt}-"
     xr["metadata"]["name"] = prefix + "a" * (size - len(prefix))
-    return _with_xr(scenario, xr)
+    return scenario.with_xr(xr)
 
 
 def padded(size: int) -> fnv1.RunFunctionRequest:

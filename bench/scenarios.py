@@ -58,6 +58,14 @@ class Scenario:
         """The request as Crossplane sends it on the wire."""
         return self.request.SerializeToString()
 
+    def with_xr(self, xr: Manifest) -> fnv1.RunFunctionRequest:
+        """The fully provisioned request with another composite resource."""
+        req = fnv1.RunFunctionRequest()
+        req.CopyFrom(self.request)
+        req.observed.composite.resource.Clear()
+        req.observed.composite.resource.update(xr)
+        return req
+
 
 @dataclass(frozen=True)
 class Skipped:

@@ -53,15 +53,6 @@ def fatal(rsp: fnv1.RunFunctionResponse) -> list[str]:
     return [r.message for r in rsp.results if r.severity == fnv1.SEVERITY_FATAL]
 
 
-def with_xr(scenario: scenarios.Scenario, xr: dict[str, Any]) -> fnv1.RunFunctionRequest:
-    """The scenario's fully provisioned request with another composite resource."""
-    req = fnv1.RunFunctionRequest()
-    req.CopyFrom(scenario.request)
-    req.observed.composite.resource.Clear()
-    req.observed.composite.resource.update(xr)
-    return req
-
-
 def assert_answer(out: Rendered, assert_schema_valid, field: re.Pattern[str] = FIELD) -> None:
     """A schema-valid render or exactly one fatal naming a field, nothing composed."""
     if out.fatal:
@@ -162,7 +153,7 @@ def test_huge_arrays_answer_quickly(kind, path, assert_schema_valid):
     keys = sub_schema(spec_schema(xrd_of(kind)), path).get("x-kubernetes-list-map-keys", [])
     target[path[-1]] = [distinct(item, keys, i) for i in range(HUGE)]
     start = time.monotonic()
-    out = render(with_xr(base, xr))
+    out = render(base.with_xr(xr))
     elapsed = time.monotonic() - start
     assert_answer(out, assert_schema_valid)
     assert elapsed < 10, f"{elapsed:.1f}s for {HUGE} items in spec.{'.'.join(path)}"
@@ -188,7 +179,7 @@ def test_names_at_and_over_limits(scenario, name, assert_schema_valid):
     """Every composed name stays valid (hashed when too long), or one fatal on metadata.name."""
     xr = copy.deepcopy(scenario.xr)
     xr["metadata"]["name"] = NAMES[name]
-    out = render(with_xr(scenario, xr))
+    out = render(scenario.with_xr(xr))
     if out.fatal:
         assert len(out.fatal) == 1 and NAME_FIELD.match(out.fatal[0]), out.fatal
         return
