@@ -152,7 +152,7 @@ KUBE_LDFLAGS := -s -w -X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION
   -X k8s.io/component-base/version.gitTreeState=clean
 KUBE_BUILD    = cd tools/kube && CGO_ENABLED=0 $(GO) build -trimpath -tags selinux,notest,grpcnotrace
 
-kube-tools: $(TOOLS)/kube-apiserver $(TOOLS)/kube-controller-manager $(TOOLS)/etcd $(TOOLS)/forge-e2e-oci ## Build kube-apiserver, kube-controller-manager, etcd and the e2e registry into .cache/tools (needs Go; long the first time)
+kube-tools: $(TOOLS)/kube-apiserver $(TOOLS)/kube-controller-manager $(TOOLS)/kubectl $(TOOLS)/etcd $(TOOLS)/forge-e2e-oci ## Build kube-apiserver, kube-controller-manager, kubectl, etcd and the e2e registry into .cache/tools (needs Go; long the first time)
 
 $(TOOLS)/kube-apiserver: tools/kube/go.mod tools/kube/go.sum
 	@command -v $(GO) >/dev/null 2>&1 || { echo "make kube-tools: Go is not installed (see README, The real tools)" >&2; exit 1; }
@@ -163,6 +163,12 @@ $(TOOLS)/kube-controller-manager: tools/kube/go.mod tools/kube/go.sum
 	@command -v $(GO) >/dev/null 2>&1 || { echo "make kube-tools: Go is not installed (see README, The real tools)" >&2; exit 1; }
 	@mkdir -p $(TOOLS)
 	$(KUBE_BUILD) -ldflags "$(KUBE_LDFLAGS)" -o ../../$@ $(KUBE_MODULE)/cmd/kube-controller-manager
+
+# kubectl applies the platform's one-time bootstrap/ as a platform team does.
+$(TOOLS)/kubectl: tools/kube/go.mod tools/kube/go.sum
+	@command -v $(GO) >/dev/null 2>&1 || { echo "make kube-tools: Go is not installed (see README, The real tools)" >&2; exit 1; }
+	@mkdir -p $(TOOLS)
+	$(KUBE_BUILD) -ldflags "$(KUBE_LDFLAGS)" -o ../../$@ $(KUBE_MODULE)/cmd/kubectl
 
 # etcd at the version k8s.io/kubernetes requires (go.etcd.io/etcd/server/v3 in tools/kube/go.mod),
 # through its own server entry point (tools/kube/cmd/etcd).

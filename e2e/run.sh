@@ -5,12 +5,10 @@
 #   1. a kind cluster and a local OCI registry on kind's network;
 #   2. the runtime image and the xpkgs built (`make xpkg`), pushed to that registry
 #      (`make push`), and the runtime image loaded into the kind node;
-#   3. Crossplane (Helm chart, the pinned version), provider-helm and
-#      provider-kubernetes (the pinned versions, cluster-admin, in-cluster
-#      ClusterProviderConfigs `default`), and an ImageConfig that rewrites our
-#      registry to the local one;
-#   4. the configuration-clusters package, which pulls in the Function and the
-#      other providers as its dependencies;
+#   3. Crossplane (Helm chart, the pinned version), an ImageConfig that rewrites our
+#      registry to the local one, and the platform's bootstrap/ (README, Install);
+#   4. the configuration-clusters package at the version built, which pulls in the
+#      Function and the other providers as its dependencies;
 #   5. a `Cluster` with `provider: vcluster` (examples/cluster-vcluster/xr.yaml),
 #      waited for until Ready;
 #   6. the Argo CD cluster Secret turned into a kubeconfig and used, through a
@@ -129,18 +127,14 @@ build_and_push() {
 }
 
 install_crossplane() {
-  local chart_version helm_pkg kubernetes_pkg registry
+  local chart_version registry
   chart_version=$(pin 'versions.CROSSPLANE.version')
   log "Crossplane ${chart_version}"
   helm upgrade --install crossplane crossplane \
     --repo "$(pin 'versions.CROSSPLANE.repository')" --version "$chart_version" \
     --kube-context "kind-${CLUSTER}" --namespace crossplane-system --create-namespace --wait
-  helm_pkg=$(pin '":".join(versions.PROVIDER_HELM)')
-  kubernetes_pkg=$(pin '":".join(versions.PROVIDER_KUBERNETES)')
   registry=$(pin 'versions.FUNCTION_PACKAGE.rsplit("/", 1)[0]')
-  log "provider-helm, provider-kubernetes, ImageConfig ${registry} -> ${IN_CLUSTER_REGISTRY}/forge"
-  # Named, configured and bound as the self-management stack does it; the
-  # Configuration's dependencies on the same packages are then already satisfied.
+  log "ImageConfig ${registry} -> ${IN_CLUSTER_REGISTRY}/forge; bootstrap/01, 02 (provider-kubernetes)"
   "${KUBECTL[@]}" apply -f - <<EOF
 apiVersion: pkg.crossplane.io/v1beta1
 kind: ImageConfig
@@ -157,77 +151,12 @@ apiVersion: v1
 kind: Namespace
 metadata:
   name: argocd
----
-# A Cluster composes its platform namespace: Crossplane's own RBAC does not cover that.
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata:
-  name: crossplane-forge-namespaces
-  labels:
-    rbac.crossplane.io/aggregate-to-crossplane: "true"
-rules:
-  - apiGroups: [""]
-    resources: [namespaces]
-    verbs: [get, list, watch, create, update, patch, delete]
 EOF
-  local name pkg
-  for name in provider-helm provider-kubernetes; do
-    pkg=$helm_pkg
-    [[ $name == provider-kubernetes ]] && pkg=$kubernetes_pkg
-    "${KUBECTL[@]}" apply -f - <<EOF
-apiVersion: pkg.crossplane.io/v1beta1
-kind: DeploymentRuntimeConfig
-metadata:
-  name: ${name}
-spec:
-  serviceAccountTemplate:
-    metadata:
-      name: ${name}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata:
-  name: crossplane-${name}-cluster-admin
-roleRef:
-  apiGroup: rbac.authorization.k8s.io
-  kind: ClusterRole
-  name: cluster-admin
-subjects:
-  - kind: ServiceAccount
-    name: ${name}
-    namespace: crossplane-system
----
-apiVersion: pkg.crossplane.io/v1
-kind: Provider
-metadata:
-  name: ${name}
-spec:
-  package: ${pkg}
-  runtimeConfigRef:
-    apiVersion: pkg.crossplane.io/v1beta1
-    kind: DeploymentRuntimeConfig
-    name: ${name}
-EOF
-  done
-  "${KUBECTL[@]}" wait provider.pkg.crossplane.io/provider-helm provider.pkg.crossplane.io/provider-kubernetes \
+  # The platform's one-time bootstrap (README, Install): the Configuration comes next, at
+  # the version just built instead of the release bootstrap/03 pins.
+  "${KUBECTL[@]}" apply -f bootstrap/01-crossplane-rbac.yaml -f bootstrap/02-provider-kubernetes.yaml
+  "${KUBECTL[@]}" wait provider.pkg.crossplane.io/crossplane-contrib-provider-kubernetes \
     --for=condition=Healthy --timeout="$TIMEOUT"
-  "${KUBECTL[@]}" apply -f - <<EOF
-apiVersion: helm.m.crossplane.io/v1beta1
-kind: ClusterProviderConfig
-metadata:
-  name: default
-spec:
-  credentials:
-    source: InjectedIdentity
----
-apiVersion: kubernetes.m.crossplane.io/v1alpha1
-kind: ClusterProviderConfig
-metadata:
-  name: default
-spec:
-  credentials:
-    source: InjectedIdentity
-EOF
 }
 
 install_configuration() {
@@ -248,6 +177,12 @@ EOF
     --for=condition=Healthy --timeout="$TIMEOUT"
   "${KUBECTL[@]}" wait function.pkg.crossplane.io --all --for=condition=Healthy --timeout="$TIMEOUT"
   "${KUBECTL[@]}" wait xrd --all --for=condition=Established --timeout="$TIMEOUT"
+  local crd
+  for crd in clusterproviderconfigs.helm.m.crossplane.io clusterproviderconfigs.kubernetes.m.crossplane.io; do
+    "${KUBECTL[@]}" wait "crd/${crd}" --for=create --timeout="$TIMEOUT"
+    "${KUBECTL[@]}" wait "crd/${crd}" --for=condition=Established --timeout="$TIMEOUT"
+  done
+  "${KUBECTL[@]}" apply -f bootstrap/04-provider-configs.yaml
 }
 
 create_cluster() {

@@ -367,15 +367,35 @@ def test_packages_are_built_and_pushed_by_the_real_crossplane_cli(tmp_path):
         registry.stop()
 
 
-def test_configurations_are_installed_without_resolving_their_dependencies():
-    from e2e.local.packages import configuration_object  # noqa: PLC0415 (the optional e2e extra)
+def test_stand_ins_are_every_provider_our_configurations_depend_on():
+    """Crossplane resolves the Configurations' dependencies from the local mirror: a
+    stand-in for each provider they name, at a version their constraint accepts, holding
+    the CRD of every managed kind our compositions compose."""
+    from e2e.local import standins  # noqa: PLC0415 (the optional e2e extra)
+    from e2e.local.env import schema_root  # noqa: PLC0415
+    from e2e.local.player import PLAYED  # noqa: PLC0415
 
-    obj = configuration_object("configuration-clusters", "127.0.0.1:1/x/configuration-clusters:v1")
-    assert obj["kind"] == "Configuration"
-    assert obj["spec"] == {
-        "package": "127.0.0.1:1/x/configuration-clusters:v1",
-        "skipDependencyResolution": True,
-    }
+    from forge.packaging.semver import Version  # noqa: PLC0415
+
+    built = {s.repository: s for s in standins.standins(schema_root() / "crds")}
+    for package in ("configuration-clusters", "configuration-infrastructure"):
+        meta = yaml.safe_load((ROOT / "package" / package / "crossplane.yaml").read_text())
+        for dep in meta["spec"]["dependsOn"]:
+            if dep["kind"] != "Provider":
+                continue
+            standin = built[dep["package"]]
+            lowest = dep["version"].split(",")[0].removeprefix(">=").strip()
+            assert Version.parse(standin.version) >= Version.parse(lowest), dep
+    kinds = set()
+    for standin in built.values():
+        for rel in standin.crds:
+            crd = yaml.safe_load((schema_root() / "crds" / rel).read_text())
+            kinds.add((crd["spec"]["group"], crd["spec"]["names"]["kind"]))
+    from forge.preview import aws  # noqa: PLC0415
+
+    composed = {(p.api_version.split("/")[0], p.kind) for p in PLAYED}
+    composed |= {(api.split("/")[0], kind) for api, kind in aws.STATUS}
+    assert composed <= kinds, composed - kinds
 
 
 def test_upgrade_version_is_next_on_the_same_channel():

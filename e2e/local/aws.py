@@ -28,7 +28,7 @@ import contextlib
 import time
 
 import yaml
-from e2e.local import pki
+from e2e.local import pki, standins
 from e2e.local.controlplane import ROOT
 from e2e.local.env import Environment, schema_root
 from e2e.local.kube import Kube, condition, is_true, load_documents
@@ -37,39 +37,11 @@ from e2e.local.procs import HarnessError
 from kubernetes.dynamic.exceptions import ConflictError, NotFoundError
 
 from forge.preview import aws as preview
+from forge.versions import PROVIDER_AWS_REPOSITORY
 
 PROVIDER_CONFIG_API = "aws.m.upbound.io/v1beta1"
 # The AWS kinds our compositions compose: the kinds forge.preview.aws plays.
 AWS_KINDS = tuple(Played(api, kind) for api, kind in preview.STATUS)
-_PLURAL = {
-    "VPC": "vpcs",
-    "Subnet": "subnets",
-    "InternetGateway": "internetgateways",
-    "RouteTable": "routetables",
-    "RouteTableAssociation": "routetableassociations",
-    "EIP": "eips",
-    "NATGateway": "natgateways",
-    "Route": "routes",
-    "Role": "roles",
-    "RolePolicyAttachment": "rolepolicyattachments",
-    "Cluster": "clusters",
-    "NodeGroup": "nodegroups",
-    "Addon": "addons",
-    "AccessEntry": "accessentries",
-    "AccessPolicyAssociation": "accesspolicyassociations",
-    "PodIdentityAssociation": "podidentityassociations",
-    "ClusterAuth": "clusterauths",
-}
-# Only those CRDs (and the ProviderConfig kinds), to keep the API server light.
-AWS_CRDS = (
-    "provider-upjet-aws/aws.m.upbound.io_providerconfigs.yaml",
-    "provider-upjet-aws/aws.m.upbound.io_clusterproviderconfigs.yaml",
-    *(
-        f"provider-upjet-aws/{p.group}_{_PLURAL[p.kind]}.yaml"
-        for p in AWS_KINDS
-        if p.kind in _PLURAL
-    ),
-)
 CLUSTER_PROVIDER_CONFIG = {
     "apiVersion": PROVIDER_CONFIG_API,
     "kind": "ClusterProviderConfig",
@@ -170,12 +142,21 @@ def _b64(data: bytes) -> str:
 
 
 def install(env: Environment) -> None:
-    """The provider-upjet-aws CRDs our compositions compose and an AWS
-    ClusterProviderConfig ``default`` (as the platform's bootstrap gives them)."""
-    root = schema_root() / "crds"
-    crds = env.kube.apply_all(load_documents(*(root / p for p in AWS_CRDS)))
-    env.wait_established([c["metadata"]["name"] for c in crds])
+    """An AWS ClusterProviderConfig ``default`` (as a PlatformCluster's stack gives it);
+    the CRDs came with the stand-in AWS providers our Configuration depends on."""
+    env.wait_established(aws_crds())
     env.kube.apply(CLUSTER_PROVIDER_CONFIG)
+
+
+def aws_crds() -> list[str]:
+    """The CRDs of the stand-in AWS providers (the family's and each family provider's)."""
+    root = schema_root() / "crds"
+    return [
+        load_documents(root / rel)[0]["metadata"]["name"]
+        for standin in standins.standins(root)
+        if standin.repository.startswith(PROVIDER_AWS_REPOSITORY.rsplit("/", 1)[0])
+        for rel in standin.crds
+    ]
 
 
 def _aws_left(env: Environment, xr_name: str) -> list[str]:
@@ -323,7 +304,7 @@ def aws_lifecycle(env: Environment, budget: float) -> str:  # noqa: PLR0915 (one
     if player.errors:
         raise HarnessError(f"the AWS player failed: {player.errors[-1]}")
     return (
-        f"{len(AWS_CRDS)} AWS CRDs in {install_s:.1f}s; Ready in {ready_s:.1f}s "
+        f"{len(aws_crds())} AWS CRDs in {install_s:.1f}s; Ready in {ready_s:.1f}s "
         f"({len(before)} composed); Argo CD: awsAuthConfig, the EKS CA; second node group "
         f"in {update_s:.1f}s (+{len(added)}: {', '.join(added)}), nothing replaced; "
         f"deleted in {deleted_s:.1f}s in Usage order ({ordered} pairs), nothing left"

@@ -14,55 +14,42 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from e2e.local.controlplane import ROOT, ControlPlane
+from e2e.local import standins
+from e2e.local.controlplane import ROOT, TOOLS, ControlPlane
 from e2e.local.crossplane import Crossplane
 from e2e.local.kube import Kube, is_true, load_documents
-from e2e.local.packages import (
-    FUNCTION_NAME,
-    Built,
-    FunctionRuntime,
-    Registry,
-    build,
-    configuration_object,
-    function_object,
-)
+from e2e.local.packages import Built, FunctionRuntime, Registry, build
 from e2e.local.player import PLAYED, ProviderPlayer
 from e2e.local.procs import HarnessError
-
-# The provider CRDs our compositions compose (from ../shared/crds or $FORGE_SCHEMAS_DIR):
-# the provider packages cannot be pulled here, so their CRDs are installed directly.
-PROVIDER_CRDS = (
-    "provider-helm/helm.m.crossplane.io_releases.yaml",
-    "provider-helm/helm.m.crossplane.io_providerconfigs.yaml",
-    "provider-helm/helm.m.crossplane.io_clusterproviderconfigs.yaml",
-    "provider-helm/helm.m.crossplane.io_providerconfigusages.yaml",
-    "provider-kubernetes/kubernetes.m.crossplane.io_objects.yaml",
-    "provider-kubernetes/kubernetes.m.crossplane.io_providerconfigs.yaml",
-    "provider-kubernetes/kubernetes.m.crossplane.io_clusterproviderconfigs.yaml",
-    "provider-kubernetes/kubernetes.m.crossplane.io_providerconfigusages.yaml",
-)
 
 # The Configuration packages the bootstrap installs (python -m forge.packaging names).
 CONFIGURATIONS = ("configuration-clusters", "configuration-infrastructure")
 
-# What the platform's bootstrap gives Crossplane's providers (README, PlatformCluster):
-# in-cluster ClusterProviderConfigs named `default`; and Argo CD's namespace, where a
-# Cluster registers itself.
-BOOTSTRAP = (
-    {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "argocd"}},
-    {
-        "apiVersion": "helm.m.crossplane.io/v1beta1",
-        "kind": "ClusterProviderConfig",
-        "metadata": {"name": "default"},
-        "spec": {"credentials": {"source": "InjectedIdentity"}},
-    },
-    {
-        "apiVersion": "kubernetes.m.crossplane.io/v1alpha1",
-        "kind": "ClusterProviderConfig",
-        "metadata": {"name": "default"},
-        "spec": {"credentials": {"source": "InjectedIdentity"}},
-    },
+# What exists before the platform's bootstrap/: Argo CD's namespace (Argo CD is installed
+# first, by hand, as the design says), where a Cluster registers itself.
+ARGOCD_NAMESPACE = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "argocd"}}
+
+# The public registries our packages and their dependencies come from; the harness's
+# ImageConfigs send each to the local registry (a mirror, as a disconnected platform has).
+MIRRORED = (
+    "ghcr.io/input-output-hk/",
+    "xpkg.crossplane.io/crossplane-contrib/",
+    "xpkg.upbound.io/upbound/",
 )
+
+
+def mirror(prefix: str, registry: str) -> dict:
+    """An ImageConfig rewriting ``prefix`` to the same path on the local registry."""
+    name = "e2e-mirror-" + prefix.split("/", 1)[0].replace(".", "-")
+    return {
+        "apiVersion": "pkg.crossplane.io/v1beta1",
+        "kind": "ImageConfig",
+        "metadata": {"name": name},
+        "spec": {
+            "matchImages": [{"type": "Prefix", "prefix": prefix}],
+            "rewriteImage": {"prefix": f"{registry}/{prefix.split('/', 1)[1]}"},
+        },
+    }
 
 
 def schema_root() -> Path:
@@ -142,6 +129,7 @@ class Environment:
         self.timings: dict[str, float] = {}
         self.version = ""
         self.packages: dict[str, Built] = {}
+        self.standins: list[tuple[standins.StandIn, Built]] = []
 
     def __enter__(self) -> Environment:
         try:
@@ -171,6 +159,7 @@ class Environment:
         self.registry = Registry(self.workdir)
         self.registry.start()
         self._timed("xpkg build", self.build_packages)
+        self._timed("stand-in providers", self.build_standins)
         # The background loop has its own client: the discovery cache is per client.
         self.loop_kube = Kube(self.cp.kubeconfig, self.workdir / "cache-loop")
         self.function = FunctionRuntime(self.loop_kube, self.workdir, self.crossplane.root_ca())
@@ -200,29 +189,26 @@ class Environment:
 
     # --- bootstrap ----------------------------------------------------------------
     def bootstrap(self) -> None:
-        """Provider CRDs, in-cluster ClusterProviderConfigs, the Function package, and the
-        Configuration packages (pushed to the local registry, installed as a Function and
-        as Configurations: Crossplane installs our XRDs and Compositions from them)."""
+        """The platform's ``bootstrap/`` applied with the real kubectl, as the README says;
+        before it, what the harness stands in for: the packages in a local mirror (ours
+        at this checkout's version and at the release ``bootstrap/`` pins, the stand-in
+        providers at their pinned versions) with Crossplane's ImageConfigs pointing there,
+        and Argo CD's namespace."""
+        from forge import versions  # noqa: PLC0415 (the function's)
+
         kube = self.kube
-        root = schema_root() / "crds"
-        crds = kube.apply_all(load_documents(*(root / p for p in PROVIDER_CRDS)))
-        self.wait_established([c["metadata"]["name"] for c in crds])
-        kube.apply_all(BOOTSTRAP)
+        for standin, built in self.standins:
+            self.registry.push(built, standin.version)
+        for built in self.packages.values():
+            for tag in dict.fromkeys((self.version, versions.FUNCTION_VERSION)):
+                self.registry.push(built, tag)
+        kube.apply_all([mirror(prefix, self.registry.host) for prefix in MIRRORED])
+        kube.apply(ARGOCD_NAMESPACE)
+        self.kubectl_bootstrap()
         gateway = kube.apply_all(gateway_api_crds())
         self.wait_established(
             [c["metadata"]["name"] for c in gateway if c["kind"] == "CustomResourceDefinition"]
         )
-
-        package = self.registry.push(self.packages["function"], self.version)
-        kube.apply(function_object(package))
-        self.wait_healthy("Function", FUNCTION_NAME, timeout=60)
-
-        for name in CONFIGURATIONS:
-            kube.apply(
-                configuration_object(name, self.registry.push(self.packages[name], self.version))
-            )
-        for name in CONFIGURATIONS:
-            self.wait_healthy("Configuration", name, timeout=120)
         for xrd in load_documents(ROOT / "xrds"):
             name = xrd["metadata"]["name"]
             kube.wait(
@@ -243,6 +229,30 @@ class Environment:
                 alive=self.check_alive,
             )
 
+    def kubectl(self, *args: str, timeout: float = 660) -> str:
+        """The real kubectl (``make kube-tools``) against this control plane, from the
+        checkout's root (``bootstrap/`` paths are relative to it)."""
+        exe = TOOLS / "kubectl"
+        if not exe.exists():
+            raise HarnessError(f"missing {exe}: run `make kube-tools`")
+        argv = [str(exe), f"--kubeconfig={self.cp.kubeconfig}", *args]
+        out = subprocess.run(
+            argv, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
+        )
+        with (self.workdir / "logs" / "kubectl.log").open("a") as log:
+            log.write(f"$ kubectl {' '.join(args)}\n{out.stdout}{out.stderr}\n")
+        if out.returncode != 0:
+            raise HarnessError(f"kubectl {' '.join(args)} failed: {out.stdout}{out.stderr}")
+        return out.stdout
+
+    def kubectl_bootstrap(self) -> None:
+        """Each step of the README's bootstrap, timed."""
+        from forge.packaging.bootstrap import kubectl_steps  # noqa: PLC0415 (the function's)
+
+        steps = kubectl_steps()
+        for i, step in enumerate(steps, start=1):
+            self._timed(f"kubectl {i}/{len(steps)} {step[0]}", lambda s=step: self.kubectl(*s))
+
     def build_packages(self) -> None:
         """Every package built by ``crossplane xpkg build``, versioned as ``make packages``
         versions this checkout."""
@@ -250,6 +260,10 @@ class Environment:
 
         self.version = release.from_git(ROOT)
         self.packages = build(self.workdir, self.version)
+
+    def build_standins(self) -> None:
+        """The providers our Configurations depend on, as stand-in packages."""
+        self.standins = standins.build(self.workdir / "packages", schema_root() / "crds")
 
     def wait_established(self, names: list[str], timeout: float = 60) -> None:
         for name in names:

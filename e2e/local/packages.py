@@ -198,14 +198,18 @@ class FunctionRuntime:
 
     def play(self) -> int:
         """One pass of the External runtime, as Crossplane's Deployment runtime does it
-        (``FunctionHooks.Pre``) minus the Deployment and Service: every active revision
-        of our function gets its TLS server Secret (our serving certificate, owned by the
-        revision), its observed TLS Secret names, our endpoint and ``RuntimeHealthy``.
-        Returns how many revisions it changed."""
+        (``FunctionHooks.Pre``/``ProviderHooks``) minus the Deployments and Services: every
+        active revision of our function gets its TLS server Secret (our serving
+        certificate, owned by the revision), its observed TLS Secret name, our endpoint and
+        ``RuntimeHealthy``; every active ProviderRevision (a stand-in: no controller runs,
+        the player plays it) gets the same but an endpoint. Returns how many it changed."""
         changed = 0
-        revisions = self.kube.list(
-            PKG, "FunctionRevision", label_selector=f"pkg.crossplane.io/package={FUNCTION_NAME}"
-        )
+        revisions = [
+            *self.kube.list(
+                PKG, "FunctionRevision", label_selector=f"pkg.crossplane.io/package={FUNCTION_NAME}"
+            ),
+            *self.kube.list(PKG, "ProviderRevision"),
+        ]
         for rev in revisions:
             if rev["spec"].get("desiredState") != "Active":
                 continue
@@ -216,12 +220,16 @@ class FunctionRuntime:
 
     def _play(self, rev: dict) -> int:
         spec, status = rev["spec"], rev.get("status") or {}
-        # With the External runtime the Function sets no TLS Secret names on its
-        # revision; the establisher still needs an observed one (it reads the CA
-        # bundle for webhooks from it). Use the name the Function would have set.
-        server_secret = spec.get("tlsServerSecretName") or f"{FUNCTION_NAME}-tls-server"
+        # With the External runtime no package sets TLS Secret names on its revision;
+        # the establisher still needs an observed one (it reads the CA bundle for
+        # webhooks from it). Use the name the package's runtime would have set; the
+        # certificate is our function's (from Crossplane's CA; no provider webhook runs).
+        package = rev["metadata"]["labels"]["pkg.crossplane.io/package"]
+        server_secret = spec.get("tlsServerSecretName") or f"{package}-tls-server"
         self._ensure_server_secret(rev, server_secret)
-        wanted = {"endpoint": self.endpoint, "tlsServerSecretName": server_secret}
+        wanted = {"tlsServerSecretName": server_secret}
+        if rev["kind"] == "FunctionRevision":
+            wanted["endpoint"] = self.endpoint
         healthy = condition(rev, "RuntimeHealthy").get("status") == "True"
         if healthy and all(status.get(k) == v for k, v in wanted.items()):
             return 0
@@ -279,19 +287,17 @@ class FunctionRuntime:
 
 
 def configuration_object(name: str, package: str) -> dict:
-    """A Configuration as a user installs it, except ``skipDependencyResolution``: its
-    dependencies (our Function, the providers) cannot be resolved from a registry here.
-    The Function is installed on its own (``function_object``), under the name the
-    resolver would give it; the providers are not installed (their CRDs are)."""
+    """A Configuration as a user installs it: Crossplane resolves its dependencies."""
     return {
         "apiVersion": PKG,
         "kind": "Configuration",
         "metadata": {"name": name},
-        "spec": {"package": package, "skipDependencyResolution": True},
+        "spec": {"package": package},
     }
 
 
 def function_object(package: str) -> dict:
+    """Our Function under its dependency name, as ``bootstrap/`` ships it."""
     return {
         "apiVersion": PKG,
         "kind": "Function",

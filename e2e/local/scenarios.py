@@ -14,10 +14,12 @@ import yaml
 from cryptography import x509
 from e2e.local.aws import aws_lifecycle
 from e2e.local.controlplane import ROOT
-from e2e.local.env import CONFIGURATIONS, PROVIDER_CRDS, Environment
+from e2e.local.env import CONFIGURATIONS, Environment
 from e2e.local.kube import condition, is_true, load_documents
 from e2e.local.procs import HarnessError
 from e2e.local.upgrade import configuration_upgrade
+
+from forge.versions import PROVIDER_KUBERNETES
 
 XR_GROUP = "forge.projectcatalyst.io/v1alpha1"
 COMPOSITE_LABEL = "crossplane.io/composite"
@@ -348,11 +350,11 @@ def _controller(obj: dict) -> dict:
 
 
 def configurations(env: Environment, budget: float) -> str:
-    """The platform's bootstrap: the Configurations, built by the real ``crossplane xpkg
-    build``, installed from the local registry. Every XRD and Composition of ours is one
-    Crossplane installed from a ConfigurationRevision of the Configuration that ships it
-    (none is applied directly), each Composition with the release and channel labels of
-    the version built. The dependencies skipped (``skipDependencyResolution``) are named."""
+    """The platform's bootstrap (``bootstrap/`` applied with kubectl): the Configurations,
+    built by the real ``crossplane xpkg build``, installed from the local mirror. Every XRD
+    and Composition of ours is one Crossplane installed from a ConfigurationRevision of
+    the Configuration that ships it (none is applied directly), each Composition with the
+    release and channel labels of the version built; every dependency resolved once."""
     from forge.packaging import release  # noqa: PLC0415 (the function's)
     from forge.packaging.layout import LABEL_CHANNEL, LABEL_RELEASE  # noqa: PLC0415
 
@@ -398,23 +400,56 @@ def configurations(env: Environment, budget: float) -> str:
                 if {k: labels.get(k) for k in want} != want:
                     raise HarnessError(f"Composition {name}: labels {labels}, want {want}")
             checked[kind] += 1
-    skipped = sorted(
-        {
-            d["package"].rsplit("/", 1)[-1]
-            for name in CONFIGURATIONS
-            for d in yaml.safe_load(
-                (env.workdir / "packages" / "build" / name / "crossplane.yaml").read_text()
-            )["spec"]["dependsOn"]
-            if d["kind"] == "Provider"
-        }
-    )
-    crds = sorted({p.split("/", 1)[0] for p in PROVIDER_CRDS})
+    deps = _dependency_graph(env)
     return (
-        f"{len(CONFIGURATIONS)} Configurations Healthy (release {env.version}); "
-        f"{checked['CompositeResourceDefinition']} XRDs, {checked['Composition']} Compositions "
-        f"from their revisions; not installed as packages (skipDependencyResolution): "
-        f"{', '.join(skipped)} (CRDs of {', '.join(crds)} from ../shared/crds); "
-        f"function-forge pushed and installed as its own Function"
+        f"bootstrap/ applied with kubectl; {len(CONFIGURATIONS)} Configurations Healthy "
+        f"(release {env.version}); {checked['CompositeResourceDefinition']} XRDs, "
+        f"{checked['Composition']} Compositions from their revisions; {deps}"
+    )
+
+
+def _dependency_graph(env: Environment) -> str:
+    """Crossplane resolved every dependency of our Configurations once, under the name
+    ``forge.xpkg.dependency_name`` gives it (the name our stacks install it under), and
+    took the bootstrap's provider-kubernetes as that dependency instead of a second one."""
+    from forge.xpkg import dependency_name  # noqa: PLC0415 (the function's)
+
+    kube = env.kube
+    wanted: dict[str, str] = {}
+    for name in CONFIGURATIONS:
+        meta = yaml.safe_load(
+            (env.workdir / "packages" / "build" / name / "crossplane.yaml").read_text()
+        )
+        for dep in meta["spec"]["dependsOn"]:
+            wanted[dependency_name(dep["package"])] = dep["kind"]
+    installed: dict[str, dict] = {}
+    for kind in ("Provider", "Function"):
+        for pkg in kube.list("pkg.crossplane.io/v1", kind):
+            installed[pkg["metadata"]["name"]] = pkg
+    missing = sorted(set(wanted) - set(installed))
+    if missing:
+        raise HarnessError(f"dependencies not installed: {missing}; have {sorted(installed)}")
+    sources: dict[str, list[str]] = {}
+    for name, pkg in installed.items():
+        source = pkg["spec"]["package"].rsplit(":", 1)[0]
+        sources.setdefault(source, []).append(name)
+        if not (is_true(pkg, "Installed") and is_true(pkg, "Healthy")):
+            raise HarnessError(
+                f"{pkg['kind']} {name} not Installed and Healthy: {pkg.get('status')}"
+            )
+    twice = {s: n for s, n in sources.items() if len(n) > 1}
+    if twice:
+        raise HarnessError(f"one package installed under several names: {twice}")
+    lock = kube.get("pkg.crossplane.io/v1beta1", "Lock", "lock") or {}
+    locked = [p["source"] for p in lock.get("packages") or []]
+    if len(locked) != len(set(locked)):
+        raise HarnessError(f"the package Lock holds a source twice: {sorted(locked)}")
+    kubernetes = installed[dependency_name(PROVIDER_KUBERNETES[0])]
+    if (kubernetes["spec"].get("runtimeConfigRef") or {}).get("name") != "provider-kubernetes":
+        raise HarnessError(f"provider-kubernetes is not the bootstrap's: {kubernetes['spec']}")
+    return (
+        f"{len(installed)} packages resolved, each once ({', '.join(sorted(installed))}); "
+        f"{len(env.standins)} of them stand-in providers (real CRDs, no controller)"
     )
 
 

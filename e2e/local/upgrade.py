@@ -27,7 +27,14 @@ import yaml
 from e2e.local.controlplane import ROOT
 from e2e.local.env import Environment
 from e2e.local.kube import is_true
-from e2e.local.packages import Built, _run, cli, configuration_object
+from e2e.local.packages import (
+    FUNCTION_NAME,
+    Built,
+    _run,
+    cli,
+    configuration_object,
+    function_object,
+)
 from e2e.local.procs import HarnessError
 
 PACKAGE = "configuration-clusters"
@@ -135,6 +142,36 @@ def _install(env: Environment, ref: str, deadline: float) -> dict:
     )
 
 
+def public_ref(package: Built, tag: str) -> str:
+    """The reference a release pointer writes (the mirror's ImageConfig rewrites it)."""
+    from forge.packaging.layout import REGISTRY  # noqa: PLC0415 (the function's)
+
+    return f"{REGISTRY.split('/', 1)[0]}/{package.repository}:{tag}"
+
+
+def _install_function(env: Environment, ref: str, deadline: float) -> str:
+    """Point our Function at ``ref``; wait until Crossplane resolved that tag and the
+    Function is healthy (the same build under a new tag keeps its revision: revisions
+    are named by digest)."""
+    kube = env.kube
+    kube.apply(function_object(ref))
+
+    def installed():
+        fn = kube.get(PKG, "Function", FUNCTION_NAME) or {}
+        current = (fn.get("status") or {}).get("currentRevision")
+        if not current or not (is_true(fn, "Installed") and is_true(fn, "Healthy")):
+            return None
+        resolved = str(fn["status"].get("resolvedPackage") or "")
+        return current if resolved.endswith(":" + ref.rsplit(":", 1)[1]) else None
+
+    return kube.wait(
+        f"Function {FUNCTION_NAME} on {ref}",
+        installed,
+        timeout=max(deadline - time.monotonic(), 1),
+        alive=env.check_alive,
+    )
+
+
 def _wait_composition(env: Environment, labels: dict, deadline: float) -> dict:
     """The latest ``clusters`` CompositionRevision carries ``labels`` (and so does the
     Composition)."""
@@ -224,8 +261,13 @@ def configuration_upgrade(env: Environment, budget: float) -> str:  # noqa: PLR0
     t = time.monotonic()
     built = build_next(env, new)
     build_s = time.monotonic() - t
-    new_ref = env.registry.push(built, new)
+    env.registry.push(built, new)
+    env.registry.push(env.packages["function"], new)
+    new_ref = public_ref(built, new)
     t = time.monotonic()
+    # The release moves the Function first: Crossplane never upgrades an installed
+    # dependency, and the new Configuration's constraint needs the new Function.
+    function_rev = _install_function(env, public_ref(env.packages["function"], new), deadline)
     new_cfg_rev = _install(env, new_ref, deadline)["metadata"]["name"]
     if new_cfg_rev == old_cfg_rev:
         raise HarnessError(f"{new_ref} installed as the old ConfigurationRevision {old_cfg_rev}")
@@ -278,7 +320,8 @@ def configuration_upgrade(env: Environment, budget: float) -> str:  # noqa: PLR0
         delete_and_wait(env, xr, deadline)
     deleted_s = time.monotonic() - t
     return (
-        f"{new} built ({build_s:.1f}s) and installed: CompositionRevision {new_name} "
+        f"{new} built ({build_s:.1f}s) and installed, the Function first ({function_rev}): "
+        f"CompositionRevision {new_name} "
         f"(release, channel {channel}); the channel XR moved in {upgrade_s:.1f}s, the pinned "
         f"and Manual ones stayed on {old_name}; rolled back in {rollback_s:.1f}s to "
         f"{old_cfg_rev}: {old_name} latest again ({numbers}), the channel XR returned; "

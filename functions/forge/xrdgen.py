@@ -1,4 +1,4 @@
-"""Generate XRDs and Compositions from the spec models.
+"""Generate XRDs and Compositions from the spec models (and the platform's bootstrap/).
 
 The models are the single source of truth: the XRD's OpenAPI schema is derived
 from them, so the function and the API server can never disagree about a
@@ -32,6 +32,7 @@ from forge.models.keda import KedaSpec, KedaStatus
 from forge.models.monitoring import MonitoringSpec, MonitoringStatus
 from forge.models.platformcluster import PlatformClusterSpec
 from forge.models.status import ClusterStatus, PlatformClusterStatus
+from forge.packaging import bootstrap
 
 _DROP = {"title", "additionalProperties", "discriminator"}
 # The form of shortened names (forge.core.naming) is theirs alone: no XR may be named so.
@@ -316,6 +317,7 @@ def render_all() -> dict[str, str]:
         for folder, obj in (("xrds", xrd(definition)), ("compositions", composition(definition))):
             text = yaml.safe_dump(obj, sort_keys=False, width=100)
             files[f"{folder}/{definition.plural}.yaml"] = text
+    files.update(bootstrap.files())
     return files
 
 
@@ -346,7 +348,9 @@ def main(argv: list[str] | None = None) -> int:
 def summary(files: Mapping[str, str], changed: list[str], *, wrote: bool) -> str:
     """One line saying what was generated or checked, and whether anything changed."""
     xrds = sum(rel.startswith("xrds/") for rel in files)
-    what = f"{xrds} XRDs and {len(files) - xrds} Compositions"
+    compositions = sum(rel.startswith("compositions/") for rel in files)
+    boot = len(files) - xrds - compositions
+    what = f"{xrds} XRDs, {compositions} Compositions and {boot} bootstrap files"
     if not wrote:
         return f"checked {what} against the spec models: all up to date"
     if not changed:

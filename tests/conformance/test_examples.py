@@ -15,6 +15,7 @@ import yaml
 from forge.render.examples import render_stage, stages
 from forge.render.load import load_one, load_stream
 from forge.schemas.apiserver import admit
+from tests.conformance.conftest import ROOT
 
 STAGES = list(stages())
 # Kinds the API server validates with compiled-in Go types, or whose CRDs ship inside a
@@ -95,3 +96,11 @@ def test_engine_reports_no_warnings_on_examples():
         if doc.get("kind") == "Result" and doc.get("severity") == "Warning"
     ]
     assert not warnings, "\n".join(warnings)
+
+
+def test_bootstrap_is_admitted(schema_dirs):
+    """Every object of ``bootstrap/`` as the API server admits it (Crossplane's and the
+    providers' CRDs; RBAC is compiled in)."""
+    objs = load_stream(ROOT / "bootstrap")
+    assert len(objs) == 9
+    assert_admitted(objs, schema_dirs)

@@ -1,0 +1,103 @@
+"""The platform's one-time ``bootstrap/``: what it installs and under which names (the
+e2e harness applies it with the real kubectl; test_xrds holds the files equal to their
+generator)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from forge.composers import stack
+from forge.models.stack import Stack
+from forge.packaging import bootstrap
+from forge.xpkg import dependency_name
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _objects() -> list[dict]:
+    return [
+        doc
+        for path in sorted((ROOT / "bootstrap").glob("*.yaml"))
+        for doc in yaml.safe_load_all(path.read_text())
+        if doc
+    ]
+
+
+def test_provider_kubernetes_is_named_as_the_configurations_depend_on_it():
+    """One package, not two: the resolver finds the bootstrap's Provider under the name it
+    gives the Configurations' dependency, so it installs no second provider-kubernetes."""
+    deps = {
+        dep["package"]: dep
+        for package in ("configuration-clusters", "configuration-infrastructure")
+        for dep in yaml.safe_load((ROOT / "package" / package / "crossplane.yaml").read_text())[
+            "spec"
+        ]["dependsOn"]
+    }
+    providers = [o for o in _objects() if o["kind"] == "Provider"]
+    assert len(providers) == 1
+    provider = providers[0]
+    source, _, version = provider["spec"]["package"].rpartition(":")
+    assert source in deps
+    assert provider["metadata"]["name"] == dependency_name(source)
+    assert version.startswith("v1.") and deps[source]["version"].startswith(">=v1.")
+
+
+def test_objects_are_the_platformcluster_stacks_own():
+    """A PlatformCluster adopts what the bootstrap created: same kinds, names and specs
+    (Argo CD's sync annotations aside), so nothing is installed twice or fought over."""
+    items = {
+        (i.manifest["kind"], i.manifest["metadata"]["name"], i.manifest["apiVersion"]): i.manifest
+        for i in stack.build(Stack())
+    }
+    shared = 0
+    for obj in _objects():
+        key = (obj["kind"], obj["metadata"]["name"], obj["apiVersion"])
+        if key not in items:
+            continue
+        shared += 1
+        bare = {**obj, "metadata": {k: v for k, v in obj["metadata"].items() if k != "annotations"}}
+        assert bare == items[key]
+    # runtime config, binding and Provider of provider-kubernetes; our Function; two
+    # ClusterProviderConfigs
+    assert shared == 6
+
+
+def test_crossplane_may_compose_namespaces():
+    role = next(o for o in _objects() if o["kind"] == "ClusterRole")
+    assert role["metadata"]["labels"] == {"rbac.crossplane.io/aggregate-to-crossplane": "true"}
+    rule = role["rules"][0]
+    assert rule["resources"] == ["namespaces"] and {"create", "delete"} <= set(rule["verbs"])
+
+
+def test_configurations_are_pinned_to_the_release():
+    from forge import versions  # noqa: PLC0415
+
+    configs = [o for o in _objects() if o["kind"] == "Configuration"]
+    assert sorted(c["metadata"]["name"] for c in configs) == [
+        "configuration-clusters",
+        "configuration-infrastructure",
+    ]
+    for config in configs:
+        assert config["spec"]["package"].endswith(f":{versions.FUNCTION_VERSION}")
+        assert "skipDependencyResolution" not in config["spec"]
+
+
+def test_sync_waves_follow_the_apply_order():
+    """Argo CD applies a wave after the one before is healthy; provider configs, whose CRDs
+    come from packages, skip the dry run that would fail before those exist."""
+    waves = []
+    for path in sorted((ROOT / "bootstrap").glob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            annotations = doc["metadata"]["annotations"]
+            waves.append(int(annotations["argocd.argoproj.io/sync-wave"]))
+            skip = annotations.get("argocd.argoproj.io/sync-options")
+            assert (skip == "SkipDryRunOnMissingResource=true") == ("ProviderConfig" in doc["kind"])
+    assert waves == sorted(waves)
+
+
+def test_readme_gives_the_kubectl_steps_the_e2e_runs():
+    readme = (ROOT / "README.md").read_text()
+    for step in bootstrap.kubectl_steps():
+        assert "kubectl " + " ".join(step) in readme
