@@ -2,7 +2,8 @@
 
 In real-world order: network -> IAM -> control plane -> networking add-ons ->
 node groups -> workload add-ons (and the default StorageClass they serve) ->
-access entries -> Pod Identity for the cluster's own Crossplane -> kubeconfig.
+access entries -> Pod Identity for the cluster's own Crossplane and for the
+infrastructure bundle's workloads -> kubeconfig.
 Everything lives in the cluster's namespace on the platform and uses
 ``spec.aws.providerConfigRef``. ``compose`` returns how the rest of the Cluster
 reaches the new cluster; each field is set only once what it describes exists.
@@ -23,6 +24,7 @@ from forge.composers.eks import (
     network,
     nodegroups,
     storage,
+    workloads,
 )
 from forge.composers.eks.base import Eks
 from forge.core.context import Context
@@ -40,6 +42,7 @@ class Parts:
     addons: addons.Addons
     access: access.Access
     crossplane: identity.Identity | None
+    workloads: dict[str, identity.Identity]
     kubeconfig: kubeconfig.Kubeconfig
 
 
@@ -55,8 +58,9 @@ def compose(ctx: Context, spec: ClusterSpec) -> ClusterAccess:
     addons.compose_workloads(e, plane, groups.ready, installed)
     admitted = access.compose(e, plane)
     own = identity.crossplane(e, plane)
+    bundle = workloads.compose(e, plane)
     secret = kubeconfig.compose(e, plane)
-    _stages(e, Parts(net, roles, plane, groups, installed, admitted, own, secret))
+    _stages(e, Parts(net, roles, plane, groups, installed, admitted, own, bundle, secret))
     argocd_role = spec.argocd.role_arn
     return ClusterAccess(
         namespace=e.namespace,
@@ -126,6 +130,7 @@ def _stages(e: Eks, parts: Parts) -> None:
     )
     own = parts.crossplane
     waiting_access = parts.access.pending + ([] if own is None or own.ready else ["crossplane"])
+    waiting_access += [purpose for purpose, ident in parts.workloads.items() if not ident.ready]
     ctx.stage(
         "AccessReady",
         not waiting_access,
