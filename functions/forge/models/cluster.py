@@ -18,7 +18,7 @@ from forge.models.base import (
     Values,
     reject_duplicates,
 )
-from forge.models.eks_workloads import PolicyArn, WorkloadIdentity
+from forge.models.eks_workloads import LoadBalancerController, PolicyArn, WorkloadIdentity
 from forge.models.stack import AwsProviders, SemVer, Stack
 
 KubernetesVersion = Literal["1.31", "1.32", "1.33", "1.34", "1.35"]
@@ -326,6 +326,14 @@ class Aws(Model):
             "infrastructure bundle's external-dns, cert-manager, External Secrets and KEDA. "
             "Default: each, for its bundle API's default namespace. Also from the "
             "EnvironmentConfig's aws.workloadIdentity (the XR wins)."
+        ),
+    )
+    load_balancer_controller: LoadBalancerController = Field(
+        default_factory=LoadBalancerController,
+        description=(
+            "The AWS Load Balancer Controller in kube-system, with its own role by Pod "
+            "Identity, once the node groups and coredns run. values merge over the API's "
+            "(clusterName, region, vpcId, serviceAccount, defaultTags)."
         ),
     )
     tags: dict[str, str] = Field(

@@ -14,11 +14,13 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
-from forge.models.base import DnsLabel, Model, reject_duplicates
+from forge import versions
+from forge.models.base import DnsLabel, Model, Values, reject_duplicates
 from forge.models.certmanager import CertManagerSpec
 from forge.models.externaldns import ExternalDNSSpec
 from forge.models.externalsecrets import ExternalSecretsOperatorSpec
 from forge.models.keda import KedaSpec
+from forge.models.stack import SemVer
 
 PolicyArn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:iam::(aws|\d{12}):policy/.+$")]
 HostedZoneId = Annotated[str, Field(pattern=r"^Z[A-Z0-9]{1,31}$")]
@@ -113,3 +115,23 @@ class WorkloadIdentity(Model):
     cert_manager: CertManagerWorkload = Field(default_factory=CertManagerWorkload)
     external_secrets: ExternalSecretsWorkload = Field(default_factory=ExternalSecretsWorkload)
     keda: KedaWorkload = Field(default_factory=KedaWorkload)
+
+
+class LoadBalancerController(Model):
+    """The AWS Load Balancer Controller: NLBs for LoadBalancer Services, ALBs for Ingresses."""
+
+    enabled: bool = Field(
+        default=True,
+        description="Install it (the Istio aws profile's ingress gateway NLB needs it).",
+    )
+    chart_version: SemVer = Field(
+        default=versions.AWS_LOAD_BALANCER_CONTROLLER.version,
+        description="aws-load-balancer-controller chart version (eks-charts).",
+    )
+    values: Values
+    policy_arns: list[PolicyArn] = _extra_policies()  # type: ignore[assignment]
+
+    @model_validator(mode="after")
+    def _unique(self) -> LoadBalancerController:
+        reject_duplicates(self.policy_arns, "policyArns[{}]", "policy")
+        return self

@@ -136,3 +136,168 @@ def keda(e: Eks) -> str:
             _regional(e, "dynamodb", "table/*"),
         ),
     )
+
+
+# What the AWS Load Balancer Controller reads to place load balancers and targets.
+_LB_DESCRIBE = [
+    *(
+        f"ec2:{action}"
+        for action in (
+            "DescribeAccountAttributes",
+            "DescribeAddresses",
+            "DescribeAvailabilityZones",
+            "DescribeCoipPools",
+            "DescribeInstances",
+            "DescribeInternetGateways",
+            "DescribeIpamPools",
+            "DescribeNetworkInterfaces",
+            "DescribeRouteTables",
+            "DescribeSecurityGroups",
+            "DescribeSubnets",
+            "DescribeTags",
+            "DescribeVpcPeeringConnections",
+            "DescribeVpcs",
+            "GetCoipPoolUsage",
+            "GetSecurityGroupsForVpc",
+        )
+    ),
+    *(
+        f"elasticloadbalancing:{action}"
+        for action in (
+            "DescribeCapacityReservation",
+            "DescribeListenerAttributes",
+            "DescribeListenerCertificates",
+            "DescribeListeners",
+            "DescribeLoadBalancerAttributes",
+            "DescribeLoadBalancers",
+            "DescribeRules",
+            "DescribeSSLPolicies",
+            "DescribeTags",
+            "DescribeTargetGroupAttributes",
+            "DescribeTargetGroups",
+            "DescribeTargetHealth",
+            "DescribeTrustStores",
+        )
+    ),
+    "acm:DescribeCertificate",
+    "acm:ListCertificates",
+]
+_ELB = "elasticloadbalancing"
+LB_OWNER_TAG = "elbv2.k8s.aws/cluster"
+
+
+def load_balancer_controller(e: Eks) -> str:
+    """Create load balancers, target groups and security groups tagged as this cluster's
+    (the controller tags what it creates ``elbv2.k8s.aws/cluster: <clusterName>``), and
+    change or delete only those; open the nodes' security groups (EKS tags them
+    ``kubernetes.io/cluster/<name>``) to them. WAF, Shield and Cognito are left out
+    (the API turns those features off in the controller).
+    """
+    name = e.cluster_name
+    owned = {f"aws:RequestTag/{LB_OWNER_TAG}": name}
+    mine = {f"aws:ResourceTag/{LB_OWNER_TAG}": name}
+    keeps_owner = {"Null": {f"aws:RequestTag/{LB_OWNER_TAG}": "true"}}
+    groups = _regional(e, "ec2", "security-group/*")
+    balancers = [_regional(e, _ELB, "loadbalancer/*"), _regional(e, _ELB, "targetgroup/*")]
+    listeners = [_regional(e, _ELB, "listener/*"), _regional(e, _ELB, "listener-rule/*")]
+    return document(
+        allow("Describe", _LB_DESCRIBE, "*"),
+        allow(
+            "ElbServiceLinkedRole",
+            ["iam:CreateServiceLinkedRole"],
+            "*",
+            StringEquals={"iam:AWSServiceName": "elasticloadbalancing.amazonaws.com"},
+        ),
+        allow("SecurityGroupsInVpcs", ["ec2:CreateSecurityGroup"], _regional(e, "ec2", "vpc/*")),
+        allow("CreateOwnSecurityGroups", ["ec2:CreateSecurityGroup"], groups, StringEquals=owned),
+        allow(
+            "TagNewSecurityGroups",
+            ["ec2:CreateTags"],
+            groups,
+            StringEquals={**owned, "ec2:CreateAction": "CreateSecurityGroup"},
+        ),
+        allow(
+            "ManageOwnSecurityGroups",
+            [
+                "ec2:AuthorizeSecurityGroupIngress",
+                "ec2:DeleteSecurityGroup",
+                "ec2:RevokeSecurityGroupIngress",
+            ],
+            groups,
+            StringEquals=mine,
+        ),
+        {
+            **allow("RetagOwnSecurityGroups", ["ec2:CreateTags", "ec2:DeleteTags"], groups),
+            "Condition": {"StringEquals": mine, **keeps_owner},
+        },
+        allow(
+            "OpenNodeSecurityGroups",
+            ["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"],
+            groups,
+            StringEquals={f"aws:ResourceTag/kubernetes.io/cluster/{name}": ["owned", "shared"]},
+        ),
+        allow(
+            "CreateOwnLoadBalancers",
+            [f"{_ELB}:CreateLoadBalancer", f"{_ELB}:CreateTargetGroup"],
+            balancers,
+            StringEquals=owned,
+        ),
+        allow(
+            "TagNewLoadBalancers",
+            [f"{_ELB}:AddTags"],
+            balancers,
+            StringEquals={
+                **owned,
+                f"{_ELB}:CreateAction": ["CreateLoadBalancer", "CreateTargetGroup"],
+            },
+        ),
+        allow(
+            "ManageOwnLoadBalancers",
+            [
+                f"{_ELB}:{action}"
+                for action in (
+                    "DeleteLoadBalancer",
+                    "DeleteTargetGroup",
+                    "ModifyCapacityReservation",
+                    "ModifyIpPools",
+                    "ModifyLoadBalancerAttributes",
+                    "ModifyTargetGroup",
+                    "ModifyTargetGroupAttributes",
+                    "SetIpAddressType",
+                    "SetSecurityGroups",
+                    "SetSubnets",
+                )
+            ],
+            balancers,
+            StringEquals=mine,
+        ),
+        {
+            **allow("RetagOwnLoadBalancers", [f"{_ELB}:AddTags", f"{_ELB}:RemoveTags"], balancers),
+            "Condition": {"StringEquals": mine, **keeps_owner},
+        },
+        allow(
+            "ListenersAndRules",
+            [
+                f"{_ELB}:{action}"
+                for action in (
+                    "AddListenerCertificates",
+                    "CreateListener",
+                    "CreateRule",
+                    "DeleteListener",
+                    "DeleteRule",
+                    "ModifyListener",
+                    "ModifyListenerAttributes",
+                    "ModifyRule",
+                    "RemoveListenerCertificates",
+                    "SetRulePriorities",
+                )
+            ],
+            [*listeners, balancers[0]],
+        ),
+        allow("TagListenersAndRules", [f"{_ELB}:AddTags", f"{_ELB}:RemoveTags"], listeners),
+        allow(
+            "Targets",
+            [f"{_ELB}:DeregisterTargets", f"{_ELB}:RegisterTargets"],
+            balancers[1],
+        ),
+    )
