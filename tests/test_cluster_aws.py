@@ -27,7 +27,14 @@ from forge.preview import aws
 from tests.support import deletion, leaks
 from tests.support.lifecycle import converge
 from tests.support.providers import observe
-from tests.support.request import Observed, Rendered, build, render
+from tests.support.request import (
+    Observed,
+    Rendered,
+    build,
+    environment_config,
+    render,
+    step_input,
+)
 from tests.test_xrds import with_environment
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -174,6 +181,9 @@ def _check_round(keys: set[str], observed: dict[str, Observed]) -> None:
         assert ready("aws-clusterauth")
         if "aws-role-crossplane" in keys:
             assert ready("aws-pod-identity-crossplane"), "stack could start without identity"
+    if new("load-balancer-controller"):
+        assert groups and ready(*groups, "aws-addon-coredns", "aws-pod-identity-lb-controller")
+        assert "provider-config-helm" in observed
     if new("argocd-cluster"):
         assert ready("aws-eks-cluster", *[k for k in keys if k.startswith("aws-access-")])
 
@@ -600,6 +610,310 @@ def test_no_pod_identity_when_the_stack_uses_other_credentials():
     assert "aws-pod-identity-crossplane" not in final.resources
 
 
+# The infrastructure bundle's AWS identities ----------------------------------------------
+
+BUNDLE = ROOT / "examples/infrastructure/bundle.yaml"
+BUNDLE_ENV = environment_config(
+    region="us-west-2", clusterName="dev", domain="dev.projectcatalyst.io", profile="aws"
+)
+WORKLOADS = ("external-dns", "cert-manager", "external-secrets", "keda")
+
+
+def uses_pod_identity(xr: dict[str, Any]) -> bool:
+    spec = xr.get("spec", {})
+    identity = spec.get("awsIdentity") or spec.get("credentials") or {}
+    return identity.get("source") == "PodIdentity"
+
+
+def associations(out: Rendered) -> dict[tuple[str, str], dict[str, Any]]:
+    """(namespace, service account) -> the association's parameters."""
+    found = {}
+    for manifest in of_kind(out, "PodIdentityAssociation").values():
+        p = params(manifest)
+        found[(p["namespace"], p["serviceAccount"])] = p
+    return found
+
+
+def inline_policy(out: Rendered, purpose: str) -> dict[str, Any]:
+    (policy,) = params(out.resources[f"aws-role-{purpose}"])["inlinePolicy"]
+    assert policy["name"] == purpose
+    return json.loads(policy["policy"])
+
+
+def actions(policy: dict[str, Any]) -> set[str]:
+    return {a for s in policy["Statement"] for a in s["Action"]}
+
+
+def statement(policy: dict[str, Any], sid: str) -> dict[str, Any]:
+    (found,) = [s for s in policy["Statement"] if s["Sid"] == sid]
+    return found
+
+
+@pytest.mark.parametrize(
+    "xr",
+    [d for d in yaml.safe_load_all(BUNDLE.read_text()) if d and uses_pod_identity(d)],
+    ids=lambda x: x["kind"],
+)
+def test_every_bundle_xr_told_to_use_pod_identity_has_its_association(final, xr):
+    """The service account and namespace the bundle XR's chart really runs as (its
+    status and its Release, as the function renders them) are the ones associated."""
+    required = {"environment-configs": [BUNDLE_ENV]}
+    out = render(build(xr, required=required, step_input=step_input(xr["kind"])))
+    assert not out.fatal
+    account = out.status["serviceAccount"]
+    (release,) = [m for m in out.resources.values() if m["kind"] == "Release"]
+    assert params(release)["namespace"] == account["namespace"]
+    association = associations(final)[(account["namespace"], account["name"])]
+    roles = {m["metadata"]["name"]: k for k, m in of_kind(final, "Role").items()}
+    key = roles[association["roleArnRef"]["name"]]
+    assert trust(final, key)["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+    assert params(final.resources[key])["inlinePolicy"], "a policy of the API's own"
+
+
+def test_each_workload_role_is_named_after_the_cluster_and_trusted_by_pod_identity(final):
+    for purpose in WORKLOADS:
+        role = final.resources[f"aws-role-{purpose}"]
+        assert role["metadata"]["name"] == f"dev-{purpose}"
+        statement_ = trust(final, f"aws-role-{purpose}")
+        assert statement_["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+        assert set(statement_["Action"]) == {"sts:AssumeRole", "sts:TagSession"}
+        association = params(final.resources[f"aws-pod-identity-{purpose}"])
+        assert association["roleArnRef"] == {"name": f"dev-{purpose}"}
+        assert association["clusterNameRef"] == {"name": "dev"}
+    assert set(associations(final)) >= {
+        ("external-dns", "external-dns"),
+        ("cert-manager", "cert-manager"),
+        ("external-secrets", "external-secrets"),
+        ("keda", "keda-operator"),
+    }
+
+
+def test_policies_are_narrow_and_fit_iam_limits(final):
+    for purpose in WORKLOADS:
+        policy = params(final.resources[f"aws-role-{purpose}"])["inlinePolicy"][0]["policy"]
+        # IAM counts a role's inline policies without whitespace, 10,240 characters at most.
+        assert len(re.sub(r"\s", "", policy)) <= 10240, purpose
+        for s in json.loads(policy)["Statement"]:
+            assert s["Effect"] == "Allow" and "*" not in s["Action"], purpose
+            assert all(not a.endswith(":*") for a in s["Action"]), purpose
+    dns = inline_policy(final, "external-dns")
+    assert statement(dns, "ChangeRecords")["Resource"] == ["arn:aws:route53:::hostedzone/*"]
+    writes = [s for s in dns["Statement"] if "route53:ChangeResourceRecordSets" in s["Action"]]
+    assert [s["Sid"] for s in writes] == ["ChangeRecords"]
+    acme = statement(inline_policy(final, "cert-manager"), "ChallengeRecords")
+    assert acme["Action"] == ["route53:ChangeResourceRecordSets"]
+    assert acme["Condition"] == {
+        "ForAllValues:StringEquals": {"route53:ChangeResourceRecordSetsRecordTypes": ["TXT"]},
+        "ForAllValues:StringLike": {
+            "route53:ChangeResourceRecordSetsNormalizedRecordNames": ["_acme-challenge.*"]
+        },
+    }
+    read_only = re.compile(r":(Get|Describe|List|Decrypt)")
+    for purpose in ("external-secrets", "keda"):
+        policy = inline_policy(final, purpose)
+        assert all(read_only.search(a) for a in actions(policy)), purpose
+    eso = inline_policy(final, "external-secrets")
+    assert statement(eso, "ReadSecrets")["Resource"] == (
+        "arn:aws:secretsmanager:us-west-2:*:secret:*"
+    )
+    assert statement(eso, "DecryptThroughSecretsManagerAndSsm")["Condition"] == {
+        "StringEquals": {
+            "kms:ViaService": [
+                "secretsmanager.us-west-2.amazonaws.com",
+                "ssm.us-west-2.amazonaws.com",
+            ]
+        }
+    }
+    assert {"sqs:GetQueueAttributes", "cloudwatch:GetMetricData"} <= actions(
+        inline_policy(final, "keda")
+    )
+
+
+def test_workload_identities_from_the_spec_and_the_environment():
+    zone, other = "Z0123456789ABCDEFGHIJ", "Z0987654321ABCDEFGHIJ"
+    extra = "arn:aws:iam::123456789012:policy/keda-dynamodb"
+    spec = {
+        "aws": {
+            "workloadIdentity": {
+                "certManager": {"hostedZoneIds": [zone]},
+                "externalSecrets": {"enabled": False},
+                "keda": {"namespace": "autoscaling", "policyArns": [extra]},
+            }
+        }
+    }
+    env = environment_config(
+        region="us-west-2",
+        argocd={"roleArn": ARGOCD_ROLE},
+        aws={"workloadIdentity": {"externalDns": {"hostedZoneIds": [other]}}},
+    )
+    xr = xr_with(**spec)
+    del xr["spec"]["region"], xr["spec"]["argocd"]
+    required = {"environment-configs": [env]}
+    final = converge(xr, required=lambda _: required, step_input=step_input("Cluster"))[-1]
+    assert final.composite_ready
+    zones = statement(inline_policy(final, "cert-manager"), "ChallengeRecords")["Resource"]
+    assert zones == [f"arn:aws:route53:::hostedzone/{zone}"]
+    dns = statement(inline_policy(final, "external-dns"), "ChangeRecords")["Resource"]
+    assert dns == [f"arn:aws:route53:::hostedzone/{other}"]
+    assert "aws-role-external-secrets" not in final.resources
+    assert "aws-pod-identity-external-secrets" not in final.resources
+    assert ("autoscaling", "keda-operator") in associations(final)
+    attached = [
+        params(m)["policyArn"]
+        for k, m in of_kind(final, "RolePolicyAttachment").items()
+        if k.startswith("aws-role-keda-")
+    ]
+    assert attached == [extra]
+
+
+def test_access_waits_for_the_workload_identities(final):
+    observed = observed_of(final)
+    observed["aws-pod-identity-keda"] = creating(observed["aws-pod-identity-keda"])
+    out = render(build(XR, observed=observed))
+    status, reason, message = condition(out, "AccessReady")
+    assert (status, reason) == (FALSE, "Configuring")
+    assert "keda" in message
+    assert not out.composite_ready
+
+
+# The AWS Load Balancer Controller ----------------------------------------------------------
+
+LBC = "load-balancer-controller"
+
+
+def test_the_load_balancer_controller_is_installed_with_its_own_identity(final):
+    release = final.resources[LBC]
+    spec = release["spec"]
+    assert release["apiVersion"] == "helm.m.crossplane.io/v1beta1"
+    assert release["metadata"] == {"name": "aws-load-balancer-controller", "namespace": NAMESPACE}
+    assert spec["forProvider"]["chart"] == {
+        "name": "aws-load-balancer-controller",
+        "repository": "https://aws.github.io/eks-charts",
+        "version": versions.AWS_LOAD_BALANCER_CONTROLLER.version,
+    }
+    assert spec["forProvider"]["namespace"] == "kube-system"
+    assert spec["providerConfigRef"] == {"kind": "ProviderConfig", "name": "dev"}
+    assert spec["rollbackLimit"] == 5
+    assert "Delete" not in spec["managementPolicies"]  # it dies with the nodes
+    vpc_id = aws.resource_id("vpc", "dev-vpc")  # what EKS reports for the composed VPC
+    values = spec["forProvider"]["values"]
+    assert {k: values[k] for k in ("clusterName", "region", "vpcId", "serviceAccount")} == {
+        "clusterName": "dev",
+        "region": "us-west-2",
+        "vpcId": vpc_id,
+        "serviceAccount": {"create": True, "name": "aws-load-balancer-controller"},
+    }
+    assert values["defaultTags"] == {"forge.projectcatalyst.io/cluster": "dev"}
+    association = associations(final)[("kube-system", "aws-load-balancer-controller")]
+    assert association["roleArnRef"] == {"name": "dev-lb-controller"}
+    assert trust(final, "aws-role-lb-controller")["Principal"] == {
+        "Service": "pods.eks.amazonaws.com"
+    }
+    # Like Crossplane's Release, it holds the EKS cluster until it is gone.
+    held = [
+        m["spec"]["of"]["resourceRef"]["name"]
+        for m in final.resources.values()
+        if m["kind"] == "Usage"
+        and m["spec"]["by"]["resourceRef"]["name"] == release["metadata"]["name"]
+    ]
+    assert held == ["dev"]
+
+
+def test_the_controller_waits_for_nodes_dns_and_its_identity(history):
+    out = next(o for o in history if "crossplane" in o.resources)
+    observed = observed_of(out)
+    assert LBC in render(build(XR, observed=observed)).resources
+    for waited in (
+        [k for k in observed if k.startswith("aws-nodegroup-")],
+        ["aws-addon-coredns"],
+        ["aws-pod-identity-lb-controller"],
+    ):
+        held = dict(observed)
+        for key in waited:
+            held[key] = creating(held[key])
+        held.pop(LBC, None)
+        out_held = render(build(XR, observed=held))
+        assert LBC not in out_held.resources, waited
+        assert condition(out_held, "AddonsReady")[:2] == (FALSE, "Installing")
+        assert "aws-load-balancer-controller" in condition(out_held, "AddonsReady")[2]
+
+
+def test_the_controller_policy_is_scoped_to_this_clusters_load_balancers(final):
+    policy = inline_policy(final, "lb-controller")
+    text = json.dumps(policy)
+    assert (
+        len(
+            re.sub(
+                r"\s",
+                "",
+                params(final.resources["aws-role-lb-controller"])["inlinePolicy"][0]["policy"],
+            )
+        )
+        <= 10240
+    )
+    assert not re.search(r"(waf|shield|cognito)", text)
+    create = statement(policy, "CreateOwnLoadBalancers")
+    assert create["Condition"] == {"StringEquals": {"aws:RequestTag/elbv2.k8s.aws/cluster": "dev"}}
+    for sid in ("ManageOwnLoadBalancers", "ManageOwnSecurityGroups"):
+        assert statement(policy, sid)["Condition"]["StringEquals"] == {
+            "aws:ResourceTag/elbv2.k8s.aws/cluster": "dev"
+        }
+    deletes = {a for s in policy["Statement"] for a in s["Action"] if ":Delete" in a}
+    for s in policy["Statement"]:
+        if set(s["Action"]) & {
+            "elasticloadbalancing:DeleteLoadBalancer",
+            "ec2:DeleteSecurityGroup",
+        }:
+            assert "Condition" in s, s["Sid"]
+    assert "ec2:DeleteSecurityGroup" in deletes
+    nodes = statement(policy, "OpenNodeSecurityGroups")
+    assert nodes["Condition"] == {
+        "StringEquals": {"aws:ResourceTag/kubernetes.io/cluster/dev": ["owned", "shared"]}
+    }
+    assert all(
+        r == "*" or ":us-west-2:" in r or r.startswith("arn:aws:route53")
+        for s in policy["Statement"]
+        for r in ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"])
+    )
+    values = params(final.resources[LBC])["values"]
+    assert (values["enableShield"], values["enableWaf"], values["enableWafv2"]) == (
+        False,
+        False,
+        False,
+    )
+
+
+def test_the_controller_from_the_spec_or_left_out():
+    extra = "arn:aws:iam::123456789012:policy/waf"
+    spec = {
+        "aws": {
+            "loadBalancerController": {
+                "chartVersion": "3.4.3",
+                "values": {"enableWafv2": True, "replicaCount": 3},
+                "policyArns": [extra],
+            }
+        }
+    }
+    final = converge(xr_with(**spec))[-1]
+    assert final.composite_ready
+    release = params(final.resources[LBC])
+    assert release["chart"]["version"] == "3.4.3"
+    assert release["values"]["enableWafv2"] is True
+    assert release["values"]["replicaCount"] == 3
+    assert release["values"]["clusterName"] == "dev"
+    attached = [
+        params(m)["policyArn"]
+        for k, m in of_kind(final, "RolePolicyAttachment").items()
+        if k.startswith("aws-role-lb-controller-")
+    ]
+    assert attached == [extra]
+    off = converge(xr_with(aws={"loadBalancerController": {"enabled": False}}))[-1]
+    assert off.composite_ready
+    assert LBC not in off.resources
+    assert "aws-role-lb-controller" not in off.resources
+    assert "aws-pod-identity-lb-controller" not in off.resources
+
+
 def creating(observed: Observed) -> Observed:
     """The observed resource as its provider reports it while AWS is still creating it."""
     pending = copy.deepcopy(observed.manifest)
@@ -870,6 +1184,43 @@ def test_deletion_finishes_in_aws_order(final):
     assert order["aws-igw"] > order["aws-nat-us-west-2a"]
     assert order["aws-eip-nat-us-west-2a"] > order["aws-nat-us-west-2a"]
     assert order["namespace"] == len(rounds) - 1
+
+
+def test_the_network_outlives_the_nodes_and_the_cluster(final):
+    """What the nodes need to reach AWS (and load balancers their subnets) goes last."""
+    rounds = deletion.simulate(final.resources, cluster="aws-eks-cluster", max_rounds=15)
+    order = {key: index for index, keys in enumerate(rounds) for key in keys}
+    group = order[nodegroup_key(final, "general")]
+    network = [
+        k
+        for k, m in aws_resources(final).items()
+        if m["apiVersion"].startswith("ec2.") and k.startswith("aws-")
+    ]
+    assert {"aws-nat-us-west-2a", "aws-route-public", "aws-rta-private-us-west-2b"} <= set(network)
+    for key in network:
+        assert order[key] > order["aws-eks-cluster"] > group, key
+    # The load balancer controller's Release is let go before the cluster (and the network).
+    assert order["load-balancer-controller"] < order["aws-eks-cluster"]
+    names = [m["metadata"]["name"] for m in final.resources.values() if m["kind"] == "Usage"]
+    assert len(names) == len(set(names)), "two Usages of one name"
+
+
+def test_nothing_a_spec_change_removes_is_held_while_the_xr_lives():
+    """A Usage that is no longer desired holds its resource until its user is gone: only
+    what goes with the XR may be held by something that stays (node groups and extra NAT
+    gateways come and go with the spec)."""
+    spec = {"aws": {"network": {"natGateways": "PerZone"}}}
+    final = converge(xr_with(**spec))[-1]
+    held = {
+        (m["spec"]["of"]["kind"], m["spec"]["of"]["resourceRef"]["name"])
+        for m in final.resources.values()
+        if m["kind"] == "Usage"
+    }
+    assert ("NATGateway", "dev-nat-us-west-2a") in held
+    assert not {name for kind, name in held if kind == "NATGateway"} - {"dev-nat-us-west-2a"}
+    assert not [name for kind, name in held if kind == "NodeGroup"]
+    single = render(build(xr_with(), observed=observed_of(final)))
+    assert "aws-nat-us-west-2b" not in single.resources  # Crossplane deletes it, unblocked
 
 
 def test_without_usages_aws_ordering_is_lost(final):

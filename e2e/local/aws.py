@@ -226,7 +226,7 @@ def aws_lifecycle(env: Environment, budget: float) -> str:  # noqa: PLR0915 (one
 
         # A second node group: it converges, nothing is replaced.
         # Crossplane's watch circuit breaker may have opened on this XR's burst of writes
-        # (94 composed, two players): while open, the XR's own update event is dropped
+        # (125 composed, two players): while open, the XR's own update event is dropped
         # and, with realtime compositions, nothing reconciles it again. Update only once
         # the XR is Responsive (a platform engineer's edit could meet the open breaker).
         obj = _wait(

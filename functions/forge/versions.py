@@ -51,6 +51,11 @@ KUBE_PROMETHEUS_STACK = Chart(
     "kube-prometheus-stack", "https://prometheus-community.github.io/helm-charts", "88.5.3"
 )
 K8S_MONITORING = Chart("k8s-monitoring", "https://grafana.github.io/helm-charts", "4.4.0")
+# Installed into every EKS Cluster (kube-system): NLBs for LoadBalancer Services, ALBs for
+# Ingresses. Its chart ships no values schema.
+AWS_LOAD_BALANCER_CONTROLLER = Chart(
+    "aws-load-balancer-controller", "https://aws.github.io/eks-charts", "3.5.0"
+)
 
 # EKS managed add-on versions for each Kubernetes minor a Cluster may run. EKS picks an
 # add-on's version once, at creation, and never moves it; these pins move each add-on

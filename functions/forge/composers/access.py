@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from forge.core import naming
+from forge.versions import Chart
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,18 @@ class AwsAuth:
 
 
 @dataclass(frozen=True)
+class ClusterRelease:
+    """A chart the provider part wants installed into the new cluster (EKS: the AWS Load
+    Balancer Controller). ``name`` names the Release MR and the Helm release."""
+
+    name: str
+    chart: Chart
+    namespace: str
+    values: Mapping[str, Any]
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ClusterAccess:
     """How the platform reaches a new cluster. Fields are None until known.
 
@@ -52,6 +65,9 @@ class ClusterAccess:
     ``cluster_objects`` are manifests the provider part wants inside the new
     cluster, by composition key, each once its own inputs are ready (EKS: the
     default StorageClass once the EBS CSI driver runs); bootstrap applies them.
+    ``cluster_releases`` are charts it wants installed there, by composition key, each
+    once its own inputs are ready (EKS: the load balancer controller once nodes, DNS
+    and its identity are); bootstrap installs them through the helm ProviderConfig.
     """
 
     namespace: str
@@ -65,6 +81,7 @@ class ClusterAccess:
     cluster_resource: Mapping[str, Any] | None = None
     nodes_ready: bool = True
     cluster_objects: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    cluster_releases: Mapping[str, ClusterRelease] = field(default_factory=dict)
 
 
 def namespace_for(xr_name: str) -> str:

@@ -11,8 +11,10 @@ Each step is composed once its input exists, and stays composed after that:
 3. the self-management stack (providers, runtime configs, ProviderConfigs and
    our Function), Objects applied through the kubernetes one, once Crossplane is
    deployed;
-4. what the provider part wants in the new cluster (``ClusterAccess.cluster_objects``,
-   EKS's default StorageClass), Objects through the kubernetes one once it exists.
+4. what the provider part wants in the new cluster: ``ClusterAccess.cluster_objects``
+   (EKS's default StorageClass), Objects through the kubernetes one once it exists,
+   and ``ClusterAccess.cluster_releases`` (EKS's load balancer controller), Releases
+   through the helm one once it exists.
 
 Deletion: what these put inside the new cluster dies with it, so the Release and
 the Objects are orphaned (management policies without Delete) and deleting them
@@ -68,6 +70,7 @@ def compose(ctx: Context, spec: ClusterSpec, access: ClusterAccess) -> Bootstrap
     }
     configs_exist = len(configs) == len(_PROVIDER_CONFIGS) and all(configs.values())
     _cluster_objects(ctx, access, name, configs.get("kubernetes", False))
+    _cluster_releases(ctx, access, name, configs.get("helm", False))
 
     crossplane_ready = False
     if (configs_exist and access.nodes_ready) or ctx.is_composed(CROSSPLANE_KEY):
@@ -104,6 +107,26 @@ def _cluster_objects(ctx: Context, access: ClusterAccess, config: str, exists: b
         if exists or ctx.is_composed(key):
             ctx.compose(key, objects.wrap(ctx, key, dict(manifest), target, orphan=True))
             _hold_cluster(ctx, access, key)
+
+
+def _cluster_releases(ctx: Context, access: ClusterAccess, config: str, exists: bool) -> None:
+    """The provider part's charts, through the helm ProviderConfig; orphaned and held
+    like Crossplane's Release."""
+    for key, wanted in access.cluster_releases.items():
+        if not (exists or ctx.is_composed(key)):
+            continue
+        manifest = helm.release(
+            name=wanted.name,
+            namespace=access.namespace,
+            chart=wanted.chart,
+            target_namespace=wanted.namespace,
+            values=dict(wanted.values),
+            overrides=dict(wanted.overrides),
+            provider_config=ProviderConfigRef(kind="ProviderConfig", name=config),
+            orphan=True,
+        )
+        ctx.compose(key, manifest)
+        _hold_cluster(ctx, access, key)
 
 
 def _provider_configs(ctx: Context, access: ClusterAccess, name: str) -> dict[str, bool]:

@@ -22,17 +22,23 @@ def _ref(manifest: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def usage(*, of: dict[str, Any], by: dict[str, Any]) -> dict[str, Any]:
+def usage(*, of: dict[str, Any], by: dict[str, Any], name: str | None = None) -> dict[str, Any]:
     """A namespaced Usage: ``of`` cannot be deleted while ``by`` exists.
 
     Both must live in the same namespace (the Usage's). ``replayDeletion``
     retries a blocked deletion as soon as the user is gone, so teardown does
-    not wait for the next garbage-collection pass.
+    not wait for the next garbage-collection pass. ``name`` replaces the default
+    ``<of>-used-by-<by>`` where resources of several kinds share a name.
+
+    A composed Usage that is no longer desired waits for ``by`` to be gone before it
+    goes (crossplane v2.3.4 internal/controller/protection/usage/reconciler.go:316-353),
+    and holds ``of`` meanwhile: ``of`` must be something that only goes with the XR
+    (or with ``by``), never something a spec change removes while ``by`` stays.
     """
     namespace = of["metadata"].get("namespace")
     kind = "Usage" if namespace else "ClusterUsage"
     metadata: dict[str, Any] = {
-        "name": naming.name(of["metadata"]["name"], "used-by", by["metadata"]["name"])
+        "name": name or naming.name(of["metadata"]["name"], "used-by", by["metadata"]["name"])
     }
     if namespace:
         metadata["namespace"] = namespace

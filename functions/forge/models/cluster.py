@@ -18,6 +18,7 @@ from forge.models.base import (
     Values,
     reject_duplicates,
 )
+from forge.models.eks_workloads import LoadBalancerController, PolicyArn, WorkloadIdentity
 from forge.models.stack import AwsProviders, SemVer, Stack
 
 KubernetesVersion = Literal["1.31", "1.32", "1.33", "1.34", "1.35"]
@@ -29,7 +30,6 @@ Cidr = Annotated[str, Field(pattern=r"^(\d{1,3}\.){3}\d{1,3}/\d{1,2}$")]
 AddonVersion = Annotated[str, Field(pattern=r"^v\d+\.\d+\.\d+-eksbuild\.\d+$")]
 Zone = Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d[a-f]$", max_length=32)]
 PrincipalArn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/.+$")]
-PolicyArn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:iam::(aws|\d{12}):policy/.+$")]
 
 
 class Taint(Model):
@@ -319,6 +319,23 @@ class Aws(Model):
             "The role of the cluster's own Crossplane (stack.aws credentials source PodIdentity)."
         ),
     )
+    workload_identity: WorkloadIdentity = Field(
+        default_factory=WorkloadIdentity,
+        description=(
+            "AWS identities (a role, a narrow policy, a Pod Identity association) for the "
+            "infrastructure bundle's external-dns, cert-manager, External Secrets and KEDA. "
+            "Default: each, for its bundle API's default namespace. Also from the "
+            "EnvironmentConfig's aws.workloadIdentity (the XR wins)."
+        ),
+    )
+    load_balancer_controller: LoadBalancerController = Field(
+        default_factory=LoadBalancerController,
+        description=(
+            "The AWS Load Balancer Controller in kube-system, with its own role by Pod "
+            "Identity, once the node groups and coredns run. values merge over the API's "
+            "(clusterName, region, vpcId, serviceAccount, defaultTags)."
+        ),
+    )
     tags: dict[str, str] = Field(
         default_factory=dict,
         max_length=40,
@@ -536,4 +553,7 @@ ENV_DEFAULTS = {"region": "region"}
 ARGOCD_NAMESPACE_KEY = "argocd.namespace"
 ARGOCD_NAMESPACE_DEFAULT = "argocd"
 # Read only for provider aws: a vCluster has no use for an IAM role.
-AWS_ENV_DEFAULTS = {"argocd.roleArn": "argocd.roleArn"}
+AWS_ENV_DEFAULTS = {
+    "argocd.roleArn": "argocd.roleArn",
+    "aws.workloadIdentity": "aws.workloadIdentity",
+}

@@ -1,8 +1,9 @@
 """EKS: the AWS provider part of a Cluster.
 
 In real-world order: network -> IAM -> control plane -> networking add-ons ->
-node groups -> workload add-ons (and the default StorageClass they serve) ->
-access entries -> Pod Identity for the cluster's own Crossplane -> kubeconfig.
+node groups -> workload add-ons (and the default StorageClass they serve) and
+the AWS Load Balancer Controller -> access entries -> Pod Identity for the
+cluster's own Crossplane and for the infrastructure bundle's workloads -> kubeconfig.
 Everything lives in the cluster's namespace on the platform and uses
 ``spec.aws.providerConfigRef``. ``compose`` returns how the rest of the Cluster
 reaches the new cluster; each field is set only once what it describes exists.
@@ -20,9 +21,11 @@ from forge.composers.eks import (
     iam,
     identity,
     kubeconfig,
+    loadbalancer,
     network,
     nodegroups,
     storage,
+    workloads,
 )
 from forge.composers.eks.base import Eks
 from forge.core.context import Context
@@ -38,8 +41,10 @@ class Parts:
     plane: cluster.ControlPlane
     groups: nodegroups.NodeGroups
     addons: addons.Addons
+    load_balancing: loadbalancer.LoadBalancing
     access: access.Access
     crossplane: identity.Identity | None
+    workloads: dict[str, identity.Identity]
     kubeconfig: kubeconfig.Kubeconfig
 
 
@@ -53,10 +58,14 @@ def compose(ctx: Context, spec: ClusterSpec) -> ClusterAccess:
     networking_ready = addons.compose_networking(e, plane, installed)
     groups = nodegroups.compose(e, net, roles, plane, networking_ready)
     addons.compose_workloads(e, plane, groups.ready, installed)
+    balancing = loadbalancer.compose(e, plane, groups.ready, installed)
     admitted = access.compose(e, plane)
     own = identity.crossplane(e, plane)
+    bundle = workloads.compose(e, plane)
     secret = kubeconfig.compose(e, plane)
-    _stages(e, Parts(net, roles, plane, groups, installed, admitted, own, secret))
+    _stages(
+        e, Parts(net, roles, plane, groups, installed, balancing, admitted, own, bundle, secret)
+    )
     argocd_role = spec.argocd.role_arn
     return ClusterAccess(
         namespace=e.namespace,
@@ -72,6 +81,7 @@ def compose(ctx: Context, spec: ClusterSpec) -> ClusterAccess:
         cluster_resource=plane.manifest if plane.composed else None,
         nodes_ready=groups.ready,
         cluster_objects=storage.compose(e, installed),
+        cluster_releases=balancing.releases,
     )
 
 
@@ -117,7 +127,7 @@ def _stages(e: Eks, parts: Parts) -> None:
         )
     else:
         ctx.stage("NodeGroupsReady", False, "Creating", f"creating {', '.join(groups.creating)}")
-    pending = parts.addons.pending
+    pending = parts.addons.pending + parts.load_balancing.pending
     ctx.stage(
         "AddonsReady",
         not pending,
@@ -126,6 +136,10 @@ def _stages(e: Eks, parts: Parts) -> None:
     )
     own = parts.crossplane
     waiting_access = parts.access.pending + ([] if own is None or own.ready else ["crossplane"])
+    identities = {**parts.workloads}
+    if parts.load_balancing.identity is not None:
+        identities[loadbalancer.PURPOSE] = parts.load_balancing.identity
+    waiting_access += [purpose for purpose, ident in identities.items() if not ident.ready]
     ctx.stage(
         "AccessReady",
         not waiting_access,

@@ -161,9 +161,23 @@ class Eks:
         """Whether to compose ``key``: its inputs are ready, or it exists and must stay."""
         return inputs_ready or self.ctx.is_composed(key)
 
-    def protect(self, of_key: str, of: dict[str, Any], by_key: str, by: dict[str, Any]) -> None:
-        """A Usage: AWS refuses (or fails) to delete ``of`` while ``by`` exists."""
-        self.ctx.compose(f"aws-usage-{_tail(of_key)}-by-{_tail(by_key)}", usage.usage(of=of, by=by))
+    def protect(
+        self,
+        of_key: str,
+        of: dict[str, Any],
+        by_key: str,
+        by: dict[str, Any],
+        *,
+        by_keys: bool = False,
+    ) -> None:
+        """A Usage: AWS refuses (or fails) to delete ``of`` while ``by`` exists.
+
+        ``by_keys`` names the Usage after both composition keys, for resources whose
+        names other kinds share (a zone's subnet, route table and association).
+        """
+        key = f"aws-usage-{_tail(of_key)}-by-{_tail(by_key)}"
+        name = self.name(_tail(of_key), "by", _tail(by_key)) if by_keys else None
+        self.ctx.compose(key, usage.usage(of=of, by=by, name=name))
 
 
 def _tail(key: str) -> str:

@@ -2,7 +2,10 @@
 
 It waits for its role and its subnets, then holds them (and the node role, and
 the VPC) with Usages: deleting them first would leave EKS unable to clean up its
-network interfaces and the cluster stuck in DELETING.
+network interfaces and the cluster stuck in DELETING. It holds the rest of the
+network too (``Network.held``), and node groups hold it: the network goes only
+after the nodes and the cluster, so nothing running in the cluster loses its way
+out (or its load balancers their subnets) before it stops.
 """
 
 from __future__ import annotations
@@ -110,6 +113,8 @@ def compose(e: Eks, network: Network, roles: Roles) -> ControlPlane:
     plane.ready = e.compose(CLUSTER, manifest)
     for key, used in [*roles.cluster.all(), *roles.node.all(), *network.protected]:
         e.protect(key, used, CLUSTER, manifest)
+    for key, used in network.held:
+        e.protect(key, used, CLUSTER, manifest, by_keys=True)
     if plane.ready:
         plane.endpoint = observed.get(CLUSTER, "status", "atProvider", "endpoint")
         plane.ca_data = observed.get(

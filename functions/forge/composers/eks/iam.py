@@ -67,12 +67,19 @@ def role(
     policy_arns: list[str],
     description: str,
     permissions_boundary: str | None = None,
+    inline_policy: str | None = None,
 ) -> Role:
-    """Compose an IAM role named after the cluster and purpose, with its policies."""
+    """Compose an IAM role named after the cluster and purpose, with its policies.
+
+    ``inline_policy`` (a policy document of this API's own) lives in the role, named
+    after its purpose: it is created and deleted with the role.
+    """
     name = e.role_name(purpose)
     params: dict[str, Any] = {"assumeRolePolicy": trust, "description": description}
     if permissions_boundary:
         params["permissionsBoundary"] = permissions_boundary
+    if inline_policy:
+        params["inlinePolicy"] = [{"name": purpose, "policy": inline_policy}]
     manifest = e.manifest(IAM, "Role", name, params)
     composed = Role(key=key, manifest=manifest)
     ready = [e.compose(key, manifest)]

@@ -40,6 +40,7 @@ def pod_identity(
     policy_arns: list[str],
     plane: ControlPlane,
     permissions_boundary: str | None = None,
+    inline_policy: str | None = None,
 ) -> Identity:
     """Compose the role now and its association once the cluster is up."""
     composed_role = role(
@@ -50,6 +51,7 @@ def pod_identity(
         policy_arns=policy_arns,
         description=f"{namespace}/{service_account} in EKS cluster {e.cluster_name}",
         permissions_boundary=permissions_boundary,
+        inline_policy=inline_policy,
     )
     identity = Identity(role=composed_role)
     key = f"aws-pod-identity-{purpose}"

@@ -30,6 +30,8 @@ class Network:
     subnet_ids: list[str] = field(default_factory=list)
     # Composed private subnets and the VPC, for deletion ordering: (key, manifest).
     protected: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    # What else the nodes' egress and the load balancers need, held by the cluster too.
+    held: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     subnets_ready: bool = True
     ready: bool = True
     pending: list[str] = field(default_factory=list)
@@ -140,10 +142,31 @@ def compose(e: Eks) -> Network:
     return Network(
         subnet_refs=[built[key]["metadata"]["name"] for key in private],
         protected=[(key, built[key]) for key in [VPC, *private]],
+        held=_held(e, built, [VPC, *private], nats[0]),
         subnets_ready=all(ready[key] for key in private),
         ready=all(ready.values()),
         pending=sorted(key for key, ok in ready.items() if not ok),
     )
+
+
+def _held(
+    e: Eks, built: dict[str, dict[str, Any]], protected: list[str], first_nat: str
+) -> list[tuple[str, dict[str, Any]]]:
+    """The rest of the network the EKS cluster (and so every node group) holds.
+
+    Route tables, routes, associations and public subnets, whose keys never change
+    (zones are immutable), and the first zone's NAT gateway (it exists in both
+    ``natGateways`` modes), which holds the internet gateway and its address: while
+    nodes run, they keep their way out (the load balancer controller calls AWS through
+    it) and load balancers their subnets. The other zones' NAT gateways are not held:
+    a Usage of one would block its removal (PerZone to Single) for as long as the
+    cluster exists.
+    """
+    skip = {*protected, "aws-igw"}
+    keys = [k for k in built if k not in skip and not k.startswith(("aws-nat-", "aws-eip-"))]
+    if first_nat in e.ctx.rsp.desired.resources:
+        keys.append(first_nat)
+    return [(key, built[key]) for key in keys]
 
 
 def _nat_gateway(

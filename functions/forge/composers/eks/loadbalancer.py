@@ -1,0 +1,105 @@
+"""The AWS Load Balancer Controller: what serves LoadBalancer Services and Ingresses on EKS.
+
+Without it a Service of type LoadBalancer with ``aws-load-balancer-type: external``
+(the Istio ``aws`` profile's gateway) never gets a load balancer. The controller gets
+a role of its own by Pod Identity (``policies.load_balancer_controller``) and is
+installed into ``kube-system`` of the new cluster (bootstrap composes the Release
+through the cluster's helm ProviderConfig) once nodes can run it, coredns resolves
+AWS endpoints for it and its association exists (EKS gives credentials only to pods
+that start after it). ``vpcId`` comes from the EKS cluster, so no pod needs instance
+metadata; ``defaultTags`` are the cluster's tags.
+
+Deletion: the Release is orphaned, like Crossplane's (the controller dies with the
+nodes), and holds the EKS cluster; the README says what deleting a Cluster leaves.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from forge import versions
+from forge.composers.access import ClusterRelease
+from forge.composers.eks import policies
+from forge.composers.eks.addons import Addons
+from forge.composers.eks.base import Eks
+from forge.composers.eks.cluster import CLUSTER, ControlPlane
+from forge.composers.eks.identity import Identity, pod_identity
+from forge.composers.helm import RELEASE_API_VERSION
+from forge.core.readiness import is_ready
+
+KEY = "load-balancer-controller"
+NAME = "aws-load-balancer-controller"  # the Release MR, the Helm release, its fullname
+NAMESPACE = "kube-system"
+SERVICE_ACCOUNT = "aws-load-balancer-controller"
+PURPOSE = "lb-controller"
+
+
+@dataclass
+class LoadBalancing:
+    """The controller's identity and Release (for bootstrap) and their readiness."""
+
+    identity: Identity | None = None
+    releases: dict[str, ClusterRelease] = field(default_factory=dict)
+    ready: bool = True
+
+    @property
+    def pending(self) -> list[str]:
+        return [] if self.ready else [NAME]
+
+
+def _vpc_id(e: Eks) -> str | None:
+    """The cluster's VPC as EKS reports it, else as the Release already has it."""
+    observed = e.ctx.observed
+    vpc = observed.get(CLUSTER, "status", "atProvider", "vpcConfig", "vpcId")
+    return vpc or observed.get(KEY, "spec", "forProvider", "values", "vpcId")
+
+
+def values(e: Eks, vpc_id: str) -> dict[str, Any]:
+    """The chart's values this API owns (``values`` of the spec merge over them)."""
+    return {
+        "clusterName": e.cluster_name,
+        "region": e.region,
+        "vpcId": vpc_id,
+        "serviceAccount": {"create": True, "name": SERVICE_ACCOUNT},
+        "defaultTags": dict(e.tags),
+        # Features its policy does not grant (policies.load_balancer_controller).
+        "enableShield": False,
+        "enableWaf": False,
+        "enableWafv2": False,
+        "podDisruptionBudget": {"maxUnavailable": 1},
+    }
+
+
+def compose(e: Eks, plane: ControlPlane, nodes_ready: bool, addons: Addons) -> LoadBalancing:
+    """The role and association now; the Release once its inputs are ready."""
+    settings = e.spec.aws.load_balancer_controller
+    if not settings.enabled:
+        return LoadBalancing()
+    identity = pod_identity(
+        e,
+        PURPOSE,
+        namespace=NAMESPACE,
+        service_account=SERVICE_ACCOUNT,
+        policy_arns=list(settings.policy_arns),
+        plane=plane,
+        inline_policy=policies.load_balancer_controller(e),
+    )
+    report = LoadBalancing(identity=identity, ready=False)
+    vpc = _vpc_id(e)
+    inputs = nodes_ready and addons.ready.get("coredns", False) and identity.ready
+    if vpc is None or not e.due(KEY, inputs):
+        return report
+    chart = dataclasses.replace(
+        versions.AWS_LOAD_BALANCER_CONTROLLER, version=settings.chart_version
+    )
+    report.releases[KEY] = ClusterRelease(
+        name=NAME,
+        chart=chart,
+        namespace=NAMESPACE,
+        values=values(e, vpc),
+        overrides=settings.values,
+    )
+    report.ready = is_ready(RELEASE_API_VERSION, "Release", e.ctx.observed.resource(KEY))
+    return report
