@@ -11,10 +11,20 @@ It does what crossplane-runtime's managed reconciler does to the API objects:
   (``ReconcileError``) and nothing else happens, as with a real provider;
 - otherwise writes ``Synced=True`` (``ReconcileSuccess``), ``Ready=True`` (``Available``),
   ``status.observedGeneration`` and ``status.atProvider``: a Release is ``deployed`` at
-  revision 1 (the revision goes up when its spec changes), an Object's
-  ``atProvider.manifest`` is its desired manifest;
-- on deletion: ``Ready=False`` (``Deleting``), then the finalizer is removed, whether the
-  ``managementPolicies`` include ``Delete`` or not (nothing external exists to delete).
+  revision 1 (the revision goes up when its spec changes);
+- an Object whose ProviderConfig reaches this very cluster (a ``ClusterProviderConfig``
+  with ``InjectedIdentity``, as the platform's are) and whose kind is served here is
+  **applied for real**: server-side apply of its manifest (a read only, for an
+  ``Observe``-only Object; ``Synced=False`` when it fails or is not found), the live object
+  in ``atProvider.manifest`` (a Secret's data redacted, as ``--sanitize-secrets`` does), and
+  on deletion the object deleted and waited for when the policies include ``Delete``
+  (orphaned otherwise). So a PlatformCluster's stack really installs packages and
+  ProviderConfigs, which Crossplane then reconciles;
+- any other Object (its ProviderConfig is another cluster's kubeconfig, or its kind comes
+  from a chart that is played, not installed) observes its desired manifest;
+- an Object's ``connectionDetails`` are written to its ``writeConnectionSecretToRef``
+  Secret (owned by the Object), read as provider-kubernetes reads them;
+- on deletion: ``Ready=False`` (``Deleting``), then the finalizer is removed.
 
 Two things of the clusters those providers reach are played too:
 
@@ -22,20 +32,22 @@ Two things of the clusters those providers reach are played too:
   ``vc-<release>`` in its namespace, as vCluster writes it (``config``: a kubeconfig for
   ``exportKubeConfig.server``; ``certificate-authority``, ``client-certificate``,
   ``client-key``), with real throwaway certificates;
-- Crossplane in a target cluster: an Object whose manifest is a package
+- in a played (not applied) cluster: an Object whose manifest is a package
   (``pkg.crossplane.io`` Provider, Function, Configuration) observes it ``Installed`` and
-  ``Healthy`` (no package is pulled or run).
+  ``Healthy`` (no package is pulled or run), and a ``kubernetes.io/service-account-token``
+  Secret gets a throwaway token and CA, as the token controller fills it.
 
 What it does not model: chart installs (no chart is fetched or rendered, no workload
-runs), the Object's manifest applied to a cluster, ProviderConfigUsages and their
-finalizer on ProviderConfigs, connection Secrets, drift, rate limits, errors of the
-external system.
+runs), Objects' manifests in other clusters, ProviderConfigUsages and their finalizer on
+ProviderConfigs, drift, rate limits, errors of the external system.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime as dt
+import secrets
 import threading
 import time
 import traceback
@@ -50,6 +62,7 @@ from forge.preview.vcluster import Credentials, kubeconfig, vcluster_secret
 
 FINALIZER = "finalizer.managedresource.crossplane.io"
 EXTERNAL_NAME = "crossplane.io/external-name"
+PROVIDER_KUBERNETES_MANAGER = "kubernetes.crossplane.io/object"
 
 
 @dataclass(frozen=True)
@@ -159,6 +172,8 @@ class ProviderPlayer:
         if md.get("deletionTimestamp"):
             if FINALIZER in finalizers:
                 self._set_conditions(mr, [_cond("Ready", "False", "Deleting", _gen(mr))])
+                if played is OBJECT and not self._delete_applied(mr):
+                    return  # the applied object is still going: the next pass looks again
                 self.kube.patch(
                     mr,
                     {
@@ -201,7 +216,20 @@ class ProviderPlayer:
                 ],
             )
             return
-        at_provider = self._at_provider(played, mr)
+        in_cluster = played is OBJECT and self._in_cluster(mr)
+        if in_cluster:
+            observed, problem = self._apply_in_cluster(mr)
+            if problem:
+                self._set_conditions(
+                    mr, [_cond("Synced", "False", "ReconcileError", _gen(mr), problem)]
+                )
+                return
+            at_provider = {"manifest": _sanitized(observed)}
+        else:
+            at_provider = self._at_provider(played, mr)
+            observed = at_provider.get("manifest") or {}
+        if played is OBJECT:
+            self._connection_secret(mr, observed, in_cluster)
         if played is RELEASE and _chart(mr) == "vcluster":
             self._vcluster_secret(mr)
         self._set_conditions(
@@ -254,6 +282,139 @@ class ProviderPlayer:
             if _without_times(old_manifest) == _without_times(manifest):
                 manifest = old_manifest  # unchanged: keep the transition times
         return {"manifest": manifest}
+
+    # --- provider-kubernetes against this very cluster ---------------------------------
+    def _in_cluster(self, mr: dict) -> bool:
+        """The Object's ProviderConfig reaches this API server (``InjectedIdentity``, as the
+        platform's in-cluster ClusterProviderConfigs do) and its kind is served here: then
+        its manifest is applied for real. Anything else (another cluster's kubeconfig, a
+        kind whose chart is played, not installed) is played as before."""
+        ref = mr["spec"].get("providerConfigRef") or {}
+        if (ref.get("kind") or "ClusterProviderConfig") != "ClusterProviderConfig":
+            return False
+        config = self.kube.get(
+            OBJECT.api_version, "ClusterProviderConfig", ref.get("name") or "default"
+        )
+        source = ((config or {}).get("spec") or {}).get("credentials", {}).get("source")
+        manifest = mr["spec"]["forProvider"].get("manifest") or {}
+        return source == "InjectedIdentity" and self.kube.served(
+            manifest.get("apiVersion", ""), manifest.get("kind", "")
+        )
+
+    def _apply_in_cluster(self, mr: dict) -> tuple[dict, str]:
+        """Server-side apply of the manifest (or only a read, for an ``Observe``-only
+        Object), as provider-kubernetes does; the live object, or why it failed."""
+        manifest = mr["spec"]["forProvider"]["manifest"]
+        md = manifest["metadata"]
+        policies = mr["spec"].get("managementPolicies") or ["*"]
+        writes = "*" in policies or {"Create", "Update"} & set(policies)
+        live = None
+        if writes:
+            try:
+                live = self.kube.apply(manifest, manager=PROVIDER_KUBERNETES_MANAGER)
+            except Exception as exc:
+                return {}, f"cannot apply object: {getattr(exc, 'reason', exc)}"
+        else:
+            live = self.kube.get(
+                manifest["apiVersion"], manifest["kind"], md["name"], md.get("namespace")
+            )
+            if live is None:
+                return {}, f"cannot get object: {manifest['kind']} {md['name']} not found"
+        live["metadata"].pop("managedFields", None)
+        return live, ""
+
+    def _delete_applied(self, mr: dict) -> bool:
+        """Whether the Object may let go: what it applied here is deleted and gone (when its
+        policies include Delete), or it orphans it."""
+        if not self._in_cluster(mr):
+            return True
+        policies = mr["spec"].get("managementPolicies") or ["*"]
+        if not ("*" in policies or "Delete" in policies):
+            return True
+        manifest = mr["spec"]["forProvider"]["manifest"]
+        md = manifest["metadata"]
+        if (
+            self.kube.get(manifest["apiVersion"], manifest["kind"], md["name"], md.get("namespace"))
+            is None
+        ):
+            return True
+        with contextlib.suppress(NotFoundError):
+            self.kube.delete(
+                manifest["apiVersion"], manifest["kind"], md["name"], md.get("namespace")
+            )
+        return False
+
+    def _connection_secret(self, mr: dict, observed: dict, in_cluster: bool) -> None:
+        """``spec.connectionDetails`` into the Secret ``spec.writeConnectionSecretToRef``
+        names (the Object's namespace, owned by the Object, as crossplane-runtime's
+        publisher writes it), each detail read as provider-kubernetes reads it: the
+        referenced object's field, a Secret's ``data`` decoded once. Applied here, the
+        referenced objects are read from this API server; played, only the Object's own
+        manifest can be referenced, and a ``kubernetes.io/service-account-token`` Secret
+        gets a throwaway token and CA, as its cluster's token controller would fill it."""
+        ref = mr["spec"].get("writeConnectionSecretToRef")
+        details = mr["spec"].get("connectionDetails") or []
+        namespace = mr["metadata"]["namespace"]
+        if not ref or not details or self.kube.get("v1", "Secret", ref["name"], namespace):
+            return
+        if not in_cluster and observed.get("type") == "kubernetes.io/service-account-token":
+            ca = pki.CA.create("played-cluster-ca")
+            token = secrets.token_urlsafe(48).encode()
+            observed = observed | {
+                "data": {
+                    "token": base64.b64encode(token).decode(),
+                    "ca.crt": base64.b64encode(ca.cert_pem).decode(),
+                }
+            }
+        data = {}
+        for detail in details:
+            source = self._referenced(detail, observed, in_cluster)
+            path = detail.get("fieldPath", "")
+            value = _field(source, path) if source else None
+            if value is None:
+                return  # not there yet: the next pass looks again
+            secret_data = detail.get("kind") == "Secret" and path.startswith("data")
+            data[detail["toConnectionSecretKey"]] = (
+                str(value) if secret_data else base64.b64encode(str(value).encode()).decode()
+            )
+        md = mr["metadata"]
+        owner = {
+            "apiVersion": mr["apiVersion"],
+            "kind": mr["kind"],
+            "name": md["name"],
+            "uid": md["uid"],
+            "controller": True,
+        }
+        self.kube.create(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {
+                    "name": ref["name"],
+                    "namespace": namespace,
+                    "ownerReferences": [owner],
+                },
+                "type": "connection.crossplane.io/v1alpha1",
+                "data": data,
+            }
+        )
+        self._say(f"Object {namespace}/{md['name']}: wrote connection Secret {ref['name']}")
+
+    def _referenced(self, detail: dict, observed: dict, in_cluster: bool) -> dict | None:
+        if in_cluster:
+            return self.kube.get(
+                detail.get("apiVersion", ""),
+                detail.get("kind", ""),
+                detail.get("name", ""),
+                detail.get("namespace"),
+            )
+        md = observed.get("metadata") or {}
+        same = (detail.get("kind"), detail.get("name"), detail.get("namespace")) == (
+            observed.get("kind"),
+            md.get("name"),
+            md.get("namespace"),
+        )
+        return observed if same else None
 
     def _vcluster_secret(self, mr: dict) -> None:
         """The kubeconfig Secret the vCluster writes once it runs."""
@@ -309,6 +470,24 @@ def _without_times(manifest: dict) -> dict:
     ]
     out["status"] = status
     return out
+
+
+def _sanitized(obj: dict) -> dict:
+    """What provider-kubernetes with ``--sanitize-secrets`` puts in ``atProvider``
+    (its namespaced object controller: ``data`` replaced by one empty ``redacted`` key)."""
+    if obj.get("kind") == "Secret" and obj.get("apiVersion") == "v1":
+        return obj | {"data": {"redacted": None}}
+    return obj
+
+
+def _field(obj: dict, path: str):
+    """``data.token``-style field paths (dots; a Secret's data is base64 already)."""
+    value = obj
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
 
 
 def _gen(obj: dict) -> int:

@@ -326,9 +326,12 @@ def vcluster_lifecycle(env: Environment, budget: float) -> str:
 
 
 def platformcluster_lifecycle(env: Environment, budget: float) -> str:
-    """The seed's PlatformCluster: its stack (packages observed Installed and Healthy by
-    the played provider-kubernetes), then ProviderConfigs, Ready; deleted with nothing
-    left (the Objects orphan what they applied: stack.deletionPolicy Orphan)."""
+    """The seed's PlatformCluster: its stack applied for real through provider-kubernetes
+    (the in-cluster ClusterProviderConfig of ``bootstrap/``), so Crossplane installs its
+    packages; it adopts what the bootstrap installed (same names: the Providers get the
+    stack's runtime configs) and Crossplane reports every package Installed and Healthy;
+    then its ProviderConfigs, Ready; deleted with nothing composed left, and what its
+    Objects applied still there (stack.deletionPolicy Orphan)."""
     deadline = time.monotonic() + budget
     xr = yaml.safe_load((ROOT / "examples" / "platformcluster" / "xr.yaml").read_text())
     t = time.monotonic()
@@ -336,12 +339,35 @@ def platformcluster_lifecycle(env: Environment, budget: float) -> str:
     obj = wait_ready(env, xr, deadline)
     ready_s = time.monotonic() - t
     packages = (obj.get("status") or {}).get("packages") or {}
+    live = _stack_packages(env, packages)
     deleted_s = delete_and_wait(env, xr, deadline)
+    orphaned = _stack_packages(env, packages)
+    if sorted(orphaned) != sorted(live):
+        raise HarnessError(f"deleting the PlatformCluster removed packages: {live} -> {orphaned}")
     n = len(obj["spec"]["crossplane"]["resourceRefs"])
     return (
-        f"Ready in {ready_s:.1f}s ({n} composed, {len(packages)} packages in status); "
-        f"deleted in {deleted_s:.1f}s, nothing left"
+        f"Ready in {ready_s:.1f}s ({n} composed); {len(live)} packages installed by "
+        f"Crossplane from its Objects, Healthy, runtime configs adopted "
+        f"({', '.join(f'{k}: {v}' for k, v in sorted(live.items()))}); deleted in "
+        f"{deleted_s:.1f}s, nothing composed left, the packages orphaned in place"
     )
+
+
+def _stack_packages(env: Environment, packages: dict) -> dict[str, str]:
+    """Each package of the stack's status as Crossplane has it: Installed, Healthy, with
+    the runtime config the stack gives it; name -> runtime config."""
+    out: dict[str, str] = {}
+    for name in packages:
+        found = [
+            p
+            for kind in ("Provider", "Function")
+            if (p := env.kube.get("pkg.crossplane.io/v1", kind, name)) is not None
+        ]
+        if not found or not (is_true(found[0], "Installed") and is_true(found[0], "Healthy")):
+            raise HarnessError(f"package {name} not installed and healthy: {found}")
+        ref = (found[0]["spec"].get("runtimeConfigRef") or {}).get("name", "-")
+        out[name] = ref
+    return out
 
 
 def _controller(obj: dict) -> dict:
