@@ -463,3 +463,57 @@ def test_xrd_enforces_the_same_cross_field_rules():
         "minikube",
         "openshift",
     ]
+
+
+# A vCluster: no node agents ------------------------------------------------------------
+
+VCLUSTER_ENV = environment_config(profile="onprem", clusterProvider="vcluster")
+
+
+def test_in_a_vcluster_the_data_plane_is_sidecars_without_node_agents(schema_store):
+    """istio-cni and ztunnel are privileged DaemonSets that rewrite the networking of the
+    nodes they run on; a vCluster's pods run on the host cluster's nodes."""
+    history = converged(xr_with(ingressGateway={"enabled": True}), env=VCLUSTER_ENV)
+    final = history[-1]
+    assert final.composite_ready
+    releases = sorted(k for k, m in final.resources.items() if m["kind"] == "Release")
+    assert releases == ["base", "gateway", "istiod"]
+    assert values(final, "istiod") == {"global": {"istioNamespace": "istio-system"}}
+    assert_known_keys(schema_store, "istiod", "1.30.3", values(final, "istiod"))
+    condition = final.conditions["DataPlaneReady"]
+    assert (condition.status, condition.reason) == (TRUE, "NotRequired")
+    assert "istio-injection=enabled" in condition.message
+    assert final.status["dataPlane"] == "sidecar"
+    assert [c["name"] for c in final.status["charts"]] == ["base", "istiod", "gateway"]
+
+
+def test_sidecar_mode_can_be_chosen_anywhere():
+    final = converged(xr_with(dataPlane="sidecar"))[-1]
+    assert sorted(k for k, m in final.resources.items() if m["kind"] == "Release") == [
+        "base",
+        "istiod",
+    ]
+
+
+def test_ambient_is_the_default_elsewhere(with_gateway):
+    assert with_gateway[-1].status["dataPlane"] == "ambient"
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        VCLUSTER_ENV,
+        environment_config(clusterProvider="vcluster", istio={"dataPlane": "ambient"}),
+    ],
+    ids=["spec", "environment"],
+)
+def test_ambient_in_a_vcluster_is_refused_saying_why(env):
+    xr = xr_with(dataPlane="ambient") if env is VCLUSTER_ENV else XR
+    out = run(xr, env=env)
+    assert out.fatal == [
+        "invalid Istio 'istio': spec.dataPlane: ambient is not installed in a vCluster "
+        "(the EnvironmentConfig's clusterProvider): its istio-cni and ztunnel node agents are "
+        "privileged DaemonSets that would reconfigure the host cluster's nodes; use sidecar "
+        "(the default in a vCluster)"
+    ]
+    assert out.resources == {}

@@ -1,5 +1,8 @@
 """Istio ambient mode: base -> istiod -> cni -> ztunnel, then an optional ingress gateway.
 
+In sidecar mode (the default in a vCluster, see models/istio.py) the chain stops at
+istiod: the data plane is injected into workload pods, no node agent is installed.
+
 Each chart waits for the one before it to be deployed (istiod needs base's CRDs
 and webhooks, the CNI agent and ztunnel need istiod) and, once composed, stays
 composed. A Usage makes each Release hold its predecessor, so deleting the XR
@@ -16,8 +19,14 @@ from forge.composers import usage
 from forge.composers.infra import common, gateway_api
 from forge.core import naming
 from forge.core.context import Context
+from forge.core.errors import SpecError
 from forge.models.infra import ChartStatus
-from forge.models.istio import ENV_DEFAULTS, IngressGatewayStatus, IstioSpec
+from forge.models.istio import (
+    CLUSTER_PROVIDER_KEY,
+    ENV_DEFAULTS,
+    IngressGatewayStatus,
+    IstioSpec,
+)
 from forge.versions import ISTIO_REPOSITORY, Chart
 
 AWS_NLB = "service.beta.kubernetes.io/aws-load-balancer"
@@ -46,9 +55,9 @@ def base_values(spec: IstioSpec) -> dict[str, Any]:
 
 
 def istiod_values(spec: IstioSpec) -> dict[str, Any]:
-    """The control plane with the ambient profile (Gateway API controller on by default)."""
+    """The control plane, with the ambient profile in ambient mode (Gateway API on)."""
     values: dict[str, Any] = {
-        "profile": "ambient",
+        **({"profile": "ambient"} if spec.data_plane == "ambient" else {}),
         "global": {"istioNamespace": spec.namespace, **_platform(spec)},
         **_revision(spec),
     }
@@ -101,24 +110,41 @@ def gateway_values(spec: IstioSpec) -> dict[str, Any]:
     return values
 
 
-CHAIN = (
-    Link("base", None, base_values),
-    Link("istiod", "base", istiod_values),
-    Link("cni", "istiod", cni_values),
-    Link("ztunnel", "cni", ztunnel_values),
-)
+CONTROL_PLANE = (Link("base", None, base_values), Link("istiod", "base", istiod_values))
+NODE_AGENTS = (Link("cni", "istiod", cni_values), Link("ztunnel", "cni", ztunnel_values))
 GATEWAY = Link("gateway", "istiod", gateway_values)
+SIDECAR_DATA_PLANE = (
+    "sidecar mode: Envoy is injected into workload pods, no node agent is installed; "
+    "label their namespaces istio-injection=enabled"
+)
+
+
+def _with_data_plane(ctx: Context, spec: IstioSpec) -> IstioSpec:
+    """The spec with its data plane decided: sidecar in a vCluster, where ambient is refused."""
+    in_vcluster = ctx.env.get(CLUSTER_PROVIDER_KEY) == "vcluster"
+    chosen = spec.data_plane or ("sidecar" if in_vcluster else "ambient")
+    if chosen == "ambient" and in_vcluster:
+        raise SpecError(
+            "spec.dataPlane",
+            f"ambient is not installed in a vCluster (the EnvironmentConfig's "
+            f"{CLUSTER_PROVIDER_KEY}): its istio-cni and ztunnel node agents are privileged "
+            "DaemonSets that would reconfigure the host cluster's nodes; use sidecar "
+            "(the default in a vCluster)",
+        )
+    return spec.model_copy(update={"data_plane": chosen})
 
 
 def compose(ctx: Context) -> None:
     """Compose the chain link by link, the gateway after istiod, then report."""
-    spec = ctx.spec(IstioSpec, ENV_DEFAULTS)
+    spec = _with_data_plane(ctx, ctx.spec(IstioSpec, ENV_DEFAULTS))
     crds = gateway_api.check(ctx, spec.gateway_api)
     charts = _install(ctx, spec)
     _stages(ctx, spec, charts)
     ctx.stage("GatewayAPIReady", crds.ready, crds.reason, crds.message)
     common.report(ctx, list(charts.values()))
-    status: dict[str, Any] = {"revision": spec.revision} if spec.revision else {}
+    status: dict[str, Any] = {"dataPlane": spec.data_plane}
+    if spec.revision:
+        status["revision"] = spec.revision
     if crds.status is not None:
         status["gatewayApi"] = crds.status.model_dump(by_alias=True, exclude_none=True)
     if spec.ingress_gateway.enabled:
@@ -131,7 +157,9 @@ def compose(ctx: Context) -> None:
 
 def _install(ctx: Context, spec: IstioSpec) -> dict[str, ChartStatus]:
     """Each link's Release once the one before is ready (or it exists), with its Usage."""
-    links = [*CHAIN, GATEWAY] if spec.ingress_gateway.enabled else list(CHAIN)
+    links = [*CONTROL_PLANE, *(NODE_AGENTS if spec.data_plane == "ambient" else ())]
+    if spec.ingress_gateway.enabled:
+        links.append(GATEWAY)
     releases: dict[str, dict[str, Any]] = {}
     charts: dict[str, ChartStatus] = {}
     for link in links:
@@ -166,7 +194,11 @@ def _pending(chart: Chart, release: str, namespace: str) -> ChartStatus:
 
 def _stages(ctx: Context, spec: IstioSpec, charts: dict[str, ChartStatus]) -> None:
     """One condition per part of the mesh, naming what it waits for."""
-    parts = [("ControlPlaneReady", ("base", "istiod")), ("DataPlaneReady", ("cni", "ztunnel"))]
+    parts = [("ControlPlaneReady", ("base", "istiod"))]
+    if spec.data_plane == "ambient":
+        parts.append(("DataPlaneReady", ("cni", "ztunnel")))
+    else:
+        ctx.not_required("DataPlaneReady", SIDECAR_DATA_PLANE)
     if spec.ingress_gateway.enabled:
         parts.append(("IngressGatewayReady", ("gateway",)))
     else:
