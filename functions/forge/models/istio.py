@@ -180,10 +180,11 @@ class GatewayApiStatus(Model):
 
 
 class IngressGatewayStatus(Model):
-    """Where the ingress gateway's Service is."""
+    """Where the ingress gateway's Service is, and its load balancer's addresses."""
 
     namespace: str
     service: str
+    addresses: list[str] | None = None
 
 
 class IstioStatus(InfraStatus):

@@ -15,11 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from forge.composers import usage
+from forge.composers import objects, usage
 from forge.composers.infra import common, gateway_api
 from forge.core import naming
 from forge.core.context import Context
 from forge.core.errors import SpecError
+from forge.core.observed import field
 from forge.models.infra import ChartStatus
 from forge.models.istio import (
     CLUSTER_PROVIDER_KEY,
@@ -113,6 +114,10 @@ def gateway_values(spec: IstioSpec) -> dict[str, Any]:
 CONTROL_PLANE = (Link("base", None, base_values), Link("istiod", "base", istiod_values))
 NODE_AGENTS = (Link("cni", "istiod", cni_values), Link("ztunnel", "cni", ztunnel_values))
 GATEWAY = Link("gateway", "istiod", gateway_values)
+SERVICE_KEY = "gateway-service"
+HAS_ADDRESS = (
+    "has(object.status.loadBalancer.ingress) && size(object.status.loadBalancer.ingress) > 0"
+)
 SIDECAR_DATA_PLANE = (
     "sidecar mode: Envoy is injected into workload pods, no node agent is installed; "
     "label their namespaces istio-injection=enabled"
@@ -139,7 +144,8 @@ def compose(ctx: Context) -> None:
     spec = _with_data_plane(ctx, ctx.spec(IstioSpec, ENV_DEFAULTS))
     crds = gateway_api.check(ctx, spec.gateway_api)
     charts = _install(ctx, spec)
-    _stages(ctx, spec, charts)
+    addresses = _observe_gateway(ctx, spec, charts)
+    _stages(ctx, spec, charts, addresses)
     ctx.stage("GatewayAPIReady", crds.ready, crds.reason, crds.message)
     common.report(ctx, list(charts.values()))
     status: dict[str, Any] = {"dataPlane": spec.data_plane}
@@ -149,9 +155,11 @@ def compose(ctx: Context) -> None:
         status["gatewayApi"] = crds.status.model_dump(by_alias=True, exclude_none=True)
     if spec.ingress_gateway.enabled:
         gateway = IngressGatewayStatus(
-            namespace=spec.ingress_gateway.namespace, service=spec.ingress_gateway.name
+            namespace=spec.ingress_gateway.namespace,
+            service=spec.ingress_gateway.name,
+            addresses=addresses or None,
         )
-        status["ingressGateway"] = gateway.model_dump(by_alias=True)
+        status["ingressGateway"] = gateway.model_dump(by_alias=True, exclude_none=True)
     ctx.set_status(status)
 
 
@@ -187,22 +195,47 @@ def _install(ctx: Context, spec: IstioSpec) -> dict[str, ChartStatus]:
     return charts
 
 
+def _observe_gateway(ctx: Context, spec: IstioSpec, charts: dict[str, ChartStatus]) -> list[str]:
+    """The gateway Service's load balancer addresses, read through an Observe-only Object.
+
+    Helm's wait counts a LoadBalancer Service as ready once it has a ClusterIP, so the
+    Release is deployed while the load balancer is still pending; only the Service's
+    status.loadBalancer.ingress says it can be reached. Observed once the chart that
+    creates the Service is deployed; never created, changed or deleted by us.
+    """
+    gateway = spec.ingress_gateway
+    if not gateway.enabled or not (charts["gateway"].ready or ctx.is_composed(SERVICE_KEY)):
+        return []
+    ref = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": gateway.name, "namespace": gateway.namespace},
+    }
+    target = objects.Target(spec.provider_config_ref, str(ctx.namespace), orphan=False)
+    ctx.compose(
+        SERVICE_KEY, objects.observer(ctx, SERVICE_KEY, ref, target, ready_when=HAS_ADDRESS)
+    )
+    path = ("status", "atProvider", "manifest", "status", "loadBalancer", "ingress")
+    ingress = ctx.observed.get(SERVICE_KEY, *path)
+    entries = list(ingress.values) if ingress is not None else []
+    found = (field(e.struct_value, "hostname") or field(e.struct_value, "ip") for e in entries)
+    return [address for address in found if isinstance(address, str) and address]
+
+
 def _pending(chart: Chart, release: str, namespace: str) -> ChartStatus:
     """A chart still waiting for its predecessor: listed, not ready."""
     return ChartStatus.of(chart, release, namespace, ready=False)
 
 
-def _stages(ctx: Context, spec: IstioSpec, charts: dict[str, ChartStatus]) -> None:
+def _stages(
+    ctx: Context, spec: IstioSpec, charts: dict[str, ChartStatus], addresses: list[str]
+) -> None:
     """One condition per part of the mesh, naming what it waits for."""
     parts = [("ControlPlaneReady", ("base", "istiod"))]
     if spec.data_plane == "ambient":
         parts.append(("DataPlaneReady", ("cni", "ztunnel")))
     else:
         ctx.not_required("DataPlaneReady", SIDECAR_DATA_PLANE)
-    if spec.ingress_gateway.enabled:
-        parts.append(("IngressGatewayReady", ("gateway",)))
-    else:
-        ctx.not_required("IngressGatewayReady", "the ingress gateway is disabled")
     for type_, keys in parts:
         waiting = [charts[key].release for key in keys if not charts[key].ready]
         ctx.stage(
@@ -211,3 +244,20 @@ def _stages(ctx: Context, spec: IstioSpec, charts: dict[str, ChartStatus]) -> No
             "Available" if not waiting else "Installing",
             f"waiting for Helm release {', '.join(waiting)}" if waiting else "",
         )
+    gateway = spec.ingress_gateway
+    if not gateway.enabled:
+        ctx.not_required("IngressGatewayReady", "the ingress gateway is disabled")
+    elif not charts["gateway"].ready:
+        release = charts["gateway"].release
+        ctx.stage("IngressGatewayReady", False, "Installing", f"waiting for Helm release {release}")
+    elif not addresses:
+        controller = " (the AWS Load Balancer Controller provisions its NLB)"
+        ctx.stage(
+            "IngressGatewayReady",
+            False,
+            "WaitingForAddress",
+            f"the LoadBalancer Service {gateway.namespace}/{gateway.name} has no address yet"
+            + (controller if spec.profile == "aws" else ""),
+        )
+    else:
+        ctx.stage("IngressGatewayReady", True, "Available")
