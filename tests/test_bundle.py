@@ -39,3 +39,18 @@ def test_bundle_xr_renders_its_chart(xr, function_servers, assert_schema_valid):
     assert releases, "the first render installs a chart"
     assert all(r["metadata"]["namespace"] == xr["metadata"]["namespace"] for r in releases)
     assert_schema_valid(result.resources)
+
+
+FROM_ENVIRONMENT = ROOT / "examples/infrastructure/from-environment"
+
+
+def test_the_empty_spec_bundle_has_every_api_and_one_environment():
+    """The seed's bundle shape (`spec: {}`), each XR converging from the environment alone:
+    its example's stages are rendered by the real engine and driven to Ready by the
+    preview (tests/test_preview.py)."""
+    xrs = [load_one(p, "XR") for p in sorted(FROM_ENVIRONMENT.glob("*/xr.yaml"))]
+    assert sorted(x["kind"] for x in xrs) == sorted(x["kind"] for x in XRS)
+    assert all(x["spec"] == {} for x in xrs)
+    environment = (FROM_ENVIRONMENT / "environment.yaml").read_text()
+    for path in FROM_ENVIRONMENT.glob("*/stages/*/required.yaml"):
+        assert path.read_text().startswith(environment), path

@@ -27,7 +27,7 @@ LABEL = (
 )
 REASON = "EnvironmentConfigSelection"
 ESO = load_one(ROOT / "examples/infrastructure/externalsecretsoperator/xr.yaml", "XR")
-FROM_ENV = "is required (the EnvironmentConfig has no region)"
+FROM_ENV = "is required: set it in the XR, or region in the EnvironmentConfig"
 needs_engine = pytest.mark.skipif(
     not tools.available() and not os.environ.get("CI"), reason="run `make tools`"
 )

@@ -345,8 +345,8 @@ def test_route53_solver_region_is_required_without_an_environment():
     out = run({"issuers": [_acme(solvers=[{"dns01": ROUTE53}])]}, env=None)
     assert out.fatal == [
         "invalid CertManager 'cert-manager': spec.issuers[0].acme.solvers[0].dns01.route53.region:"
-        " is required (the EnvironmentConfig has no region); no EnvironmentConfig was read: "
-        "none matched name 'dev' (spec.environmentConfigRef.name)"
+        " is required: set it in the XR, or region in the EnvironmentConfig; "
+        "no EnvironmentConfig was read: none matched name 'dev' (spec.environmentConfigRef.name)"
     ]
 
 

@@ -354,8 +354,8 @@ def test_store_region_is_required_without_an_environment():
     out = run(XR["spec"], env=None)
     assert out.fatal == [
         "invalid ExternalSecretsOperator 'eso': spec.clusterSecretStore.aws.region: "
-        "is required (the EnvironmentConfig has no region); no EnvironmentConfig was read: "
-        "none matched name 'dev' (spec.environmentConfigRef.name)"
+        "is required: set it in the XR, or region in the EnvironmentConfig; "
+        "no EnvironmentConfig was read: none matched name 'dev' (spec.environmentConfigRef.name)"
     ]
 
 

@@ -323,8 +323,8 @@ def test_bad_spec_is_fatal_and_names_the_field(spec, message):
 def test_route53_region_is_required_without_an_environment():
     out = run(XR["spec"], env=None)
     assert out.fatal == [
-        "invalid ExternalDNS 'external-dns': spec.route53.region: is required "
-        "(the EnvironmentConfig has no region)"
+        "invalid ExternalDNS 'external-dns': spec.route53.region: is required: "
+        "set it in the XR, or region in the EnvironmentConfig"
     ]
 
 
@@ -335,17 +335,19 @@ def test_rfc2136_zones_are_required_without_domains():
     assert "spec.rfc2136.zones: is required" in out.fatal[0]
 
 
-def test_the_api_server_enforces_the_same_credential_rules():
-    """The XRD carries CEL rules for the cross-field rules the function checks."""
+def test_the_xrd_leaves_what_the_environment_fills_to_the_function():
+    """The API server never sees the EnvironmentConfig: its CEL rules refuse only what is
+    wrong whatever the environment adds, and require neither provider nor credentials."""
     definition = next(d for d in xrdgen.DEFINITIONS if d.kind == "ExternalDNS")
-    spec = xrdgen.xrd(definition)["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
-    rules = spec["properties"]["spec"]["x-kubernetes-validations"]
-    messages = {r["message"] for r in rules}
-    assert "credentials is required for this provider" in messages
-    assert "rfc2136 is required when provider is rfc2136" in messages
-    assert spec["required"] == ["spec"]
-    assert spec["properties"]["spec"]["required"] == ["provider"]
-    credentials = spec["properties"]["spec"]["properties"]["credentials"]
+    schema = xrdgen.xrd(definition)["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    spec = schema["properties"]["spec"]
+    messages = {r["message"] for r in spec["x-kubernetes-validations"]}
+    assert "rfc2136 is only used when provider is rfc2136" in messages
+    assert not any("required" in m for m in messages)
+    assert "required" not in schema
+    assert "required" not in spec
+    assert spec["default"] == {}
+    credentials = spec["properties"]["credentials"]
     assert any("IRSA" in r["rule"] for r in credentials["x-kubernetes-validations"])
 
 
@@ -354,3 +356,89 @@ def test_first_call_waits_for_the_environment_instead_of_failing():
     out = render(build(xr_with(XR["spec"])))
     assert out.fatal == []
     assert out.requirements["environment-configs"].match_name == "dev"
+
+
+def env_with(**extra: Any) -> dict[str, Any]:
+    env = copy.deepcopy(ENV)
+    env["data"].update(extra)
+    return env
+
+
+def test_empty_spec_takes_provider_and_credentials_from_the_environment(schema_store):
+    """The seed's bundle shape, `spec: {}`: the environment chooses the DNS provider."""
+    dns = {"provider": "route53", "credentials": {"source": "PodIdentity"}}
+    out = run({}, env=env_with(externalDNS=dns))
+    assert out.fatal == []
+    vals = values(out)
+    assert vals["provider"] == {"name": "aws"}
+    assert vals["serviceAccount"] == {"name": "external-dns"}
+    assert vals["env"] == [{"name": "AWS_REGION", "value": "eu-west-1"}]
+    assert vals["domainFilters"] == ["dev.example.org"]
+    assert_chart_values_valid(schema_store, vals)
+
+
+def test_environment_fills_an_rfc2136_server_and_its_credentials(schema_store):
+    dns = {
+        "provider": "rfc2136",
+        "rfc2136": {"host": "ns1.example.org", "tsigKeyName": "externaldns"},
+        "credentials": SECRET,
+    }
+    out = run({"policy": "sync"}, env=env_with(externalDNS=dns))
+    assert out.fatal == []
+    vals = values(out)
+    assert vals["extraArgs"]["rfc2136-host"] == "ns1.example.org"
+    assert vals["extraArgs"]["rfc2136-zone"] == ["dev.example.org"]
+    assert vals["env"] == [secret_env("EXTERNAL_DNS_RFC2136_TSIG_SECRET", "t", "k")]
+    assert vals["policy"] == "sync"
+
+
+def test_an_xr_naming_another_provider_does_not_read_the_environment_provider_settings():
+    """The environment's credentials and server are for its provider: an XR naming
+    another provider would otherwise get that provider's server block or credentials."""
+    dns = {"provider": "rfc2136", "rfc2136": {"host": "ns1", "insecure": True}}
+    out = run({"provider": "cloudflare", "credentials": SECRET}, env=env_with(externalDNS=dns))
+    assert out.fatal == []
+    assert values(out)["provider"] == {"name": "cloudflare"}
+    assert "rfc2136-host" not in values(out).get("extraArgs", {})
+
+
+def test_spec_credentials_replace_the_environment_credentials_whole():
+    dns = {"provider": "route53", "credentials": SECRET}
+    out = run({"credentials": {"source": "PodIdentity"}}, env=env_with(externalDNS=dns))
+    assert out.fatal == []
+    assert "extraVolumes" not in values(out)
+
+
+@pytest.mark.parametrize(
+    ("dns", "message"),
+    [
+        (
+            None,
+            "spec.provider: is required: set it in the XR, or externalDNS.provider "
+            "in the EnvironmentConfig",
+        ),
+        (
+            {"provider": "cloudflare"},
+            "spec.credentials: is required for cloudflare: a Secret with an API token "
+            "(set it in the XR, or externalDNS.credentials in the EnvironmentConfig "
+            "beside externalDNS.provider cloudflare)",
+        ),
+        (
+            {"provider": "pdns", "credentials": SECRET},
+            "spec.pdns: is required when provider is pdns "
+            "(set it in the XR, or externalDNS.pdns in the EnvironmentConfig "
+            "beside externalDNS.provider pdns)",
+        ),
+    ],
+)
+def test_empty_spec_names_the_missing_field_and_its_environment_key(dns, message):
+    out = run({}, env=env_with(externalDNS=dns) if dns else ENV)
+    assert out.fatal == [f"invalid ExternalDNS 'external-dns': {message}"]
+    assert out.resources == {}
+
+
+def test_an_xr_naming_the_environment_provider_takes_its_credentials():
+    dns = {"provider": "cloudflare", "credentials": SECRET}
+    out = run({"provider": "cloudflare"}, env=env_with(externalDNS=dns))
+    assert out.fatal == []
+    assert values(out)["env"] == [secret_env("CF_API_TOKEN", "t", "k")]

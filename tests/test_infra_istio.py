@@ -148,6 +148,7 @@ def test_ready_xr_reports_every_chart_and_stage(with_gateway):
     assert final.status["ingressGateway"] == {
         "namespace": "istio-ingress",
         "service": "istio-ingressgateway",
+        "addresses": ["istio-ingress-istio-ingressgatew-0a1b2c3d4e.elb.amazonaws.com"],
     }
     assert "revision" not in final.status
 
@@ -299,7 +300,11 @@ def test_ingress_gateway_on_premises_is_a_plain_load_balancer(schema_store):
     }
     assert "podDisruptionBudget" not in gateway  # one replica may always be evicted
     assert final.resources["gateway"]["spec"]["forProvider"]["namespace"] == "edge"
-    assert final.status["ingressGateway"] == {"namespace": "edge", "service": "public-gateway"}
+    assert final.status["ingressGateway"] == {
+        "namespace": "edge",
+        "service": "public-gateway",
+        "addresses": ["edge-public-gateway-0a1b2c3d4e.elb.amazonaws.com"],  # the player's
+    }
     assert schema_store.validate_helm_values("gateway", "1.30.3", gateway) == []
 
 
@@ -463,3 +468,108 @@ def test_xrd_enforces_the_same_cross_field_rules():
         "minikube",
         "openshift",
     ]
+
+
+# A vCluster: no node agents ------------------------------------------------------------
+
+VCLUSTER_ENV = environment_config(profile="onprem", clusterProvider="vcluster")
+
+
+def test_in_a_vcluster_the_data_plane_is_sidecars_without_node_agents(schema_store):
+    """istio-cni and ztunnel are privileged DaemonSets that rewrite the networking of the
+    nodes they run on; a vCluster's pods run on the host cluster's nodes."""
+    history = converged(xr_with(ingressGateway={"enabled": True}), env=VCLUSTER_ENV)
+    final = history[-1]
+    assert final.composite_ready
+    releases = sorted(k for k, m in final.resources.items() if m["kind"] == "Release")
+    assert releases == ["base", "gateway", "istiod"]
+    assert values(final, "istiod") == {"global": {"istioNamespace": "istio-system"}}
+    assert_known_keys(schema_store, "istiod", "1.30.3", values(final, "istiod"))
+    condition = final.conditions["DataPlaneReady"]
+    assert (condition.status, condition.reason) == (TRUE, "NotRequired")
+    assert "istio-injection=enabled" in condition.message
+    assert final.status["dataPlane"] == "sidecar"
+    assert [c["name"] for c in final.status["charts"]] == ["base", "istiod", "gateway"]
+
+
+def test_sidecar_mode_can_be_chosen_anywhere():
+    final = converged(xr_with(dataPlane="sidecar"))[-1]
+    assert sorted(k for k, m in final.resources.items() if m["kind"] == "Release") == [
+        "base",
+        "istiod",
+    ]
+
+
+def test_ambient_is_the_default_elsewhere(with_gateway):
+    assert with_gateway[-1].status["dataPlane"] == "ambient"
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        VCLUSTER_ENV,
+        environment_config(clusterProvider="vcluster", istio={"dataPlane": "ambient"}),
+    ],
+    ids=["spec", "environment"],
+)
+def test_ambient_in_a_vcluster_is_refused_saying_why(env):
+    xr = xr_with(dataPlane="ambient") if env is VCLUSTER_ENV else XR
+    out = run(xr, env=env)
+    assert out.fatal == [
+        "invalid Istio 'istio': spec.dataPlane: ambient is not installed in a vCluster "
+        "(the EnvironmentConfig's clusterProvider): its istio-cni and ztunnel node agents are "
+        "privileged DaemonSets that would reconfigure the host cluster's nodes; use sidecar "
+        "(the default in a vCluster)"
+    ]
+    assert out.resources == {}
+
+
+# The ingress gateway is ready when its load balancer has an address ---------------------
+
+NLB = "k8s-istioing-istioing-0123456789-0123456789abcdef.elb.eu-central-1.amazonaws.com"
+
+
+def with_service_status(observed: dict, status: dict) -> dict:
+    inner = observed["gateway-service"].manifest["status"]["atProvider"]["manifest"]
+    inner["status"] = status
+    return observed
+
+
+def test_the_gateway_service_is_observed_never_managed(with_gateway, assert_schema_valid):
+    final = with_gateway[-1]
+    service = final.resources["gateway-service"]
+    assert service["apiVersion"] == "kubernetes.m.crossplane.io/v1alpha1"
+    assert service["spec"]["managementPolicies"] == ["Observe"]
+    assert service["spec"]["forProvider"]["manifest"] == {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "istio-ingressgateway", "namespace": "istio-ingress"},
+    }
+    assert service["spec"]["providerConfigRef"] == {
+        "kind": "ClusterProviderConfig",
+        "name": "default",
+    }
+    assert "loadBalancer.ingress" in service["spec"]["readiness"]["celQuery"]
+    assert_schema_valid([service])
+    # observed only once the chart that creates it is deployed
+    assert "gateway-service" not in with_gateway[2].resources
+
+
+def test_a_pending_load_balancer_keeps_the_gateway_unready(with_gateway):
+    """Helm's wait counts a LoadBalancer Service with a ClusterIP as ready; we do not."""
+    observed = with_service_status(ready_observed(with_gateway[-1]), {"loadBalancer": {}})
+    out = run(xr_with(ingressGateway={"enabled": True}), observed)
+    condition = out.conditions["IngressGatewayReady"]
+    assert (condition.status, condition.reason) == (FALSE, "WaitingForAddress")
+    assert "istio-ingress/istio-ingressgateway" in condition.message
+    assert not out.composite_ready
+    assert "addresses" not in out.status["ingressGateway"]
+
+
+def test_the_load_balancer_address_is_reported(with_gateway):
+    status = {"loadBalancer": {"ingress": [{"hostname": NLB}, {"ip": "192.0.2.10"}]}}
+    observed = with_service_status(ready_observed(with_gateway[-1]), status)
+    out = run(xr_with(ingressGateway={"enabled": True}), observed)
+    assert out.conditions["IngressGatewayReady"].status == TRUE
+    assert out.status["ingressGateway"]["addresses"] == [NLB, "192.0.2.10"]
+    assert out.composite_ready

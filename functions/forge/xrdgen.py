@@ -19,7 +19,7 @@ import yaml
 from pydantic import BaseModel
 
 from forge import versions
-from forge.models import cluster, istio, keda, monitoring, platformcluster
+from forge.models import cluster, externaldns, istio, keda, monitoring, platformcluster
 from forge.models.certmanager import CertManagerSpec, CertManagerStatus
 from forge.models.cluster import ClusterSpec
 from forge.models.externaldns import ExternalDNSSpec, ExternalDNSStatus
@@ -121,7 +121,7 @@ DEFINITIONS: tuple[Definition, ...] = (
         ExternalDNSSpec,
         ExternalDNSStatus,
         "ExternalDNS publishing records to Route53, Cloudflare, RFC2136 or PowerDNS.",
-        required_spec=True,
+        env_defaults=externaldns.ENV_DEFAULTS,
     ),
     _bundle(
         "ExternalSecretsOperator",

@@ -134,6 +134,33 @@ def test_xrd_cel_rules_reject_what_the_model_rejects(
         engine_render(xr, stage, function_servers)
 
 
+EXTERNALDNS_SPECS = [
+    ({}, ()),
+    ({"provider": "cloudflare"}, ()),  # credentials from the environment
+    ({"credentials": {"source": "PodIdentity"}}, ()),  # provider from the environment
+    (
+        {"provider": "cloudflare", "credentials": {"source": "PodIdentity"}},
+        ("credentials.source PodIdentity and IRSA are for route53",),
+    ),
+    (
+        {"provider": "cloudflare", "rfc2136": {"host": "ns1", "insecure": True}},
+        ("rfc2136 is only used when provider is rfc2136",),
+    ),
+]
+
+
+@pytest.mark.parametrize(("spec", "refused"), EXTERNALDNS_SPECS)
+def test_externaldns_xrd_leaves_environment_fields_to_the_function(spec, refused, schema_dirs):
+    """The API server never sees the EnvironmentConfig: it refuses only what is wrong
+    whatever the environment adds (the seed's bundle is `spec: {}`)."""
+    xr = load_one(ROOT / "examples/infrastructure/externaldns/xr.yaml", "XR")
+    xr["spec"] = spec
+    (verdict,) = admit([xr], schema_dirs)
+    assert verdict.status == ("invalid" if refused else "valid"), verdict.errors
+    for message in refused:
+        assert any(message in e for e in verdict.errors), verdict.errors
+
+
 def test_xrd_cel_rules_admit_every_example(schema_dirs):
     xrs = [load_one(s.example / "xr.yaml", "XR") for s in FIRST_STAGES.values()]
     assert [v.status for v in admit(xrs, schema_dirs)] == ["valid"] * len(xrs)

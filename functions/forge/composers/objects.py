@@ -53,6 +53,24 @@ def wrap(
     }
 
 
+def observer(
+    ctx: Context, key: str, ref: dict[str, Any], target: Target, *, ready_when: str
+) -> dict[str, Any]:
+    """An Observe-only Object: reads the object ``ref`` names into its status, never
+    creates, changes or deletes it; Ready when the CEL query ``ready_when`` holds."""
+    return {
+        "apiVersion": OBJECT_API_VERSION,
+        "kind": "Object",
+        "metadata": {"name": naming.name(ctx.name, key), "namespace": target.namespace},
+        "spec": {
+            "managementPolicies": ["Observe"],
+            "forProvider": {"manifest": ref},
+            "providerConfigRef": target.provider_config.model_dump(),
+            "readiness": {"policy": "DeriveFromCelQuery", "celQuery": ready_when},
+        },
+    }
+
+
 @dataclass(frozen=True)
 class PackageStatus:
     """What the platform needs to know about one installed package."""

@@ -6,7 +6,7 @@ that readiness, stage conditions and XR readiness are decided in one place.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -22,6 +22,10 @@ from forge.core.readiness import is_ready
 from forge.models.base import from_wire
 
 Spec = TypeVar("Spec", bound=pydantic.BaseModel)
+# Spec path -> environment key; or a function of (environment, spec) that chooses them.
+EnvDefaults = (
+    Mapping[str, str] | Callable[[Mapping[str, Any], Mapping[str, Any]], Mapping[str, str]]
+)
 
 NAME_ANNOTATION = "crossplane.io/composition-resource-name"
 # Crossplane writes its own fields here on every XR (composition selection, resourceRefs).
@@ -105,10 +109,12 @@ class Context:
             f"; no EnvironmentConfig was read: none matched {self.unmatched_environment.describe()}"
         )
 
-    def spec(self, model: type[Spec], env_defaults: Mapping[str, str] | None = None) -> Spec:
+    def spec(self, model: type[Spec], env_defaults: EnvDefaults | None = None) -> Spec:
         """Validate the XR's spec, environment defaults merged underneath it.
 
-        ``env_defaults`` maps spec paths to environment keys; the XR wins.
+        ``env_defaults`` maps spec paths to environment keys; the XR wins. A callable
+        chooses that mapping from the environment and the spec (defaults that depend
+        on what the spec already says).
         ``spec.crossplane`` is Crossplane's, whatever it holds: it is left out unread.
         No spec is an empty one: the XRD->CRD conversion drops ``default: {}`` on spec.
         """
@@ -121,8 +127,9 @@ class Context:
         ref_name = ref.get("name") if isinstance(ref, dict) else None
         # Only a valid name selects (and is quoted in results); the model reports any other.
         self.load_environment(identity.subdomain(ref_name))
-        if env_defaults:
-            spec = environment.deep_merge(environment.defaults_from(self.env, env_defaults), spec)
+        mapping = env_defaults(self.env, spec) if callable(env_defaults) else env_defaults
+        if mapping:
+            spec = environment.deep_merge(environment.defaults_from(self.env, mapping), spec)
         try:
             return model.model_validate(from_wire(spec))
         except pydantic.ValidationError as exc:

@@ -34,7 +34,8 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
     return merged
 
 
-def _lookup(data: Mapping[str, Any], dotted: str) -> Any:
+def lookup(data: Mapping[str, Any], dotted: str) -> Any:
+    """The value at a dotted key (``argocd.roleArn``), or None when any part is missing."""
     current: Any = data
     for part in dotted.split("."):
         if not isinstance(current, Mapping) or part not in current:
@@ -47,7 +48,7 @@ def defaults_from(env: Mapping[str, Any], mapping: Mapping[str, str]) -> dict[st
     """Build a spec fragment from environment data: ``{spec.path: env.key}``."""
     fragment: dict[str, Any] = {}
     for spec_path, env_key in mapping.items():
-        value = _lookup(env, env_key)
+        value = lookup(env, env_key)
         if value is None:
             continue
         target = fragment

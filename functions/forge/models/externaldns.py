@@ -6,11 +6,13 @@ docstring is the API's description, shown by ``kubectl explain``).
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
 from forge import versions
+from forge.core.environment import lookup
 from forge.core.errors import FieldError
 from forge.models.base import Model, cel_rules
 from forge.models.bundle import (
@@ -155,39 +157,63 @@ class PowerDns(Model):
     skip_tls_verify: bool = False
 
 
+# Only what is wrong whatever the EnvironmentConfig adds: the provider, its server block
+# and credentials may come from there (ENV_DEFAULTS), so nothing here requires them.
 _SPEC_RULES = cel_rules(
     (
-        "self.provider != 'rfc2136' || has(self.rfc2136)",
-        "rfc2136 is required when provider is rfc2136",
-    ),
-    (
-        "self.provider == 'rfc2136' || !has(self.rfc2136)",
+        "!has(self.provider) || self.provider == 'rfc2136' || !has(self.rfc2136)",
         "rfc2136 is only used when provider is rfc2136",
     ),
-    ("self.provider != 'pdns' || has(self.pdns)", "pdns is required when provider is pdns"),
-    ("self.provider == 'pdns' || !has(self.pdns)", "pdns is only used when provider is pdns"),
     (
-        "has(self.credentials) || (self.provider == 'rfc2136' && has(self.rfc2136) "
-        "&& self.rfc2136.insecure)",
-        "credentials is required for this provider",
+        "!has(self.provider) || self.provider == 'pdns' || !has(self.pdns)",
+        "pdns is only used when provider is pdns",
     ),
     (
-        "!has(self.credentials) || !(self.provider == 'rfc2136' && has(self.rfc2136) "
-        "&& self.rfc2136.insecure)",
+        "!has(self.credentials) || !has(self.rfc2136) || !has(self.rfc2136.insecure) "
+        "|| !self.rfc2136.insecure",
         "credentials is not used with rfc2136.insecure",
     ),
     (
         "!has(self.credentials) || self.credentials.source == 'Secret' "
-        "|| self.provider == 'route53'",
+        "|| !has(self.provider) || self.provider == 'route53'",
         "credentials.source PodIdentity and IRSA are for route53; other providers need a Secret",
     ),
 )
+
+# Spec path -> EnvironmentConfig key. The credentials and server blocks are the
+# environment's provider's: they apply only to an XR whose provider is that one.
+ENV_KEY = "externalDNS"
+ENV_DEFAULTS = {
+    "provider": f"{ENV_KEY}.provider",
+    "credentials": f"{ENV_KEY}.credentials",
+    "rfc2136": f"{ENV_KEY}.rfc2136",
+    "pdns": f"{ENV_KEY}.pdns",
+}
+
+
+def environment_defaults(env: Mapping[str, Any], spec: Mapping[str, Any]) -> dict[str, str]:
+    """The ENV_DEFAULTS that apply: none when the XR names another provider than the
+    environment's, and each only where the spec leaves the field out (a spec's
+    credentials replace the environment's whole, never merge into them)."""
+    given = spec.get("provider")
+    if given is not None and given != lookup(env, ENV_DEFAULTS["provider"]):
+        return {}
+    return {path: key for path, key in ENV_DEFAULTS.items() if spec.get(path) is None}
+
+
+def _missing(field: str, provider: str) -> str:
+    return (
+        f"(set it in the XR, or {ENV_DEFAULTS[field]} in the EnvironmentConfig "
+        f"beside {ENV_DEFAULTS['provider']} {provider})"
+    )
 
 
 class ExternalDNSSpec(InfraSpec):
     """ExternalDNS for one DNS provider.
 
-    Defaults from the EnvironmentConfig (the XR wins): domainFilters = [domain];
+    Defaults from the EnvironmentConfig (the XR wins): provider = externalDNS.provider,
+    and for an XR of that provider credentials, rfc2136 and pdns = externalDNS.credentials,
+    .rfc2136 and .pdns; domainFilters = [domain];
     route53.region = region; txtOwnerId = <clusterName>-<namespace>-<name> of this XR
     (<namespace>-<name> without a clusterName). Clusters sharing a zone need different
     owner ids, or under policy sync each deletes the other's records.
@@ -201,7 +227,13 @@ class ExternalDNSSpec(InfraSpec):
 
     chart_version: SemVer = versions.EXTERNAL_DNS.version
     namespace: ChartNamespace = "external-dns"
-    provider: Provider = Field(description="The DNS service whose records ExternalDNS manages.")
+    provider: Provider | None = Field(
+        default=None,
+        description=(
+            "The DNS service whose records ExternalDNS manages "
+            "(default: the EnvironmentConfig's externalDNS.provider)."
+        ),
+    )
     domain_filters: list[Domain] = Field(
         default_factory=list,
         max_length=64,
@@ -233,15 +265,27 @@ class ExternalDNSSpec(InfraSpec):
 
     @model_validator(mode="after")
     def _provider_inputs(self) -> ExternalDNSSpec:
+        if self.provider is None:
+            raise FieldError(
+                "provider",
+                f"is required: set it in the XR, or {ENV_DEFAULTS['provider']} "
+                "in the EnvironmentConfig",
+            )
         for block in ("rfc2136", "pdns"):
             present = getattr(self, block) is not None
             if self.provider == block and not present:
-                raise FieldError(block, f"is required when provider is {block}")
+                raise FieldError(
+                    block,
+                    f"is required when provider is {block} {_missing(block, self.provider)}",
+                )
             if self.provider != block and present:
                 raise FieldError(block, f"is only used when provider is {block}")
         insecure = self.rfc2136 is not None and self.rfc2136.insecure
         if self.credentials is None and not insecure:
-            raise FieldError("credentials", _MISSING_CREDENTIALS[self.provider])
+            raise FieldError(
+                "credentials",
+                f"{_MISSING_CREDENTIALS[self.provider]} {_missing('credentials', self.provider)}",
+            )
         if self.credentials is not None and insecure:
             raise FieldError("credentials", "is not used with rfc2136.insecure (no TSIG)")
         if (

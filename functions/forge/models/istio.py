@@ -4,6 +4,13 @@ Environment defaults (EnvironmentConfig ``data``; the XR wins):
 
 - ``profile`` -> ``spec.profile``: ``aws`` gives the ingress gateway an AWS Network Load
   Balancer (AWS Load Balancer Controller annotations); ``onprem`` leaves the Service plain.
+- ``istio.dataPlane`` -> ``spec.dataPlane``.
+- ``clusterProvider: vcluster`` (the target is a vCluster): the data plane defaults to
+  sidecar, and ambient is refused. Ambient's istio-cni and ztunnel are privileged node
+  agents (DaemonSets with host networking that rewrite the node's CNI configuration and
+  pod traffic); a vCluster's pods run on the host cluster's nodes, so they would
+  reconfigure nodes the vCluster shares with everything else there. Sidecars redirect
+  traffic inside each pod's own network namespace (istio-init, NET_ADMIN in that pod).
 
 The CNI agent's paths depend on the Kubernetes distribution, not on the profile: EKS and
 kubeadm-style clusters need nothing, k3s/k3d/microk8s/minikube/gke/openshift need
@@ -132,6 +139,16 @@ class IstioSpec(InfraSpec):
             "microk8s, minikube, gke, openshift); none for EKS and standard clusters."
         ),
     )
+    data_plane: Literal["ambient", "sidecar"] | None = Field(
+        default=None,
+        description=(
+            "ambient: istio-cni and ztunnel node agents, workloads join with the namespace "
+            "label istio.io/dataplane-mode=ambient. sidecar: an Envoy injected into each pod "
+            "(namespace label istio-injection=enabled), no node agents. Default: the "
+            "EnvironmentConfig's istio.dataPlane, else sidecar in a vCluster (clusterProvider "
+            "vcluster, where ambient is refused) and ambient elsewhere."
+        ),
+    )
     gateway_api: GatewayApi = Field(default_factory=GatewayApi)
     ingress_gateway: IngressGateway = Field(default_factory=IngressGateway)
     values: IstioValues = Field(  # type: ignore[assignment]
@@ -149,7 +166,9 @@ class IstioSpec(InfraSpec):
         return self
 
 
-ENV_DEFAULTS = {"profile": "profile"}
+ENV_DEFAULTS = {"profile": "profile", "dataPlane": "istio.dataPlane"}
+# The environment's fact that its cluster is a vCluster (Cluster's spec.provider values).
+CLUSTER_PROVIDER_KEY = "clusterProvider"
 
 
 class GatewayApiStatus(Model):
@@ -161,15 +180,17 @@ class GatewayApiStatus(Model):
 
 
 class IngressGatewayStatus(Model):
-    """Where the ingress gateway's Service is."""
+    """Where the ingress gateway's Service is, and its load balancer's addresses."""
 
     namespace: str
     service: str
+    addresses: list[str] | None = None
 
 
 class IstioStatus(InfraStatus):
     """What Istio reports: every chart, the revision, Gateway API CRDs, the ingress gateway."""
 
     revision: str | None = None
+    data_plane: str | None = None
     gateway_api: GatewayApiStatus | None = None
     ingress_gateway: IngressGatewayStatus | None = None

@@ -1,4 +1,7 @@
-"""``python -m forge.packaging {version,assemble,check,build,push}`` (the Makefile's backend).
+"""``python -m forge.packaging {version,assemble,check,build,push,chart}`` (the Makefile's backend).
+
+``chart`` writes the gateway-api-crds Helm chart (forge.packaging.charts) into
+``<out>/charts/``, from the Go module cache (needs ``go``).
 
 ``version`` needs nothing but the standard library (CI runs it before installing
 anything); the other commands import the rest lazily.
@@ -14,6 +17,11 @@ from forge.packaging import PackagingError, release
 
 
 def _run(args: argparse.Namespace, version: str) -> None:
+    if args.command == "chart":
+        from forge.packaging import charts  # noqa: PLC0415 - lazy: see module docstring
+
+        print(f"{charts.NAME}: {charts.build(args.out)}")
+        return
     from forge.packaging import checks, xpkg  # noqa: PLC0415 - lazy: see module docstring
     from forge.packaging.assemble import assemble  # noqa: PLC0415
     from forge.packaging.layout import PACKAGES, REGISTRY  # noqa: PLC0415
@@ -43,7 +51,9 @@ def _run(args: argparse.Namespace, version: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m forge.packaging", description=__doc__)
-    parser.add_argument("command", choices=["version", "assemble", "check", "build", "push"])
+    parser.add_argument(
+        "command", choices=["version", "assemble", "check", "build", "push", "chart"]
+    )
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="checkout (default: .)")
     parser.add_argument("--version", help="release version (default: from `git describe`)")
     parser.add_argument("--out", type=Path, default=Path("build"), help="package roots")

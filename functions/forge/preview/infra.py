@@ -1,6 +1,7 @@
 """Play provider-kubernetes and provider-helm for the infrastructure bundle.
 
-The status cert-manager and External Secrets write on the objects our Objects apply: an
+The status cert-manager and External Secrets write on the objects our Objects apply (and
+a load balancer controller on the Services they observe): an
 Object with ``readiness.policy: DeriveFromObject`` is Ready because its object is, and
 provider-kubernetes copies that object, status included, to ``status.atProvider.manifest``.
 And what provider-helm reports on a deployed Release.
@@ -68,7 +69,15 @@ def _store(_obj: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _load_balancer(obj: dict[str, Any]) -> dict[str, Any]:
+    """A LoadBalancer Service once its load balancer is provisioned (the NLB's DNS name)."""
+    meta = obj["metadata"]
+    name = f"{meta['namespace']}-{meta['name']}"[:32]
+    return {"loadBalancer": {"ingress": [{"hostname": f"{name}-0a1b2c3d4e.elb.amazonaws.com"}]}}
+
+
 _INNER = {
+    ("v1", "Service"): _load_balancer,
     ("cert-manager.io/v1", "ClusterIssuer"): _issuer,
     ("cert-manager.io/v1", "Certificate"): _certificate,
     ("external-secrets.io/v1", "ClusterSecretStore"): _store,

@@ -127,6 +127,33 @@ BUILTIN_KINDS: dict[tuple[str, str], BuiltinKind] = {
         namespaced=False,
         name_rule="label",
     ),
+    # Only observed (Istio's gateway Service): the status a load balancer writes is checked.
+    ("v1", "Service"): BuiltinKind(
+        _root(
+            spec={"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+            status={
+                "type": "object",
+                "properties": {
+                    "loadBalancer": {
+                        "type": "object",
+                        "properties": {
+                            "ingress": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "x-kubernetes-preserve-unknown-fields": True,
+                                    "properties": {"ip": _STR, "hostname": _STR},
+                                },
+                            }
+                        },
+                    },
+                    "conditions": {"type": "array", "items": {"type": "object"}},
+                },
+            },
+        ),
+        namespaced=True,
+        name_rule="label",
+    ),
     ("v1", "ServiceAccount"): BuiltinKind(
         _root(
             secrets={"type": "array", "items": _OBJECT_REF},

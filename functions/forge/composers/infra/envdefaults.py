@@ -28,5 +28,5 @@ def aws_region(ctx: Context, value: str | None, path: str) -> str:
     """The spec's region, else the EnvironmentConfig's ``region``; fatal when neither."""
     region = value or env_string(ctx, "region", REGION_PATTERN, path)
     if not region:
-        raise SpecError(path, "is required (the EnvironmentConfig has no region)")
+        raise SpecError(path, "is required: set it in the XR, or region in the EnvironmentConfig")
     return region

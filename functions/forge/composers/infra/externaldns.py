@@ -16,7 +16,7 @@ from forge.composers.infra.identity import service_account_status, service_accou
 from forge.core.context import Context
 from forge.core.errors import SpecError
 from forge.models.bundle import DOMAIN_PATTERN, SecretKeySelector
-from forge.models.externaldns import SERVICE_ACCOUNT, ExternalDNSSpec
+from forge.models.externaldns import SERVICE_ACCOUNT, ExternalDNSSpec, environment_defaults
 
 PROVIDER_NAMES = {
     "route53": "aws",
@@ -30,7 +30,8 @@ AWS_CREDENTIALS_DIR = "/etc/aws"
 
 def compose(ctx: Context) -> None:
     """Release with provider flags and credentials references -> status."""
-    spec = ctx.spec(ExternalDNSSpec)
+    spec = ctx.spec(ExternalDNSSpec, environment_defaults)
+    assert spec.provider is not None  # the model requires one, from the spec or environment
     domains = list(spec.domain_filters)
     if not domains:
         domain = env_string(ctx, "domain", DOMAIN_PATTERN, "spec.domainFilters")

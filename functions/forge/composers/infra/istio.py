@@ -1,5 +1,8 @@
 """Istio ambient mode: base -> istiod -> cni -> ztunnel, then an optional ingress gateway.
 
+In sidecar mode (the default in a vCluster, see models/istio.py) the chain stops at
+istiod: the data plane is injected into workload pods, no node agent is installed.
+
 Each chart waits for the one before it to be deployed (istiod needs base's CRDs
 and webhooks, the CNI agent and ztunnel need istiod) and, once composed, stays
 composed. A Usage makes each Release hold its predecessor, so deleting the XR
@@ -12,12 +15,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from forge.composers import usage
+from forge.composers import objects, usage
 from forge.composers.infra import common, gateway_api
 from forge.core import naming
 from forge.core.context import Context
+from forge.core.errors import SpecError
+from forge.core.observed import field
 from forge.models.infra import ChartStatus
-from forge.models.istio import ENV_DEFAULTS, IngressGatewayStatus, IstioSpec
+from forge.models.istio import (
+    CLUSTER_PROVIDER_KEY,
+    ENV_DEFAULTS,
+    IngressGatewayStatus,
+    IstioSpec,
+)
 from forge.versions import ISTIO_REPOSITORY, Chart
 
 AWS_NLB = "service.beta.kubernetes.io/aws-load-balancer"
@@ -46,9 +56,9 @@ def base_values(spec: IstioSpec) -> dict[str, Any]:
 
 
 def istiod_values(spec: IstioSpec) -> dict[str, Any]:
-    """The control plane with the ambient profile (Gateway API controller on by default)."""
+    """The control plane, with the ambient profile in ambient mode (Gateway API on)."""
     values: dict[str, Any] = {
-        "profile": "ambient",
+        **({"profile": "ambient"} if spec.data_plane == "ambient" else {}),
         "global": {"istioNamespace": spec.namespace, **_platform(spec)},
         **_revision(spec),
     }
@@ -101,37 +111,63 @@ def gateway_values(spec: IstioSpec) -> dict[str, Any]:
     return values
 
 
-CHAIN = (
-    Link("base", None, base_values),
-    Link("istiod", "base", istiod_values),
-    Link("cni", "istiod", cni_values),
-    Link("ztunnel", "cni", ztunnel_values),
-)
+CONTROL_PLANE = (Link("base", None, base_values), Link("istiod", "base", istiod_values))
+NODE_AGENTS = (Link("cni", "istiod", cni_values), Link("ztunnel", "cni", ztunnel_values))
 GATEWAY = Link("gateway", "istiod", gateway_values)
+SERVICE_KEY = "gateway-service"
+HAS_ADDRESS = (
+    "has(object.status.loadBalancer.ingress) && size(object.status.loadBalancer.ingress) > 0"
+)
+SIDECAR_DATA_PLANE = (
+    "sidecar mode: Envoy is injected into workload pods, no node agent is installed; "
+    "label their namespaces istio-injection=enabled"
+)
+
+
+def _with_data_plane(ctx: Context, spec: IstioSpec) -> IstioSpec:
+    """The spec with its data plane decided: sidecar in a vCluster, where ambient is refused."""
+    in_vcluster = ctx.env.get(CLUSTER_PROVIDER_KEY) == "vcluster"
+    chosen = spec.data_plane or ("sidecar" if in_vcluster else "ambient")
+    if chosen == "ambient" and in_vcluster:
+        raise SpecError(
+            "spec.dataPlane",
+            f"ambient is not installed in a vCluster (the EnvironmentConfig's "
+            f"{CLUSTER_PROVIDER_KEY}): its istio-cni and ztunnel node agents are privileged "
+            "DaemonSets that would reconfigure the host cluster's nodes; use sidecar "
+            "(the default in a vCluster)",
+        )
+    return spec.model_copy(update={"data_plane": chosen})
 
 
 def compose(ctx: Context) -> None:
     """Compose the chain link by link, the gateway after istiod, then report."""
-    spec = ctx.spec(IstioSpec, ENV_DEFAULTS)
+    spec = _with_data_plane(ctx, ctx.spec(IstioSpec, ENV_DEFAULTS))
     crds = gateway_api.check(ctx, spec.gateway_api)
     charts = _install(ctx, spec)
-    _stages(ctx, spec, charts)
+    addresses = _observe_gateway(ctx, spec, charts)
+    _stages(ctx, spec, charts, addresses)
     ctx.stage("GatewayAPIReady", crds.ready, crds.reason, crds.message)
     common.report(ctx, list(charts.values()))
-    status: dict[str, Any] = {"revision": spec.revision} if spec.revision else {}
+    status: dict[str, Any] = {"dataPlane": spec.data_plane}
+    if spec.revision:
+        status["revision"] = spec.revision
     if crds.status is not None:
         status["gatewayApi"] = crds.status.model_dump(by_alias=True, exclude_none=True)
     if spec.ingress_gateway.enabled:
         gateway = IngressGatewayStatus(
-            namespace=spec.ingress_gateway.namespace, service=spec.ingress_gateway.name
+            namespace=spec.ingress_gateway.namespace,
+            service=spec.ingress_gateway.name,
+            addresses=addresses or None,
         )
-        status["ingressGateway"] = gateway.model_dump(by_alias=True)
+        status["ingressGateway"] = gateway.model_dump(by_alias=True, exclude_none=True)
     ctx.set_status(status)
 
 
 def _install(ctx: Context, spec: IstioSpec) -> dict[str, ChartStatus]:
     """Each link's Release once the one before is ready (or it exists), with its Usage."""
-    links = [*CHAIN, GATEWAY] if spec.ingress_gateway.enabled else list(CHAIN)
+    links = [*CONTROL_PLANE, *(NODE_AGENTS if spec.data_plane == "ambient" else ())]
+    if spec.ingress_gateway.enabled:
+        links.append(GATEWAY)
     releases: dict[str, dict[str, Any]] = {}
     charts: dict[str, ChartStatus] = {}
     for link in links:
@@ -159,18 +195,47 @@ def _install(ctx: Context, spec: IstioSpec) -> dict[str, ChartStatus]:
     return charts
 
 
+def _observe_gateway(ctx: Context, spec: IstioSpec, charts: dict[str, ChartStatus]) -> list[str]:
+    """The gateway Service's load balancer addresses, read through an Observe-only Object.
+
+    Helm's wait counts a LoadBalancer Service as ready once it has a ClusterIP, so the
+    Release is deployed while the load balancer is still pending; only the Service's
+    status.loadBalancer.ingress says it can be reached. Observed once the chart that
+    creates the Service is deployed; never created, changed or deleted by us.
+    """
+    gateway = spec.ingress_gateway
+    if not gateway.enabled or not (charts["gateway"].ready or ctx.is_composed(SERVICE_KEY)):
+        return []
+    ref = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": gateway.name, "namespace": gateway.namespace},
+    }
+    target = objects.Target(spec.provider_config_ref, str(ctx.namespace), orphan=False)
+    ctx.compose(
+        SERVICE_KEY, objects.observer(ctx, SERVICE_KEY, ref, target, ready_when=HAS_ADDRESS)
+    )
+    path = ("status", "atProvider", "manifest", "status", "loadBalancer", "ingress")
+    ingress = ctx.observed.get(SERVICE_KEY, *path)
+    entries = list(ingress.values) if ingress is not None else []
+    found = (field(e.struct_value, "hostname") or field(e.struct_value, "ip") for e in entries)
+    return [address for address in found if isinstance(address, str) and address]
+
+
 def _pending(chart: Chart, release: str, namespace: str) -> ChartStatus:
     """A chart still waiting for its predecessor: listed, not ready."""
     return ChartStatus.of(chart, release, namespace, ready=False)
 
 
-def _stages(ctx: Context, spec: IstioSpec, charts: dict[str, ChartStatus]) -> None:
+def _stages(
+    ctx: Context, spec: IstioSpec, charts: dict[str, ChartStatus], addresses: list[str]
+) -> None:
     """One condition per part of the mesh, naming what it waits for."""
-    parts = [("ControlPlaneReady", ("base", "istiod")), ("DataPlaneReady", ("cni", "ztunnel"))]
-    if spec.ingress_gateway.enabled:
-        parts.append(("IngressGatewayReady", ("gateway",)))
+    parts = [("ControlPlaneReady", ("base", "istiod"))]
+    if spec.data_plane == "ambient":
+        parts.append(("DataPlaneReady", ("cni", "ztunnel")))
     else:
-        ctx.not_required("IngressGatewayReady", "the ingress gateway is disabled")
+        ctx.not_required("DataPlaneReady", SIDECAR_DATA_PLANE)
     for type_, keys in parts:
         waiting = [charts[key].release for key in keys if not charts[key].ready]
         ctx.stage(
@@ -179,3 +244,20 @@ def _stages(ctx: Context, spec: IstioSpec, charts: dict[str, ChartStatus]) -> No
             "Available" if not waiting else "Installing",
             f"waiting for Helm release {', '.join(waiting)}" if waiting else "",
         )
+    gateway = spec.ingress_gateway
+    if not gateway.enabled:
+        ctx.not_required("IngressGatewayReady", "the ingress gateway is disabled")
+    elif not charts["gateway"].ready:
+        release = charts["gateway"].release
+        ctx.stage("IngressGatewayReady", False, "Installing", f"waiting for Helm release {release}")
+    elif not addresses:
+        controller = " (the AWS Load Balancer Controller provisions its NLB)"
+        ctx.stage(
+            "IngressGatewayReady",
+            False,
+            "WaitingForAddress",
+            f"the LoadBalancer Service {gateway.namespace}/{gateway.name} has no address yet"
+            + (controller if spec.profile == "aws" else ""),
+        )
+    else:
+        ctx.stage("IngressGatewayReady", True, "Available")

@@ -133,7 +133,7 @@ def compose(ctx: Context) -> None:
         if not spec.cluster_name:
             raise SpecError(
                 "spec.clusterName",
-                "is required when stack is k8s-monitoring (set it, or clusterName in the "
+                "is required when stack is k8s-monitoring (set it in the XR, or clusterName in the "
                 "EnvironmentConfig)",
             )
         pinned = K8S_MONITORING
