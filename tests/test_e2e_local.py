@@ -406,3 +406,40 @@ def test_upgrade_version_is_next_on_the_same_channel():
         assert next_version(old) == new
         assert release.channel(new) == release.channel(old)
         assert not release.check(new)
+
+
+def _argocd_config(ca: pki.CA, client_ca: pki.CA, server_name: str) -> dict:
+    import base64  # noqa: PLC0415
+
+    crt, key = client_ca.issue("admin", organization="system:masters", client=True)
+    b64 = lambda b: base64.b64encode(b).decode()  # noqa: E731
+    return {
+        "tlsClientConfig": {
+            "insecure": False,
+            "caData": b64(ca.cert_pem),
+            "certData": b64(crt),
+            "keyData": b64(key),
+            "serverName": server_name,
+        }
+    }
+
+
+def test_argocd_secret_alone_reaches_the_played_api(tmp_path):
+    """mTLS both ways: the served name is the Secret's, the client certificate the CA's."""
+    from e2e.local import reach  # noqa: PLC0415
+
+    ca = pki.CA.create("vcluster-ca")
+    with reach.PlayedApi(ca, "dev.cluster-dev.svc", "v1.36.0", tmp_path) as api:
+        config = _argocd_config(ca, ca, "dev.cluster-dev.svc")
+        assert reach.get_version("https://dev.cluster-dev.svc", config, api.port) == {
+            "gitVersion": "v1.36.0"
+        }
+        for bad in (
+            _argocd_config(ca, pki.CA.create("other"), "dev.cluster-dev.svc"),  # foreign client
+            _argocd_config(ca, ca, "prod.cluster-prod.svc"),  # a name the server is not
+        ):
+            with pytest.raises((ssl.SSLError, OSError)):
+                reach.get_version("https://dev.cluster-dev.svc", bad, api.port)
+        insecure = config | {"tlsClientConfig": config["tlsClientConfig"] | {"insecure": True}}
+        with pytest.raises(HarnessError):
+            reach.get_version("https://dev.cluster-dev.svc", insecure, api.port)

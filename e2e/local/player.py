@@ -58,6 +58,7 @@ from e2e.local import pki
 from e2e.local.kube import Kube, condition
 from kubernetes.dynamic.exceptions import ConflictError, ForbiddenError, NotFoundError
 
+from forge.preview import infra as preview_infra
 from forge.preview.vcluster import Credentials, kubeconfig, vcluster_secret
 
 FINALIZER = "finalizer.managedresource.crossplane.io"
@@ -121,6 +122,8 @@ class ProviderPlayer:
     errors: list[str] = field(default_factory=list)
     # (monotonic time, kind, namespace, name) of each managed resource let go.
     deleted: list[tuple[float, str, str, str]] = field(default_factory=list)
+    # The CA of each played vCluster, by (namespace, release): what its API would serve.
+    vcluster_cas: dict[tuple[str, str], pki.CA] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -174,6 +177,8 @@ class ProviderPlayer:
                 self._set_conditions(mr, [_cond("Ready", "False", "Deleting", _gen(mr))])
                 if played is OBJECT and not self._delete_applied(mr):
                     return  # the applied object is still going: the next pass looks again
+                if played is RELEASE and _chart(mr) == "gateway":
+                    self._gateway_service(mr, uninstall=True)
                 self.kube.patch(
                     mr,
                     {
@@ -232,11 +237,16 @@ class ProviderPlayer:
             self._connection_secret(mr, observed, in_cluster)
         if played is RELEASE and _chart(mr) == "vcluster":
             self._vcluster_secret(mr)
+        if played is RELEASE and _chart(mr) == "gateway":
+            self._gateway_service(mr)
+        ready = _readiness(mr, observed) if in_cluster else True
         self._set_conditions(
             mr,
             [
                 _cond("Synced", "True", "ReconcileSuccess", _gen(mr)),
-                _cond("Ready", "True", "Available", _gen(mr)),
+                _cond("Ready", "True", "Available", _gen(mr))
+                if ready
+                else _cond("Ready", "False", "Unavailable", _gen(mr)),
             ],
             at_provider=at_provider,
         )
@@ -416,6 +426,41 @@ class ProviderPlayer:
         )
         return observed if same else None
 
+    def _gateway_service(self, mr: dict, *, uninstall: bool = False) -> None:
+        """The Istio ``gateway`` chart's LoadBalancer Service (its ``values.name`` in the
+        release's namespace), and the address a load balancer controller gives it
+        (``forge.preview.infra``'s, what ``make preview`` plays); deleted on uninstall."""
+        values = mr["spec"]["forProvider"].get("values") or {}
+        name = values.get("name") or mr["metadata"]["name"]
+        namespace = mr["spec"]["forProvider"].get("namespace") or mr["metadata"]["namespace"]
+        if uninstall:
+            with contextlib.suppress(NotFoundError):
+                self.kube.delete("v1", "Service", name, namespace)
+            return
+        service = self.kube.get("v1", "Service", name, namespace)
+        if service is None:
+            if self.kube.get("v1", "Namespace", namespace) is None:
+                self.kube.apply(
+                    {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
+                )
+            service = self.kube.create(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Service",
+                    "metadata": {"name": name, "namespace": namespace},
+                    "spec": {
+                        "type": "LoadBalancer",
+                        "selector": {"istio": name},
+                        "ports": [{"name": "http2", "port": 80, "targetPort": 80}],
+                    },
+                }
+            )
+            self._say(f"gateway chart {namespace}/{name}: created its LoadBalancer Service")
+        if not (service.get("status") or {}).get("loadBalancer", {}).get("ingress"):
+            self.kube.patch(
+                service, {"status": preview_infra.load_balancer(service)}, subresource="status"
+            )
+
     def _vcluster_secret(self, mr: dict) -> None:
         """The kubeconfig Secret the vCluster writes once it runs."""
         name = mr["metadata"]["name"]
@@ -427,6 +472,7 @@ class ProviderPlayer:
         server = export.get("server") or "https://localhost:8443"
         context = export.get("context") or name
         ca = pki.CA.create(f"vcluster-{name}-ca")
+        self.vcluster_cas[(namespace, name)] = ca
         crt, key = ca.issue("admin", organization="system:masters", client=True)
         creds = Credentials(ca=ca.cert_pem.decode(), cert=crt.decode(), key=key.decode())
         config = kubeconfig(server, context, creds)
@@ -470,6 +516,18 @@ def _without_times(manifest: dict) -> dict:
     ]
     out["status"] = status
     return out
+
+
+def _readiness(mr: dict, live: dict) -> bool:
+    """An applied Object's ``spec.readiness.policy`` as provider-kubernetes judges it
+    (``DeriveFromCelQuery`` is not evaluated here: Ready once applied, as the default)."""
+    policy = (mr["spec"].get("readiness") or {}).get("policy") or "SuccessfulCreate"
+    conditions = (live.get("status") or {}).get("conditions") or []
+    if policy == "AllTrue":
+        return bool(conditions) and all(c.get("status") == "True" for c in conditions)
+    if policy == "DeriveFromObject":
+        return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+    return True
 
 
 def _sanitized(obj: dict) -> dict:

@@ -6,12 +6,14 @@ from __future__ import annotations
 import base64
 import json
 import time
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 from cryptography import x509
+from e2e.local import reach
 from e2e.local.aws import aws_lifecycle
 from e2e.local.controlplane import ROOT
 from e2e.local.env import CONFIGURATIONS, Environment
@@ -271,6 +273,24 @@ def _check_argocd_tls(argocd: dict, vc_secret: dict) -> str:
     return argocd["decoded"]["server"]
 
 
+def _reach(env: Environment, name: str, argocd: dict) -> str:
+    """Argo CD's cluster Secret, and nothing else, gets ``/version`` from the played
+    vCluster's API (served with the vCluster's CA for the Secret's server name)."""
+    from forge.versions import VCLUSTER_KUBERNETES  # noqa: PLC0415 (the function's)
+
+    ca = env.player.vcluster_cas.get((f"cluster-{name}", name))
+    if ca is None:
+        raise HarnessError(f"the player wrote no vc-{name} (no CA to serve with)")
+    server = argocd["decoded"]["server"]
+    config = argocd["config"]
+    host = config["tlsClientConfig"].get("serverName") or urllib.parse.urlsplit(server).hostname
+    with reach.PlayedApi(ca, host, VCLUSTER_KUBERNETES, env.workdir) as api:
+        got = reach.get_version(server, config, api.port)
+    if got.get("gitVersion") != VCLUSTER_KUBERNETES:
+        raise HarnessError(f"GET {server}/version answered {got}")
+    return f"GET /version: {got['gitVersion']}"
+
+
 def vcluster_lifecycle(env: Environment, budget: float) -> str:
     """A vCluster Cluster Ready (vc-<name> written by the played chart); the Argo CD
     cluster Secret read back as Argo CD reads it; a spec update converges with nothing
@@ -285,7 +305,9 @@ def vcluster_lifecycle(env: Environment, budget: float) -> str:
     vc_secret = env.kube.get("v1", "Secret", f"vc-{name}", f"cluster-{name}")
     if vc_secret is None:
         raise HarnessError(f"no Secret cluster-{name}/vc-{name}")
-    server = _check_argocd_tls(_argocd_secret(env, name), vc_secret)
+    argocd = _argocd_secret(env, name)
+    server = _check_argocd_tls(argocd, vc_secret)
+    version = _reach(env, name, argocd)
 
     before = _uids(env, obj)
     xr["spec"]["argocd"] = {"labels": {"team": "e2e"}}
@@ -319,8 +341,9 @@ def vcluster_lifecycle(env: Environment, budget: float) -> str:
     )
     deleted_s = time.monotonic() - t
     return (
-        f"Ready in {ready_s:.1f}s ({len(before)} composed); Argo CD reaches {server} with the "
-        f"vCluster's certificate; update: nothing recreated; deleted in {deleted_s:.1f}s "
+        f"Ready in {ready_s:.1f}s ({len(before)} composed); Argo CD's Secret alone reaches "
+        f"{server} (mTLS to the played vCluster API, {version}); update: nothing recreated; "
+        f"deleted in {deleted_s:.1f}s "
         f"in Usage order ({ordered} pairs)"
     )
 

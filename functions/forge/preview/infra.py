@@ -69,7 +69,7 @@ def _store(_obj: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _load_balancer(obj: dict[str, Any]) -> dict[str, Any]:
+def load_balancer(obj: dict[str, Any]) -> dict[str, Any]:
     """A LoadBalancer Service once its load balancer is provisioned (the NLB's DNS name)."""
     meta = obj["metadata"]
     name = f"{meta['namespace']}-{meta['name']}"[:32]
@@ -77,7 +77,7 @@ def _load_balancer(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 _INNER = {
-    ("v1", "Service"): _load_balancer,
+    ("v1", "Service"): load_balancer,
     ("cert-manager.io/v1", "ClusterIssuer"): _issuer,
     ("cert-manager.io/v1", "Certificate"): _certificate,
     ("external-secrets.io/v1", "ClusterSecretStore"): _store,
