@@ -1332,13 +1332,17 @@ def test_xrd_rules_agree_with_the_model():
 
 
 def test_example_xrs_are_valid_specs():
-    for path in ("examples/cluster-aws/xr.yaml", "examples/cluster-aws-large/xr.yaml"):
+    paths = ["examples/cluster-aws/xr.yaml", "examples/cluster-aws-large/xr.yaml"]
+    paths.append("examples/cluster-aws-token/xr.yaml")
+    specs = {}
+    for path in paths:
         xr = yaml.safe_load((ROOT / path).read_text())
-        ClusterSpec.model_validate(with_environment(path, xr))
-    seed = yaml.safe_load((ROOT / "examples/cluster-aws/xr.yaml").read_text())
-    without_role = copy.deepcopy(XR)
-    del without_role["spec"]["argocd"]
-    assert seed == without_role  # the seed verbatim; the role comes from the environment
+        specs[path] = ClusterSpec.model_validate(with_environment(path, xr))
+    for path in ("examples/cluster-aws/xr.yaml", "examples/cluster-aws-token/xr.yaml"):
+        seed = yaml.safe_load((ROOT / path).read_text())
+        assert seed == without_role()  # the seed verbatim; a role only from the environment
+    assert specs["examples/cluster-aws/xr.yaml"].argocd.role_arn == ARGOCD_ROLE
+    assert specs["examples/cluster-aws-token/xr.yaml"].argocd.role_arn is None
 
 
 # Examples -------------------------------------------------------------------------------------
@@ -1348,7 +1352,7 @@ def _example_stages(example: str) -> list[str]:
     return sorted(p.name for p in (ROOT / "examples" / example / "stages").iterdir() if p.is_dir())
 
 
-@pytest.mark.parametrize("example", ["cluster-aws", "cluster-aws-large"])
+@pytest.mark.parametrize("example", ["cluster-aws", "cluster-aws-large", "cluster-aws-token"])
 def test_example_stages_render_schema_valid_and_end_ready(
     example, function_servers, assert_schema_valid
 ):
@@ -1364,9 +1368,15 @@ def test_example_stages_render_schema_valid_and_end_ready(
         assert conditions["Ready"] == ("True" if name == names[-1] else "False"), name
     secret = next(d for d in composed if d["kind"] == "Secret")
     config = json.loads(decoded(secret)["config"])
+    assert config["tlsClientConfig"]["caData"] == aws.CA_DATA
+    if example == "cluster-aws-token":  # the environment names no role
+        assert set(config) == {"bearerToken", "tlsClientConfig"}
+        assert config["bearerToken"] == kubernetes.service_account_token(
+            "kube-system", "argocd-manager"
+        )
+        return
     assert set(config) == {"awsAuthConfig", "tlsClientConfig"}
     assert config["awsAuthConfig"]["roleARN"] == ARGOCD_ROLE
-    assert config["tlsClientConfig"]["caData"] == aws.CA_DATA
 
 
 def test_the_xr_name_must_be_a_valid_eks_cluster_name():
@@ -1555,3 +1565,28 @@ def test_an_unusable_token_is_reported_without_quoting_it(token_history, value):
     assert f"{NAMESPACE}/{TOKEN_SECRET}" in message and "'token'" in message
     if value:
         assert value.decode()[:5] not in message
+
+
+def test_two_clusters_without_a_role_share_no_token_objects():
+    """The in-cluster names are fixed (each cluster has its own API server); what lives on
+    the platform (Objects, the connection Secret and its requirement) is per Cluster,
+    also for a name that ends like another's pieces."""
+    owned: list[set[tuple[str, ...]]] = []
+    for name in ("dev", "dev-argocd"):
+        xr = without_role()
+        xr["metadata"]["name"] = name
+        history = converge(xr, required=written_required(xr), max_rounds=14)
+        final = history[-1]
+        assert final.composite_ready
+        mine: set[tuple[str, ...]] = set()
+        for key in (*MANAGER_KEYS, TOKEN_KEY):
+            obj = final.resources[key]
+            mine.add(("Object", obj["metadata"]["namespace"], obj["metadata"]["name"]))
+            config = obj["spec"]["providerConfigRef"]["name"]
+            mine.add(("ProviderConfig", obj["metadata"]["namespace"], config))
+        secret = final.resources[TOKEN_KEY]["spec"]["writeConnectionSecretToRef"]["name"]
+        mine.add(("Secret", f"cluster-{name}", secret))
+        selector = final.requirements["argocd-manager-token"]
+        assert ("Secret", selector.namespace, selector.match_name) in mine
+        owned.append(mine)
+    assert not owned[0] & owned[1]

@@ -133,11 +133,12 @@ def compose(e: Eks) -> Manager:
     where = f"{e.namespace}/{secret}"
     account_exists = is_ready(OBJECT_API_VERSION, "Object", ctx.observed.resource(ACCOUNT_KEY))
     if not (account_exists or ctx.is_composed(TOKEN_KEY)):
-        manager.pending = Pending(
-            "WaitingForToken",
-            f"waiting for the argocd-manager ServiceAccount in {SYSTEM_NAMESPACE}, then its "
-            f"token in Secret {where}",
-        )
+        if ctx.is_composed(ACCOUNT_KEY):  # before that, Argo CD waits for the cluster itself
+            manager.pending = Pending(
+                "WaitingForToken",
+                f"waiting for the argocd-manager ServiceAccount in {SYSTEM_NAMESPACE}, then "
+                f"its token in Secret {where}",
+            )
         return manager
     manager.objects[TOKEN_KEY] = _token_secret()
     manager.connections[TOKEN_KEY] = ObjectConnection(
