@@ -6,6 +6,12 @@ composes is a ``kubernetes.io/service-account-token`` Secret, whose ``data`` the
 cluster's token controller fills (``token``, ``ca.crt``, ``namespace``): the player
 fills it with an obviously fake token. ``status.atProvider.manifest`` shows the Secret
 as provider-kubernetes run with ``--sanitize-secrets`` reports it: ``data`` redacted.
+
+The observed stages of ``examples/cluster-aws-token`` come from this player (its
+connection Secret lands in the later stages' ``required.yaml``):
+
+    python -m tests.support.stages examples/cluster-aws-token created namespace-up \
+        network-up cluster-up kubeconfig-ready nodes-up crossplane-up token-written ready
 """
 
 from __future__ import annotations
