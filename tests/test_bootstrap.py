@@ -101,3 +101,23 @@ def test_readme_gives_the_kubectl_steps_the_e2e_runs():
     readme = (ROOT / "README.md").read_text()
     for step in bootstrap.kubectl_steps():
         assert "kubectl " + " ".join(step) in readme
+
+
+def test_provider_kubernetes_redacts_secrets_from_object_status(assert_schema_valid):
+    """provider-kubernetes copies what an Object applied into ``status.atProvider.manifest``,
+    Secret data included, unless it runs with --sanitize-secrets (v1.2.1
+    cmd/provider/main.go:90, internal/controller/namespaced/object/object.go:515): the
+    argocd-manager token Secret must not land in an Object's status, on the platform (the
+    bootstrap's provider) nor in a new cluster (the stack's)."""
+    boot = [o for o in _objects() if o["kind"] == "DeploymentRuntimeConfig"]
+    stacked = [
+        i.manifest for i in stack.build(Stack()) if i.manifest["kind"] == "DeploymentRuntimeConfig"
+    ]
+    for configs in (boot, stacked):
+        (runtime,) = [c for c in configs if c["metadata"]["name"] == "provider-kubernetes"]
+        template = runtime["spec"]["deploymentTemplate"]["spec"]
+        (container,) = template["template"]["spec"]["containers"]
+        assert container == {"name": "package-runtime", "args": ["--sanitize-secrets"]}
+        assert_schema_valid(runtime)
+    others = [c for c in stacked if c["metadata"]["name"] != "provider-kubernetes"]
+    assert others and all("deploymentTemplate" not in c["spec"] for c in others)

@@ -23,7 +23,7 @@ from forge.composers.eks import nodegroups
 from forge.composers.eks.cluster import target_version
 from forge.composers.eks.network import cidrs
 from forge.models.cluster import ClusterSpec, KubernetesVersion
-from forge.preview import aws
+from forge.preview import aws, kubernetes, player
 from tests.support import deletion, leaks
 from tests.support.lifecycle import converge
 from tests.support.providers import observe
@@ -426,23 +426,20 @@ def test_an_eks_cluster_manages_its_own_aws_resources_unless_told_not_to():
     assert off.resolved().stack.aws.enabled is False
 
 
-def test_argocd_role_is_required_for_eks_and_may_come_from_the_environment():
-    xr = xr_with()
-    del xr["spec"]["argocd"]
-    missing = render(build(xr))
-    assert missing.fatal == [
-        "invalid Cluster 'dev': spec.argocd.roleArn: is required when provider is aws: Argo CD "
-        "reaches EKS with this IAM role (set it here, or argocd.roleArn in the EnvironmentConfig)"
-    ]
+def test_the_seed_as_written_is_valid_and_the_role_may_come_from_the_environment():
+    """Issue 12 item 4: provider, region and nodeGroups alone, no Argo CD role anywhere."""
+    xr = without_role()
+    assert render(build(xr)).fatal == []
     xr["spec"]["environmentConfigRef"] = {"name": "dev"}
     env = {
         "apiVersion": "apiextensions.crossplane.io/v1beta1",
         "kind": "EnvironmentConfig",
         "metadata": {"name": "dev"},
-        "data": {"argocd": {"roleArn": ARGOCD_ROLE}},
+        "data": {"region": "us-west-2"},
     }
     assert render(build(xr)).fatal == []  # first call: the environment is still to come
     assert render(build(xr, required={"environment-configs": [env]})).fatal == []
+    # The examples' environment names the role (examples/cluster-aws): awsAuthConfig.
 
 
 def test_cluster_settings(final):
@@ -1335,13 +1332,17 @@ def test_xrd_rules_agree_with_the_model():
 
 
 def test_example_xrs_are_valid_specs():
-    for path in ("examples/cluster-aws/xr.yaml", "examples/cluster-aws-large/xr.yaml"):
+    paths = ["examples/cluster-aws/xr.yaml", "examples/cluster-aws-large/xr.yaml"]
+    paths.append("examples/cluster-aws-token/xr.yaml")
+    specs = {}
+    for path in paths:
         xr = yaml.safe_load((ROOT / path).read_text())
-        ClusterSpec.model_validate(with_environment(path, xr))
-    seed = yaml.safe_load((ROOT / "examples/cluster-aws/xr.yaml").read_text())
-    without_role = copy.deepcopy(XR)
-    del without_role["spec"]["argocd"]
-    assert seed == without_role  # the seed verbatim; the role comes from the environment
+        specs[path] = ClusterSpec.model_validate(with_environment(path, xr))
+    for path in ("examples/cluster-aws/xr.yaml", "examples/cluster-aws-token/xr.yaml"):
+        seed = yaml.safe_load((ROOT / path).read_text())
+        assert seed == without_role()  # the seed verbatim; a role only from the environment
+    assert specs["examples/cluster-aws/xr.yaml"].argocd.role_arn == ARGOCD_ROLE
+    assert specs["examples/cluster-aws-token/xr.yaml"].argocd.role_arn is None
 
 
 # Examples -------------------------------------------------------------------------------------
@@ -1351,7 +1352,7 @@ def _example_stages(example: str) -> list[str]:
     return sorted(p.name for p in (ROOT / "examples" / example / "stages").iterdir() if p.is_dir())
 
 
-@pytest.mark.parametrize("example", ["cluster-aws", "cluster-aws-large"])
+@pytest.mark.parametrize("example", ["cluster-aws", "cluster-aws-large", "cluster-aws-token"])
 def test_example_stages_render_schema_valid_and_end_ready(
     example, function_servers, assert_schema_valid
 ):
@@ -1367,9 +1368,15 @@ def test_example_stages_render_schema_valid_and_end_ready(
         assert conditions["Ready"] == ("True" if name == names[-1] else "False"), name
     secret = next(d for d in composed if d["kind"] == "Secret")
     config = json.loads(decoded(secret)["config"])
+    assert config["tlsClientConfig"]["caData"] == aws.CA_DATA
+    if example == "cluster-aws-token":  # the environment names no role
+        assert set(config) == {"bearerToken", "tlsClientConfig"}
+        assert config["bearerToken"] == kubernetes.service_account_token(
+            "kube-system", "argocd-manager"
+        )
+        return
     assert set(config) == {"awsAuthConfig", "tlsClientConfig"}
     assert config["awsAuthConfig"]["roleARN"] == ARGOCD_ROLE
-    assert config["tlsClientConfig"]["caData"] == aws.CA_DATA
 
 
 def test_the_xr_name_must_be_a_valid_eks_cluster_name():
@@ -1389,3 +1396,197 @@ def test_an_invalid_vpc_cidr_names_the_field_without_quoting_it():
     assert out.fatal == [
         "invalid Cluster 'dev': spec.aws.network.vpcCidr: is not a valid IPv4 CIDR"
     ]
+
+
+# Argo CD without an IAM role: the argocd-manager ServiceAccount's token -----------------------
+
+MANAGER_KEYS = ("argocd-manager-sa", "argocd-manager-role", "argocd-manager-binding")
+TOKEN_KEY = "argocd-manager-token"
+TOKEN_SECRET = "dev-argocd-manager"
+
+
+def without_role() -> dict[str, Any]:
+    xr = xr_with()
+    del xr["spec"]["argocd"]
+    return xr
+
+
+def written_required(xr: dict[str, Any]):
+    """Crossplane's answers to the function's requirements from what the providers wrote."""
+    from bench.scenarios import required_from  # noqa: PLC0415 - the bench's requirement loop
+
+    def required(observed: dict[str, Observed]) -> dict[str, list[dict[str, Any]]]:
+        return required_from(xr, player.written(observed), None)(observed)
+
+    return required
+
+
+@pytest.fixture(scope="module")
+def token_history() -> list[Rendered]:
+    xr = without_role()
+    return converge(xr, required=written_required(xr), max_rounds=14)
+
+
+def test_the_seed_without_a_role_registers_with_a_service_account_token(token_history):
+    final = token_history[-1]
+    assert final.composite_ready
+    assert final.fatal == []
+    config = json.loads(decoded(final.resources["argocd-cluster"])["config"])
+    assert config == {
+        "bearerToken": kubernetes.service_account_token("kube-system", "argocd-manager"),
+        "tlsClientConfig": {"insecure": False, "caData": aws.CA_DATA},
+    }
+    # No IAM role: no access entry for Argo CD (only what the spec's admins would get).
+    assert of_kind(final, "AccessEntry") == {}
+
+
+def test_argocd_manager_objects_are_those_argocd_cluster_add_makes(token_history):
+    final = token_history[-1]
+    inner = {
+        k: final.resources[k]["spec"]["forProvider"]["manifest"] for k in (*MANAGER_KEYS, TOKEN_KEY)
+    }
+    assert inner["argocd-manager-sa"] == {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": "argocd-manager", "namespace": "kube-system"},
+    }
+    assert inner["argocd-manager-role"] == {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": "argocd-manager-role"},
+        "rules": [
+            {"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]},
+            {"nonResourceURLs": ["*"], "verbs": ["*"]},
+        ],
+    }
+    assert inner["argocd-manager-binding"] == {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": "argocd-manager-role-binding"},
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "ClusterRole",
+            "name": "argocd-manager-role",
+        },
+        "subjects": [
+            {"kind": "ServiceAccount", "name": "argocd-manager", "namespace": "kube-system"}
+        ],
+    }
+    assert inner[TOKEN_KEY] == {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": "argocd-manager-long-lived-token",
+            "namespace": "kube-system",
+            "annotations": {"kubernetes.io/service-account.name": "argocd-manager"},
+        },
+        "type": "kubernetes.io/service-account-token",
+    }
+    for key in (*MANAGER_KEYS, TOKEN_KEY):
+        obj = final.resources[key]
+        assert obj["metadata"] == {"name": f"dev-{key}", "namespace": NAMESPACE}
+        assert obj["spec"]["providerConfigRef"] == {"kind": "ProviderConfig", "name": "dev"}
+        assert "Delete" not in obj["spec"]["managementPolicies"]  # dies with the cluster
+        usage = final.resources[f"usage-{key}"]["spec"]
+        assert usage["of"]["resourceRef"] == {"name": "dev"}
+        assert usage["by"]["resourceRef"] == {"name": f"dev-{key}"}
+
+
+def test_the_token_comes_back_only_through_the_objects_connection_secret(token_history):
+    final = token_history[-1]
+    spec = final.resources[TOKEN_KEY]["spec"]
+    assert spec["connectionDetails"] == [
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "name": "argocd-manager-long-lived-token",
+            "namespace": "kube-system",
+            "fieldPath": "data.token",
+            "toConnectionSecretKey": "token",
+        }
+    ]
+    assert spec["writeConnectionSecretToRef"] == {"name": TOKEN_SECRET}
+    selector = final.requirements["argocd-manager-token"]
+    assert (selector.api_version, selector.kind) == ("v1", "Secret")
+    assert (selector.namespace, selector.match_name) == (NAMESPACE, TOKEN_SECRET)
+    token = kubernetes.service_account_token("kube-system", "argocd-manager")
+    for out in token_history:
+        leaks.assert_only_in_secrets(out, [token], allowed={"argocd-cluster"})
+
+
+def test_argocd_manager_objects_wait_for_their_inputs(token_history):
+    observed: dict[str, Observed] = {}
+    for out in token_history:
+        keys = set(out.resources)
+        for key in MANAGER_KEYS:
+            if key in keys and key not in observed:
+                assert "provider-config-kubernetes" in observed, f"{key} before its ProviderConfig"
+        if TOKEN_KEY in keys and TOKEN_KEY not in observed:
+            assert "argocd-manager-sa" in observed, "a token Secret before its ServiceAccount"
+        if "argocd-manager-token" in out.requirements:
+            assert TOKEN_KEY in observed, "asked for the connection Secret before its Object"
+        if "argocd-cluster" not in keys:
+            status, reason, message = condition(out, "ArgoCDRegistered")
+            if TOKEN_KEY in keys:
+                assert (status, reason) == (FALSE, "WaitingForToken")
+                assert f"{NAMESPACE}/{TOKEN_SECRET}" in message
+        observed = observed_of(out)
+    assert any(
+        TOKEN_KEY in o.resources and "argocd-cluster" not in o.resources for o in token_history
+    )
+
+
+def test_with_a_role_no_token_objects_and_no_requirement(final):
+    assert not {*MANAGER_KEYS, TOKEN_KEY} & set(final.resources)
+    assert "argocd-manager-token" not in final.requirements
+
+
+@pytest.mark.parametrize(
+    "value",
+    [b"", b"two words", b"line\nbreak", b"x" * (17 * 1024)],
+    ids=["empty", "space", "newline", "too-large"],
+)
+def test_an_unusable_token_is_reported_without_quoting_it(token_history, value):
+    xr = without_role()
+    # The round that first sees the token Object: the Argo CD Secret is not composed yet.
+    last = next(o for o in token_history if TOKEN_KEY in o.resources)
+    observed = observed_of(last)
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": TOKEN_SECRET, "namespace": NAMESPACE},
+        "data": {"token": base64.b64encode(value).decode()},
+    }
+    out = render(build(xr, observed=observed, required={"argocd-manager-token": [secret]}))
+    assert out.fatal == []
+    assert "argocd-cluster" not in out.resources
+    status, reason, message = condition(out, "ArgoCDRegistered")
+    assert (status, reason) == (FALSE, "TokenInvalid")
+    assert f"{NAMESPACE}/{TOKEN_SECRET}" in message and "'token'" in message
+    if value:
+        assert value.decode()[:5] not in message
+
+
+def test_two_clusters_without_a_role_share_no_token_objects():
+    """The in-cluster names are fixed (each cluster has its own API server); what lives on
+    the platform (Objects, the connection Secret and its requirement) is per Cluster,
+    also for a name that ends like another's pieces."""
+    owned: list[set[tuple[str, ...]]] = []
+    for name in ("dev", "dev-argocd"):
+        xr = without_role()
+        xr["metadata"]["name"] = name
+        history = converge(xr, required=written_required(xr), max_rounds=14)
+        final = history[-1]
+        assert final.composite_ready
+        mine: set[tuple[str, ...]] = set()
+        for key in (*MANAGER_KEYS, TOKEN_KEY):
+            obj = final.resources[key]
+            mine.add(("Object", obj["metadata"]["namespace"], obj["metadata"]["name"]))
+            config = obj["spec"]["providerConfigRef"]["name"]
+            mine.add(("ProviderConfig", obj["metadata"]["namespace"], config))
+        secret = final.resources[TOKEN_KEY]["spec"]["writeConnectionSecretToRef"]["name"]
+        mine.add(("Secret", f"cluster-{name}", secret))
+        selector = final.requirements["argocd-manager-token"]
+        assert ("Secret", selector.namespace, selector.match_name) in mine
+        owned.append(mine)
+    assert not owned[0] & owned[1]

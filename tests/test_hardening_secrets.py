@@ -1,8 +1,9 @@
 """Secret inputs never leak: only composed v1 Secrets may carry them.
 
 A sentinel is written into every secret input of every fully provisioned scenario:
-connection details of observed resources (kubeconfigs, endpoints, CAs), the data of
-required Secrets (such as vCluster's ``vc-<name>``), and the step credentials. Inside
+connection details of observed resources (kubeconfigs, endpoints, CAs, tokens), the
+data of required Secrets (such as vCluster's ``vc-<name>`` and the argocd-manager token's
+connection Secret ``<name>-argocd-manager``), and the step credentials. Inside
 kubeconfigs it goes into every credential field (token, client key and certificate,
 CA), inside PEM and YAML as a leading comment line, elsewhere as a prefix. The
 sentinel sits at the start of each value and its length is a multiple of 3, so its
@@ -129,13 +130,16 @@ def assert_no_leak(out: Rendered) -> None:
 
 
 def secrets_holding_it(out: Rendered) -> list[str]:
-    """Composed v1 Secrets that carry the sentinel (in any encoding)."""
+    """Composed v1 Secrets that carry the sentinel (in any encoding, also inside a data
+    value: Argo CD's ``config`` is base64 of JSON that holds it at any offset)."""
     needles = [f for n in NEEDLES for f in leaks.forms(n)]
-    return [
-        key
-        for key, m in out.resources.items()
-        if m.get("kind") == "Secret" and any(n in str(m) for n in needles)
-    ]
+
+    def holds(secret: dict[str, Any]) -> bool:
+        values = [str(secret)]
+        values += [unb64(str(v)) or "" for v in (secret.get("data") or {}).values()]
+        return any(n in value for n in needles for value in values)
+
+    return [key for key, m in out.resources.items() if m.get("kind") == "Secret" and holds(m)]
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
@@ -153,10 +157,14 @@ def test_corrupt_secret_inputs_answer_without_leaking(scenario):
     assert_no_leak(out)
 
 
-def test_sentinel_is_followed_into_the_argocd_secret():
-    """The check can see a copy: vCluster's client key does land in Argo CD's Secret."""
-    vcluster = next(s for s in SCENARIOS if s.name == "cluster-vcluster")
-    assert secrets_holding_it(render(injected(vcluster))), "sentinel lost: the check is blind"
+@pytest.mark.parametrize("name", ["cluster-vcluster", "cluster-aws-token"])
+def test_sentinel_is_followed_into_the_argocd_secret(name):
+    """The check can see a copy: vCluster's client key, and the argocd-manager token an EKS
+    cluster without an Argo CD role hands back, do land in Argo CD's Secret (only)."""
+    scenario = next(s for s in SCENARIOS if s.name == name)
+    assert secrets_holding_it(render(injected(scenario))) == ["argocd-cluster"], (
+        "sentinel lost: the check is blind"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -183,3 +191,21 @@ def test_debug_logs_never_carry_secret_inputs(debug_server):
     assert "invalid composite resource" in logs, "debug server logged nothing: check is blind"
     for needle in (f for n in NEEDLES for f in leaks.forms(n)):
         assert needle not in logs, "secret material in the server's debug logs"
+
+
+def test_an_unsanitized_object_status_is_never_copied():
+    """provider-kubernetes without --sanitize-secrets reports the data of the token Secret
+    it applied in the Object's ``status.atProvider.manifest``: the function reads nothing
+    from there, so that copy reaches no composed resource (not even Argo CD's Secret)."""
+    scenario = next(s for s in SCENARIOS if s.name == "cluster-aws-token")
+    req = fnv1.RunFunctionRequest()
+    req.CopyFrom(scenario.request)
+    observed = req.observed.resources["argocd-manager-token"].resource
+    manifest = resource.struct_to_dict(observed)
+    inner = manifest["status"]["atProvider"]["manifest"]
+    inner["data"] = {"token": b64(TOKEN + "eyJhbGciOi"), "ca.crt": b64(HEADER + "CA")}
+    observed.Clear()
+    observed.update(manifest)
+    out = render(req)
+    assert out.composite_ready
+    leaks.assert_only_in_secrets(out, NEEDLES, allowed=set())

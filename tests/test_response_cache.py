@@ -2,8 +2,9 @@
 
 With ``--enable-function-response-cache`` Crossplane writes responses to disk for
 their TTL; a response composing the Argo CD cluster Secret carries the vCluster's
-client key. Responses that carry a Secret (ours or an earlier step's) or connection
-details say TTL 0 (not cacheable); the others keep the SDK's default.
+client key or an EKS cluster's argocd-manager token. Responses that carry a Secret
+(ours or an earlier step's) or connection details say TTL 0 (not cacheable); the
+others keep the SDK's default.
 """
 
 from __future__ import annotations
@@ -46,6 +47,17 @@ def test_the_argocd_secret_with_a_client_key_is_never_cached():
     out = render(vcluster.request)
     config = json.loads(base64.b64decode(out.resources["argocd-cluster"]["data"]["config"]))
     assert config["tlsClientConfig"]["keyData"]
+    assert ttl(out.response) == datetime.timedelta(0)
+
+
+def test_the_argocd_secret_with_a_bearer_token_is_never_cached():
+    """EKS without an Argo CD role: the argocd-manager token, read from its connection
+    Secret (a required resource), goes into the Argo CD Secret of an uncached response."""
+    eks = next(s for s in SCENARIOS if s.name == "cluster-aws-token")
+    out = render(eks.request)
+    config = json.loads(base64.b64decode(out.resources["argocd-cluster"]["data"]["config"]))
+    assert config["bearerToken"]
+    assert "argocd-manager-token" in eks.request.required_resources
     assert ttl(out.response) == datetime.timedelta(0)
 
 

@@ -216,9 +216,10 @@ def footprint_of(xr_namespace: str, out: Rendered) -> set[tuple[str, ...]]:
             found.add(
                 ("aws", "eks cluster", manifest["spec"]["forProvider"]["region"], meta["name"])
             )
-    secret = out.requirements.get("vcluster-kubeconfig")
-    if secret is not None:  # the Secret vCluster writes for this Cluster
-        found.add(("platform", "v1", "Secret", secret.namespace, secret.match_name))
+    for requirement in ("vcluster-kubeconfig", "argocd-manager-token"):
+        secret = out.requirements.get(requirement)
+        if secret is not None:  # a Secret vCluster or provider-kubernetes writes for it
+            found.add(("platform", "v1", "Secret", secret.namespace, secret.match_name))
     return found
 
 

@@ -40,6 +40,36 @@ class AwsAuth:
 
 
 @dataclass(frozen=True)
+class BearerToken:
+    """A ServiceAccount token Argo CD presents (EKS without an IAM role). Secret material:
+    only ever written into the Argo CD cluster Secret."""
+
+    token: str
+
+    def __repr__(self) -> str:
+        return "BearerToken(<redacted>)"
+
+
+@dataclass(frozen=True)
+class Pending:
+    """Why Argo CD's credentials are not known yet, as a stage reason and message."""
+
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class ObjectConnection:
+    """Fields of an object applied into the new cluster that provider-kubernetes copies
+    into the Object's connection Secret ``secret`` (in the Object's namespace on the
+    platform): ``fields`` maps each connection key to a field path of that object. The
+    only way a value made inside the new cluster comes back to the platform."""
+
+    secret: str
+    fields: Mapping[str, str]
+
+
+@dataclass(frozen=True)
 class ClusterRelease:
     """A chart the provider part wants installed into the new cluster (EKS: the AWS Load
     Balancer Controller). ``name`` names the Release MR and the Helm release."""
@@ -68,6 +98,10 @@ class ClusterAccess:
     ``cluster_releases`` are charts it wants installed there, by composition key, each
     once its own inputs are ready (EKS: the load balancer controller once nodes, DNS
     and its identity are); bootstrap installs them through the helm ProviderConfig.
+    ``cluster_object_connections`` says, by the same keys, which of those objects'
+    fields come back in a connection Secret (EKS without a role: the argocd-manager
+    token). ``bearer_token`` is that token once read; ``argocd_pending`` says what Argo
+    CD's credentials still wait for, when the provider part knows better than "inputs".
     """
 
     namespace: str
@@ -77,11 +111,14 @@ class ClusterAccess:
     kubeconfig: SecretKey | None = None
     client_certificate: ClientCertificate | None = None
     aws_auth: AwsAuth | None = None
+    bearer_token: BearerToken | None = None
+    argocd_pending: Pending | None = None
     kubernetes_version: str | None = None
     cluster_resource: Mapping[str, Any] | None = None
     nodes_ready: bool = True
     cluster_objects: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     cluster_releases: Mapping[str, ClusterRelease] = field(default_factory=dict)
+    cluster_object_connections: Mapping[str, ObjectConnection] = field(default_factory=dict)
 
 
 def namespace_for(xr_name: str) -> str:

@@ -3,8 +3,9 @@
 One v1 Secret, ``<name>-cluster`` in Argo CD's namespace, in the format of Argo
 CD's declarative setup ("Clusters"): label ``argocd.argoproj.io/secret-type:
 cluster``, data ``name``, ``server``, ``config`` (and ``project``). ``config``
-carries ``tlsClientConfig`` with the CA and client certificate (vCluster), or
-``awsAuthConfig`` (cluster name, IAM role) plus the CA (EKS). It is the only
+carries ``tlsClientConfig`` with the CA and client certificate (vCluster), or for
+EKS the CA plus ``awsAuthConfig`` (cluster name, IAM role) when Argo CD has a role,
+else ``bearerToken`` (the argocd-manager ServiceAccount's token). It is the only
 object the cluster's credentials are ever written to.
 
 It is composed only once the server, the CA and the credentials are all known.
@@ -54,12 +55,16 @@ def compose(ctx: Context, spec: ClusterSpec, access: ClusterAccess) -> str | Non
     if data is None and ctx.is_composed(KEY):
         data = _observed_data(ctx)
     if data is None:
-        ctx.stage(
-            "ArgoCDRegistered",
-            False,
-            "WaitingForCredentials",
-            "waiting for the cluster's server, CA and credentials",
-        )
+        pending = access.argocd_pending
+        if pending is not None:
+            ctx.stage("ArgoCDRegistered", False, pending.reason, pending.message)
+        else:
+            ctx.stage(
+                "ArgoCDRegistered",
+                False,
+                "WaitingForCredentials",
+                "waiting for the cluster's server, CA and credentials",
+            )
         return None
     labels = {
         **spec.argocd.labels,
@@ -122,7 +127,7 @@ def namespace_problem(namespace: object) -> str:
 
 
 def _config(access: ClusterAccess) -> dict[str, Any] | None:
-    """Argo CD's ``config``: TLS client certificate, or IAM role auth for EKS."""
+    """Argo CD's ``config``: TLS client certificate, or for EKS IAM role auth or a token."""
     if not access.ca_data:
         return None
     tls: dict[str, Any] = {"insecure": False, "caData": access.ca_data}
@@ -131,6 +136,8 @@ def _config(access: ClusterAccess) -> dict[str, Any] | None:
     if access.aws_auth is not None:
         aws = {"clusterName": access.aws_auth.cluster_name, "roleARN": access.aws_auth.role_arn}
         return {"awsAuthConfig": aws, "tlsClientConfig": tls}
+    if access.bearer_token is not None:
+        return {"bearerToken": access.bearer_token.token, "tlsClientConfig": tls}
     if access.client_certificate is not None:
         tls["certData"] = access.client_certificate.cert_data
         tls["keyData"] = access.client_certificate.key_data

@@ -12,7 +12,9 @@ Each step is composed once its input exists, and stays composed after that:
    our Function), Objects applied through the kubernetes one, once Crossplane is
    deployed;
 4. what the provider part wants in the new cluster: ``ClusterAccess.cluster_objects``
-   (EKS's default StorageClass), Objects through the kubernetes one once it exists,
+   (EKS's default StorageClass, Argo CD's argocd-manager ServiceAccount and token),
+   Objects through the kubernetes one once it exists (with the connection Secret
+   ``ClusterAccess.cluster_object_connections`` asks for),
    and ``ClusterAccess.cluster_releases`` (EKS's load balancer controller), Releases
    through the helm one once it exists.
 
@@ -105,7 +107,11 @@ def _cluster_objects(ctx: Context, access: ClusterAccess, config: str, exists: b
     )
     for key, manifest in access.cluster_objects.items():
         if exists or ctx.is_composed(key):
-            ctx.compose(key, objects.wrap(ctx, key, dict(manifest), target, orphan=True))
+            connection = access.cluster_object_connections.get(key)
+            wrapped = objects.wrap(
+                ctx, key, dict(manifest), target, orphan=True, connection=connection
+            )
+            ctx.compose(key, wrapped)
             _hold_cluster(ctx, access, key)
 
 

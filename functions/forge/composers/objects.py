@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from forge.composers.access import ObjectConnection
 from forge.composers.stack import StackItem
 from forge.core import naming
 from forge.core.context import Context
@@ -30,13 +31,26 @@ class Target:
 
 
 def wrap(
-    ctx: Context, key: str, manifest: dict[str, Any], target: Target, *, orphan: bool
+    ctx: Context,
+    key: str,
+    manifest: dict[str, Any],
+    target: Target,
+    *,
+    orphan: bool,
+    connection: ObjectConnection | None = None,
 ) -> dict[str, Any]:
-    """An Object applying ``manifest`` through ``target``'s ProviderConfig."""
+    """An Object applying ``manifest`` through ``target``'s ProviderConfig.
+
+    With ``connection``, provider-kubernetes copies the named fields of the applied
+    object into a connection Secret in the Object's namespace (and nowhere else).
+    """
     spec: dict[str, Any] = {
         "forProvider": {"manifest": manifest},
         "providerConfigRef": target.provider_config.model_dump(),
     }
+    if connection is not None:
+        spec["connectionDetails"] = _connection_details(manifest, connection)
+        spec["writeConnectionSecretToRef"] = {"name": connection.secret}
     if orphan:
         spec["managementPolicies"] = ORPHAN_POLICIES
     if manifest["apiVersion"].startswith("pkg.crossplane.io/") and manifest["kind"] in {
@@ -69,6 +83,26 @@ def observer(
             "readiness": {"policy": "DeriveFromCelQuery", "celQuery": ready_when},
         },
     }
+
+
+def _connection_details(
+    manifest: dict[str, Any], connection: ObjectConnection
+) -> list[dict[str, str]]:
+    """provider-kubernetes' references to fields of the applied object itself."""
+    meta = manifest["metadata"]
+    where = {"name": meta["name"]}
+    if "namespace" in meta:
+        where["namespace"] = meta["namespace"]
+    return [
+        {
+            "apiVersion": manifest["apiVersion"],
+            "kind": manifest["kind"],
+            **where,
+            "fieldPath": path,
+            "toConnectionSecretKey": key,
+        }
+        for key, path in sorted(connection.fields.items())
+    ]
 
 
 @dataclass(frozen=True)

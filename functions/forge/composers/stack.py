@@ -18,6 +18,13 @@ CROSSPLANE_NAMESPACE = "crossplane-system"
 # cluster-admin in-cluster because they install arbitrary charts and objects.
 AWS_ACCOUNT = "provider-aws"
 IN_CLUSTER_ADMINS = frozenset({"provider-helm", "provider-kubernetes"})
+# provider-kubernetes copies every object an Object applies into its status, Secret data
+# included, unless told not to (v1.2.1 cmd/provider/main.go:90, object.go:515); the
+# argocd-manager token Secret is applied through an Object. Crossplane keeps these args
+# on the provider's container and sets the selector itself (crossplane v2.3.4
+# internal/controller/pkg/runtime/runtime.go:198-233).
+PROVIDER_ARGS = {"provider-kubernetes": ["--sanitize-secrets"]}
+RUNTIME_CONTAINER = "package-runtime"
 Phase = Literal["runtime", "package", "config"]
 
 
@@ -98,11 +105,19 @@ def _runtime_config(service_account: str, annotations: dict[str, str]) -> dict:
     metadata: dict[str, Any] = {"name": service_account}
     if annotations:
         metadata["annotations"] = annotations
+    spec: dict[str, Any] = {"serviceAccountTemplate": {"metadata": metadata}}
+    args = PROVIDER_ARGS.get(service_account)
+    if args:
+        container = {"name": RUNTIME_CONTAINER, "args": list(args)}
+        # A DeploymentSpec needs a selector; Crossplane replaces it with its own.
+        spec["deploymentTemplate"] = {
+            "spec": {"selector": {}, "template": {"spec": {"containers": [container]}}}
+        }
     return {
         "apiVersion": "pkg.crossplane.io/v1beta1",
         "kind": "DeploymentRuntimeConfig",
         "metadata": {"name": service_account},
-        "spec": {"serviceAccountTemplate": {"metadata": metadata}},
+        "spec": spec,
     }
 
 

@@ -427,7 +427,11 @@ class ArgoCD(Model):
     role_arn: str | None = Field(
         default=None,
         pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$",
-        description="EKS only: the IAM role Argo CD assumes (awsAuthConfig) and gets access to.",
+        description=(
+            "EKS only: the IAM role Argo CD assumes (awsAuthConfig) and gets an access entry "
+            "for. Without one, Argo CD gets the token of an argocd-manager ServiceAccount in "
+            "the new cluster, as `argocd cluster add` makes it."
+        ),
     )
 
 
@@ -498,12 +502,6 @@ class ClusterSpec(Model):
         reject_duplicates(
             (g.name for g in self.node_groups), "nodeGroups[{}].name", "node group name"
         )
-        if self.provider == "aws" and not self.argocd.role_arn:
-            raise FieldError(
-                "argocd.roleArn",
-                "is required when provider is aws: Argo CD reaches EKS with this IAM role "
-                "(set it here, or argocd.roleArn in the EnvironmentConfig)",
-            )
         return self
 
     @model_validator(mode="after")

@@ -82,7 +82,9 @@ def manifests() -> list[BootstrapFile]:
             "02-provider-kubernetes.yaml",
             "provider-kubernetes, in-cluster cluster-admin: a PlatformCluster applies the\n"
             "platform's own stack through it. Named as Crossplane names the Configurations'\n"
-            "dependency on it, so the package manager sees one package, not two.",
+            "dependency on it, so the package manager sees one package, not two. Run with\n"
+            "--sanitize-secrets: an Object's status never copies a Secret's data (an EKS\n"
+            "Cluster's argocd-manager token Secret is applied through an Object).",
             _stack_items(
                 "runtime-provider-kubernetes",
                 "rbac-provider-kubernetes",

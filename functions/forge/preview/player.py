@@ -3,9 +3,10 @@
 ``observe`` turns a desired composed resource into what the cluster would report once
 its provider has created it: a name, Ready/Synced conditions, package health, Release
 state, and the kind-specific status (endpoints, ARNs, CAs) and connection details of
-the hooks in ``STATUS`` and ``CONNECTION`` (``aws``, ``infra``). ``written`` is what the
-providers write beside their resources: connection Secrets, and vCluster's kubeconfig
-Secret. No kubelet runs anything: this is the documented stand-in for the providers.
+the hooks in ``STATUS`` and ``CONNECTION`` (``aws``, ``infra``, ``kubernetes``).
+``written`` is what the providers write beside their resources: connection Secrets
+(ClusterAuth's kubeconfig, an Object's token), and vCluster's kubeconfig Secret. No
+kubelet runs anything: this is the documented stand-in for the providers.
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from forge.preview import aws, infra, vcluster
+from forge.preview import aws, infra, kubernetes, vcluster
 from forge.preview.hooks import ConnectionHook, Hooks, Manifest
 
 # (apiVersion, kind) -> extra status / connection details the real provider writes.
 STATUS: Hooks = {**aws.STATUS, **infra.STATUS}
-CONNECTION: dict[tuple[str, str], ConnectionHook] = dict(aws.CONNECTION)
+CONNECTION: dict[tuple[str, str], ConnectionHook] = {**aws.CONNECTION, **kubernetes.CONNECTION}
 
 _TRUE = "True"
 
@@ -74,6 +75,7 @@ def observe(key: str, desired: Manifest) -> Observed:
         inner_group = inner["apiVersion"].rpartition("/")[0]
         if inner_group == "pkg.crossplane.io" and inner["kind"] in {"Provider", "Function"}:
             inner["status"] = _package_status()
+        inner = kubernetes.observed_manifest(inner)
         manifest["status"] = {**_managed_status(), "atProvider": {"manifest": inner}}
     elif kind == "Release" and group.startswith("helm"):
         manifest["status"] = {**_managed_status(), "atProvider": {"state": "deployed"}}

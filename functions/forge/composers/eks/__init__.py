@@ -3,7 +3,9 @@
 In real-world order: network -> IAM -> control plane -> networking add-ons ->
 node groups -> workload add-ons (and the default StorageClass they serve) and
 the AWS Load Balancer Controller -> access entries -> Pod Identity for the
-cluster's own Crossplane and for the infrastructure bundle's workloads -> kubeconfig.
+cluster's own Crossplane and for the infrastructure bundle's workloads -> kubeconfig
+-> without an Argo CD IAM role, the argocd-manager ServiceAccount and its token in
+the new cluster (``argocd_manager``).
 Everything lives in the cluster's namespace on the platform and uses
 ``spec.aws.providerConfigRef``. ``compose`` returns how the rest of the Cluster
 reaches the new cluster; each field is set only once what it describes exists.
@@ -17,6 +19,7 @@ from forge.composers.access import AwsAuth, ClusterAccess
 from forge.composers.eks import (
     access,
     addons,
+    argocd_manager,
     cluster,
     iam,
     identity,
@@ -67,6 +70,7 @@ def compose(ctx: Context, spec: ClusterSpec) -> ClusterAccess:
         e, Parts(net, roles, plane, groups, installed, balancing, admitted, own, bundle, secret)
     )
     argocd_role = spec.argocd.role_arn
+    manager = argocd_manager.compose(e)
     return ClusterAccess(
         namespace=e.namespace,
         server=plane.endpoint,
@@ -80,8 +84,11 @@ def compose(ctx: Context, spec: ClusterSpec) -> ClusterAccess:
         kubernetes_version=plane.version or plane.manifest["spec"]["forProvider"]["version"],
         cluster_resource=plane.manifest if plane.composed else None,
         nodes_ready=groups.ready,
-        cluster_objects=storage.compose(e, installed),
+        bearer_token=manager.token,
+        argocd_pending=manager.pending,
+        cluster_objects={**storage.compose(e, installed), **manager.objects},
         cluster_releases=balancing.releases,
+        cluster_object_connections=manager.connections,
     )
 
 
