@@ -179,8 +179,9 @@ def _wait(env: Environment, what: str, check, deadline: float):
 
 def aws_lifecycle(env: Environment, budget: float) -> str:  # noqa: PLR0915 (one story)
     """The seed's EKS Cluster (gitops-design.md, verbatim) with only the environment's
-    EnvironmentConfig: Ready; a second node group converges with nothing replaced;
-    deleted in Usage order with nothing left."""
+    EnvironmentConfig, which names no Argo CD role (examples/cluster-aws-token): Ready,
+    registered with Argo CD by the argocd-manager token; a second node group converges
+    with nothing replaced; deleted in Usage order with nothing left."""
     from e2e.local.scenarios import (  # noqa: PLC0415 (scenarios imports this module)
         _argocd_secret,
         _uids,
@@ -192,7 +193,7 @@ def aws_lifecycle(env: Environment, budget: float) -> str:  # noqa: PLR0915 (one
     )
 
     deadline = time.monotonic() + budget
-    base = ROOT / "examples" / "cluster-aws"
+    base = ROOT / "examples" / "cluster-aws-token"
     t = time.monotonic()
     install(env)
     install_s = time.monotonic() - t
@@ -213,14 +214,17 @@ def aws_lifecycle(env: Environment, budget: float) -> str:  # noqa: PLR0915 (one
         obj = wait_ready(env, xr, deadline)
         ready_s = time.monotonic() - t
 
-        # The Argo CD cluster Secret: awsAuthConfig and the EKS cluster's CA.
+        # The Argo CD cluster Secret: the argocd-manager token and the EKS cluster's CA.
         argocd = _argocd_secret(env, name)
         cfg = argocd["config"]
         ca_pem = player.ca(ns, name).cert_pem
         if base64.b64decode(cfg["tlsClientConfig"]["caData"]) != ca_pem:
             raise HarnessError("Argo CD's caData is not the EKS cluster's CA")
-        if cfg.get("awsAuthConfig", {}).get("clusterName") != name:
-            raise HarnessError(f"Argo CD awsAuthConfig: {cfg.get('awsAuthConfig')}")
+        token = env.kube.get("v1", "Secret", f"{name}-argocd-manager", ns)
+        if token is None or "awsAuthConfig" in cfg:
+            raise HarnessError(f"no argocd-manager token registration: {sorted(cfg)}")
+        if cfg.get("bearerToken") != base64.b64decode(token["data"]["token"]).decode():
+            raise HarnessError("Argo CD's bearerToken is not the connection Secret's token")
         refs = obj["spec"]["crossplane"]["resourceRefs"]
         groups_before = [r["name"] for r in refs if r["kind"] == "NodeGroup"]
 
@@ -305,7 +309,8 @@ def aws_lifecycle(env: Environment, budget: float) -> str:  # noqa: PLR0915 (one
         raise HarnessError(f"the AWS player failed: {player.errors[-1]}")
     return (
         f"{len(aws_crds())} AWS CRDs in {install_s:.1f}s; Ready in {ready_s:.1f}s "
-        f"({len(before)} composed); Argo CD: awsAuthConfig, the EKS CA; second node group "
+        f"({len(before)} composed); Argo CD: the argocd-manager bearerToken (from the token "
+        f"Object's connection Secret), the EKS CA; second node group "
         f"in {update_s:.1f}s (+{len(added)}: {', '.join(added)}), nothing replaced; "
         f"deleted in {deleted_s:.1f}s in Usage order ({ordered} pairs), nothing left"
     )

@@ -47,7 +47,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime as dt
-import secrets
 import threading
 import time
 import traceback
@@ -59,6 +58,7 @@ from e2e.local.kube import Kube, condition
 from kubernetes.dynamic.exceptions import ConflictError, ForbiddenError, NotFoundError
 
 from forge.preview import infra as preview_infra
+from forge.preview import kubernetes as preview_kubernetes
 from forge.preview.vcluster import Credentials, kubeconfig, vcluster_secret
 
 FINALIZER = "finalizer.managedresource.crossplane.io"
@@ -361,20 +361,16 @@ class ProviderPlayer:
         referenced object's field, a Secret's ``data`` decoded once. Applied here, the
         referenced objects are read from this API server; played, only the Object's own
         manifest can be referenced, and a ``kubernetes.io/service-account-token`` Secret
-        gets a throwaway token and CA, as its cluster's token controller would fill it."""
+        gets the token ``forge.preview.kubernetes`` plays (what ``make preview`` shows)."""
         ref = mr["spec"].get("writeConnectionSecretToRef")
         details = mr["spec"].get("connectionDetails") or []
         namespace = mr["metadata"]["namespace"]
         if not ref or not details or self.kube.get("v1", "Secret", ref["name"], namespace):
             return
-        if not in_cluster and observed.get("type") == "kubernetes.io/service-account-token":
-            ca = pki.CA.create("played-cluster-ca")
-            token = secrets.token_urlsafe(48).encode()
+        if not in_cluster and (filled := preview_kubernetes.token_data(observed)):
+            # the token controller of the played cluster (forge.preview.kubernetes's)
             observed = observed | {
-                "data": {
-                    "token": base64.b64encode(token).decode(),
-                    "ca.crt": base64.b64encode(ca.cert_pem).decode(),
-                }
+                "data": {k: base64.b64encode(v).decode() for k, v in filled.items()}
             }
         data = {}
         for detail in details:
@@ -534,7 +530,7 @@ def _sanitized(obj: dict) -> dict:
     """What provider-kubernetes with ``--sanitize-secrets`` puts in ``atProvider``
     (its namespaced object controller: ``data`` replaced by one empty ``redacted`` key)."""
     if obj.get("kind") == "Secret" and obj.get("apiVersion") == "v1":
-        return obj | {"data": {"redacted": None}}
+        return obj | {"data": dict(preview_kubernetes.REDACTED)}
     return obj
 
 
