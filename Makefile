@@ -119,12 +119,14 @@ ARCH       ?= $(shell uname -m | sed -e 's/^x86_64$$/amd64/' -e 's/^aarch64$$/ar
 REGISTRY   ?=
 DOCKER     ?= docker
 CROSSPLANE ?= $(TOOLS)/crossplane-cli
+HELM       ?= $(TOOLS)/helm
 IMAGE      ?= function-forge-runtime
 PACKAGING   = $(BIN)/python -m forge.packaging --version $(VERSION) \
-              $(foreach a,$(ARCH),--arch $(a)) --crossplane $(CROSSPLANE)
+              $(foreach a,$(ARCH),--arch $(a)) --crossplane $(CROSSPLANE) --helm $(HELM)
 
-packages: $(STAMP) ## Assemble the package contents into build/<package>/ (no Docker or CLI needed)
+packages: $(STAMP) ## Assemble the package contents into build/<package>/ and the gateway-api-crds charts into build/charts/ (needs Go, no Docker or CLI)
 	$(PACKAGING) assemble
+	$(PACKAGING) chart
 
 image: $(STAMP) ## Build the runtime image for ARCH into build/runtime-<arch>.tar (needs Docker)
 	@command -v $(DOCKER) >/dev/null 2>&1 || { echo "make image: $(DOCKER) is not installed" >&2; exit 1; }
@@ -143,8 +145,9 @@ xpkg: $(STAMP) ## Build the xpkgs into dist/: the Function per ARCH (runtime emb
 	@$(MAKE) --no-print-directory image VERSION=$(VERSION) ARCH="$(ARCH)"
 	$(PACKAGING) build
 
-push: $(STAMP) ## Push the xpkgs in dist/ to REGISTRY (multi-arch Function first, then the Configurations)
+push: $(STAMP) ## Push the charts in build/charts/ to oci://REGISTRY/charts, then the xpkgs in dist/ to REGISTRY (multi-arch Function first, then the Configurations)
 	@command -v $(CROSSPLANE) >/dev/null 2>&1 || { echo "make push: the crossplane CLI ($(CROSSPLANE)) is not built: run make tools" >&2; exit 1; }
+	@command -v $(HELM) >/dev/null 2>&1 || { echo "make push: helm ($(HELM)) is not built: run make tools" >&2; exit 1; }
 	$(PACKAGING) push $(if $(REGISTRY),--registry $(REGISTRY))
 
 e2e: ## End-to-end on kind (SKIPs, exit 0, when docker/kind/helm/kubectl/crossplane/network are missing)
