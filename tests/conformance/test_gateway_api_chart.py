@@ -164,3 +164,31 @@ def test_helm_installs_switches_channel_and_uninstalls_keeping_the_crds(built, m
     helm("uninstall", "gateway-api", "--namespace", "istio-system", "--wait", "--kubeconfig",
          str(cluster.kubeconfig))  # fmt: skip
     assert channels_found(cluster) == dict.fromkeys(experimental, "experimental")
+
+
+@pytest.mark.e2e_local
+def test_helm_pushes_the_charts_where_a_release_pulls_them(built, tmp_path):
+    """The push make push runs, to e2e-local's registry; helm then reads each chart back
+    from the repository a Release names (the registry path, ``/charts``, the chart)."""
+    from e2e.local.packages import Registry  # noqa: PLC0415
+    from e2e.local.procs import HarnessError  # noqa: PLC0415
+
+    registry = Registry(tmp_path)
+    try:
+        registry.start()
+    except HarnessError as exc:
+        if os.environ.get("FORGE_E2E_LOCAL_REQUIRED") == "1":
+            raise
+        pytest.skip(str(exc))
+    try:
+        prefix = f"{registry.host}/input-output-hk/catalyst-forge"
+        out = built["standard"].parent.parent
+        for command in charts.push_commands("helm", out, prefix, plain_http=True):
+            helm(*command[1:])
+        for chart in versions.GATEWAY_API_CRDS.values():
+            repository = chart.repository.replace("ghcr.io", registry.host)
+            ref = f"{repository}/{chart.name}"
+            shown = helm("show", "chart", ref, "--version", chart.version, "--plain-http")
+            assert yaml.safe_load(shown.stdout)["name"] == chart.name
+    finally:
+        registry.stop()
