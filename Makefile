@@ -120,6 +120,7 @@ REGISTRY   ?=
 DOCKER     ?= docker
 CROSSPLANE ?= $(TOOLS)/crossplane-cli
 HELM       ?= $(TOOLS)/helm
+PLAIN_HTTP ?=
 IMAGE      ?= function-forge-runtime
 PACKAGING   = $(BIN)/python -m forge.packaging --version $(VERSION) \
               $(foreach a,$(ARCH),--arch $(a)) --crossplane $(CROSSPLANE) --helm $(HELM)
@@ -148,7 +149,7 @@ xpkg: $(STAMP) ## Build the xpkgs into dist/: the Function per ARCH (runtime emb
 push: $(STAMP) ## Push the charts in build/charts/ to oci://REGISTRY/charts, then the xpkgs in dist/ to REGISTRY (multi-arch Function first, then the Configurations)
 	@command -v $(CROSSPLANE) >/dev/null 2>&1 || { echo "make push: the crossplane CLI ($(CROSSPLANE)) is not built: run make tools" >&2; exit 1; }
 	@command -v $(HELM) >/dev/null 2>&1 || { echo "make push: helm ($(HELM)) is not built: run make tools" >&2; exit 1; }
-	$(PACKAGING) push $(if $(REGISTRY),--registry $(REGISTRY))
+	$(PACKAGING) push $(if $(REGISTRY),--registry $(REGISTRY)) $(if $(PLAIN_HTTP),--plain-http)
 
 e2e: ## End-to-end on kind (SKIPs, exit 0, when docker/kind/helm/kubectl/crossplane/network are missing)
 	@CROSSPLANE=$(CROSSPLANE) MAKE="$(MAKE)" bash e2e/run.sh

@@ -621,6 +621,9 @@ def test_build_and_push_run_helm_and_the_crossplane_cli_in_order(
         f"xpkg push --package-files={dist}/configuration-infrastructure-{DEV}.xpkg "
         f"localhost:5001/forge/configuration-infrastructure:{DEV}",
     ]
+    pushed = len(calls(fake_cli))
+    assert packaging_main([*args, "--plain-http"]) == 0  # make push PLAIN_HTTP=1 (make e2e)
+    assert calls(fake_cli)[pushed].endswith("oci://localhost:5001/forge/charts --plain-http")
 
 
 def test_charts_are_pushed_where_the_istio_release_pulls_them(tmp_path):

@@ -41,7 +41,8 @@ def _run(args: argparse.Namespace, version: str) -> None:
         commands = xpkg.build_commands(args.crossplane, args.out, args.dist, version, arches)
     elif args.command == "push":
         registry = args.registry or REGISTRY
-        first = charts.push_commands(charts.find_helm(args.helm), args.out, registry)
+        helm = charts.find_helm(args.helm)
+        first = charts.push_commands(helm, args.out, registry, plain_http=args.plain_http)
         commands = xpkg.push_commands(args.crossplane, args.dist, registry, version, arches)
     else:
         return
@@ -72,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--crossplane", default="crossplane", help="the crossplane CLI")
     parser.add_argument("--helm", help="helm (default: the one `make tools` builds)")
+    parser.add_argument(
+        "--plain-http", action="store_true", help="push the charts over HTTP (a test registry)"
+    )
     args = parser.parse_args(argv)
     version = args.version or release.from_git(args.root)
     if args.command == "version":
