@@ -27,7 +27,7 @@ TOOLS       := .cache/tools
 CORE_MODULE := github.com/crossplane/crossplane/v2
 GO          ?= go
 
-tools: $(TOOLS)/crossplane $(TOOLS)/forge-xp $(TOOLS)/crossplane-cli $(TOOLS)/forge-dnslabel ## Build Crossplane core (its render engine), the crossplane CLI, forge-xp and forge-dnslabel into .cache/tools (needs Go)
+tools: $(TOOLS)/crossplane $(TOOLS)/forge-xp $(TOOLS)/crossplane-cli $(TOOLS)/forge-dnslabel $(TOOLS)/helm ## Build Crossplane core (its render engine), the crossplane CLI, forge-xp, forge-dnslabel and helm into .cache/tools (needs Go)
 
 $(TOOLS)/crossplane: tools/go.mod tools/go.sum
 	@command -v $(GO) >/dev/null 2>&1 || { echo "make tools: Go ($(GO)) is not installed: install Go 1.26 or newer with access to the Go module proxy (Debian 12's golang-go is too old); nothing is faked without it" >&2; exit 1; }
@@ -56,6 +56,17 @@ $(TOOLS)/forge-dnslabel: tools/go.mod tools/go.sum tools/cmd/forge-dnslabel/main
 	@command -v $(GO) >/dev/null 2>&1 || { echo "make tools: Go is not installed (see README, The real tools)" >&2; exit 1; }
 	@mkdir -p $(TOOLS)
 	cd tools && $(GO) build -trimpath -ldflags "-s -w" -o ../$@ ./cmd/forge-dnslabel
+
+# helm judges the gateway-api-crds chart we generate (lint, template, show chart) and
+# pushes it (make push). Built as helm's own Makefile builds a release: CGO off, -trimpath,
+# its version stamped into helm.sh/helm/v4/internal/version (tools/helm/go.mod pins it).
+HELM_MODULE := helm.sh/helm/v4
+$(TOOLS)/helm: tools/helm/go.mod tools/helm/go.sum
+	@command -v $(GO) >/dev/null 2>&1 || { echo "make tools: Go is not installed (see README, The real tools)" >&2; exit 1; }
+	@mkdir -p $(TOOLS)
+	cd tools/helm && CGO_ENABLED=0 $(GO) build -trimpath -o ../../$@ \
+	  -ldflags "-s -w -X $(HELM_MODULE)/internal/version.version=$$($(GO) list -m -f '{{.Version}}' $(HELM_MODULE)) -X $(HELM_MODULE)/internal/version.gitTreeState=clean" \
+	  $(HELM_MODULE)/cmd/helm
 
 render: $(STAMP) tools ## Render every example stage with Crossplane's engine, print it, check it against its golden
 	$(BIN)/python -m forge.render.examples
@@ -108,12 +119,15 @@ ARCH       ?= $(shell uname -m | sed -e 's/^x86_64$$/amd64/' -e 's/^aarch64$$/ar
 REGISTRY   ?=
 DOCKER     ?= docker
 CROSSPLANE ?= $(TOOLS)/crossplane-cli
+HELM       ?= $(TOOLS)/helm
+PLAIN_HTTP ?=
 IMAGE      ?= function-forge-runtime
 PACKAGING   = $(BIN)/python -m forge.packaging --version $(VERSION) \
-              $(foreach a,$(ARCH),--arch $(a)) --crossplane $(CROSSPLANE)
+              $(foreach a,$(ARCH),--arch $(a)) --crossplane $(CROSSPLANE) --helm $(HELM)
 
-packages: $(STAMP) ## Assemble the package contents into build/<package>/ (no Docker or CLI needed)
+packages: $(STAMP) ## Assemble the package contents into build/<package>/ and the gateway-api-crds charts into build/charts/ (needs Go, no Docker or CLI)
 	$(PACKAGING) assemble
+	$(PACKAGING) chart
 
 image: $(STAMP) ## Build the runtime image for ARCH into build/runtime-<arch>.tar (needs Docker)
 	@command -v $(DOCKER) >/dev/null 2>&1 || { echo "make image: $(DOCKER) is not installed" >&2; exit 1; }
@@ -132,9 +146,10 @@ xpkg: $(STAMP) ## Build the xpkgs into dist/: the Function per ARCH (runtime emb
 	@$(MAKE) --no-print-directory image VERSION=$(VERSION) ARCH="$(ARCH)"
 	$(PACKAGING) build
 
-push: $(STAMP) ## Push the xpkgs in dist/ to REGISTRY (multi-arch Function first, then the Configurations)
+push: $(STAMP) ## Push the charts in build/charts/ to oci://REGISTRY/charts, then the xpkgs in dist/ to REGISTRY (multi-arch Function first, then the Configurations)
 	@command -v $(CROSSPLANE) >/dev/null 2>&1 || { echo "make push: the crossplane CLI ($(CROSSPLANE)) is not built: run make tools" >&2; exit 1; }
-	$(PACKAGING) push $(if $(REGISTRY),--registry $(REGISTRY))
+	@command -v $(HELM) >/dev/null 2>&1 || { echo "make push: helm ($(HELM)) is not built: run make tools" >&2; exit 1; }
+	$(PACKAGING) push $(if $(REGISTRY),--registry $(REGISTRY)) $(if $(PLAIN_HTTP),--plain-http)
 
 e2e: ## End-to-end on kind (SKIPs, exit 0, when docker/kind/helm/kubectl/crossplane/network are missing)
 	@CROSSPLANE=$(CROSSPLANE) MAKE="$(MAKE)" bash e2e/run.sh

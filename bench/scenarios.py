@@ -33,6 +33,7 @@ from tests.support.request import Observed, build, render
 from tests.support.required import fetch
 
 from forge.apis import COMPOSERS
+from forge.preview import infra
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -140,14 +141,27 @@ def pool_for(kind: str) -> tuple[Manifest, ...]:
 def required_from(
     xr: Manifest, pool: Sequence[Manifest], given: Manifest | None
 ) -> Callable[[dict[str, Observed]], dict[str, list[Manifest]]]:
-    """What Crossplane would fetch for the function's requirements (bounded loop, like it)."""
+    """What Crossplane would fetch for the function's requirements (bounded loop, like it).
+
+    The cluster is the pool overlaid with what the observed releases installed (the
+    Gateway API CRDs of a deployed gateway-api-crds chart, owned by that release).
+    """
+
+    def identity(obj: Manifest) -> tuple[str, str, str, str]:
+        meta = obj.get("metadata") or {}
+        return (obj["apiVersion"], obj["kind"], meta.get("namespace", ""), meta["name"])
 
     def required(observed: dict[str, Observed]) -> dict[str, list[Manifest]]:
+        installed = infra.written({key: obs.manifest for key, obs in observed.items()})
+        cluster = {identity(o): o for o in [*pool, *installed]}
         got: dict[str, list[Manifest]] = {}
         for _ in range(5):
             out = render(build(xr, observed=observed, required=got, step_input=given))
             wanted = {
-                name: [resource.struct_to_dict(i.resource) for i in fetch(pool, sel).items]
+                name: [
+                    resource.struct_to_dict(i.resource)
+                    for i in fetch(list(cluster.values()), sel).items
+                ]
                 for name, sel in out.requirements.items()
             }
             if wanted == got:

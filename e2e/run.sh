@@ -46,7 +46,7 @@ preflight() {
   elif ! docker buildx version >/dev/null 2>&1; then
     missing+=("docker buildx")
   fi
-  for tool in kind helm kubectl curl "$CROSSPLANE"; do
+  for tool in kind helm kubectl curl go "$CROSSPLANE"; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
   done
   if command -v curl >/dev/null 2>&1 &&
@@ -56,7 +56,7 @@ preflight() {
   if ((${#missing[@]})); then
     printf 'SKIP e2e: missing:\n'
     printf '  - %s\n' "${missing[@]}"
-    printf 'make e2e needs docker (engine and buildx), kind, helm, kubectl, curl, the crossplane CLI and network access.\n'
+    printf 'make e2e needs docker (engine and buildx), kind, helm, kubectl, curl, go, the crossplane CLI and network access.\n'
     [[ ${E2E_REQUIRED:-0} == 1 ]] && exit 1
     exit 0
   fi
@@ -116,8 +116,10 @@ start_registry_and_cluster() {
 build_and_push() {
   log "building ${VERSION} for ${ARCH} and pushing to localhost:${REGISTRY_PORT}/forge"
   "$MAKE" xpkg VERSION="$VERSION" ARCH="$ARCH" CROSSPLANE="$CROSSPLANE"
+  # The charts too (build/charts/), pushed with the helm on PATH over plain HTTP.
+  "$MAKE" packages VERSION="$VERSION" ARCH="$ARCH" CROSSPLANE="$CROSSPLANE"
   "$MAKE" push VERSION="$VERSION" ARCH="$ARCH" CROSSPLANE="$CROSSPLANE" \
-    REGISTRY="localhost:${REGISTRY_PORT}/forge"
+    REGISTRY="localhost:${REGISTRY_PORT}/forge" HELM="$(command -v helm)" PLAIN_HTTP=1
   # The node gets the runtime under the name Crossplane will run it as, in case its
   # containerd ignores certs.d (then it would try HTTPS against the registry).
   local runtime

@@ -1,4 +1,4 @@
-"""Istio: ambient mode chart by chart, the ingress gateway, and the Gateway API prerequisite."""
+"""Istio: the Gateway API CRDs, then ambient mode chart by chart, and the ingress gateway."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import crossplane.function.proto.v1.run_function_pb2 as fnv1
 import pytest
 
 from forge import versions
+from forge.preview import infra
 from tests.support import deletion
 from tests.support.helm_keys import assert_known_keys
 from tests.support.lifecycle import converge
@@ -34,16 +35,36 @@ ISTIO_EXTRA_KEYS = {"profile", "platform", "global.platform"}
 TRUE, FALSE = fnv1.STATUS_CONDITION_TRUE, fnv1.STATUS_CONDITION_FALSE
 
 
-def gateway_crd(version: str = "v1.5.1", channel: str = "standard") -> dict:
+CRDS = "gateway-api-crds"  # the Release of our gateway-api-crds chart
+CRDS_RELEASE = "istio-gateway-api-crds"
+CHARTS = "oci://ghcr.io/input-output-hk/catalyst-forge/charts"
+
+
+def gateway_crd(
+    version: str = "v1.5.1",
+    channel: str = "standard",
+    release: str | None = CRDS_RELEASE,
+    namespace: str = "istio-system",
+) -> dict:
+    """The gateways CRD as found: ``release`` is the Helm release that owns it (Helm's
+    ownership annotations), none when it was applied some other way."""
     annotations = {
         "gateway.networking.k8s.io/bundle-version": version,
         "gateway.networking.k8s.io/channel": channel,
     }
+    if release:
+        annotations["meta.helm.sh/release-name"] = release
+        annotations["meta.helm.sh/release-namespace"] = namespace
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
         "metadata": {"name": "gateways.gateway.networking.k8s.io", "annotations": annotations},
     }
+
+
+def installed(observed: dict) -> list[dict]:
+    """The gateways CRD once the gateway-api-crds Release is deployed, as Helm installs it."""
+    return infra.written({key: obs.manifest for key, obs in observed.items()})
 
 
 def required(crds: list[dict] | None = None, env: dict | None = None) -> dict:
@@ -72,10 +93,13 @@ def ready_observed(out) -> dict:
     return {key: observe(key, manifest) for key, manifest in out.resources.items()}
 
 
-def converged(xr: dict, **kwargs):
-    return converge(
-        xr, required=lambda _: required(**kwargs), step_input=step_input("Istio"), max_rounds=8
-    )
+def converged(xr: dict, crds: list[dict] | None = None, env: dict | None = None):
+    """Rounds to Ready; the CRDs are what our Release installed unless ``crds`` says."""
+
+    def found(observed: dict) -> dict:
+        return required(installed(observed) if crds is None else crds, env)
+
+    return converge(xr, required=found, step_input=step_input("Istio"), max_rounds=8)
 
 
 @pytest.fixture(scope="module")
@@ -86,10 +110,39 @@ def with_gateway():
 # The chain ------------------------------------------------------------------------------
 
 
-def test_first_render_installs_only_base(assert_schema_valid):
-    out = run(XR)
+def test_first_render_installs_only_the_gateway_api_crds(assert_schema_valid):
+    out = run(XR, crds=[])
     assert not out.fatal
-    assert sorted(out.resources) == ["base"]
+    assert sorted(out.resources) == [CRDS]
+    release = out.resources[CRDS]
+    assert release["metadata"] == {"name": CRDS_RELEASE, "namespace": "default"}
+    assert release["spec"]["forProvider"]["chart"] == {
+        "name": "gateway-api-crds",
+        "repository": CHARTS,
+        "version": "1.5.1",
+    }
+    assert release["spec"]["forProvider"]["namespace"] == "istio-system"
+    assert release["spec"]["forProvider"]["values"] == {}
+    assert release["spec"]["rollbackLimit"] == 5
+    assert release["spec"]["providerConfigRef"] == {
+        "kind": "ClusterProviderConfig",
+        "name": "default",
+    }
+    assert_schema_valid(list(out.resources.values()))
+    condition = out.conditions["GatewayAPIReady"]
+    assert (condition.status, condition.reason) == (FALSE, "Installing")
+    assert condition.message == (
+        "waiting for Helm release istio-gateway-api-crds to install the Gateway API CRDs "
+        "(gateway-api-crds 1.5.1)"
+    )
+    assert out.conditions["ControlPlaneReady"].status == FALSE
+    assert not out.composite_ready
+
+
+def test_base_comes_once_the_crds_are_installed(assert_schema_valid):
+    first = run(XR, crds=[])
+    out = run(XR, ready_observed(first), crds=[gateway_crd()])
+    assert sorted(out.resources) == ["base", "base-uses-gateway-api-crds", CRDS]
     base = out.resources["base"]
     assert base["metadata"] == {"name": "istio-base", "namespace": "default"}
     assert base["spec"]["forProvider"]["chart"] == {
@@ -98,11 +151,9 @@ def test_first_render_installs_only_base(assert_schema_valid):
         "version": "1.30.3",
     }
     assert base["spec"]["forProvider"]["namespace"] == "istio-system"
-    assert base["spec"]["providerConfigRef"] == {"kind": "ClusterProviderConfig", "name": "default"}
     assert_schema_valid(list(out.resources.values()))
-    assert out.conditions["ControlPlaneReady"].status == FALSE
+    assert out.conditions["GatewayAPIReady"].status == TRUE
     assert "istio-base" in out.conditions["ControlPlaneReady"].message
-    assert not out.composite_ready
 
 
 def test_each_chart_waits_for_the_one_before_it(with_gateway, assert_schema_valid):
@@ -111,28 +162,33 @@ def test_each_chart_waits_for_the_one_before_it(with_gateway, assert_schema_vali
         for out in with_gateway
     ]
     assert releases == [
-        ["base"],
-        ["base", "istiod"],
-        ["base", "cni", "gateway", "istiod"],
-        ["base", "cni", "gateway", "istiod", "ztunnel"],
-        ["base", "cni", "gateway", "istiod", "ztunnel"],
+        [CRDS],
+        ["base", CRDS],
+        ["base", CRDS, "istiod"],
+        ["base", "cni", "gateway", CRDS, "istiod"],
+        ["base", "cni", "gateway", CRDS, "istiod", "ztunnel"],
+        ["base", "cni", "gateway", CRDS, "istiod", "ztunnel"],
     ]
     for out in with_gateway:
         assert_schema_valid(list(out.resources.values()))
-    assert [out.composite_ready for out in with_gateway] == [False] * 4 + [True]
+    assert [out.composite_ready for out in with_gateway] == [False] * 5 + [True]
 
 
 def test_ready_xr_reports_every_chart_and_stage(with_gateway):
     final = with_gateway[-1]
     charts = final.status["charts"]
     assert [(c["name"], c["release"], c["namespace"]) for c in charts] == [
+        ("gateway-api-crds", CRDS_RELEASE, "istio-system"),
         ("base", "istio-base", "istio-system"),
         ("istiod", "istio-istiod", "istio-system"),
         ("cni", "istio-cni", "istio-system"),
         ("ztunnel", "istio-ztunnel", "istio-system"),
         ("gateway", "istio-gateway", "istio-ingress"),
     ]
-    assert all(c["ready"] and c["version"] == "1.30.3" for c in charts)
+    assert all(c["ready"] for c in charts)
+    assert [(c["repository"], c["version"]) for c in charts] == [(CHARTS, "1.5.1")] + [
+        (REPOSITORY, "1.30.3")
+    ] * 5
     assert {t: c.status for t, c in final.conditions.items()} == {
         "ControlPlaneReady": TRUE,
         "DataPlaneReady": TRUE,
@@ -156,7 +212,7 @@ def test_ready_xr_reports_every_chart_and_stage(with_gateway):
 def test_status_lists_charts_not_yet_installed_as_not_ready():
     out = run(XR)
     assert [(c["name"], c["ready"]) for c in out.status["charts"]] == [
-        (name, False) for name in CHAIN
+        (name, False) for name in ["gateway-api-crds", *CHAIN]
     ]
     assert "waiting for Helm release istio-cni, istio-ztunnel" in (
         out.conditions["DataPlaneReady"].message
@@ -180,6 +236,7 @@ def test_usages_uninstall_in_reverse_order(with_gateway, assert_schema_valid):
         if m["kind"] == "Usage"
     }
     assert usages == {
+        "base-uses-gateway-api-crds": (CRDS_RELEASE, "istio-base"),
         "istiod-uses-base": ("istio-base", "istio-istiod"),
         "cni-uses-istiod": ("istio-istiod", "istio-cni"),
         "ztunnel-uses-cni": ("istio-cni", "istio-ztunnel"),
@@ -188,7 +245,7 @@ def test_usages_uninstall_in_reverse_order(with_gateway, assert_schema_valid):
     assert all(final.resources[k]["spec"]["replayDeletion"] for k in usages)
     rounds = deletion.simulate(final.resources, cluster="none")
     gone = {key: index for index, keys in enumerate(rounds) for key in keys}
-    assert gone["ztunnel"] < gone["cni"] < gone["istiod"] < gone["base"]
+    assert gone["ztunnel"] < gone["cni"] < gone["istiod"] < gone["base"] < gone[CRDS]
     assert gone["gateway"] < gone["istiod"]
 
 
@@ -241,19 +298,23 @@ def test_version_override_pins_every_chart():
     final = converged(xr_with(chartVersion="1.29.2", ingressGateway={"enabled": True}))[-1]
     charts = {
         m["spec"]["forProvider"]["chart"]["version"]
-        for m in final.resources.values()
-        if m["kind"] == "Release"
+        for k, m in final.resources.items()
+        if m["kind"] == "Release" and k != CRDS
     }
     assert charts == {"1.29.2"}
-    assert {c["version"] for c in final.status["charts"]} == {"1.29.2"}
+    assert {c["version"] for c in final.status["charts"]} == {"1.29.2", "1.5.1"}  # the CRDs'
 
 
-def test_experimental_gateway_api_enables_istiods_alpha_support():
-    spec = {"gatewayApi": {"experimental": True}}
-    observed = ready_observed(run(xr_with(**spec), crds=[gateway_crd(channel="experimental")]))
-    out = run(xr_with(**spec), observed, crds=[gateway_crd(channel="experimental")])
-    assert values(out, "istiod")["env"] == {"PILOT_ENABLE_ALPHA_GATEWAY_API": "true"}
-    assert out.conditions["GatewayAPIReady"].status == TRUE
+def test_experimental_gateway_api_installs_its_crds_and_enables_istiods_alpha_support():
+    final = converged(xr_with(gatewayApi={"experimental": True}))[-1]
+    assert final.resources[CRDS]["spec"]["forProvider"]["chart"] == {
+        "name": "gateway-api-crds-experimental",
+        "repository": CHARTS,
+        "version": "1.5.1",
+    }
+    assert values(final, "istiod")["env"] == {"PILOT_ENABLE_ALPHA_GATEWAY_API": "true"}
+    assert final.conditions["GatewayAPIReady"].status == TRUE
+    assert final.status["gatewayApi"]["channel"] == "experimental"
 
 
 # The ingress gateway ----------------------------------------------------------------
@@ -373,9 +434,79 @@ def test_gateway_api_crd_is_required_from_crossplane():
     assert out.conditions["GatewayAPIReady"].reason == "Checking"
 
 
-def test_missing_gateway_api_crds_keep_the_xr_unready_and_say_how_to_install():
+def test_switching_the_channel_moves_the_same_release_to_the_other_chart():
+    standard = converged(XR)[-1]
+    xr = xr_with(gatewayApi={"experimental": True})
+    out = run(xr, ready_observed(standard), crds=[gateway_crd()])
+    release = out.resources[CRDS]
+    assert release["metadata"]["name"] == CRDS_RELEASE
+    assert release["spec"]["forProvider"]["chart"]["name"] == "gateway-api-crds-experimental"
+    condition = out.conditions["GatewayAPIReady"]
+    assert (condition.status, condition.reason) == (FALSE, "Installing")
+    assert condition.message == (
+        "waiting for Helm release istio-gateway-api-crds to move the Gateway API CRDs from "
+        "v1.5.1 standard to v1.5.1 experimental"
+    )
+    assert not out.composite_ready
+
+
+@pytest.mark.parametrize(
+    ("owner", "found"),
+    [
+        (None, "installed without Helm"),
+        ("someone-gateway-api", "installed by Helm release tools/someone-gateway-api"),
+    ],
+)
+def test_crds_installed_by_someone_else_are_reported_not_fought_over(owner, found):
+    """Helm refuses to adopt objects another release (or no release) owns: say so, and how
+    to use them instead."""
+    crd = gateway_crd(version="v1.6.0", release=owner, namespace="tools")
+    final = converged(XR)[-1]
+    out = run(XR, ready_observed(final), crds=[crd])
+    condition = out.conditions["GatewayAPIReady"]
+    assert (condition.status, condition.reason) == (FALSE, "CRDsManagedElsewhere")
+    assert condition.message == (
+        f"the Gateway API CRDs (v1.6.0 standard) were {found}, not by this XR's Helm "
+        "release istio-system/istio-gateway-api-crds, which cannot take them over: set "
+        "spec.gatewayApi.install: false to use them as they are"
+    )
+    assert out.status["gatewayApi"] == {
+        "installed": True,
+        "bundleVersion": "v1.6.0",
+        "channel": "standard",
+    }
+    assert not out.composite_ready
+
+
+def test_a_missing_crd_of_an_installed_release_waits_for_it():
     final = converged(XR)[-1]
     out = run(XR, ready_observed(final), crds=[])
+    condition = out.conditions["GatewayAPIReady"]
+    assert (condition.status, condition.reason) == (FALSE, "Installing")
+    assert out.status["gatewayApi"] == {"installed": False}
+    assert not out.composite_ready
+
+
+# Bring your own CRDs: install: false ---------------------------------------------------
+
+BYO = {"install": False}
+
+
+def test_without_install_nothing_installs_them_and_base_comes_first():
+    out = run(xr_with(gatewayApi=BYO), crds=[gateway_crd(release=None)])
+    assert sorted(out.resources) == ["base"]
+    final = converged(xr_with(gatewayApi=BYO), crds=[gateway_crd(release=None)])[-1]
+    assert CRDS not in final.resources
+    assert "base-uses-gateway-api-crds" not in final.resources
+    assert [c["name"] for c in final.status["charts"]] == CHAIN
+    assert final.conditions["GatewayAPIReady"].status == TRUE
+    assert final.composite_ready
+
+
+def test_missing_own_crds_keep_the_xr_unready_and_say_how_to_install():
+    xr = xr_with(gatewayApi=BYO)
+    final = converged(xr, crds=[gateway_crd(release=None)])[-1]
+    out = run(xr, ready_observed(final), crds=[])
     condition = out.conditions["GatewayAPIReady"]
     assert (condition.status, condition.reason) == (FALSE, "CRDsMissing")
     url = (
@@ -391,22 +522,29 @@ def test_missing_gateway_api_crds_keep_the_xr_unready_and_say_how_to_install():
 @pytest.mark.parametrize(
     ("crd", "spec", "reason"),
     [
-        (gateway_crd(version="v1.4.1"), {}, "CRDsOutdated"),
-        (gateway_crd(version=""), {}, "CRDsOutdated"),
-        (gateway_crd(), {"experimental": True}, "ExperimentalChannelRequired"),
+        (gateway_crd(version="v1.4.1", release=None), {}, "CRDsOutdated"),
+        (gateway_crd(version="", release=None), {}, "CRDsOutdated"),
+        (gateway_crd(release=None), {"experimental": True}, "ExperimentalChannelRequired"),
     ],
 )
-def test_unsuitable_gateway_api_crds_are_reported(crd, spec, reason):
-    xr = xr_with(gatewayApi=spec)
-    final = converged(xr, crds=[gateway_crd(channel="experimental")])[-1]
+def test_unsuitable_own_crds_are_reported(crd, spec, reason):
+    xr = xr_with(gatewayApi={**BYO, **spec})
+    final = converged(xr, crds=[gateway_crd(channel="experimental", release=None)])[-1]
     out = run(xr, ready_observed(final), crds=[crd])
     condition = out.conditions["GatewayAPIReady"]
     assert (condition.status, condition.reason) == (FALSE, reason)
     assert not out.composite_ready
 
 
-def test_missing_crds_are_only_reported_when_not_required():
-    xr = xr_with(gatewayApi={"requireCrds": False})
+def test_a_newer_own_install_is_used():
+    xr = xr_with(gatewayApi=BYO)
+    final = converged(xr, crds=[gateway_crd(version="v1.6.0", release="someone", namespace="x")])
+    assert final[-1].conditions["GatewayAPIReady"].status == TRUE
+    assert final[-1].status["gatewayApi"]["bundleVersion"] == "v1.6.0"
+
+
+def test_missing_own_crds_are_only_reported_when_not_required():
+    xr = xr_with(gatewayApi={**BYO, "requireCrds": False})
     final = converged(xr, crds=[])[-1]
     condition = final.conditions["GatewayAPIReady"]
     assert (condition.status, condition.reason) == (TRUE, "NotRequired")
@@ -429,6 +567,11 @@ def test_missing_crds_are_only_reported_when_not_required():
         ({"platform": "eks"}, "spec.platform: Input should be"),
         ({"profile": "gcp"}, "spec.profile: Input should be"),
         ({"values": {"pilot": {}}}, "spec.values.pilot: unknown field"),
+        (
+            {"gatewayApi": {"requireCrds": False}},
+            "spec.gatewayApi.requireCrds: false needs gatewayApi.install: false (the CRDs "
+            "this XR installs are always required)",
+        ),
         (
             {"ingressGateway": {"loadBalancerSourceRanges": ["everywhere"]}},
             "spec.ingressGateway.loadBalancerSourceRanges[0]: String should match pattern",
@@ -456,6 +599,10 @@ def test_xrd_enforces_the_same_cross_field_rules():
     spec = xrd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
     rules = {v["message"]: v["rule"] for v in spec["x-kubernetes-validations"]}
     assert (
+        "self.gatewayApi.install"
+        in rules["gatewayApi.requireCrds: false needs gatewayApi.install: false"]
+    )
+    assert (
         "self.ingressGateway.minReplicas <= self.ingressGateway.maxReplicas"
         in (rules["ingressGateway.minReplicas must be <= ingressGateway.maxReplicas"])
     )
@@ -482,20 +629,26 @@ def test_in_a_vcluster_the_data_plane_is_sidecars_without_node_agents(schema_sto
     final = history[-1]
     assert final.composite_ready
     releases = sorted(k for k, m in final.resources.items() if m["kind"] == "Release")
-    assert releases == ["base", "gateway", "istiod"]
+    assert releases == ["base", "gateway", CRDS, "istiod"]
     assert values(final, "istiod") == {"global": {"istioNamespace": "istio-system"}}
     assert_known_keys(schema_store, "istiod", "1.30.3", values(final, "istiod"))
     condition = final.conditions["DataPlaneReady"]
     assert (condition.status, condition.reason) == (TRUE, "NotRequired")
     assert "istio-injection=enabled" in condition.message
     assert final.status["dataPlane"] == "sidecar"
-    assert [c["name"] for c in final.status["charts"]] == ["base", "istiod", "gateway"]
+    assert [c["name"] for c in final.status["charts"]] == [
+        "gateway-api-crds",
+        "base",
+        "istiod",
+        "gateway",
+    ]
 
 
 def test_sidecar_mode_can_be_chosen_anywhere():
     final = converged(xr_with(dataPlane="sidecar"))[-1]
     assert sorted(k for k, m in final.resources.items() if m["kind"] == "Release") == [
         "base",
+        CRDS,
         "istiod",
     ]
 

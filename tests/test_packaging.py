@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from forge import tools, versions
-from forge.packaging import PackagingError, checks, release
+from forge.packaging import PackagingError, charts, checks, release
 from forge.packaging.__main__ import main as packaging_main
 from forge.packaging.assemble import EXAMPLES, assemble, example_xrs, read_apis
 from forge.packaging.checks import Contents
@@ -33,6 +33,7 @@ from forge.packaging.layout import (
     LABEL_CHANNEL,
     LABEL_RELEASE,
     PACKAGES,
+    REGISTRY,
     PackageSpec,
     composite_type,
     load_docs,
@@ -544,20 +545,31 @@ def with_dependency_function_refs_in_sources(root: Path) -> None:
         edit(path, _call_dependency)
 
 
+def _fake(path: Path) -> Path:
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(FAKE_CLI)
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return path
+
+
 @pytest.fixture
 def fake_cli(tmp_path: Path) -> Path:
-    cli = tmp_path / "bin" / "crossplane"
-    cli.parent.mkdir()
-    cli.write_text(FAKE_CLI)
-    cli.chmod(cli.stat().st_mode | stat.S_IXUSR)
-    return cli
+    return _fake(tmp_path / "bin" / "crossplane")
+
+
+@pytest.fixture
+def fake_helm(tmp_path: Path) -> Path:
+    """A helm logging into the same calls.log as the fake crossplane CLI (one order)."""
+    return _fake(tmp_path / "bin" / "helm")
 
 
 def calls(cli: Path) -> list[str]:
     return (cli.parent / "calls.log").read_text().splitlines()
 
 
-def test_build_and_push_run_the_crossplane_cli_in_order(releasable_root, fake_cli, tmp_path):
+def test_build_and_push_run_helm_and_the_crossplane_cli_in_order(
+    releasable_root, fake_cli, fake_helm, tmp_path
+):
     out, dist = tmp_path / "build", tmp_path / "dist"
     out.mkdir()
     for arch in ("amd64", "arm64"):
@@ -572,6 +584,8 @@ def test_build_and_push_run_the_crossplane_cli_in_order(releasable_root, fake_cl
         "arm64",
         "--crossplane",
         str(fake_cli),
+        "--helm",
+        str(fake_helm),
     ]
     assert packaging_main(["build", *common]) == 0
     built = calls(fake_cli)
@@ -588,8 +602,18 @@ def test_build_and_push_run_the_crossplane_cli_in_order(releasable_root, fake_cl
             for name in ("configuration-clusters", "configuration-infrastructure")
         ),
     ]
-    assert packaging_main(["push", *common, "--registry", "localhost:5001/forge"]) == 0
+    args = ["push", *common, "--registry", "localhost:5001/forge"]
+    assert packaging_main(args) == 1  # the charts are not written yet: nothing is pushed
+    assert calls(fake_cli) == built
+    (out / "charts").mkdir()
+    for chart in versions.GATEWAY_API_CRDS.values():
+        (out / "charts" / f"{chart.name}-{chart.version}.tgz").write_bytes(b"")
+    assert packaging_main(args) == 0
+    # The charts first: the Configurations' Istio installs them.
     assert calls(fake_cli)[len(built) :] == [
+        f"push {out}/charts/gateway-api-crds-1.5.1.tgz oci://localhost:5001/forge/charts",
+        f"push {out}/charts/gateway-api-crds-experimental-1.5.1.tgz "
+        "oci://localhost:5001/forge/charts",
         f"xpkg push --package-files={dist}/function-forge-{DEV}-amd64.xpkg,"
         f"{dist}/function-forge-{DEV}-arm64.xpkg localhost:5001/forge/function-forge:{DEV}",
         f"xpkg push --package-files={dist}/configuration-clusters-{DEV}.xpkg "
@@ -597,6 +621,25 @@ def test_build_and_push_run_the_crossplane_cli_in_order(releasable_root, fake_cl
         f"xpkg push --package-files={dist}/configuration-infrastructure-{DEV}.xpkg "
         f"localhost:5001/forge/configuration-infrastructure:{DEV}",
     ]
+    pushed = len(calls(fake_cli))
+    assert packaging_main([*args, "--plain-http"]) == 0  # make push PLAIN_HTTP=1 (make e2e)
+    assert calls(fake_cli)[pushed].endswith("oci://localhost:5001/forge/charts --plain-http")
+
+
+def test_charts_are_pushed_where_the_istio_release_pulls_them(tmp_path):
+    commands = charts.push_commands("helm", tmp_path, REGISTRY)
+    assert {c[3] for c in commands} == {versions.CHARTS_REPOSITORY}
+    assert {c.repository for c in versions.GATEWAY_API_CRDS.values()} == {
+        versions.CHARTS_REPOSITORY
+    }
+    local = charts.push_commands("helm", tmp_path, "127.0.0.1:5000/x", plain_http=True)
+    assert all(c[3:] == ["oci://127.0.0.1:5000/x/charts", "--plain-http"] for c in local)
+
+
+def test_push_says_helm_is_missing(releasable_root, fake_cli, tmp_path, capsys):
+    args = ["push", "--root", str(releasable_root), "--out", str(tmp_path), "--version", DEV]
+    assert packaging_main([*args, "--crossplane", str(fake_cli), "--helm", "no-such-helm"]) == 1
+    assert "helm (no-such-helm) is not built: run `make tools`" in capsys.readouterr().err
 
 
 def test_build_refuses_a_package_that_fails_a_check(releasable_root, fake_cli, tmp_path, capsys):
@@ -672,6 +715,7 @@ def make(*args: str) -> subprocess.CompletedProcess[str]:
             "CROSSPLANE=no-such-crossplane",
             "make push: the crossplane CLI (no-such-crossplane)",
         ),
+        ("push", "HELM=no-such-helm", "make push: helm (no-such-helm) is not built"),
     ],
 )
 def test_make_targets_stop_when_their_tool_is_missing(target, variable, message):
@@ -681,9 +725,12 @@ def test_make_targets_stop_when_their_tool_is_missing(target, variable, message)
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+@pytest.mark.skipif(shutil.which("go") is None, reason="the charts need go (module cache)")
 def test_make_packages_assembles_without_docker_or_cli():
     result = make("packages", f"VERSION={DEV}", "CROSSPLANE=no-such-crossplane", "DOCKER=no-docker")
     assert result.returncode == 0, result.stderr
     contents = Contents.load(ROOT / "build" / CLUSTERS.name)
     assert contents.meta["kind"] == "Configuration"
     assert contents.dependencies("Function")[0]["version"] == f">={DEV}"
+    for chart in versions.GATEWAY_API_CRDS.values():  # what make push pushes with helm
+        assert (ROOT / "build" / "charts" / f"{chart.name}-{chart.version}.tgz").stat().st_size

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from forge import tools
-from forge.preview import aws, player, report, vcluster
+from forge.preview import aws, infra, player, report, vcluster
 from forge.preview.cli import default_required
 from forge.preview.cli import main as preview_main
 from forge.preview.rounds import Preview, Round, preview
@@ -184,6 +184,40 @@ def test_a_deployed_vcluster_writes_its_kubeconfig_secret():
     assert secret["metadata"]["namespace"] == "cluster-dev"
     other = dict(observed.manifest, spec={"forProvider": {"chart": {"name": "crossplane"}}})
     assert vcluster.written({"crossplane": other}) == []
+
+
+def test_a_deployed_gateway_api_crds_release_writes_the_crd_it_owns():
+    release = {
+        "apiVersion": "helm.m.crossplane.io/v1beta1",
+        "kind": "Release",
+        "metadata": {"name": "istio-gateway-api-crds", "namespace": "default"},
+        "spec": {
+            "forProvider": {
+                "chart": {
+                    "name": "gateway-api-crds-experimental",
+                    "repository": "oci://ghcr.io/input-output-hk/catalyst-forge/charts",
+                    "version": "1.5.1",
+                },
+                "namespace": "mesh",
+            }
+        },
+    }
+    assert infra.written({"gateway-api-crds": release}) == []  # not deployed yet
+    (crd,) = player.written({"gateway-api-crds": player.observe("gateway-api-crds", release)})
+    assert crd["metadata"] == {
+        "name": "gateways.gateway.networking.k8s.io",
+        "annotations": {
+            "gateway.networking.k8s.io/bundle-version": "v1.5.1",
+            "gateway.networking.k8s.io/channel": "experimental",
+            "meta.helm.sh/release-name": "istio-gateway-api-crds",
+            "meta.helm.sh/release-namespace": "mesh",
+        },
+    }
+    observed = player.observe(
+        "base",
+        dict(release, spec={"forProvider": {"chart": {"name": "base", "version": "1.30.3"}}}),
+    )
+    assert infra.written({"base": observed.manifest}) == []
 
 
 def test_the_table_cuts_long_rounds_and_counts_them():

@@ -1,4 +1,4 @@
-"""Where the real Crossplane tools are: built by ``make tools`` into ``.cache/tools/``.
+"""Where the real tools (Crossplane's, helm) are: built by ``make tools`` into ``.cache/tools/``.
 
 ``FORGE_TOOLS_DIR`` points elsewhere. A missing tool is an error that says how to
 build it; nothing here stands in for it.
@@ -15,6 +15,7 @@ CORE = "crossplane"  # Crossplane core: `internal render` is the real compositio
 DRIVER = "forge-xp"  # ours: runs the engine and the API server's validation library
 CLI = "crossplane-cli"  # the crossplane CLI v2.2.0: beta validate, xpkg build
 DNSLABEL = "forge-dnslabel"  # ours: crossplane-runtime's xpkg.ToDNSLabel, for forge.xpkg's test
+HELM = "helm"  # helm v4: lints, renders and pushes the gateway-api-crds chart
 
 
 class MissingToolError(RuntimeError):

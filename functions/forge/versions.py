@@ -46,6 +46,18 @@ ISTIO_VERSION = "1.30.3"
 # Istio does not ship the Gateway API CRDs; Istio 1.30 reads them at v1.5 or newer.
 GATEWAY_API_VERSION = "v1.5.1"
 GATEWAY_API_MINIMUM = (1, 5)
+# Charts we build and publish ourselves (python -m forge.packaging chart; make push).
+CHARTS_REPOSITORY = "oci://" + FUNCTION_PACKAGE.rsplit("/", 1)[0] + "/charts"
+# The Gateway API CRDs as Helm charts, one per channel (forge.packaging.charts says why),
+# at the Gateway API release without its "v".
+GATEWAY_API_CRDS = {
+    channel: Chart(
+        "gateway-api-crds" + ("" if channel == "standard" else f"-{channel}"),
+        CHARTS_REPOSITORY,
+        GATEWAY_API_VERSION.removeprefix("v"),
+    )
+    for channel in ("standard", "experimental")
+}
 KEDA = Chart("keda", "https://kedacore.github.io/charts", "2.20.2")
 KUBE_PROMETHEUS_STACK = Chart(
     "kube-prometheus-stack", "https://prometheus-community.github.io/helm-charts", "88.5.3"

@@ -91,7 +91,7 @@ def test_xr_without_spec(kind, stage, function_servers, schema_dirs):
 
 def test_a_condition_whose_stage_went_away_is_resolved(function_servers):
     """Gateway enabled, then disabled: Crossplane keeps the old condition unless we set it."""
-    stage = next(s for s in stages() if s.name.endswith("istio/stages/05-ready"))
+    stage = next(s for s in stages() if s.name.endswith("infrastructure/istio/stages/06-ready"))
     xr = load_one(stage.example / "xr.yaml", "XR")
     enabled = engine_render(xr, stage, function_servers)
     before = enabled.condition("IngressGatewayReady")
@@ -115,10 +115,17 @@ CEL_CASES = [
         {"ingressGateway": {"enabled": True, "minReplicas": 5, "maxReplicas": 2}},
         "ingressGateway.minReplicas must be <= ingressGateway.maxReplicas",
     ),
+    (
+        "examples/infrastructure/istio/xr.yaml",
+        {"gatewayApi": {"requireCrds": False}},
+        "gatewayApi.requireCrds: false needs gatewayApi.install: false",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("path", "patch", "message"), CEL_CASES, ids=["cluster", "istio"])
+@pytest.mark.parametrize(
+    ("path", "patch", "message"), CEL_CASES, ids=["cluster", "istio", "istio-gateway-api"]
+)
 def test_xrd_cel_rules_reject_what_the_model_rejects(
     path, patch, message, schema_dirs, function_servers
 ):
@@ -159,6 +166,13 @@ def test_externaldns_xrd_leaves_environment_fields_to_the_function(spec, refused
     assert verdict.status == ("invalid" if refused else "valid"), verdict.errors
     for message in refused:
         assert any(message in e for e in verdict.errors), verdict.errors
+
+
+def test_own_gateway_api_crds_may_be_optional(schema_dirs):
+    xr = load_one(ROOT / "examples/infrastructure/istio/xr.yaml", "XR")
+    xr["spec"]["gatewayApi"] = {"install": False, "requireCrds": False}
+    (verdict,) = admit([xr], schema_dirs)
+    assert verdict.status == "valid", verdict.errors
 
 
 def test_xrd_cel_rules_admit_every_example(schema_dirs):

@@ -16,8 +16,9 @@ The CNI agent's paths depend on the Kubernetes distribution, not on the profile:
 kubeadm-style clusters need nothing, k3s/k3d/microk8s/minikube/gke/openshift need
 ``spec.platform`` (Istio's ``global.platform``), which is therefore never guessed.
 
-Prerequisites Istio does not install: the Gateway API CRDs (checked, see GatewayApi) and,
-for the aws profile's load balancer, the AWS Load Balancer Controller.
+Istio does not install the Gateway API CRDs: this API does, first (see GatewayApi). The
+aws profile's load balancer needs the AWS Load Balancer Controller (a Cluster on EKS
+installs it).
 """
 
 from __future__ import annotations
@@ -43,24 +44,36 @@ Platform = Literal["gke", "k3d", "k3s", "microk8s", "minikube", "openshift"]
 class GatewayApi(Model):
     """Istio's Gateway API support (ambient waypoints are Gateway API Gateways too).
 
-    Istio does not install the Gateway API CRDs: they are a cluster prerequisite (the
-    v1.5.1 standard-install.yaml of kubernetes-sigs/gateway-api). The XR checks that they
-    are installed and recent enough, and reports it in status.gatewayApi and the
-    GatewayAPIReady condition.
+    Istio does not install the Gateway API CRDs. By default this XR does, before any
+    Istio chart: a Helm release of the gateway-api-crds chart (gateway-api-crds-experimental
+    with experimental) at the Gateway API release this version pins, from
+    oci://ghcr.io/input-output-hk/catalyst-forge/charts; uninstalling it keeps the CRDs.
+    With install false the cluster brings its own (v1.5 or newer, e.g. installed by the
+    platform team) and the XR only checks them. Either way status.gatewayApi and the
+    GatewayAPIReady condition report the gateways CRD as found.
     """
 
+    install: bool = Field(
+        default=True,
+        description=(
+            "Install the pinned Gateway API CRDs (chart gateway-api-crds or "
+            "gateway-api-crds-experimental) as the first Helm release, kept on uninstall. "
+            "false: the cluster brings its own, which are only checked (requireCrds)."
+        ),
+    )
     experimental: bool = Field(
         default=False,
         description=(
             "Enable Istio's alpha Gateway API resources (PILOT_ENABLE_ALPHA_GATEWAY_API, e.g. "
-            "TCPRoute); needs the experimental-channel CRDs."
+            "TCPRoute); installs (or, with install false, needs) the experimental-channel CRDs."
         ),
     )
     require_crds: bool = Field(
         default=True,
         description=(
-            "Keep the XR unready until the Gateway API CRDs are installed; when false their "
-            "absence is only reported."
+            "With install false: keep the XR unready until suitable Gateway API CRDs are "
+            "installed; when false their absence is only reported. The CRDs this XR installs "
+            "are always required."
         ),
     )
 
@@ -100,6 +113,14 @@ class IstioValues(Model):
 
 
 ISTIO_VALIDATIONS = [
+    {
+        "rule": (
+            "!has(self.gatewayApi) || !has(self.gatewayApi.requireCrds) || "
+            "self.gatewayApi.requireCrds || "
+            "(has(self.gatewayApi.install) && !self.gatewayApi.install)"
+        ),
+        "message": "gatewayApi.requireCrds: false needs gatewayApi.install: false",
+    },
     {
         "rule": (
             "!has(self.ingressGateway) || !has(self.ingressGateway.minReplicas) || "
@@ -157,11 +178,17 @@ class IstioSpec(InfraSpec):
     )
 
     @model_validator(mode="after")
-    def _replicas(self) -> IstioSpec:
+    def _cross_field(self) -> IstioSpec:
         gateway = self.ingress_gateway
         if gateway.min_replicas > gateway.max_replicas:
             raise FieldError(
                 "ingressGateway.minReplicas", f"must be <= maxReplicas ({gateway.max_replicas})"
+            )
+        if self.gateway_api.install and not self.gateway_api.require_crds:
+            raise FieldError(
+                "gatewayApi.requireCrds",
+                "false needs gatewayApi.install: false (the CRDs this XR installs are always "
+                "required)",
             )
         return self
 

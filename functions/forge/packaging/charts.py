@@ -1,16 +1,23 @@
-"""The ``gateway-api-crds`` Helm chart, generated at package time (never committed).
+"""The Gateway API CRDs as Helm charts, generated at package time (never committed).
 
 No upstream chart ships the Gateway API CRDs, and provider-kubernetes Objects cannot
 carry them (client-side apply puts each CRD, httproutes alone 431 KB, into a 256 KiB
-annotation; and every function response would hold ~1 MB). So we build a small chart
-from the ``sigs.k8s.io/gateway-api`` Go module at ``versions.GATEWAY_API_VERSION``:
-the CRDs of both channels under ``templates/<channel>/``, one channel rendered by
-``.Values.channel`` (templates, not ``crds/``, so that an upgrade applies them), each
-annotated ``helm.sh/resource-policy: keep`` so that uninstalling the chart never deletes
-the users' Gateways and Routes. The upstream ``safe-upgrades`` ValidatingAdmissionPolicy
-is left out: it guards hand installs against downgrades and channel switches, which the
-chart's pinned version and ``channel`` value decide here.
+annotation; and every function response would hold ~1 MB). So we build small charts
+from the ``sigs.k8s.io/gateway-api`` Go module at ``versions.GATEWAY_API_VERSION``, one
+per channel (``versions.GATEWAY_API_CRDS``): ``gateway-api-crds`` (standard) and
+``gateway-api-crds-experimental``. Each holds only its channel's CRDs, as templates (not
+``crds/``, so that an upgrade applies them), each annotated
+``helm.sh/resource-policy: keep`` so that uninstalling never deletes the users' Gateways
+and Routes.
 
+One chart per channel, not one chart with a ``channel`` value: Helm stores a release
+(its chart's templates and the rendered manifest, gzipped) in one Secret, which the API
+server caps at 1 MiB. With both channels in one chart the experimental release does not
+fit (``data: Too long: may not be more than 1048576 bytes``) and the standard one fills
+96% of it; one channel per chart leaves room for the CRDs to grow.
+
+The upstream ``safe-upgrades`` ValidatingAdmissionPolicy is left out: it guards hand
+installs against downgrades and channel switches, which the pinned chart decides here.
 The archive is deterministic (sorted members, zero times and owners), so one version
 always gives the same bytes and digest.
 """
@@ -20,6 +27,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import shutil
 import subprocess
 import tarfile
 from pathlib import Path
@@ -28,21 +36,27 @@ import yaml
 
 from forge import versions
 from forge.packaging import PackagingError
+from forge.versions import Chart
 
-NAME = "gateway-api-crds"
 MODULE = "sigs.k8s.io/gateway-api"
-CHANNELS = ("standard", "experimental")
+CHANNELS = tuple(versions.GATEWAY_API_CRDS)
 KEEP = {"helm.sh/resource-policy": "keep"}
 CHANNEL_ANNOTATION = "gateway.networking.k8s.io/channel"
-
-
-def chart_version(tag: str = versions.GATEWAY_API_VERSION) -> str:
-    """The chart's SemVer: the Gateway API release without its ``v``."""
-    return tag.removeprefix("v")
+# No values: the chart's name is its channel. A value given anyway is an error.
+SCHEMA = {
+    "$schema": "https://json-schema.org/draft-07/schema#",
+    "type": "object",
+    "additionalProperties": False,
+}
 
 
 def module_dir(tag: str = versions.GATEWAY_API_VERSION) -> Path:
     """The module's directory in the Go module cache (downloaded through the proxy)."""
+    if shutil.which("go") is None:
+        raise PackagingError(
+            f"go is not installed: the gateway-api-crds charts are generated from the {MODULE} "
+            "Go module (install Go 1.26 or newer)"
+        )
     out = subprocess.run(
         ["go", "mod", "download", "-json", f"{MODULE}@{tag}"],
         capture_output=True,
@@ -55,8 +69,17 @@ def module_dir(tag: str = versions.GATEWAY_API_VERSION) -> Path:
     return Path(json.loads(out.stdout)["Dir"])
 
 
+def upstream_crds(root: Path, channel: str) -> list[Path]:
+    """The channel's CRD files in the module (not its kustomization nor its policy)."""
+    crds = sorted((root / "config" / "crd" / channel).glob("*.yaml"))
+    crds = [p for p in crds if p.name != "kustomization.yaml" and "_vap_" not in p.name]
+    if not crds:
+        raise PackagingError(f"no {channel} CRDs under {root}")
+    return crds
+
+
 def _template(path: Path, channel: str) -> bytes:
-    """One CRD file as a template: kept on uninstall, rendered only for its channel."""
+    """One CRD file as a template: kept on uninstall, otherwise as upstream wrote it."""
     crd = yaml.safe_load(path.read_text(encoding="utf-8"))
     annotations = crd["metadata"].setdefault("annotations", {})
     if annotations.get(CHANNEL_ANNOTATION) != channel:
@@ -65,39 +88,27 @@ def _template(path: Path, channel: str) -> bytes:
     body = yaml.safe_dump(crd, sort_keys=False, width=100)
     if "{{" in body:
         raise PackagingError(f"{path}: holds '{{{{', which Helm would read as a template")
-    guard = f'{{{{- if eq .Values.channel "{channel}" }}}}\n'
-    return (guard + body + "{{- end }}\n").encode()
+    return body.encode()
 
 
-def chart_files(root: Path, tag: str = versions.GATEWAY_API_VERSION) -> dict[str, bytes]:
-    """The chart's files by path inside the archive, from the module at ``root``."""
-    version = chart_version(tag)
-    chart = {
+def chart_files(root: Path, channel: str) -> dict[str, bytes]:
+    """One channel's chart, its files by path inside the archive, from the module at ``root``."""
+    chart: Chart = versions.GATEWAY_API_CRDS[channel]
+    meta = {
         "apiVersion": "v2",
-        "name": NAME,
-        "version": version,
-        "appVersion": tag,
-        "description": "Gateway API CRDs (standard or experimental channel), kept on uninstall.",
+        "name": chart.name,
+        "version": chart.version,
+        "appVersion": versions.GATEWAY_API_VERSION,
+        "description": f"Gateway API CRDs, {channel} channel, kept on uninstall.",
         "type": "application",
     }
-    schema = {
-        "$schema": "https://json-schema.org/draft-07/schema#",
-        "type": "object",
-        "properties": {"channel": {"type": "string", "enum": list(CHANNELS)}},
-        "additionalProperties": False,
-    }
     files = {
-        f"{NAME}/Chart.yaml": yaml.safe_dump(chart, sort_keys=False).encode(),
-        f"{NAME}/values.yaml": b"# standard or experimental\nchannel: standard\n",
-        f"{NAME}/values.schema.json": (json.dumps(schema, indent=2) + "\n").encode(),
+        f"{chart.name}/Chart.yaml": yaml.safe_dump(meta, sort_keys=False).encode(),
+        f"{chart.name}/values.yaml": f"# None: this chart is the {channel} channel.\n".encode(),
+        f"{chart.name}/values.schema.json": (json.dumps(SCHEMA, indent=2) + "\n").encode(),
     }
-    for channel in CHANNELS:
-        crds = sorted((root / "config" / "crd" / channel).glob("*.yaml"))
-        crds = [p for p in crds if p.name != "kustomization.yaml" and "_vap_" not in p.name]
-        if not crds:
-            raise PackagingError(f"no {channel} CRDs under {root}")
-        for path in crds:
-            files[f"{NAME}/templates/{channel}/{path.name}"] = _template(path, channel)
+    for path in upstream_crds(root, channel):
+        files[f"{chart.name}/templates/{path.name}"] = _template(path, channel)
     return files
 
 
@@ -117,10 +128,45 @@ def archive(files: dict[str, bytes]) -> bytes:
     return out.getvalue()
 
 
-def build(out: Path, root: Path | None = None) -> Path:
-    """Write ``<out>/charts/gateway-api-crds-<version>.tgz``; return its path."""
-    data = archive(chart_files(root or module_dir()))
-    path = out / "charts" / f"{NAME}-{chart_version()}.tgz"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return path
+def archive_path(out: Path, channel: str) -> Path:
+    """``<out>/charts/<chart>-<version>.tgz``, as ``helm package`` names an archive."""
+    chart = versions.GATEWAY_API_CRDS[channel]
+    return out / "charts" / f"{chart.name}-{chart.version}.tgz"
+
+
+def build(out: Path, root: Path | None = None) -> dict[str, Path]:
+    """Write every channel's chart archive under ``<out>/charts/``; return them by channel."""
+    root = root or module_dir()
+    paths = {}
+    for channel in CHANNELS:
+        paths[channel] = path = archive_path(out, channel)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(archive(chart_files(root, channel)))
+    return paths
+
+
+def push_commands(
+    helm: str, out: Path, registry: str, *, plain_http: bool = False
+) -> list[list[str]]:
+    """Every ``helm push`` of the archives ``build`` wrote under ``out``.
+
+    ``registry`` is the prefix the packages go to (``layout.REGISTRY`` by default); the
+    charts go to ``oci://<registry>/charts/<chart>:<version>``, which is
+    ``versions.CHARTS_REPOSITORY`` for ours. ``plain_http`` for a registry without TLS.
+    """
+    target = f"oci://{registry.rstrip('/')}/charts"
+    flags = ["--plain-http"] if plain_http else []
+    return [[helm, "push", str(archive_path(out, c)), target, *flags] for c in CHANNELS]
+
+
+def missing_archives(out: Path) -> list[str]:
+    """The chart archives ``build`` has not written under ``out`` (``make packages``)."""
+    return [str(p) for c in CHANNELS if not (p := archive_path(out, c)).exists()]
+
+
+def find_helm(helm: str) -> str:
+    """helm's path, or PackagingError saying how to get it."""
+    found = shutil.which(helm)
+    if found is None:
+        raise PackagingError(f"helm ({helm}) is not built: run `make tools` (or pass HELM=...)")
+    return found

@@ -4,15 +4,19 @@ The status cert-manager and External Secrets write on the objects our Objects ap
 a load balancer controller on the Services they observe): an
 Object with ``readiness.policy: DeriveFromObject`` is Ready because its object is, and
 provider-kubernetes copies that object, status included, to ``status.atProvider.manifest``.
-And what provider-helm reports on a deployed Release.
+And what provider-helm reports on a deployed Release, and the Gateway API CRDs a
+deployed release of our gateway-api-crds chart installs (a required resource of Istio).
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from typing import Any
 
+from forge import versions
 from forge.preview.hooks import Hooks
+from forge.preview.vcluster import deployed
 
 _TIME = "2026-01-01T00:00:00Z"
 
@@ -110,3 +114,34 @@ STATUS: Hooks = {
     ("kubernetes.m.crossplane.io/v1alpha1", "Object"): _object,
     ("helm.m.crossplane.io/v1beta1", "Release"): _release,
 }
+
+
+def written(observed: Mapping[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The ``gateways`` CRD of each deployed Release of our gateway-api-crds charts, with
+    the metadata the function reads: release, channel and Helm's ownership annotations."""
+    channels = {(c.name, c.repository): ch for ch, c in versions.GATEWAY_API_CRDS.items()}
+    crds = []
+    for key in sorted(observed):
+        release = observed[key]
+        spec = release.get("spec", {}).get("forProvider", {})
+        chart = spec.get("chart", {})
+        channel = channels.get((chart.get("name"), chart.get("repository")))
+        if release.get("kind") != "Release" or channel is None or not deployed(release):
+            continue
+        annotations = {
+            "gateway.networking.k8s.io/bundle-version": versions.GATEWAY_API_VERSION,
+            "gateway.networking.k8s.io/channel": channel,
+            "meta.helm.sh/release-name": release["metadata"]["name"],
+            "meta.helm.sh/release-namespace": spec.get("namespace", "default"),
+        }
+        crds.append(
+            {
+                "apiVersion": "apiextensions.k8s.io/v1",
+                "kind": "CustomResourceDefinition",
+                "metadata": {
+                    "name": "gateways.gateway.networking.k8s.io",
+                    "annotations": annotations,
+                },
+            }
+        )
+    return crds

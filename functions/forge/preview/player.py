@@ -108,8 +108,11 @@ def written(observed: Mapping[str, Observed]) -> list[Manifest]:
     """What the providers wrote beside the observed resources, for Crossplane to read.
 
     Connection Secrets (Crossplane passes their data to the function with the resource)
-    and the kubeconfig Secret a deployed vCluster writes (a required resource).
+    the kubeconfig Secret a deployed vCluster writes and the Gateway API CRDs a deployed
+    gateway-api-crds chart installs (required resources).
     """
     secrets = [connection_secret(observed[key]) for key in sorted(observed)]
     releases = {key: obs.manifest for key, obs in observed.items()}
-    return [s for s in secrets if s is not None] + vcluster.written(releases)
+    return (
+        [s for s in secrets if s is not None] + vcluster.written(releases) + infra.written(releases)
+    )

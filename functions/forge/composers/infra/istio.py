@@ -1,18 +1,24 @@
-"""Istio ambient mode: base -> istiod -> cni -> ztunnel, then an optional ingress gateway.
+"""Istio ambient mode: gateway-api-crds -> base -> istiod -> cni -> ztunnel, then an
+optional ingress gateway.
 
-In sidecar mode (the default in a vCluster, see models/istio.py) the chain stops at
-istiod: the data plane is injected into workload pods, no node agent is installed.
+The Gateway API CRDs come first (our gateway-api-crds chart, unless
+``gatewayApi.install`` is false): istiod starts its Gateway API controllers only for
+CRDs it finds. In sidecar mode (the default in a vCluster, see models/istio.py) the
+chain stops at istiod: the data plane is injected into workload pods, no node agent is
+installed.
 
 Each chart waits for the one before it to be deployed (istiod needs base's CRDs
 and webhooks, the CNI agent and ztunnel need istiod) and, once composed, stays
 composed. A Usage makes each Release hold its predecessor, so deleting the XR
-uninstalls them in reverse order. The ingress gateway needs only istiod.
+uninstalls them in reverse order (the Gateway API CRDs' release last; Helm keeps the
+CRDs themselves, and with them every Gateway and Route). The ingress gateway needs
+only istiod.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from forge.composers import objects, usage
@@ -28,9 +34,21 @@ from forge.models.istio import (
     IngressGatewayStatus,
     IstioSpec,
 )
-from forge.versions import ISTIO_REPOSITORY, Chart
+from forge.versions import GATEWAY_API_CRDS, ISTIO_REPOSITORY, Chart
 
 AWS_NLB = "service.beta.kubernetes.io/aws-load-balancer"
+
+
+def _no_values(_: IstioSpec) -> dict[str, Any]:
+    return {}
+
+
+def _istio_chart(spec: IstioSpec, key: str) -> Chart:
+    return Chart(key, ISTIO_REPOSITORY, spec.chart_version)
+
+
+def _crds_chart(spec: IstioSpec, _: str) -> Chart:
+    return GATEWAY_API_CRDS[gateway_api.channel(spec.gateway_api)]
 
 
 @dataclass(frozen=True)
@@ -40,6 +58,7 @@ class Link:
     key: str
     after: str | None
     values: Callable[[IstioSpec], dict[str, Any]]
+    chart: Callable[[IstioSpec, str], Chart] = _istio_chart
 
 
 def _platform(spec: IstioSpec) -> dict[str, Any]:
@@ -111,6 +130,8 @@ def gateway_values(spec: IstioSpec) -> dict[str, Any]:
     return values
 
 
+# Our chart of the Gateway API CRDs; takes no values (its name is its channel).
+CRDS = Link("gateway-api-crds", None, _no_values, _crds_chart)
 CONTROL_PLANE = (Link("base", None, base_values), Link("istiod", "base", istiod_values))
 NODE_AGENTS = (Link("cni", "istiod", cni_values), Link("ztunnel", "cni", ztunnel_values))
 GATEWAY = Link("gateway", "istiod", gateway_values)
@@ -142,7 +163,10 @@ def _with_data_plane(ctx: Context, spec: IstioSpec) -> IstioSpec:
 def compose(ctx: Context) -> None:
     """Compose the chain link by link, the gateway after istiod, then report."""
     spec = _with_data_plane(ctx, ctx.spec(IstioSpec, ENV_DEFAULTS))
-    crds = gateway_api.check(ctx, spec.gateway_api)
+    owner = None
+    if spec.gateway_api.install:
+        owner = gateway_api.Owner(spec.namespace, naming.helm_release(ctx.name, CRDS.key))
+    crds = gateway_api.check(ctx, spec.gateway_api, owner)
     charts = _install(ctx, spec)
     addresses = _observe_gateway(ctx, spec, charts)
     _stages(ctx, spec, charts, addresses)
@@ -163,17 +187,26 @@ def compose(ctx: Context) -> None:
     ctx.set_status(status)
 
 
-def _install(ctx: Context, spec: IstioSpec) -> dict[str, ChartStatus]:
-    """Each link's Release once the one before is ready (or it exists), with its Usage."""
-    links = [*CONTROL_PLANE, *(NODE_AGENTS if spec.data_plane == "ambient" else ())]
+def _links(spec: IstioSpec) -> list[Link]:
+    """The chain this spec installs, in order."""
+    base, istiod = CONTROL_PLANE
+    links = [base, istiod, *(NODE_AGENTS if spec.data_plane == "ambient" else ())]
+    if spec.gateway_api.install:
+        links = [CRDS, replace(base, after=CRDS.key), *links[1:]]
     if spec.ingress_gateway.enabled:
         links.append(GATEWAY)
+    return links
+
+
+def _install(ctx: Context, spec: IstioSpec) -> dict[str, ChartStatus]:
+    """Each link's Release once the one before is ready (or it exists), with its Usage."""
+    links = _links(spec)
     releases: dict[str, dict[str, Any]] = {}
     charts: dict[str, ChartStatus] = {}
     for link in links:
         name = naming.helm_release(ctx.name, link.key)
         namespace = spec.ingress_gateway.namespace if link is GATEWAY else spec.namespace
-        chart = Chart(link.key, ISTIO_REPOSITORY, spec.chart_version)
+        chart = link.chart(spec, link.key)
         after_ready = link.after is None or charts[link.after].ready
         if not (after_ready or ctx.is_composed(link.key)):
             charts[link.key] = _pending(chart, name, namespace)
@@ -185,7 +218,7 @@ def _install(ctx: Context, spec: IstioSpec) -> dict[str, ChartStatus]:
             chart=chart,
             values=link.values(spec),
             release_name=name,
-            overrides=getattr(spec.values, link.key),
+            overrides=getattr(spec.values, link.key, {}),
             namespace=namespace,
         )
         if link.after in releases:
