@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
+import pytest
 import yaml
 from e2e.local.aws import AWS_KINDS, AwsPlayer, aws_crds
 from e2e.local.env import schema_root
@@ -63,3 +64,37 @@ def test_clusterauth_kubeconfig_carries_the_eks_clusters_throwaway_ca(tmp_path):
     assert kubeconfig["clusters"][0]["cluster"]["certificate-authority-data"] == ca_data
     assert base64.b64decode(ca_data) == data["clusterCA"]
     assert kubeconfig["clusters"][0]["cluster"]["server"] == data["endpoint"].decode()
+
+
+def test_a_write_into_a_terminating_namespace_is_not_a_player_failure(tmp_path):
+    """Writing a ClusterAuth's connection Secret into its namespace while that namespace
+    is deleted fails as it would for the provider; the AWS player carries on (a run of
+    make e2e-local failed on it before)."""
+    from kubernetes.dynamic.exceptions import ForbiddenError  # noqa: PLC0415
+
+    class Terminating(_Kube):
+        def served(self, *_args):
+            return True
+
+        def list(self, api_version, kind):
+            return [{"kind": kind, "metadata": {"name": "dev"}}] if kind == "ClusterAuth" else []
+
+    class ApiError(Exception):
+        status, reason = 403, "Forbidden"
+        body = '{"reason":"Forbidden","details":{"causes":[{"reason":"NamespaceTerminating"}]}}'
+        headers = None
+
+    player = AwsPlayer(Terminating(), tmp_path / "aws.log")
+
+    def refuse(*_args):
+        raise ForbiddenError(ApiError())
+
+    player.reconcile = refuse
+    player.step()  # does not raise
+
+    def other(*_args):
+        raise ForbiddenError(type("E", (ApiError,), {"body": '{"reason":"Forbidden"}'})())
+
+    player.reconcile = other
+    with pytest.raises(ForbiddenError):
+        player.step()

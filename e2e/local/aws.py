@@ -24,7 +24,6 @@ ClusterAuth token's refresh.
 from __future__ import annotations
 
 import base64
-import contextlib
 import time
 
 import yaml
@@ -34,7 +33,6 @@ from e2e.local.env import Environment, schema_root
 from e2e.local.kube import Kube, condition, is_true, load_documents
 from e2e.local.player import Played, ProviderPlayer
 from e2e.local.procs import HarnessError
-from kubernetes.dynamic.exceptions import ConflictError, NotFoundError
 
 from forge.preview import aws as preview
 from forge.versions import PROVIDER_AWS_REPOSITORY
@@ -59,13 +57,7 @@ class AwsPlayer(ProviderPlayer):
         super().__init__(kube, log)
         self.cas: dict[tuple[str, str], pki.CA] = {}
 
-    def step(self) -> None:
-        for played in AWS_KINDS:
-            if not self.kube.served(played.api_version, played.kind):
-                continue
-            for mr in self.kube.list(played.api_version, played.kind):
-                with contextlib.suppress(ConflictError, NotFoundError):
-                    self.reconcile(played, mr)
+    kinds = AWS_KINDS
 
     def ca(self, namespace: str, cluster: str) -> pki.CA:
         """The EKS cluster's certificate authority (one throwaway CA per cluster)."""

@@ -4,7 +4,6 @@ provider player, and what the platform's bootstrap installs before any XR exists
 from __future__ import annotations
 
 import contextlib
-import json
 import shutil
 import subprocess
 import threading
@@ -19,7 +18,7 @@ from e2e.local.controlplane import ROOT, TOOLS, ControlPlane
 from e2e.local.crossplane import Crossplane
 from e2e.local.kube import Kube, is_true, load_documents
 from e2e.local.packages import Built, FunctionRuntime, Registry, build
-from e2e.local.player import PLAYED, ProviderPlayer
+from e2e.local.player import PLAYED, HelmRunner, ProviderPlayer
 from e2e.local.procs import HarnessError
 
 # The Configuration packages the bootstrap installs (python -m forge.packaging names).
@@ -56,26 +55,6 @@ def schema_root() -> Path:
     from forge.schemas.sources import resolve_schema_root  # noqa: PLC0415 (the function's)
 
     return resolve_schema_root()
-
-
-def gateway_api_crds() -> list[dict]:
-    """The Gateway API CRDs (standard channel) at the version ``forge.versions`` names:
-    the platform installs them once, from the upstream release (Istio needs them and
-    does not install them). Read from the ``sigs.k8s.io/gateway-api`` Go module, which
-    carries the same files (``config/crd/standard``), through the Go module proxy."""
-    from forge import versions  # noqa: PLC0415 (the function's pins)
-
-    module = f"sigs.k8s.io/gateway-api@{versions.GATEWAY_API_VERSION}"
-    out = subprocess.run(
-        ["go", "mod", "download", "-json", module],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
-    if out.returncode != 0:
-        raise HarnessError(f"go mod download {module} failed: {out.stdout}{out.stderr}")
-    return load_documents(Path(json.loads(out.stdout)["Dir"]) / "config" / "crd" / "standard")
 
 
 @dataclass
@@ -164,7 +143,11 @@ class Environment:
         self.loop_kube = Kube(self.cp.kubeconfig, self.workdir / "cache-loop")
         self.function = FunctionRuntime(self.loop_kube, self.workdir, self.crossplane.root_ca())
         self._timed("function", self.function.start)
-        self.player = ProviderPlayer(self.loop_kube, self.workdir / "logs" / "player.log")
+        self.player = ProviderPlayer(
+            self.loop_kube,
+            self.workdir / "logs" / "player.log",
+            helm=HelmRunner(TOOLS / "helm", self.cp.kubeconfig, self.registry.host),
+        )
         self.loop = Loop(
             [self.player.step, self.function.play], self.workdir / "logs" / "loop.log"
         ).start()
@@ -204,11 +187,8 @@ class Environment:
                 self.registry.push(built, tag)
         kube.apply_all([mirror(prefix, self.registry.host) for prefix in MIRRORED])
         kube.apply(ARGOCD_NAMESPACE)
+        self.push_charts()
         self.kubectl_bootstrap()
-        gateway = kube.apply_all(gateway_api_crds())
-        self.wait_established(
-            [c["metadata"]["name"] for c in gateway if c["kind"] == "CustomResourceDefinition"]
-        )
         for xrd in load_documents(ROOT / "xrds"):
             name = xrd["metadata"]["name"]
             kube.wait(
@@ -260,6 +240,17 @@ class Environment:
 
         self.version = release.from_git(ROOT)
         self.packages = build(self.workdir, self.version)
+
+    def push_charts(self) -> None:
+        """Our charts (the Gateway API CRDs), built as ``make packages`` builds them and
+        pushed by the real ``helm push`` to the mirror, where the player's helm pulls them."""
+        from forge.packaging import charts, xpkg  # noqa: PLC0415 (the function's)
+        from forge.packaging.layout import REGISTRY  # noqa: PLC0415
+
+        out = self.workdir / "packages" / "build"
+        charts.build(out)
+        mirror = f"{self.registry.host}/{REGISTRY.split('/', 1)[1]}"
+        xpkg.run(charts.push_commands(str(TOOLS / "helm"), out, mirror, plain_http=True))
 
     def build_standins(self) -> None:
         """The providers our Configurations depend on, as stand-in packages."""

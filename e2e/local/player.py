@@ -37,7 +37,11 @@ Two things of the clusters those providers reach are played too:
   ``Healthy`` (no package is pulled or run), and a ``kubernetes.io/service-account-token``
   Secret gets a throwaway token and CA, as the token controller fills it.
 
-What it does not model: chart installs (no chart is fetched or rendered, no workload
+A Release of one of OUR charts (``versions.CHARTS_REPOSITORY``: the Gateway API CRDs)
+through an in-cluster ClusterProviderConfig is installed for real, by the real helm from
+the local mirror (``HelmRunner``), and uninstalled on deletion.
+
+What it does not model: other charts (nothing else is fetched or rendered, no workload
 runs), Objects' manifests in other clusters, ProviderConfigUsages and their finalizer on
 ProviderConfigs, drift, rate limits, errors of the external system.
 """
@@ -47,16 +51,19 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime as dt
+import subprocess
 import threading
 import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from e2e.local import pki
 from e2e.local.kube import Kube, condition
 from kubernetes.dynamic.exceptions import ConflictError, ForbiddenError, NotFoundError
 
+from forge import versions
 from forge.preview import infra as preview_infra
 from forge.preview import kubernetes as preview_kubernetes
 from forge.preview.vcluster import Credentials, kubeconfig, vcluster_secret
@@ -113,11 +120,81 @@ def _merge_conditions(current: list[dict], wanted: list[dict]) -> tuple[list[dic
 
 
 @dataclass
+class HelmRunner:
+    """The real helm, installing OUR charts (``versions.CHARTS_REPOSITORY``, mirrored on
+    the local registry) into this cluster as provider-helm would; other charts are played."""
+
+    helm: Path
+    kubeconfig: Path
+    registry: str
+    # release -> (generation, chart reference) last installed
+    installed: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
+
+    def ours(self, mr: dict) -> bool:
+        chart = mr["spec"]["forProvider"].get("chart") or {}
+        return chart.get("repository") == versions.CHARTS_REPOSITORY
+
+    def _ref(self, mr: dict) -> tuple[str, str]:
+        chart = mr["spec"]["forProvider"]["chart"]
+        mirror = versions.CHARTS_REPOSITORY.replace(
+            "oci://" + versions.CHARTS_REPOSITORY.removeprefix("oci://").split("/", 1)[0],
+            "oci://" + self.registry,
+        )
+        return f"{mirror}/{chart['name']}", str(chart["version"])
+
+    def _run(self, *args: str) -> str:
+        out = subprocess.run(
+            [str(self.helm), *args, f"--kubeconfig={self.kubeconfig}"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        if out.returncode != 0:
+            raise RuntimeError(f"helm {args[0]}: {(out.stderr or out.stdout).strip()}")
+        return out.stdout
+
+    def install(self, mr: dict) -> str | None:
+        """``helm upgrade --install`` when the Release is new or changed: None when there
+        was nothing to do, else '' or the problem."""
+        name = mr["metadata"]["name"]
+        namespace = mr["spec"]["forProvider"].get("namespace") or mr["metadata"]["namespace"]
+        ref, version = self._ref(mr)
+        key = (mr["metadata"]["namespace"], name)
+        if self.installed.get(key) == (_gen(mr), f"{ref}:{version}"):
+            return None
+        try:
+            self._run(
+                "upgrade",
+                "--install",
+                name,
+                ref,
+                f"--version={version}",
+                f"--namespace={namespace}",
+                "--create-namespace",
+                "--wait",
+                "--plain-http",
+            )
+        except (RuntimeError, subprocess.TimeoutExpired) as exc:
+            return f"cannot install release: {exc}"
+        self.installed[key] = (_gen(mr), f"{ref}:{version}")
+        return ""
+
+    def uninstall(self, mr: dict) -> None:
+        name = mr["metadata"]["name"]
+        namespace = mr["spec"]["forProvider"].get("namespace") or mr["metadata"]["namespace"]
+        with contextlib.suppress(RuntimeError):
+            self._run("uninstall", name, f"--namespace={namespace}", "--wait")
+        self.installed.pop((mr["metadata"]["namespace"], name), None)
+
+
+@dataclass
 class ProviderPlayer:
     """Plays provider-helm and provider-kubernetes in a background thread."""
 
     kube: Kube
     log: Path
+    helm: HelmRunner | None = None
     interval: float = 0.5
     errors: list[str] = field(default_factory=list)
     # (monotonic time, kind, namespace, name) of each managed resource let go.
@@ -152,8 +229,10 @@ class ProviderPlayer:
                 self._say(err)
             self._stop.wait(self.interval)
 
+    kinds: ClassVar[tuple[Played, ...]] = PLAYED
+
     def step(self) -> None:
-        for played in PLAYED:
+        for played in self.kinds:
             if not self.kube.served(played.api_version, played.kind):
                 continue
             for mr in self.kube.list(played.api_version, played.kind):
@@ -179,6 +258,8 @@ class ProviderPlayer:
                     return  # the applied object is still going: the next pass looks again
                 if played is RELEASE and _chart(mr) == "gateway":
                     self._gateway_service(mr, uninstall=True)
+                if played is RELEASE and self.helm and self.helm.ours(mr):
+                    self.helm.uninstall(mr)
                 self.kube.patch(
                     mr,
                     {
@@ -221,6 +302,15 @@ class ProviderPlayer:
                 ],
             )
             return
+        if played is RELEASE and self.helm and self.helm.ours(mr) and self._in_cluster(mr):
+            problem = self.helm.install(mr)
+            if problem:
+                self._set_conditions(
+                    mr, [_cond("Synced", "False", "ReconcileError", _gen(mr), problem)]
+                )
+                return
+            if problem is not None:
+                self._say(f"helm installed our chart for {ref}")
         in_cluster = played is OBJECT and self._in_cluster(mr)
         if in_cluster:
             observed, problem = self._apply_in_cluster(mr)
@@ -303,9 +393,11 @@ class ProviderPlayer:
         if (ref.get("kind") or "ClusterProviderConfig") != "ClusterProviderConfig":
             return False
         config = self.kube.get(
-            OBJECT.api_version, "ClusterProviderConfig", ref.get("name") or "default"
+            mr["apiVersion"], "ClusterProviderConfig", ref.get("name") or "default"
         )
         source = ((config or {}).get("spec") or {}).get("credentials", {}).get("source")
+        if mr["kind"] != "Object":
+            return source == "InjectedIdentity"
         manifest = mr["spec"]["forProvider"].get("manifest") or {}
         return source == "InjectedIdentity" and self.kube.served(
             manifest.get("apiVersion", ""), manifest.get("kind", "")
