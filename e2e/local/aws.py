@@ -177,6 +177,7 @@ def aws_lifecycle(env: Environment, budget: float) -> str:  # noqa: PLR0915 (one
     from e2e.local.scenarios import (  # noqa: PLC0415 (scenarios imports this module)
         _argocd_secret,
         _uids,
+        check_deletion_order,
         delete_and_wait,
         environment_configs,
         get_xr,
@@ -268,13 +269,7 @@ def aws_lifecycle(env: Environment, budget: float) -> str:  # noqa: PLR0915 (one
         t = time.monotonic()
         delete_and_wait(env, xr, deadline)
         _wait(env, f"nothing composed by {name} left", lambda: not _aws_left(env, name), deadline)
-        when = {(k, n_s, n): at for at, k, n_s, n in [*env.player.deleted, *player.deleted]}
-        ordered = 0
-        for of, by in pairs:
-            if of in when and by in when:
-                if when[of] < when[by]:
-                    raise HarnessError(f"{of} was deleted before {by}, which a Usage says uses it")
-                ordered += 1
+        ordered = check_deletion_order(env, pairs, player)
         _wait(
             env,
             f"namespace {ns} deleted",

@@ -18,6 +18,7 @@ from e2e.local.aws import aws_lifecycle
 from e2e.local.controlplane import ROOT
 from e2e.local.env import CONFIGURATIONS, Environment
 from e2e.local.kube import condition, is_true, load_documents
+from e2e.local.player import ProviderPlayer
 from e2e.local.procs import HarnessError
 from e2e.local.upgrade import configuration_upgrade
 
@@ -163,10 +164,14 @@ def usages(env: Environment, xr_name: str) -> list[tuple[tuple, tuple]]:
     return pairs
 
 
-def check_deletion_order(env: Environment, pairs: list[tuple[tuple, tuple]]) -> int:
-    """Every used resource the player let go after the resource that used it (the Usage
-    webhook refused its deletion until then). Returns how many pairs were checked."""
-    when = {(k, ns, n): t for t, k, ns, n in env.player.deleted}
+def check_deletion_order(
+    env: Environment, pairs: list[tuple[tuple, tuple]], *players: ProviderPlayer
+) -> int:
+    """Every used resource the players (the environment's, and ``players``) let go after
+    the resource that used it (the Usage webhook refused its deletion until then).
+    Returns how many pairs were checked."""
+    deleted = [d for p in (env.player, *players) for d in p.deleted]
+    when = {(k, ns, n): t for t, k, ns, n in deleted}
     checked = 0
     for of, by in pairs:
         if of in when and by in when:
