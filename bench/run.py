@@ -32,10 +32,10 @@ import grpc
 from crossplane.function import logging as fnlogging
 from google.protobuf.internal import api_implementation
 
-from bench import hostile
-from bench import scenarios as sc
-from bench.server import FLOOR, FORGE, ServerProcess
 from forge.fn import run
+from forge_dev.server import FLOOR, FORGE, ServerProcess
+from forge_dev.simulate import hostile
+from forge_dev.simulate import scenarios as sc
 
 METHOD = "/apiextensions.fn.proto.v1.FunctionRunnerService/RunFunction"
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -437,8 +437,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.soak:
         s = Settings(seconds=4.0, max_samples=10_000, load_requests=50_000, cold_starts=5)
 
-    for failure in sc.load_provider_hooks():
-        print(f"warning: provider hooks not loaded: {failure}", file=sys.stderr)
     load_before = [round(x, 2) for x in os.getloadavg()]
     started = time.monotonic()
     scenarios, skipped = sc.build_all(set(args.only) if args.only else None)

@@ -239,7 +239,7 @@ main() {
   WORK=$(mktemp -d)
   trap teardown EXIT
   "$MAKE" venv >/dev/null
-  VERSION=${VERSION:-$("$ROOT/.venv/bin/python" -m forge.packaging version)}
+  VERSION=${VERSION:-$("$ROOT/.venv/bin/python" -m forge_dev.packaging version)}
   case "$(docker info --format '{{.Architecture}}')" in
     x86_64 | amd64) ARCH=amd64 ;;
     aarch64 | arm64) ARCH=arm64 ;;

@@ -10,8 +10,8 @@ import yaml
 
 from forge.composers import stack
 from forge.models.stack import Stack
-from forge.packaging import bootstrap
 from forge.xpkg import dependency_name
+from forge_dev.packaging import bootstrap
 
 ROOT = Path(__file__).resolve().parents[1]
 

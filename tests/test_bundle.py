@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from forge.render import render
-from forge.render.examples import composition_for
-from forge.render.load import load_one
+from forge_dev.render import render
+from forge_dev.render.examples import composition_for
+from forge_dev.render.load import load_one
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLE = ROOT / "examples/infrastructure/bundle.yaml"

@@ -23,11 +23,10 @@ from forge.composers.eks import nodegroups
 from forge.composers.eks.cluster import target_version
 from forge.composers.eks.network import cidrs
 from forge.models.cluster import ClusterSpec, KubernetesVersion
-from forge.preview import aws, kubernetes, player
-from tests.support import deletion, leaks
-from tests.support.lifecycle import converge
-from tests.support.providers import observe
-from tests.support.request import (
+from forge_dev.simulate import aws, kubernetes, player
+from forge_dev.simulate.converge import converge
+from forge_dev.simulate.player import observe
+from forge_dev.simulate.requests import (
     Observed,
     Rendered,
     build,
@@ -35,7 +34,8 @@ from tests.support.request import (
     render,
     step_input,
 )
-from tests.test_xrds import with_environment
+from tests.support import deletion, leaks
+from tests.support.environment import with_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 NAMESPACE = "cluster-dev"
@@ -1305,7 +1305,7 @@ def test_malformed_aws_spec_is_fatal_and_names_the_field(spec, message):
 
 def test_xrd_rules_agree_with_the_model():
     """The API server rejects what the model rejects (the rules' logic is checked by hand)."""
-    xrdgen = importlib.import_module("forge.xrdgen")
+    xrdgen = importlib.import_module("forge_dev.generate")
     definition = next(d for d in xrdgen.DEFINITIONS if d.kind == "Cluster")
     schema = xrdgen.xrd(definition)["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
     spec = schema["properties"]["spec"]
@@ -1356,7 +1356,7 @@ def _example_stages(example: str) -> list[str]:
 def test_example_stages_render_schema_valid_and_end_ready(
     example, function_servers, assert_schema_valid
 ):
-    examples = importlib.import_module("forge.render.examples")
+    examples = importlib.import_module("forge_dev.render.examples")
     names = _example_stages(example)
     assert len(names) >= 4
     for name in names:
@@ -1413,7 +1413,7 @@ def without_role() -> dict[str, Any]:
 
 def written_required(xr: dict[str, Any]):
     """Crossplane's answers to the function's requirements from what the providers wrote."""
-    from bench.scenarios import required_from  # noqa: PLC0415 - the bench's requirement loop
+    from forge_dev.simulate.scenarios import required_from  # noqa: PLC0415 - the bench's requirement loop
 
     def required(observed: dict[str, Observed]) -> dict[str, list[dict[str, Any]]]:
         return required_from(xr, player.written(observed), None)(observed)

@@ -20,17 +20,17 @@ from forge import versions
 from forge.composers.access import AwsAuth, ClusterAccess, SecretKey
 from forge.composers.cluster import EKS_STAGES
 from forge.models.cluster import ClusterSpec
-from tests.support import deletion, leaks
-from tests.support.lifecycle import converge
-from tests.support.providers import observe
-from tests.support.request import build, not_required, render
-from tests.support.vcluster import (
+from forge_dev.simulate.converge import converge
+from forge_dev.simulate.player import observe
+from forge_dev.simulate.requests import build, not_required, render
+from forge_dev.simulate.vcluster_stages import (
     REQUIREMENT,
     Credentials,
     kubeconfig,
     kubeconfig_secret,
     required_fn,
 )
+from tests.support import deletion, leaks
 
 ROOT = Path(__file__).resolve().parent.parent
 XR = {
@@ -531,7 +531,7 @@ def test_vcluster_name_must_start_with_a_letter():
 
 def xrdgen():
     """Imported on use: the generator imports every API's models."""
-    return importlib.import_module("forge.xrdgen")
+    return importlib.import_module("forge_dev.generate")
 
 
 def test_xrd_enforces_the_same_cross_field_rules():
@@ -593,7 +593,7 @@ EXAMPLE_STAGES = {
 
 @pytest.mark.parametrize("name", sorted(EXAMPLE_STAGES))
 def test_example_stage_renders_exactly_its_resources(name, function_servers):
-    examples = importlib.import_module("forge.render.examples")
+    examples = importlib.import_module("forge_dev.render.examples")
     stage = next(s for s in examples.stages() if s.name.endswith(f"cluster-vcluster/stages/{name}"))
     docs = list(yaml.safe_load_all(examples.render_stage(stage, function_servers)))
     xr, composed = docs[0], [d for d in docs[1:] if d["kind"] != "Result"]

@@ -20,15 +20,15 @@ from pathlib import Path
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
 import grpc
 import pytest
-from bench import scenarios
-from bench.server import FORGE, ROOT, ServerProcess
 from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from tests.support.request import build
+from forge_dev.server import FORGE, ROOT, ServerProcess
+from forge_dev.simulate import scenarios
+from forge_dev.simulate.requests import build
 
 SCENARIOS = scenarios.for_tests()
 LOAD_REQUESTS = int(os.environ.get("FORGE_LOAD_REQUESTS", "1000"))
@@ -55,7 +55,12 @@ def plaintext() -> Iterator[ServerProcess]:
 # What the server imports ------------------------------------------------------------------
 
 TOOLING = ("yaml", "jsonschema", "referencing", "cryptography", "hypothesis", "ruamel")
-TOOLING_FORGE = ("forge.render", "forge.schemas", "forge.xrdgen", "forge.packaging")
+TOOLING_FORGE = (
+    "forge_dev.render",
+    "forge_dev.schemas",
+    "forge_dev.generate",
+    "forge_dev.packaging",
+)
 
 
 def test_server_imports_no_tooling():

@@ -8,10 +8,10 @@ from typing import Any
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
 import pytest
 
-from forge import xrdgen
+from forge_dev import generate as xrdgen
+from forge_dev.simulate.converge import converge
+from forge_dev.simulate.requests import build, render
 from tests.support.helm_keys import assert_known_keys, unknown_keys
-from tests.support.lifecycle import converge
-from tests.support.request import build, render
 
 CHART, VERSION = "external-dns", "1.21.1"
 ROLE = "arn:aws:iam::123456789012:role/external-dns"

@@ -66,6 +66,6 @@ def recipe(target: str) -> list[str]:
 def test_tests_get_their_schemas_before_they_run(target):
     """A fresh clone's `make test` fetches the schemas (or stops with one message) first."""
     body = recipe(target)
-    ensure = next(i for i, line in enumerate(body) if "-m forge.schemas.ensure" in line)
+    ensure = next(i for i, line in enumerate(body) if "-m forge_dev.schemas.ensure" in line)
     pytest_run = next(i for i, line in enumerate(body) if "-m pytest" in line)
     assert ensure < pytest_run

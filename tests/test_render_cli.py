@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from forge import tools
-from forge.render import cli
+from forge_dev import tools
+from forge_dev.render import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 PLATFORM = ROOT / "examples" / "platformcluster"
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.skipif(
 
 def forge_render(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "forge.render.cli", *args],
+        [sys.executable, "-m", "forge_dev.render.cli", *args],
         check=False,
         cwd=ROOT,
         capture_output=True,

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from forge.schemas import ensure, sources
-from forge.schemas.sources import LockEntry, SchemaSourceError
+from forge_dev.schemas import ensure, sources
+from forge_dev.schemas.sources import LockEntry, SchemaSourceError
 
 FILES = {
     "crds/provider-x/x.example.org_things.yaml": b"kind: CustomResourceDefinition\n",
@@ -176,6 +176,8 @@ def test_readme_says_what_is_downloaded_and_where():
     pinned = sources.lock_entries()
     crds = sum(e.path.startswith("crds/") for e in pinned)
     text = " ".join(readme.split())
-    assert f"the {len(pinned)} files pinned in `functions/forge/schemas/sources.lock.yaml`" in text
+    assert (
+        f"the {len(pinned)} files pinned in `devtools/forge_dev/schemas/sources.lock.yaml`" in text
+    )
     assert f"({crds} CRDs of Crossplane and its providers, {len(pinned) - crds} chart" in text
     assert "kept in `.cache/schemas/`" in text

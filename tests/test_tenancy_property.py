@@ -23,15 +23,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from bench.scenarios import for_tests as scenarios
-from bench.scenarios import pool_for, required_from, step_input
 from hypothesis import HealthCheck, assume, event, example, given, settings
 from hypothesis import strategies as st
 
-from forge.apis import NAMESPACED
 from forge.core import naming
-from tests.support.providers import observe
-from tests.support.request import Rendered, build, render
+from forge.registry import NAMESPACED
+from forge_dev.simulate.player import observe
+from forge_dev.simulate.requests import Rendered, build, render
+from forge_dev.simulate.scenarios import for_tests as scenarios
+from forge_dev.simulate.scenarios import pool_for, required_from, step_input
 
 EXAMPLES = int(os.environ.get("FORGE_TENANCY_EXAMPLES", "60"))
 ROUNDS = 12

@@ -1,0 +1,93 @@
+"""Write an example's observed-state stages from the provider simulator.
+
+    python -m forge_dev.simulate.stages examples/<dir> stage-name [stage-name ...]
+
+Stage N holds the observed resources before render round N (stage 1: nothing
+exists yet, so it has no observed file), as the providers would report them
+(``forge_dev.simulate.player``, every provider's hooks included). Every stage's
+``required.yaml`` holds the first stage's (the environment's EnvironmentConfigs)
+plus what the providers wrote that the function asks for at that stage (an Object's
+connection Secret, such as the argocd-manager token's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from pathlib import Path
+from typing import Any
+
+import yaml
+from crossplane.function import resource
+
+from forge_dev.simulate import player
+from forge_dev.simulate.player import Observed, observe
+from forge_dev.simulate.requests import build, render, step_input
+from forge_dev.simulate.required import fetch
+
+ENVIRONMENT_CONFIG = "EnvironmentConfig"
+
+
+def answers(
+    xr: dict[str, Any],
+    world: list[dict[str, Any]],
+    observed: dict[str, Observed],
+    given: dict[str, Any] | None,
+) -> dict[str, list[dict[str, Any]]]:
+    """What Crossplane fetches from ``world`` for the function's requirements (its loop)."""
+    got: dict[str, list[dict[str, Any]]] = {}
+    for _ in range(5):
+        out = render(build(xr, observed=observed, required=got, step_input=given))
+        wanted = {
+            name: [resource.struct_to_dict(i.resource) for i in fetch(world, selector).items]
+            for name, selector in out.requirements.items()
+        }
+        if wanted == got:
+            break
+        got = wanted
+    return got
+
+
+def write_stages(example: Path, names: list[str], max_rounds: int = 14) -> None:
+    """Render round by round and write ``stages/NN-name/{observed,required}.yaml``."""
+    xr = yaml.safe_load((example / "xr.yaml").read_text())
+    first = example / "stages" / f"01-{names[0]}" / "required.yaml"
+    environment = [d for d in yaml.safe_load_all(first.read_text()) if d] if first.exists() else []
+    given = step_input(xr["kind"])
+    observed: dict[str, Observed] = {}
+    for index, name in enumerate(names, start=1):
+        stage = example / "stages" / f"{index:02d}-{name}"
+        stage.mkdir(parents=True, exist_ok=True)
+        world = [*environment, *player.written(observed)]
+        required = answers(xr, world, observed, given)
+        wanted = [o for items in required.values() for o in items]
+        fetched = [o for o in world if o in wanted and o["kind"] != ENVIRONMENT_CONFIG]
+        if environment or fetched:
+            # The first stage's text as written (its comments too), then what was fetched.
+            text = first.read_text() if environment else ""
+            if fetched:
+                text += "---\n" if text else ""
+                text += yaml.safe_dump_all(fetched, sort_keys=False)
+            (stage / "required.yaml").write_text(text)
+        if observed:
+            docs = [observed[key].manifest for key in sorted(observed)]
+            (stage / "observed.yaml").write_text(yaml.safe_dump_all(docs, sort_keys=False))
+        out = render(build(xr, observed=observed, required=required, step_input=given))
+        observed = {key: observe(key, manifest) for key, manifest in out.resources.items()}
+        if index > max_rounds:
+            break
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("example", type=Path)
+    parser.add_argument("names", nargs="+")
+    parser.add_argument("--hooks", action="append", default=[])
+    args = parser.parse_args()
+    for module in args.hooks:
+        importlib.import_module(module)
+    write_stages(args.example, args.names)
+
+
+if __name__ == "__main__":
+    main()
