@@ -71,6 +71,10 @@ $(TOOLS)/helm: tools/helm/go.mod tools/helm/go.sum
 render: $(STAMP) tools ## Render every example stage with Crossplane's engine, print it, check it against its golden
 	$(BIN)/python -m forge.render.examples
 
+.PHONY: fixtures
+fixtures: $(STAMP) tools ## Regenerate the example fixtures: every stage's golden render (review the diff, commit it)
+	$(BIN)/python -m forge.render.examples --update
+
 # XR=<file> (required); REQUIRED="<file> ..." are passed as -e (default: the example's first stage).
 .PHONY: preview
 preview: $(STAMP) tools ## Drive XR=<file> to Ready round by round (engine + provider player); print it and a table of rounds
