@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml devtools/pyproject.toml constraints.txt
 
 venv: $(STAMP) ## Create the virtual environment with every dependency
 
-# --- The real Crossplane tools (tools/go.mod pins them; see README "The real tools") -------
+# --- The real Crossplane tools (tools/go.mod pins them; see docs/development.md) ----------
 # Built once from the Go module proxy into .cache/tools/; Go's own module and build caches
 # make a rebuild on the same machine a link step.
 TOOLS       := .cache/tools
@@ -39,23 +39,23 @@ $(TOOLS)/crossplane: tools/go.mod tools/go.sum
 	  $(CORE_MODULE)/cmd/crossplane
 
 # The crossplane CLI's own module is not served by the Go module proxy; v2.2.0 is the last
-# release that ships it inside Crossplane's module (cmd/crank). See README, The real tools.
+# release that ships it inside Crossplane's module (cmd/crank): docs/decisions/0001.
 $(TOOLS)/crossplane-cli: tools/cli/go.mod tools/cli/go.sum
-	@command -v $(GO) >/dev/null 2>&1 || { echo "make tools: Go ($(GO)) is not installed (see README, The real tools)" >&2; exit 1; }
+	@command -v $(GO) >/dev/null 2>&1 || { echo "make tools: Go ($(GO)) is not installed (see docs/development.md)" >&2; exit 1; }
 	@mkdir -p $(TOOLS)
 	cd tools/cli && $(GO) build -trimpath -o ../../$@ \
 	  -ldflags "-X $(CORE_MODULE)/internal/version.version=$$($(GO) list -m -f '{{.Version}}' $(CORE_MODULE))" \
 	  $(CORE_MODULE)/cmd/crank
 
 $(TOOLS)/forge-xp: tools/go.mod tools/go.sum $(wildcard tools/cmd/forge-xp/*.go)
-	@command -v $(GO) >/dev/null 2>&1 || { echo "make tools: Go is not installed (see README, The real tools)" >&2; exit 1; }
+	@command -v $(GO) >/dev/null 2>&1 || { echo "make tools: Go is not installed (see docs/development.md)" >&2; exit 1; }
 	@mkdir -p $(TOOLS)
 	cd tools && $(GO) build -trimpath -o ../$@ ./cmd/forge-xp
 
 # crossplane-runtime's xpkg.ToDNSLabel as Crossplane's resolver names a dependency: the
 # tests hold forge.xpkg (the names of the packages we install) equal to it.
 $(TOOLS)/forge-dnslabel: tools/go.mod tools/go.sum tools/cmd/forge-dnslabel/main.go
-	@command -v $(GO) >/dev/null 2>&1 || { echo "make tools: Go is not installed (see README, The real tools)" >&2; exit 1; }
+	@command -v $(GO) >/dev/null 2>&1 || { echo "make tools: Go is not installed (see docs/development.md)" >&2; exit 1; }
 	@mkdir -p $(TOOLS)
 	cd tools && $(GO) build -trimpath -ldflags "-s -w" -o ../$@ ./cmd/forge-dnslabel
 
@@ -64,7 +64,7 @@ $(TOOLS)/forge-dnslabel: tools/go.mod tools/go.sum tools/cmd/forge-dnslabel/main
 # its version stamped into helm.sh/helm/v4/internal/version (tools/helm/go.mod pins it).
 HELM_MODULE := helm.sh/helm/v4
 $(TOOLS)/helm: tools/helm/go.mod tools/helm/go.sum
-	@command -v $(GO) >/dev/null 2>&1 || { echo "make tools: Go is not installed (see README, The real tools)" >&2; exit 1; }
+	@command -v $(GO) >/dev/null 2>&1 || { echo "make tools: Go is not installed (see docs/development.md)" >&2; exit 1; }
 	@mkdir -p $(TOOLS)
 	cd tools/helm && CGO_ENABLED=0 $(GO) build -trimpath -o ../../$@ \
 	  -ldflags "-s -w -X $(HELM_MODULE)/internal/version.version=$$($(GO) list -m -f '{{.Version}}' $(HELM_MODULE)) -X $(HELM_MODULE)/internal/version.gitTreeState=clean" \
@@ -72,6 +72,10 @@ $(TOOLS)/helm: tools/helm/go.mod tools/helm/go.sum
 
 render: $(STAMP) tools ## Render every example stage with Crossplane's engine, print it, check it against its golden
 	$(BIN)/python -m forge_dev.render.examples
+
+.PHONY: fixtures
+fixtures: $(STAMP) tools ## Regenerate the example fixtures: every stage's golden render (review the diff, commit it)
+	$(BIN)/python -m forge_dev.render.examples --update
 
 # XR=<file> (required); REQUIRED="<file> ..." are passed as -e (default: the example's first stage).
 .PHONY: preview
@@ -112,7 +116,7 @@ schemas: $(STAMP) ## Fill .cache/schemas from the pinned upstream URLs (needs ne
 clean: ## Remove the virtual environment and caches
 	rm -rf $(VENV) .cache .pytest_cache build dist *.egg-info functions/*.egg-info
 
-# --- Packages: see README "Packages" ------------------------------------------------
+# --- Packages: see docs/operations.md --------------------------------------------------
 # VERSION defaults to `git describe` (a tag vX.Y.Z is stable, anything else a dev
 # pre-release); ARCH is the runtime architecture(s) to build ("amd64 arm64");
 # REGISTRY defaults to the one in forge/versions.py.
@@ -157,7 +161,7 @@ e2e: ## End-to-end on kind (SKIPs, exit 0, when docker/kind/helm/kubectl/crosspl
 	@CROSSPLANE=$(CROSSPLANE) MAKE="$(MAKE)" bash e2e/run.sh
 
 # --- The local end-to-end test: a real control plane as local processes, no Docker -------
-# See README "End to end on a local control plane". tools/kube/go.mod pins Kubernetes
+# See docs/development.md, "End to end on a local control plane". tools/kube/go.mod pins Kubernetes
 # (a wrapper module separate from tools/go.mod, so Crossplane's dependency graph is
 # untouched); the binaries are built as Kubernetes' own hack/lib/golang.sh builds them.
 .PHONY: kube-tools e2e-local
@@ -172,31 +176,31 @@ KUBE_BUILD    = cd tools/kube && CGO_ENABLED=0 $(GO) build -trimpath -tags selin
 kube-tools: $(TOOLS)/kube-apiserver $(TOOLS)/kube-controller-manager $(TOOLS)/kubectl $(TOOLS)/etcd $(TOOLS)/forge-e2e-oci ## Build kube-apiserver, kube-controller-manager, kubectl, etcd and the e2e registry into .cache/tools (needs Go; long the first time)
 
 $(TOOLS)/kube-apiserver: tools/kube/go.mod tools/kube/go.sum
-	@command -v $(GO) >/dev/null 2>&1 || { echo "make kube-tools: Go is not installed (see README, The real tools)" >&2; exit 1; }
+	@command -v $(GO) >/dev/null 2>&1 || { echo "make kube-tools: Go is not installed (see docs/development.md)" >&2; exit 1; }
 	@mkdir -p $(TOOLS)
 	$(KUBE_BUILD) -ldflags "$(KUBE_LDFLAGS)" -o ../../$@ $(KUBE_MODULE)/cmd/kube-apiserver
 
 $(TOOLS)/kube-controller-manager: tools/kube/go.mod tools/kube/go.sum
-	@command -v $(GO) >/dev/null 2>&1 || { echo "make kube-tools: Go is not installed (see README, The real tools)" >&2; exit 1; }
+	@command -v $(GO) >/dev/null 2>&1 || { echo "make kube-tools: Go is not installed (see docs/development.md)" >&2; exit 1; }
 	@mkdir -p $(TOOLS)
 	$(KUBE_BUILD) -ldflags "$(KUBE_LDFLAGS)" -o ../../$@ $(KUBE_MODULE)/cmd/kube-controller-manager
 
 # kubectl applies the platform's one-time bootstrap/ as a platform team does.
 $(TOOLS)/kubectl: tools/kube/go.mod tools/kube/go.sum
-	@command -v $(GO) >/dev/null 2>&1 || { echo "make kube-tools: Go is not installed (see README, The real tools)" >&2; exit 1; }
+	@command -v $(GO) >/dev/null 2>&1 || { echo "make kube-tools: Go is not installed (see docs/development.md)" >&2; exit 1; }
 	@mkdir -p $(TOOLS)
 	$(KUBE_BUILD) -ldflags "$(KUBE_LDFLAGS)" -o ../../$@ $(KUBE_MODULE)/cmd/kubectl
 
 # etcd at the version k8s.io/kubernetes requires (go.etcd.io/etcd/server/v3 in tools/kube/go.mod),
 # through its own server entry point (tools/kube/cmd/etcd).
 $(TOOLS)/etcd: tools/kube/go.mod tools/kube/go.sum tools/kube/cmd/etcd/main.go
-	@command -v $(GO) >/dev/null 2>&1 || { echo "make kube-tools: Go is not installed (see README, The real tools)" >&2; exit 1; }
+	@command -v $(GO) >/dev/null 2>&1 || { echo "make kube-tools: Go is not installed (see docs/development.md)" >&2; exit 1; }
 	@mkdir -p $(TOOLS)
 	cd tools/kube && CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o ../../$@ ./cmd/etcd
 
 # The local registry of e2e-local (its own module, tools/oci).
 $(TOOLS)/forge-e2e-oci: tools/oci/go.mod tools/oci/go.sum tools/oci/main.go
-	@command -v $(GO) >/dev/null 2>&1 || { echo "make kube-tools: Go is not installed (see README, The real tools)" >&2; exit 1; }
+	@command -v $(GO) >/dev/null 2>&1 || { echo "make kube-tools: Go is not installed (see docs/development.md)" >&2; exit 1; }
 	@mkdir -p $(TOOLS)
 	cd tools/oci && CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o ../../$@ .
 

@@ -375,7 +375,7 @@ def slope(small: Row, big: Row) -> float:
 def table(
     rows: list[Row], cold: dict[str, Any], mem: dict[str, Any], attack: dict, info: dict
 ) -> str:
-    """The Markdown the README carries."""
+    """The Markdown table `make bench` prints (the figures are never pasted by hand)."""
     lines = [
         f"Machine: {info['nproc']} CPUs ({info['cpu']}), Python {info['python']}, "
         f"grpcio {info['grpcio']}, protobuf {info['protobuf']} backend; load average "

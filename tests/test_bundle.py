@@ -45,7 +45,7 @@ FROM_ENVIRONMENT = ROOT / "examples/infrastructure/from-environment"
 
 
 def test_the_empty_spec_bundle_has_every_api_and_one_environment():
-    """The seed's bundle shape (`spec: {}`), each XR converging from the environment alone:
+    """The empty-spec XRs (`spec: {}`), each XR converging from the environment alone:
     its example's stages are rendered by the real engine and driven to Ready by the
     preview (tests/test_preview.py)."""
     xrs = [load_one(p, "XR") for p in sorted(FROM_ENVIRONMENT.glob("*/xr.yaml"))]

@@ -1339,8 +1339,8 @@ def test_example_xrs_are_valid_specs():
         xr = yaml.safe_load((ROOT / path).read_text())
         specs[path] = ClusterSpec.model_validate(with_environment(path, xr))
     for path in ("examples/cluster-aws/xr.yaml", "examples/cluster-aws-token/xr.yaml"):
-        seed = yaml.safe_load((ROOT / path).read_text())
-        assert seed == without_role()  # the seed verbatim; a role only from the environment
+        xr = yaml.safe_load((ROOT / path).read_text())
+        assert xr == without_role()  # one XR; a role only from the environment
     assert specs["examples/cluster-aws/xr.yaml"].argocd.role_arn == ARGOCD_ROLE
     assert specs["examples/cluster-aws-token/xr.yaml"].argocd.role_arn is None
 

@@ -1,4 +1,4 @@
-"""Facts of Crossplane v2 that bind every API (DESIGN.md, "The judge is real Crossplane").
+"""Facts of Crossplane v2 that bind every API (the judge is real Crossplane).
 
 Run over every XR kind: the fully provisioned scenarios of the examples
 (``bench/scenarios.py``) where state matters, and bare XRs where it does not.

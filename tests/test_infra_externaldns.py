@@ -365,7 +365,7 @@ def env_with(**extra: Any) -> dict[str, Any]:
 
 
 def test_empty_spec_takes_provider_and_credentials_from_the_environment(schema_store):
-    """The seed's bundle shape, `spec: {}`: the environment chooses the DNS provider."""
+    """An empty spec, `spec: {}`: the environment chooses the DNS provider."""
     dns = {"provider": "route53", "credentials": {"source": "PodIdentity"}}
     out = run({}, env=env_with(externalDNS=dns))
     assert out.fatal == []

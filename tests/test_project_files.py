@@ -41,15 +41,6 @@ def test_license_is_an_spdx_expression():
     assert major >= 77
 
 
-def test_readme_names_the_acme_servers_the_model_accepts():
-    from forge.models.certmanager import LETSENCRYPT  # noqa: PLC0415 - one test's need
-
-    readme = (ROOT / "README.md").read_text()
-    line = next(text for text in readme.split("\n- ") if text.startswith("**CertManager**"))
-    for server in LETSENCRYPT:
-        assert f"`{server}`" in line
-
-
 def recipe(target: str) -> list[str]:
     """The recipe lines of one Makefile target."""
     lines = (ROOT / "Makefile").read_text().splitlines()

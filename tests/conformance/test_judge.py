@@ -159,7 +159,7 @@ EXTERNALDNS_SPECS = [
 @pytest.mark.parametrize(("spec", "refused"), EXTERNALDNS_SPECS)
 def test_externaldns_xrd_leaves_environment_fields_to_the_function(spec, refused, schema_dirs):
     """The API server never sees the EnvironmentConfig: it refuses only what is wrong
-    whatever the environment adds (the seed's bundle is `spec: {}`)."""
+    whatever the environment adds (the from-environment XRs are `spec: {}`)."""
     xr = load_one(ROOT / "examples/infrastructure/externaldns/xr.yaml", "XR")
     xr["spec"] = spec
     (verdict,) = admit([xr], schema_dirs)

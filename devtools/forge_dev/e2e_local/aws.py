@@ -180,10 +180,10 @@ def _wait(env: Environment, what: str, check, deadline: float):
 
 
 def aws_lifecycle(env: Environment, budget: float) -> str:  # noqa: PLR0915 (one story)
-    """The seed's EKS Cluster (gitops-design.md, verbatim) with only the environment's
-    EnvironmentConfig, which names no Argo CD role (examples/cluster-aws-token): Ready,
-    registered with Argo CD by the argocd-manager token; a second node group converges
-    with nothing replaced; deleted in Usage order with nothing left."""
+    """The EKS Cluster of examples/cluster-aws-token, with only the environment's
+    EnvironmentConfig, which names no Argo CD role: Ready, registered with Argo CD by the
+    argocd-manager token; a second node group converges with nothing replaced; deleted in
+    Usage order with nothing left."""
 
     deadline = time.monotonic() + budget
     base = ROOT / "examples" / "cluster-aws-token"

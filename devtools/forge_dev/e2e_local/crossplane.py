@@ -45,7 +45,8 @@ CORE_MODULE = "github.com/crossplane/crossplane/v2"
 # A burst of 2000 was still exhausted over the EKS Cluster's 94 resources (the breaker
 # opened seconds after Ready, and a node group added then was never composed), so the
 # bucket is made large enough, and refilled fast enough, that the breaker never opens
-# here: the scenarios test composition, not the breaker, which the README discusses.
+# here: the scenarios test composition, not the breaker
+# (docs/decisions/0002-circuit-breaker-burst.md).
 CIRCUIT_BREAKER = ("--circuit-breaker-burst=100000", "--circuit-breaker-refill-rate=1000")
 
 

@@ -185,7 +185,7 @@ def vcluster_lifecycle(env: Environment, budget: float) -> str:
 
 
 def platformcluster_lifecycle(env: Environment, budget: float) -> str:
-    """The seed's PlatformCluster: its stack applied for real through provider-kubernetes
+    """The example PlatformCluster: its stack applied for real through provider-kubernetes
     (the in-cluster ClusterProviderConfig of ``bootstrap/``), so Crossplane installs its
     packages; it adopts what the bootstrap installed (same names: the Providers get the
     stack's runtime configs) and Crossplane reports every package Installed and Healthy;

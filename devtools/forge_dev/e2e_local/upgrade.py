@@ -1,5 +1,5 @@
-"""Scenario ``configuration-upgrade``: the README's upgrade and roll-back story against
-the real Crossplane.
+"""Scenario ``configuration-upgrade``: the upgrade and roll back of docs/operations.md
+against the real Crossplane.
 
 A second version of ``configuration-clusters`` (the running one with its patch raised,
 so on the same channel) is assembled as ``python -m forge_dev.packaging`` assembles it, with

@@ -98,7 +98,8 @@ def manifests() -> list[BootstrapFile]:
             "(provider-kubernetes is there already).",
             [
                 # Crossplane never upgrades an installed dependency (but with an alpha
-                # flag): a release moves this tag before the Configurations' (README).
+                # flag): a release moves this tag before the Configurations'
+                # (docs/decisions/0006-function-first-in-bootstrap.md).
                 *_stack_items("package-function-forge"),
                 _configuration(CLUSTERS.name, CLUSTERS.repository),
                 _configuration(INFRASTRUCTURE.name, INFRASTRUCTURE.repository),
@@ -139,7 +140,7 @@ def files() -> dict[str, str]:
     return out
 
 
-# What a platform team runs once, after Argo CD and Crossplane (README, "Bootstrap"):
+# What a platform team runs once, after Argo CD and Crossplane (README, "Install"):
 # the e2e harness runs exactly these with the real kubectl.
 _PROVIDER_CONFIG_CRDS = (
     "crd/clusterproviderconfigs.helm.m.crossplane.io",

@@ -20,7 +20,7 @@ in the Cluster's platform namespace; the function reads that Secret as a require
 resource, its ``token`` key only, and writes it into the Argo CD cluster Secret alone
 (``bearerToken``). provider-kubernetes also copies the applied Secret into the Object's
 ``status.atProvider.manifest`` unless it runs with ``--sanitize-secrets``, which the
-stack's runtime config and ``bootstrap/`` set (README, "Argo CD registration").
+stack's runtime config and ``bootstrap/`` set (docs/apis/cluster.md, "Argo CD on EKS").
 """
 
 from __future__ import annotations
