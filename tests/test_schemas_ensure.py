@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from forge.schemas import ensure, sources
-from forge.schemas.sources import LockEntry, SchemaSourceError
+from forge_dev.schemas import ensure, sources
+from forge_dev.schemas.sources import LockEntry, SchemaSourceError
 
 FILES = {
     "crds/provider-x/x.example.org_things.yaml": b"kind: CustomResourceDefinition\n",
