@@ -70,8 +70,9 @@ $(TOOLS)/helm: tools/helm/go.mod tools/helm/go.sum
 	  -ldflags "-s -w -X $(HELM_MODULE)/internal/version.version=$$($(GO) list -m -f '{{.Version}}' $(HELM_MODULE)) -X $(HELM_MODULE)/internal/version.gitTreeState=clean" \
 	  $(HELM_MODULE)/cmd/helm
 
-render: $(STAMP) tools ## Render every example stage with Crossplane's engine, print it, check it against its golden
-	$(BIN)/python -m forge_dev.render.examples
+# YAML=1 also prints every stage's render.
+render: $(STAMP) tools ## Render every example stage with Crossplane's engine: a line per example, checked against its goldens
+	$(BIN)/python -m forge_dev.render.examples $(if $(YAML),--yaml)
 
 .PHONY: fixtures
 fixtures: $(STAMP) tools ## Regenerate the example fixtures: every stage's golden render (review the diff, commit it)

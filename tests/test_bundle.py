@@ -19,7 +19,9 @@ XRS = [d for d in yaml.safe_load_all(BUNDLE.read_text()) if d]
 def environment() -> list[dict]:
     """What the examples' clusters hold: the labelled EnvironmentConfig and friends."""
     pool: list[dict] = []
-    for path in sorted((ROOT / "examples/infrastructure").glob("*/stages/01-*/required.yaml")):
+    for path in sorted(
+        (ROOT / "testdata/examples/infrastructure").glob("*/stages/01-*/required.yaml")
+    ):
         pool += [d for d in yaml.safe_load_all(path.read_text()) if d and d not in pool]
     return pool
 
@@ -52,5 +54,7 @@ def test_the_empty_spec_bundle_has_every_api_and_one_environment():
     assert sorted(x["kind"] for x in xrs) == sorted(x["kind"] for x in XRS)
     assert all(x["spec"] == {} for x in xrs)
     environment = (FROM_ENVIRONMENT / "environment.yaml").read_text()
-    for path in FROM_ENVIRONMENT.glob("*/stages/*/required.yaml"):
+    for path in (ROOT / "testdata" / FROM_ENVIRONMENT.relative_to(ROOT)).glob(
+        "*/stages/*/required.yaml"
+    ):
         assert path.read_text().startswith(environment), path

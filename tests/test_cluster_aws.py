@@ -23,6 +23,7 @@ from forge.composers.eks import nodegroups
 from forge.composers.eks.cluster import target_version
 from forge.composers.eks.network import cidrs
 from forge.models.cluster import ClusterSpec, KubernetesVersion
+from forge_dev.paths import stages_dir
 from forge_dev.simulate import aws, kubernetes, player
 from forge_dev.simulate.converge import converge
 from forge_dev.simulate.player import observe
@@ -1349,7 +1350,7 @@ def test_example_xrs_are_valid_specs():
 
 
 def _example_stages(example: str) -> list[str]:
-    return sorted(p.name for p in (ROOT / "examples" / example / "stages").iterdir() if p.is_dir())
+    return sorted(p.name for p in stages_dir(ROOT / "examples" / example).iterdir() if p.is_dir())
 
 
 @pytest.mark.parametrize("example", ["cluster-aws", "cluster-aws-large", "cluster-aws-token"])

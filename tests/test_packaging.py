@@ -42,6 +42,7 @@ from forge_dev.packaging.layout import (
     xrd_type,
 )
 from forge_dev.packaging.semver import Constraint, SemverError, Version
+from forge_dev.paths import stages_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 VERSION = release.from_git(ROOT)  # what `make packages` stamps
@@ -108,7 +109,7 @@ def composed(built: dict[str, Path]) -> dict[str, dict[str, set[str]]]:
             composition = compositions.get((xr["apiVersion"].rpartition("/")[0], xr["kind"]))
             if composition is None:
                 continue
-            for stage in sorted(p for p in (directory / "stages").glob("*") if p.is_dir()):
+            for stage in sorted(p for p in stages_dir(directory).glob("*") if p.is_dir()):
                 per_kind[xr["kind"]] |= golden_api_versions(stage)
         out[spec.name] = per_kind
     return out

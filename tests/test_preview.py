@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from forge_dev import tools
+from forge_dev.paths import stages_dir
 from forge_dev.preview import report
 from forge_dev.preview.cli import default_required
 from forge_dev.preview.cli import main as preview_main
@@ -37,7 +38,7 @@ needs_engine = pytest.mark.skipif(
 
 def last_stage_names(example: Path) -> set[str]:
     """The composed resources of the example's last stage's golden render (it is Ready)."""
-    stages = sorted(p for p in (example / "stages").glob("*") if p.is_dir())
+    stages = sorted(p for p in stages_dir(example).glob("*") if p.is_dir())
     docs = list(yaml.safe_load_all((stages[-1] / "expected.yaml").read_text()))
     return {
         d["metadata"]["annotations"][ANNOTATION_RESOURCE_NAME]
@@ -92,7 +93,7 @@ def test_make_preview_prints_the_full_set_and_the_table():
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == (
-        "forge-preview: -e examples/cluster-aws/stages/01-created/required.yaml "
+        "forge-preview: -e testdata/examples/cluster-aws/stages/01-created/required.yaml "
         "(the example's first stage; -e to choose)\n"
     )
     docs = list(yaml.safe_load_all(proc.stdout))
@@ -243,6 +244,6 @@ def test_the_table_cuts_long_rounds_and_counts_them():
 
 def test_the_default_required_resources_are_the_first_stage_ones():
     assert default_required(ROOT / "examples/cluster-aws/xr.yaml") == [
-        ROOT / "examples/cluster-aws/stages/01-created/required.yaml"
+        ROOT / "testdata/examples/cluster-aws/stages/01-created/required.yaml"
     ]
     assert default_required(ROOT / "examples/cluster-vcluster/xr.yaml") == []  # no stage 01 file

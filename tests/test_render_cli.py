@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from forge_dev import tools
+from forge_dev.paths import stages_dir
 from forge_dev.render import cli
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,7 +41,7 @@ def test_prints_the_xr_composed_resources_and_results():
         str(COMPOSITION),
         str(PLATFORM / "functions.yaml"),
         "-o",
-        str(PLATFORM / "stages/03-ready/observed.yaml"),
+        str(stages_dir(PLATFORM) / "03-ready/observed.yaml"),
         "-r",
     )
     assert done.returncode == 0, done.stderr

@@ -10,6 +10,7 @@ import yaml
 
 from forge.core import environment
 from forge.registry import BY_KIND
+from forge_dev.paths import stages_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -21,7 +22,7 @@ def with_environment(path: str, xr: dict[str, Any]) -> dict[str, Any]:
     mapping of the kind's model module.
     """
     spec = xr.get("spec", {})
-    stages = sorted((ROOT / path).parent.glob("stages/*/required.yaml"))
+    stages = sorted(stages_dir((ROOT / path).parent).glob("*/required.yaml"))
     if not stages:
         return spec
     envs = [d for d in yaml.safe_load_all(stages[0].read_text()) if d]

@@ -46,6 +46,7 @@ from forge_dev.e2e_local.xrs import (
     usages,
     wait_ready,
 )
+from forge_dev.paths import stages_dir
 from forge_dev.simulate import aws as preview
 
 PROVIDER_CONFIG_API = "aws.m.upbound.io/v1beta1"
@@ -198,7 +199,7 @@ def aws_lifecycle(env: Environment, budget: float) -> str:  # noqa: PLR0915 (one
     env_api = "apiextensions.crossplane.io/v1beta1"
     earlier = env.kube.get(env_api, "EnvironmentConfig", "dev")
     try:
-        environment_configs(env, base / "stages" / "01-created" / "required.yaml")
+        environment_configs(env, stages_dir(base) / "01-created" / "required.yaml")
         xr = yaml.safe_load((base / "xr.yaml").read_text())
         name = xr["metadata"]["name"]
         ns = f"cluster-{name}"

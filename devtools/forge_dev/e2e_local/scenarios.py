@@ -31,6 +31,7 @@ from forge_dev.e2e_local.xrs import (
     usages,
     wait_ready,
 )
+from forge_dev.paths import stages_dir
 
 # Kinds a composition of ours may compose, looked up by the composite label to prove
 # that a deleted XR left nothing behind.
@@ -52,7 +53,7 @@ def keda_lifecycle(env: Environment, budget: float) -> str:
     deleted: nothing left behind."""
     deadline = time.monotonic() + budget
     base = ROOT / "examples" / "infrastructure" / "keda"
-    environment_configs(env, base / "stages" / "01-installing" / "required.yaml")
+    environment_configs(env, stages_dir(base) / "01-installing" / "required.yaml")
     xr = yaml.safe_load((base / "xr.yaml").read_text())
     t = time.monotonic()
     env.kube.apply(xr)
@@ -74,7 +75,7 @@ def bundle_lifecycle(env: Environment, budget: float) -> str:
     deleted with nothing left behind."""
     deadline = time.monotonic() + budget
     base = ROOT / "examples" / "infrastructure"
-    environment_configs(env, base / "keda" / "stages" / "01-installing" / "required.yaml")
+    environment_configs(env, stages_dir(base / "keda") / "01-installing" / "required.yaml")
     xrs = [d for d in load_documents(base / "bundle.yaml") if d["apiVersion"] == XR_GROUP]
     t = time.monotonic()
     env.kube.apply_all(xrs)

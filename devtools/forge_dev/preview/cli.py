@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from forge_dev.paths import stages_dir
 from forge_dev.preview.report import as_comments, table, verdict
 from forge_dev.preview.rounds import MAX_ROUNDS, preview
 from forge_dev.render import FunctionServers, RenderError, to_yaml_stream
@@ -36,7 +37,7 @@ def parser() -> argparse.ArgumentParser:
         help=(
             "YAML file or directory of what exists before the XR: EnvironmentConfigs, CRDs "
             "(repeatable). Default: the required.yaml of the first stage of the XR's example "
-            "(<XR's directory>/stages/01-*/), when there is one."
+            "(testdata/<XR's directory>/stages/01-*/), when there is one."
         ),
     )
     p.add_argument(
@@ -61,7 +62,7 @@ def parser() -> argparse.ArgumentParser:
 
 def default_required(xr: Path) -> list[Path]:
     """The example's first stage's required.yaml: what exists when its XR is created."""
-    stages = sorted(p for p in (xr.parent / "stages").glob("*") if p.is_dir())
+    stages = sorted(p for p in stages_dir(xr.parent).glob("*") if p.is_dir())
     first = stages[0] / "required.yaml" if stages else None
     return [first] if first is not None and first.is_file() else []
 

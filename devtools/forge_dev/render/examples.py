@@ -1,11 +1,12 @@
 """Render every example, stage by stage: the project's main job (`make render`).
 
-An example is a directory under ``examples/`` with an ``xr.yaml``; its stages
-are ``stages/NN-name/`` directories holding the observed composed resources
+An example is a directory under ``examples/`` with an ``xr.yaml``; its stages are
+``testdata/examples/<example>/stages/NN-name/`` directories holding the observed composed resources
 (``observed.yaml``) and required resources (``required.yaml``) of that moment.
 Each stage's render is kept as ``expected.yaml`` (the golden file):
 
-    python -m forge_dev.render.examples            # print every render, fail if a golden differs
+    python -m forge_dev.render.examples            # a line per example; fail if a golden differs
+    python -m forge_dev.render.examples --yaml     # also print every stage's render
     python -m forge_dev.render.examples --quiet    # only compare with the goldens
     python -m forge_dev.render.examples --update   # rewrite the golden files
 """
@@ -18,8 +19,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from forge_dev.paths import ROOT
-from forge_dev.render import FunctionServers, RenderError, render, to_yaml_stream
+from forge_dev.paths import ROOT, stages_dir
+from forge_dev.render import FunctionServers, RenderError, RenderResult, render, to_yaml_stream
 from forge_dev.render.load import load_one, load_stream
 
 
@@ -63,18 +64,18 @@ def stages(root: Path = ROOT) -> Iterator[Stage]:
     """Every (example, stage), in a stable order."""
     for xr_file in sorted((root / "examples").glob("**/xr.yaml")):
         example = xr_file.parent
-        dirs = sorted(p for p in (example / "stages").glob("*") if p.is_dir())
+        dirs = sorted(p for p in stages_dir(example).glob("*") if p.is_dir())
         for directory in dirs or [example]:
             yield Stage(example, directory)
 
 
-def render_stage(stage: Stage, servers: FunctionServers) -> str:
-    """The YAML stream for one stage, as ``crossplane composition render -r --xrd`` prints it."""
+def render_result(stage: Stage, servers: FunctionServers) -> RenderResult:
+    """One stage through the real engine, as ``crossplane composition render --xrd`` runs it."""
     xr = load_one(stage.example / "xr.yaml", "composite resource")
     composition = load_one(composition_for(xr), "composition")
     observed = stage.directory / "observed.yaml"
     required = stage.directory / "required.yaml"
-    result = render(
+    return render(
         xr,
         composition,
         observed=load_stream(observed) if observed.exists() else (),
@@ -82,7 +83,24 @@ def render_stage(stage: Stage, servers: FunctionServers) -> str:
         xrd=load_one(xrd_for(xr), "XRD"),
         servers=servers,
     )
-    return to_yaml_stream(result, include_results=True)
+
+
+def render_stage(stage: Stage, servers: FunctionServers) -> str:
+    """The YAML stream for one stage, as ``crossplane composition render -r --xrd`` prints it."""
+    return to_yaml_stream(render_result(stage, servers), include_results=True)
+
+
+def summary(example: Path, done: list[tuple[Stage, RenderResult, bool]]) -> str:
+    """One line for an example: its stages, what its last stage composes, and the verdict."""
+    last = done[-1][1]
+    stale = [stage.directory.name for stage, _, match in done if not match]
+    verdict = f"{len(stale)} differ: {', '.join(stale)}" if stale else "all match their goldens"
+    ready = last.condition("Ready")
+    state = "Ready" if ready and ready.get("status") == "True" else "not Ready"
+    return (
+        f"{example.relative_to(ROOT)}: {len(done)} stages, {len(last.resources)} composed "
+        f"resources at the last ({state}); {verdict}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,25 +110,32 @@ def main(argv: list[str] | None = None) -> int:
     )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--quiet", action="store_true", help="compare only, print nothing else")
+    mode.add_argument("--yaml", action="store_true", help="also print every stage's render")
     mode.add_argument("--update", action="store_true", help="rewrite expected.yaml")
     args = parser.parse_args(argv)
     stale: list[str] = []
     rendered = list(stages())
+    by_example: dict[Path, list[tuple[Stage, RenderResult, bool]]] = {}
     with FunctionServers() as servers:
         for stage in rendered:
-            text = render_stage(stage, servers)
+            result = render_result(stage, servers)
+            text = to_yaml_stream(result, include_results=True)
+            match = stage.expected.exists() and stage.expected.read_text() == text
             if args.update:
                 stage.expected.write_text(text)
-            elif not stage.expected.exists() or stage.expected.read_text() != text:
+            elif not match:
                 stale.append(stage.name)
-            if not (args.update or args.quiet):
+            if args.yaml:
                 print(f"# {stage.name}")
                 sys.stdout.write(text)
-    examples = len({stage.example for stage in rendered})
-    what = f"rendered {len(rendered)} stages of {examples} examples with Crossplane's engine"
+            by_example.setdefault(stage.example, []).append((stage, result, match))
+    if not (args.quiet or args.update):
+        for example, done in by_example.items():
+            print(summary(example, done))
+    what = f"rendered {len(rendered)} stages of {len(by_example)} examples with Crossplane's engine"
     if stale:
         print(
-            f"{what}; {len(stale)} differ from their golden (rewrite with --update):",
+            f"{what}; {len(stale)} differ from their golden (rewrite with make fixtures):",
             file=sys.stderr,
         )
         print("\n".join(f"  {name}" for name in stale), file=sys.stderr)

@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 from crossplane.function import resource
 
+from forge_dev.paths import stages_dir
 from forge_dev.simulate import player
 from forge_dev.simulate.player import Observed, observe
 from forge_dev.simulate.requests import build, render, step_input
@@ -51,12 +52,12 @@ def answers(
 def write_stages(example: Path, names: list[str], max_rounds: int = 14) -> None:
     """Render round by round and write ``stages/NN-name/{observed,required}.yaml``."""
     xr = yaml.safe_load((example / "xr.yaml").read_text())
-    first = example / "stages" / f"01-{names[0]}" / "required.yaml"
+    first = stages_dir(example) / f"01-{names[0]}" / "required.yaml"
     environment = [d for d in yaml.safe_load_all(first.read_text()) if d] if first.exists() else []
     given = step_input(xr["kind"])
     observed: dict[str, Observed] = {}
     for index, name in enumerate(names, start=1):
-        stage = example / "stages" / f"{index:02d}-{name}"
+        stage = stages_dir(example) / f"{index:02d}-{name}"
         stage.mkdir(parents=True, exist_ok=True)
         world = [*environment, *player.written(observed)]
         required = answers(xr, world, observed, given)

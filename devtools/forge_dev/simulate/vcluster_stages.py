@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from forge_dev.paths import stages_dir
 from forge_dev.simulate import vcluster
 from forge_dev.simulate.player import observe
 from forge_dev.simulate.requests import Observed, build, render
@@ -75,7 +76,7 @@ def write_example_stages(example: Path, names: list[str]) -> None:
             chosen = next(obs for obs, ready in rounds if ready)
         else:
             chosen = next(obs for obs, _ in rounds if moments[index](obs))
-        stage = example / "stages" / f"{index + 1:02d}-{name}"
+        stage = stages_dir(example) / f"{index + 1:02d}-{name}"
         stage.mkdir(parents=True, exist_ok=True)
         if chosen:
             _dump(stage / "observed.yaml", [chosen[k].manifest for k in sorted(chosen)])
