@@ -351,6 +351,18 @@ def test_unusable_kubeconfig_composes_nothing_that_needs_it(creds, config):
     leaks.assert_only_in_secrets(out, [*creds.needles(), "sentinel-token-value"])
 
 
+def test_a_kubeconfig_with_aliases_is_refused(creds):
+    """Issue 21 item 1: aliases made a 1.3 KB kubeconfig's name comparison exponential.
+    client-go writes none, so one alias (here only the current context) makes it none."""
+    text = kubeconfig(SERVER, "dev", creds)
+    text = text.replace("contexts:\n- name: dev", "contexts:\n- name: &context dev")
+    text = text.replace("current-context: dev", "current-context: *context")
+    assert yaml.safe_load(text)["current-context"] == "dev"
+    _, out = _round_with_secret(creds, text)
+    assert set(out.resources) == {"namespace", "vcluster"}
+    assert out.conditions["KubeconfigReady"].reason == "KubeconfigIncomplete"
+
+
 def test_kubeconfig_of_another_context_is_not_used(creds):
     other = Credentials.generate("other")
     text = yaml.safe_load(kubeconfig(SERVER, "dev", creds))
