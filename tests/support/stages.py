@@ -4,7 +4,8 @@
 
 Stage N holds the observed resources before render round N (stage 1: nothing
 exists yet, so it has no observed file), as the providers would report them
-(``forge.preview.player``, every provider's hooks included). Every stage's
+(``forge.preview.player`` through ``tests.support.providers``, every provider's
+hooks included, uids and connection Secrets' controller references too). Every stage's
 ``required.yaml`` holds the first stage's (the environment's EnvironmentConfigs)
 plus what the providers wrote that the function asks for at that stage (an Object's
 connection Secret, such as the argocd-manager token's).
@@ -20,8 +21,7 @@ from typing import Any
 import yaml
 from crossplane.function import resource
 
-from forge.preview import player
-from tests.support.providers import Observed, observe
+from tests.support.providers import Observed, observe, written
 from tests.support.request import build, render, step_input
 from tests.support.required import fetch
 
@@ -58,7 +58,7 @@ def write_stages(example: Path, names: list[str], max_rounds: int = 14) -> None:
     for index, name in enumerate(names, start=1):
         stage = example / "stages" / f"{index:02d}-{name}"
         stage.mkdir(parents=True, exist_ok=True)
-        world = [*environment, *player.written(observed)]
+        world = [*environment, *written(observed)]
         required = answers(xr, world, observed, given)
         wanted = [o for items in required.values() for o in items]
         fetched = [o for o in world if o in wanted and o["kind"] != ENVIRONMENT_CONFIG]
