@@ -23,7 +23,8 @@ from forge.models.cluster import ClusterSpec
 from tests.support import deletion, leaks
 from tests.support.lifecycle import converge
 from tests.support.providers import observe
-from tests.support.request import build, not_required, render
+from tests.support.request import build, not_required, render, step_input
+from tests.support.stages import answers
 from tests.support.vcluster import (
     REQUIREMENT,
     Credentials,
@@ -406,17 +407,57 @@ def test_argocd_secret_carries_project_labels_and_annotations(creds):
     assert decoded(secret)["project"] == "environments"
 
 
-def test_argocd_namespace_defaults_from_the_environment(creds):
-    env = {
+def environment(name: str, labels: dict | None = None, **data) -> dict:
+    return {
         "apiVersion": "apiextensions.crossplane.io/v1beta1",
         "kind": "EnvironmentConfig",
-        "metadata": {"name": "platform"},
-        "data": {"argocd": {"namespace": "argo"}},
+        "metadata": {"name": name, **({"labels": labels} if labels else {})},
+        "data": data,
     }
-    xr = xr_with(environmentConfigRef={"name": "platform"})
-    required = required_fn(creds)
-    history = converge(xr, required=lambda obs: {**required(obs), "environment-configs": [env]})
-    assert history[-1].resources["argocd-cluster"]["metadata"]["namespace"] == "argo"
+
+
+PLATFORM_LABELS = {"forge.projectcatalyst.io/defaults": "true"}
+
+
+def converged_in(world: list[dict], xr: dict, creds: Credentials):
+    """Converge with Crossplane's answers from ``world`` (and the vCluster's Secret), the
+    Composition's step input given (its environmentConfig selector is the platform's)."""
+    kubeconfig_of = required_fn(creds)
+    given = step_input("Cluster")
+
+    def required(observed):
+        secrets = kubeconfig_of(observed).get(REQUIREMENT, [])
+        return answers(xr, [*world, *secrets], observed, given)
+
+    return converge(xr, required=required, step_input=given)
+
+
+@pytest.mark.parametrize(
+    ("platform", "expected"),
+    [({"argocd": {"namespace": "gitops"}}, "gitops"), ({}, "argocd")],
+    ids=["platform-chooses", "default"],
+)
+def test_a_clusters_own_environment_cannot_choose_the_argocd_namespace(creds, platform, expected):
+    """Issue 21 item 6: ``spec.environmentConfigRef`` named an EnvironmentConfig whose
+    ``argocd.namespace`` received the Secret with the cluster's credentials. Argo CD's
+    namespace is the platform's: its EnvironmentConfig (the Composition's selector), else
+    argocd; the XR's own still gives its other defaults."""
+    world = [
+        environment("platform", PLATFORM_LABELS, **platform),
+        environment("mine", argocd={"namespace": "team-a-argo"}),
+    ]
+    xr = xr_with(environmentConfigRef={"name": "mine"})
+    final = converged_in(world, xr, creds)[-1]
+    assert final.resources["argocd-cluster"]["metadata"]["namespace"] == expected
+    assert final.requirements["environment-configs"].match_name == "mine"
+
+
+def test_the_argocd_namespace_is_the_platforms_environment(creds):
+    """Without a reference the XR reads the platform's EnvironmentConfig alone: one request."""
+    world = [environment("platform", PLATFORM_LABELS, argocd={"namespace": "gitops"})]
+    final = converged_in(world, XR, creds)[-1]
+    assert final.resources["argocd-cluster"]["metadata"]["namespace"] == "gitops"
+    assert set(final.requirements) == {"environment-configs", REQUIREMENT}
 
 
 # Deletion -------------------------------------------------------------------------------

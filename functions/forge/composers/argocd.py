@@ -110,7 +110,8 @@ def compose(ctx: Context, spec: ClusterSpec, access: ClusterAccess) -> str | Non
 
 
 def _namespace(ctx: Context) -> object:
-    """Argo CD's namespace: the EnvironmentConfig's ``argocd.namespace`` (default argocd).
+    """Argo CD's namespace: the platform's EnvironmentConfig's ``argocd.namespace`` (the
+    one the Composition selects, never one the XR names), default argocd.
 
     Once the Secret exists its namespace is kept: Crossplane never moves a composed
     resource, so a later EnvironmentConfig change must not make us claim another.
@@ -118,7 +119,7 @@ def _namespace(ctx: Context) -> object:
     observed = ctx.observed.get(KEY, "metadata", "namespace")
     if isinstance(observed, str) and observed:
         return observed
-    argocd = ctx.env.get("argocd")
+    argocd = ctx.platform_environment().get("argocd")
     chosen = argocd.get("namespace") if isinstance(argocd, dict) else None
     return ARGOCD_NAMESPACE_DEFAULT if chosen is None else chosen
 
