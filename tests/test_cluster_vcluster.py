@@ -391,20 +391,79 @@ def test_credentials_are_never_read_through_an_object(final):
             assert "vc-dev" not in json.dumps(inner(manifest))
 
 
+TENANT = "tenant.forge.projectcatalyst.io/"
+
+
 def test_argocd_secret_carries_project_labels_and_annotations(creds):
     argocd = {
         "project": "environments",
-        "labels": {"tier": "dev", "argocd.argoproj.io/secret-type": "repository"},
+        "labels": {f"{TENANT}tier": "dev", f"{TENANT}team": ""},
         "annotations": {"team": "platform"},
     }
     out = converged(xr_with(argocd=argocd), creds)[-1]
     secret = out.resources["argocd-cluster"]
     assert secret["metadata"]["namespace"] == "argocd"
-    assert secret["metadata"]["labels"]["tier"] == "dev"
-    # Our labels win: a user label cannot turn the Secret into something else.
-    assert secret["metadata"]["labels"]["argocd.argoproj.io/secret-type"] == "cluster"
+    assert secret["metadata"]["labels"] == {
+        f"{TENANT}tier": "dev",
+        f"{TENANT}team": "",
+        "argocd.argoproj.io/secret-type": "cluster",
+        "forge.projectcatalyst.io/environment": "dev",
+        "forge.projectcatalyst.io/provider": "vcluster",
+    }
     assert secret["metadata"]["annotations"] == {"team": "platform"}
     assert decoded(secret)["project"] == "environments"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "path", "reason"),
+    [
+        # An ApplicationSet selecting env: prod would deploy other teams' apps here.
+        ("env", "prod", "labels.env", "must be tenant.forge.projectcatalyst.io/<name>"),
+        (
+            "argocd.argoproj.io/secret-type",
+            "repository",
+            'labels["argocd.argoproj.io/secret-type"]',
+            "must be tenant.forge.projectcatalyst.io/<name>",
+        ),
+        (
+            "forge.projectcatalyst.io/environment",
+            "prod",
+            'labels["forge.projectcatalyst.io/environment"]',
+            "must be tenant.forge.projectcatalyst.io/<name>",
+        ),
+        (
+            "x.tenant.forge.projectcatalyst.io/tier",
+            "dev",
+            'labels["x.tenant.forge.projectcatalyst.io/tier"]',
+            "must be tenant.forge.projectcatalyst.io/<name>",
+        ),
+        (TENANT, "dev", f'labels["{TENANT}"]', "must be tenant.forge.projectcatalyst.io/<name>"),
+        (f"{TENANT}-x", "dev", f'labels["{TENANT}-x"]', "must be tenant.forge."),
+        (f"{TENANT}{'n' * 64}", "dev", "labels[<key>]", "must be tenant.forge."),
+        (f"{TENANT}tier", "two words", f'labels["{TENANT}tier"]', "must be a label value"),
+        (f"{TENANT}tier", "v" * 64, f'labels["{TENANT}tier"]', "must be a label value"),
+    ],
+    ids=[
+        "unprefixed",
+        "argocd",
+        "ours",
+        "suffix",
+        "empty-name",
+        "bad-name",
+        "long-name",
+        "bad-value",
+        "long-value",
+    ],
+)
+def test_argocd_labels_only_under_the_tenant_prefix(key, value, path, reason):
+    """Issue 21 item 6: ``argocd.labels`` passed any key. Labels a Cluster chooses live
+    under tenant.forge.projectcatalyst.io/, so an ApplicationSet selector on any other
+    key (env, team, the API's own) is the platform's alone; values are label values."""
+    out = render(build(xr_with(argocd={"labels": {key: value}}), required={}))
+    assert len(out.fatal) == 1
+    assert out.fatal[0].startswith(f"invalid Cluster 'dev': spec.argocd.{path}: {reason}")
+    if value != "dev":
+        assert value not in out.fatal[0]
 
 
 def environment(name: str, labels: dict | None = None, **data) -> dict:
