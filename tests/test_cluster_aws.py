@@ -1135,6 +1135,39 @@ def test_impossible_version_changes_are_held_and_reported(final):
     assert target_version(None, None) == ("1.34", "")
 
 
+def reporting_version(final: Rendered, running: Any) -> dict[str, Observed]:
+    observed = observed_of(final)
+    cluster = copy.deepcopy(observed["aws-eks-cluster"].manifest)
+    cluster["status"]["atProvider"]["version"] = running
+    observed["aws-eks-cluster"] = Observed(cluster, observed["aws-eks-cluster"].connection)
+    return observed
+
+
+ODD_VERSIONS = ["1", "134", "1.x", "v1.34", "", "1.34.2-eks", ".34", "1." + "9" * 400, 1.34]
+
+
+@pytest.mark.parametrize("running", ODD_VERSIONS, ids=lambda v: repr(v)[:12])
+@pytest.mark.parametrize("requested", [None, "1.35"], ids=["unpinned", "pinned"])
+def test_an_odd_version_from_the_provider_is_reported_not_raised(final, running, requested):
+    """Issue 21 item 6: an EKS version that is not <major>.<minor> raised IndexError (an
+    internal error) instead of a condition. The cluster stays at the version last asked
+    for, node groups and add-ons are not moved by it, and the value is not quoted."""
+    spec = copy.deepcopy(XR["spec"])
+    if requested:
+        spec["kubernetesVersion"] = requested
+    out = render(build(xr_with(**spec), observed=reporting_version(final, running)))
+    assert out.fatal == []
+    status, reason, message = condition(out, "ClusterReady")
+    assert (status, reason) == (FALSE, "UnknownVersion")
+    assert "status.atProvider.version" in message
+    if isinstance(running, str) and len(running) > 3:
+        assert running not in message
+    assert params(out.resources["aws-eks-cluster"])["version"] == "1.34"
+    group = params(out.resources[nodegroup_key(final, "general")])
+    assert group.get("version") in (None, "1.34")
+    assert addon_versions(out) == versions.EKS_ADDONS["1.34"]
+
+
 def test_generation_hash_covers_immutable_properties_only():
     group = ClusterSpec.model_validate(XR["spec"]).node_groups[0]
     network = nodegroups.Network(subnet_ids=SUBNETS)
