@@ -95,13 +95,38 @@ def test_aliases_are_refused(text):
 
 @pytest.mark.parametrize(
     ("current", "name"),
-    [("[a, b]", "[a, b]"), ("{a: b}", "{a: b}"), ("7", "7")],
-    ids=["list", "mapping", "number"],
+    [("[a, b]", "[a, b]"), ("{a: b}", "{a: b}")],
+    ids=["list", "mapping"],
 )
 def test_names_are_strings_or_the_kubeconfig_is_refused(current, name):
     """Names are compared only as strings: a structure is never compared (it can be
     exponential), and a kubeconfig whose current context is not a string is none."""
     assert kubeconfig.read(encoded(plain(current, name))) == kubeconfig.Reading()
+
+
+@pytest.mark.parametrize(
+    "scalar",
+    [
+        "1" + ":59" * 20_000 + ".5",  # YAML 1.1 sexagesimal float: OverflowError
+        "1" + ":1" * 30_000,  # sexagesimal int: quadratic big-int arithmetic
+        "!!binary " + "A" * 40_000,
+        "!!python/name:os.system ''",
+    ],
+    ids=["sexagesimal-float", "sexagesimal-int", "binary", "python-tag"],
+)
+def test_scalars_are_read_as_strings(scalar):
+    """A kubeconfig's fields are strings: no scalar is typed (YAML 1.1 numbers, tags), so
+    none can raise or cost more than its length, wherever it is."""
+    text = plain() + f"preferences:\n  x: {scalar}\n"
+    assert len(text) < kubeconfig.MAX_BYTES
+    reading = kubeconfig.read(encoded(text))
+    assert reading.kubeconfig is not None
+
+
+def test_unquoted_numbers_are_names_too():
+    """``current-context: 7`` names the context ``7``, as every scalar is a string."""
+    reading = kubeconfig.read(encoded(plain("7", "7")))
+    assert reading.kubeconfig is not None
 
 
 def test_an_entry_with_a_structured_name_is_skipped():

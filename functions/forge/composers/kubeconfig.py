@@ -4,7 +4,10 @@ The Secret's value is input like any other: a Secret may hold up to 1 MiB, and
 pure-Python YAML took 14 s on one of 981 KB while the server stalled. vCluster's own
 kubeconfig is about 6 KB, so anything over ``MAX_BYTES`` is refused by its size,
 before decoding; the rest is parsed by libyaml (the C loader, when PyYAML has it) and
-only the current context's CA and client certificate are read. Whatever the text
+only the current context's CA and client certificate are read. Every scalar is read as
+a string (PyYAML's base loader: no implicit typing, tags ignored): a kubeconfig's fields
+are strings, and YAML 1.1's typed scalars are a cost of their own (a sexagesimal
+number is quadratic big-integer arithmetic, or an OverflowError). Whatever the text
 (nesting, aliases, binary), the outcome is a kubeconfig or none, never an exception.
 
 The document must be a tree of at most ``MAX_NODES`` nodes: YAML aliases turn 1.3 KB
@@ -63,7 +66,7 @@ def _load(text: bytes) -> Any:
     """The YAML document if it is a small tree, else None (however it fails)."""
     import yaml  # noqa: PLC0415 - lazily: only vCluster kubeconfigs need it (cold start)
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
+    loader = getattr(yaml, "CBaseLoader", yaml.BaseLoader)(text)
     try:
         node = loader.get_single_node()
         if node is None or not _small_tree(node, yaml.Node, yaml.CollectionNode):
