@@ -15,8 +15,7 @@ into a graph of 2**29 paths, and comparing two such names took minutes while the
 held the interpreter lock (issue 21). client-go writes no aliases, so any alias (merge
 keys included) makes the text no kubeconfig; this is checked on the composed node
 graph (an alias is a node reached twice), in one linear walk, before anything is
-constructed or compared.
-Names are compared only as strings.
+constructed or compared. Names are compared only as strings.
 """
 
 from __future__ import annotations
