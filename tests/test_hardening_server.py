@@ -317,3 +317,29 @@ def test_load_without_errors(plaintext):
     assert issued == LOAD_REQUESTS
     assert errors == [], f"{len(errors)} errors, first: {errors[:3]}"
     assert plaintext.alive()
+
+
+def test_the_load_under_attack_mix_runs(plaintext):
+    """Issue 21's load under attack (``python -m bench.run --attack-load``), briefly: the
+    mix is what the issue says and every call is answered or refused with
+    RESOURCE_EXHAUSTED; its figures are the benchmark's (no timing is asserted here)."""
+    from forge_dev.simulate import hostile  # noqa: PLC0415 - builds the examples' requests
+
+    requests = hostile.attack_requests()
+    listed = {
+        name: len(answer.items)
+        for name, answer in requests["keda"].required_resources.items()
+        if name.startswith("tenancy-")
+    }
+    assert sum(listed.values()) == hostile.LISTED_XRS
+    assert requests["eks"].observed.composite.resource["spec"]["provider"] == "aws"
+    figures = hostile.attack_load(plaintext, requests, threads=8, seconds=1.0, settle=0.0)
+    assert set(figures["codes"]) <= {"OK", "RESOURCE_EXHAUSTED"}, figures["codes"]
+    assert figures["other_errors"] == 0 and figures["alive"]
+    assert figures["fatal_in_sampled_replies"] == {}
+    assert all(a["calls"] > 0 for a in figures["admitted"].values())
+    assert {g for g, _, _ in hostile.attack_goals(figures)} == {
+        "no error but RESOURCE_EXHAUSTED",
+        "admitted calls' p99 under 1 s",
+        "RSS back within 20 MB of the start",
+    }

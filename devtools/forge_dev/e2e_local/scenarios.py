@@ -147,16 +147,17 @@ def vcluster_lifecycle(env: Environment, budget: float) -> str:
     version = _reach(env, name, argocd)
 
     before = uids(env, obj)
-    xr["spec"]["argocd"] = {"labels": {"team": "e2e"}}
+    team = "tenant.forge.projectcatalyst.io/team"  # a Cluster's labels: this prefix only
+    xr["spec"]["argocd"] = {"labels": {team: "e2e"}}
     env.kube.apply(xr)
 
     def updated():
         labels = argocd_secret(env, name)["metadata"].get("labels") or {}
         current = get_xr(env, xr)
-        return labels.get("team") == "e2e" and is_true(current, "Ready") and current
+        return labels.get(team) == "e2e" and is_true(current, "Ready") and current
 
     obj = env.kube.wait(
-        "the Argo CD Secret labelled team=e2e",
+        f"the Argo CD Secret labelled {team}=e2e",
         updated,
         timeout=max(deadline - time.monotonic(), 1),
         alive=env.check_alive,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -58,11 +59,19 @@ def _managed_status() -> Manifest:
     }
 
 
+def uid(manifest: Manifest) -> str:
+    """The uid the played API server gives an object (a name-based UUID: stable)."""
+    meta = manifest.get("metadata") or {}
+    parts = (manifest["apiVersion"], manifest["kind"], meta.get("namespace", ""), meta["name"])
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "/".join(parts)))
+
+
 def observe(key: str, desired: Manifest) -> Observed:
     """The observed form of a desired resource, as if its provider made it ready."""
     manifest = copy.deepcopy(desired)
     meta = manifest.setdefault("metadata", {})
     meta.setdefault("name", f"{key}-abcde")
+    meta.setdefault("uid", uid(manifest))
     meta.setdefault("annotations", {})["crossplane.io/composition-resource-name"] = key
     api_version, kind = manifest["apiVersion"], manifest["kind"]
     group = api_version.rpartition("/")[0]
@@ -89,16 +98,34 @@ def observe(key: str, desired: Manifest) -> Observed:
     return Observed(manifest, connection)
 
 
+def controller_reference(owner: Manifest) -> Manifest:
+    """crossplane-runtime's ``meta.AsController(meta.TypedReferenceTo(mr))`` for ``owner``."""
+    meta = owner["metadata"]
+    return {
+        "apiVersion": owner["apiVersion"],
+        "kind": owner["kind"],
+        "name": meta["name"],
+        "uid": meta.get("uid") or uid(owner),
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
 def connection_secret(observed: Observed) -> Manifest | None:
     """The Secret a managed resource writes its connection details to, if it has any."""
     ref = (observed.manifest.get("spec") or {}).get("writeConnectionSecretToRef")
     if not ref or not observed.connection:
         return None
     meta = observed.manifest["metadata"]
+    owner = controller_reference(observed.manifest)
     return {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": {"name": ref["name"], "namespace": ref.get("namespace", meta["namespace"])},
+        "metadata": {
+            "name": ref["name"],
+            "namespace": ref.get("namespace", meta["namespace"]),
+            "ownerReferences": [owner],
+        },
         "type": "connection.crossplane.io/v1alpha1",
         "data": {k: base64.b64encode(v).decode() for k, v in sorted(observed.connection.items())},
     }

@@ -4,7 +4,8 @@
 
 Stage N holds the observed resources before render round N (stage 1: nothing
 exists yet, so it has no observed file), as the providers would report them
-(``forge_dev.simulate.player``, every provider's hooks included). Every stage's
+(``forge_dev.simulate.player``, every provider's hooks included, uids and connection
+Secrets' controller references too). Every stage's
 ``required.yaml`` holds the first stage's (the environment's EnvironmentConfigs)
 plus what the providers wrote that the function asks for at that stage (an Object's
 connection Secret, such as the argocd-manager token's).

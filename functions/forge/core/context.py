@@ -53,6 +53,9 @@ class Context:
         self.name: str = field(self.xr, "metadata", "name", default="")
         self.namespace: str | None = field(self.xr, "metadata", "namespace") or None
         self.env: dict[str, Any] = {}
+        # Whether ``env`` is the platform's (the Composition's selection), or the XR's own.
+        self._env_is_platform = True
+        self._platform_env: dict[str, Any] | None = None
         # The selector whose EnvironmentConfigs came back empty, if so: errors mention it.
         self.unmatched_environment: environment.Selector | None = None
         self.stages: list[Stage] = []
@@ -73,6 +76,7 @@ class Context:
         ``environmentConfig`` selector (a name or matchLabels).
         """
         selector = self._environment_selector(ref_name)
+        self._env_is_platform = not ref_name
         if selector is None:
             return
         environment.request(self.rsp, selector)
@@ -83,9 +87,32 @@ class Context:
         self.env = environment.merged_data(configs)
         self.unmatched_environment = None if configs else selector
 
+    def platform_environment(self) -> dict[str, Any]:
+        """The platform's EnvironmentConfigs' data: the Composition's selection, never one
+        the XR names. For what only the platform chooses (Argo CD's namespace).
+
+        Without a reference it is ``env``; with one, the Composition's selection is asked
+        for under its own requirement. Empty until Crossplane answers, as ``env`` is.
+        """
+        if self._env_is_platform:
+            return self.env
+        if self._platform_env is None:
+            selector = self._composition_selector()
+            data: dict[str, Any] = {}
+            if selector is not None:
+                environment.request(self.rsp, selector, environment.PLATFORM_REQUIREMENT)
+                configs = environment.selected(self.req, environment.PLATFORM_REQUIREMENT)
+                data = environment.merged_data(configs or [])
+            self._platform_env = data
+        return self._platform_env
+
     def _environment_selector(self, ref_name: str | None) -> environment.Selector | None:
         if ref_name:
             return environment.Selector(ref_name, None, "spec.environmentConfigRef.name")
+        return self._composition_selector()
+
+    def _composition_selector(self) -> environment.Selector | None:
+        """The step input's ``environmentConfig`` (a name or matchLabels): the platform's."""
         given = self.step_input().get("environmentConfig") or {}
         if given.get("name"):
             return environment.Selector(
