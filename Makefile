@@ -75,8 +75,8 @@ render: $(STAMP) tools ## Render every example stage with Crossplane's engine: a
 	$(BIN)/python -m forge_dev.render.examples $(if $(YAML),--yaml)
 
 .PHONY: fixtures
-fixtures: $(STAMP) tools ## Regenerate the example fixtures: every stage's golden render (review the diff, commit it)
-	$(BIN)/python -m forge_dev.render.examples --update
+fixtures: $(STAMP) tools ## Regenerate every fixture: each example's stages from the provider player, then their goldens (review the diff)
+	$(BIN)/python -m forge_dev.fixtures
 
 # XR=<file> (required); REQUIRED="<file> ..." are passed as -e (default: the example's first stage).
 .PHONY: preview

@@ -16,6 +16,7 @@ from typing import Any
 from forge_dev.render import FatalResultError, FunctionServers, RenderError, RenderResult, render
 from forge_dev.render.model import ANNOTATION_RESOURCE_NAME
 from forge_dev.simulate import player
+from forge_dev.simulate.converge import play
 
 MAX_ROUNDS = 25
 # Crossplane's own conditions on every XR: not a stage of the composition.
@@ -72,12 +73,13 @@ def preview(
     """
     if max_rounds < 1:
         raise ValueError(f"max_rounds must be at least 1, not {max_rounds}")
-    observed: dict[str, player.Observed] = {}
-    true_before: set[str] = set()
-    rounds: list[Round] = []
-    for number in range(1, max_rounds + 1):
+    number = 0
+
+    def reconcile(observed: dict[str, player.Observed]) -> RenderResult:
+        nonlocal number
+        number += 1
         try:
-            result = render(
+            return render(
                 xr,
                 composition,
                 observed=[observed[key].manifest for key in sorted(observed)],
@@ -89,13 +91,13 @@ def preview(
             raise FatalResultError(f"round {number}: {exc}", exc.partial) from exc
         except RenderError as exc:
             raise RenderError(f"round {number}: {exc}") from exc
-        composed = _by_name(result)
+
+    true_before: set[str] = set()
+    rounds: list[Round] = []
+    ready = lambda result: _is_true(result.condition("Ready"))  # noqa: E731
+    for observed, result in play(reconcile, _by_name, ready, max_rounds):
         true_now = _true_conditions(result)
-        appeared = tuple(sorted(set(composed) - set(observed)))
-        rounds.append(Round(number, appeared, tuple(sorted(true_now - true_before))))
-        done = Preview(tuple(rounds), result)
-        if done.ready:
-            return done
-        observed = {key: player.observe(key, manifest) for key, manifest in composed.items()}
+        appeared = tuple(sorted(set(_by_name(result)) - set(observed)))
+        rounds.append(Round(len(rounds) + 1, appeared, tuple(sorted(true_now - true_before))))
         true_before = true_now
-    return done
+    return Preview(tuple(rounds), result)

@@ -1,15 +1,43 @@
-"""Drive an XR from nothing to Ready, checking the invariants at every round."""
+"""The one loop that drives an XR to Ready: reconcile, let the providers act, repeat.
+
+``play`` is the loop, whatever reconciles (the function in-process, or Crossplane's
+engine in ``forge_dev.preview``) and whatever is kept of each round (the stage writer,
+the preview's table, the tests' invariants). ``converge`` is its in-process use with the
+invariants every round must hold.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, TypeVar
 
-from forge_dev.simulate.player import observe
-from forge_dev.simulate.requests import Observed, Rendered, build, render
+from forge_dev.simulate.player import Observed, observe
+from forge_dev.simulate.requests import Rendered, build, render
 
+Result = TypeVar("Result")
 RequiredFn = Callable[[dict[str, Observed]], dict[str, list[dict[str, Any]]]]
 CheckFn = Callable[[Rendered, int], None]
+
+
+def play(
+    reconcile: Callable[[dict[str, Observed]], Result],
+    composed: Callable[[Result], Mapping[str, dict[str, Any]]],
+    ready: Callable[[Result], bool],
+    max_rounds: int,
+    initial: Mapping[str, Observed] | None = None,
+) -> Iterator[tuple[dict[str, Observed], Result]]:
+    """Each round's observed input and its result, until one is ready or ``max_rounds`` ran.
+
+    Between rounds the player makes every composed resource as its provider would
+    (``forge_dev.simulate.player.observe``); the next round observes all of it.
+    """
+    observed: dict[str, Observed] = dict(initial or {})
+    for _ in range(max_rounds):
+        out = reconcile(observed)
+        yield observed, out
+        if ready(out):
+            return
+        observed = {key: observe(key, manifest) for key, manifest in composed(out).items()}
 
 
 def converge(
@@ -21,28 +49,32 @@ def converge(
     max_rounds: int = 12,
     initial: dict[str, Observed] | None = None,
 ) -> list[Rendered]:
-    """Render, let the 'providers' create what was composed, and repeat until Ready.
+    """Render in-process round by round until Ready; every round's response.
 
     At every round: no fatal result, and nothing composed earlier disappears.
     ``check`` adds the API's own invariants (schema validity, gating, leaks).
     """
-    observed: dict[str, Observed] = dict(initial or {})
-    history: list[Rendered] = []
-    for round_ in range(max_rounds):
+
+    def reconcile(observed: dict[str, Observed]) -> Rendered:
         req = build(
             xr,
             observed=observed,
             required=required(observed) if required else None,
             step_input=step_input,
         )
-        out = render(req)
+        return render(req)
+
+    history: list[Rendered] = []
+    rounds = play(
+        reconcile, lambda out: out.resources, lambda out: out.composite_ready, max_rounds, initial
+    )
+    for round_, (observed, out) in enumerate(rounds):
         assert not out.fatal, f"round {round_}: fatal result {out.fatal}"
         vanished = set(observed) - set(out.resources)
         assert not vanished, f"round {round_}: composed resources disappeared: {sorted(vanished)}"
         if check is not None:
             check(out, round_)
         history.append(out)
-        if out.composite_ready:
-            return history
-        observed = {key: observe(key, manifest) for key, manifest in out.resources.items()}
+    if history and history[-1].composite_ready:
+        return history
     raise AssertionError(f"XR not Ready after {max_rounds} rounds")

@@ -8,7 +8,7 @@ use this: the engine fetches required resources itself.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
@@ -48,3 +48,25 @@ def fetch(
     return fnv1.Resources(
         items=[fnv1.Resource(resource=resource.dict_to_struct(dict(r))) for r in found]
     )
+
+
+def answer(
+    ask: Callable[[dict[str, list[dict[str, Any]]]], Mapping[str, fnv1.ResourceSelector]],
+    world: Sequence[Mapping[str, Any]],
+    rounds: int = 5,
+) -> dict[str, list[dict[str, Any]]]:
+    """Crossplane's requirement loop: ask with what was fetched so far until it is stable.
+
+    ``ask`` runs the function with the answers so far and returns its requirements;
+    each is answered from ``world``; a bounded number of rounds, as Crossplane does.
+    """
+    got: dict[str, list[dict[str, Any]]] = {}
+    for _ in range(rounds):
+        wanted = {
+            name: [resource.struct_to_dict(item.resource) for item in fetch(world, selector).items]
+            for name, selector in ask(got).items()
+        }
+        if wanted == got:
+            break
+        got = wanted
+    return got

@@ -23,15 +23,14 @@ from typing import Any
 
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
 import yaml
-from crossplane.function import resource
 
 from forge.registry import COMPOSERS
-from forge_dev.paths import ROOT
+from forge_dev.paths import ROOT, stages_dir
 from forge_dev.simulate import infrastructure as infra
 from forge_dev.simulate.converge import converge
 from forge_dev.simulate.player import observe
 from forge_dev.simulate.requests import Observed, build, render
-from forge_dev.simulate.required import fetch
+from forge_dev.simulate.required import answer
 
 EXAMPLES = ROOT / "examples"
 NODE_GROUP_COUNTS = (3, 10, 30)
@@ -100,7 +99,7 @@ def step_input(kind: str) -> Manifest | None:
 def required_pool(directory: Path) -> list[Manifest]:
     """Every object of the example's ``required.yaml`` files (the cluster's other objects)."""
     pool: dict[tuple[str, str, str, str], Manifest] = {}
-    for path in sorted(directory.glob("**/required.yaml")):
+    for path in sorted(stages_dir(directory).glob("**/required.yaml")):
         for doc in yaml.safe_load_all(path.read_text()):
             if isinstance(doc, dict):
                 meta = doc.get("metadata") or {}
@@ -136,20 +135,11 @@ def required_from(
     def required(observed: dict[str, Observed]) -> dict[str, list[Manifest]]:
         installed = infra.written({key: obs.manifest for key, obs in observed.items()})
         cluster = {identity(o): o for o in [*pool, *installed]}
-        got: dict[str, list[Manifest]] = {}
-        for _ in range(5):
-            out = render(build(xr, observed=observed, required=got, step_input=given))
-            wanted = {
-                name: [
-                    resource.struct_to_dict(i.resource)
-                    for i in fetch(list(cluster.values()), sel).items
-                ]
-                for name, sel in out.requirements.items()
-            }
-            if wanted == got:
-                break
-            got = wanted
-        return got
+
+        def ask(got: dict[str, list[Manifest]]) -> dict[str, Any]:
+            return render(build(xr, observed=observed, required=got, step_input=given)).requirements
+
+        return answer(ask, list(cluster.values()))
 
     return required
 

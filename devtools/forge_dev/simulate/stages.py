@@ -19,13 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from crossplane.function import resource
 
 from forge_dev.paths import stages_dir
 from forge_dev.simulate import player
-from forge_dev.simulate.player import Observed, observe
-from forge_dev.simulate.requests import build, render, step_input
-from forge_dev.simulate.required import fetch
+from forge_dev.simulate.converge import play
+from forge_dev.simulate.player import Observed
+from forge_dev.simulate.requests import Rendered, build, render, step_input
+from forge_dev.simulate.required import answer
 
 ENVIRONMENT_CONFIG = "EnvironmentConfig"
 
@@ -37,33 +37,33 @@ def answers(
     given: dict[str, Any] | None,
 ) -> dict[str, list[dict[str, Any]]]:
     """What Crossplane fetches from ``world`` for the function's requirements (its loop)."""
-    got: dict[str, list[dict[str, Any]]] = {}
-    for _ in range(5):
-        out = render(build(xr, observed=observed, required=got, step_input=given))
-        wanted = {
-            name: [resource.struct_to_dict(i.resource) for i in fetch(world, selector).items]
-            for name, selector in out.requirements.items()
-        }
-        if wanted == got:
-            break
-        got = wanted
-    return got
+
+    def ask(got: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+        return render(build(xr, observed=observed, required=got, step_input=given)).requirements
+
+    return answer(ask, world)
 
 
-def write_stages(example: Path, names: list[str], max_rounds: int = 14) -> None:
+def write_stages(example: Path, names: list[str]) -> None:
     """Render round by round and write ``stages/NN-name/{observed,required}.yaml``."""
     xr = yaml.safe_load((example / "xr.yaml").read_text())
     first = stages_dir(example) / f"01-{names[0]}" / "required.yaml"
     environment = [d for d in yaml.safe_load_all(first.read_text()) if d] if first.exists() else []
     given = step_input(xr["kind"])
-    observed: dict[str, Observed] = {}
-    for index, name in enumerate(names, start=1):
-        stage = stages_dir(example) / f"{index:02d}-{name}"
-        stage.mkdir(parents=True, exist_ok=True)
+
+    def reconcile(observed: dict[str, Observed]) -> tuple[list[dict[str, Any]], Rendered]:
         world = [*environment, *player.written(observed)]
         required = answers(xr, world, observed, given)
         wanted = [o for items in required.values() for o in items]
         fetched = [o for o in world if o in wanted and o["kind"] != ENVIRONMENT_CONFIG]
+        return fetched, render(build(xr, observed=observed, required=required, step_input=given))
+
+    rounds = play(reconcile, lambda done: done[1].resources, lambda _: False, len(names))
+    for index, (name, (observed, (fetched, _))) in enumerate(
+        zip(names, rounds, strict=True), start=1
+    ):
+        stage = stages_dir(example) / f"{index:02d}-{name}"
+        stage.mkdir(parents=True, exist_ok=True)
         if environment or fetched:
             # The first stage's text as written (its comments too), then what was fetched.
             text = first.read_text() if environment else ""
@@ -74,10 +74,6 @@ def write_stages(example: Path, names: list[str], max_rounds: int = 14) -> None:
         if observed:
             docs = [observed[key].manifest for key in sorted(observed)]
             (stage / "observed.yaml").write_text(yaml.safe_dump_all(docs, sort_keys=False))
-        out = render(build(xr, observed=observed, required=required, step_input=given))
-        observed = {key: observe(key, manifest) for key, manifest in out.resources.items()}
-        if index > max_rounds:
-            break
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ import yaml
 
 from forge_dev.paths import stages_dir
 from forge_dev.simulate import vcluster
-from forge_dev.simulate.player import observe
+from forge_dev.simulate.converge import play
 from forge_dev.simulate.requests import Observed, build, render
 from forge_dev.simulate.vcluster import Credentials, kubeconfig, kubeconfig_secret
 
@@ -63,14 +63,13 @@ def write_example_stages(example: Path, names: list[str]) -> None:
         lambda obs: deployed(obs, "crossplane") and not any(k.startswith("stack-") for k in obs),
         lambda obs: False,
     ]
-    observed: dict[str, Observed] = {}
-    rounds: list[tuple[dict[str, Observed], bool]] = []
-    for _ in range(12):
-        out = render(build(xr, observed=observed, required=required(observed)))
-        rounds.append((observed, out.composite_ready))
-        if out.composite_ready:
-            break
-        observed = {key: observe(key, manifest) for key, manifest in out.resources.items()}
+    played = play(
+        lambda observed: render(build(xr, observed=observed, required=required(observed))),
+        lambda out: out.resources,
+        lambda out: out.composite_ready,
+        max_rounds=12,
+    )
+    rounds = [(observed, out.composite_ready) for observed, out in played]
     for index, name in enumerate(names):
         if index == len(names) - 1:
             chosen = next(obs for obs, ready in rounds if ready)
