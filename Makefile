@@ -97,7 +97,7 @@ bench: $(STAMP) ## Benchmark the function against a do-nothing floor (table, goa
 	$(BIN)/python -m bench.run
 
 soak: $(STAMP) ## Hardening tests at 1,000 fuzz examples and 10,000 load requests, then bench --soak
-	FORGE_FUZZ_EXAMPLES=1000 FORGE_LOAD_REQUESTS=10000 $(BIN)/python -m pytest -q tests/test_hardening_*.py
+	FORGE_FUZZ_EXAMPLES=1000 FORGE_LOAD_REQUESTS=10000 $(BIN)/python -m pytest -q tests/hardening
 	$(BIN)/python -m bench.run --soak
 
 lint: $(STAMP) ## ruff lint and format check

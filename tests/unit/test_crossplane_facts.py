@@ -22,7 +22,7 @@ from forge_dev.simulate.player import observe
 from forge_dev.simulate.requests import Observed, build, environment_config, render
 from tests.support.schemas import KINDS, spec_schema, xr_for, xrd_of
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = scenarios.for_tests()
 
 

@@ -45,10 +45,10 @@ from tests.support.schemas import (
     xrd_of,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = int(os.environ.get("FORGE_FUZZ_EXAMPLES", "50"))
 ROUNDS = 3  # provider rounds after a clean first render: later stages see fuzzed specs too
-MAX_LIST = 4  # list sizes the structural fuzzer generates (huge ones: test_hardening_requests)
+MAX_LIST = 4  # list sizes the structural fuzzer generates (huge ones: hardening/test_requests.py)
 FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,

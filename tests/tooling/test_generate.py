@@ -13,7 +13,7 @@ from forge.core.errors import SpecError, from_validation_error
 from forge_dev import generate as xrdgen
 from tests.support.environment import with_environment
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DEFINITIONS = {d.kind: d for d in xrdgen.DEFINITIONS}
 
 

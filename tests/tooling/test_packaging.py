@@ -44,7 +44,7 @@ from forge_dev.packaging.layout import (
 from forge_dev.packaging.semver import Constraint, SemverError, Version
 from forge_dev.paths import stages_dir
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 VERSION = release.from_git(ROOT)  # what `make packages` stamps
 CONFIGURATIONS = [p for p in PACKAGES if p.kind == "Configuration"]
 FUNCTION_DEPENDENCY = dependency_name(versions.FUNCTION_PACKAGE)

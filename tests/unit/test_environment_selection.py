@@ -21,7 +21,7 @@ from forge_dev.render.examples import composition_for, xrd_for
 from forge_dev.render.load import load_one
 from forge_dev.simulate.requests import build, environment_config, render, step_input
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 LABEL = (
     "label forge.projectcatalyst.io/defaults=true (the Composition's environmentConfig.matchLabels)"
 )

@@ -20,7 +20,7 @@ from forge_dev.render.examples import composition_for, xrd_for
 from forge_dev.render.load import load_one
 from forge_dev.simulate.requests import build, environment_config, render, step_input
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EKS = load_one(ROOT / "examples/cluster-aws/xr.yaml", "XR")
 ENVIRONMENT = environment_config("dev", argocd={"roleArn": "arn:aws:iam::123456789012:role/argocd"})
 TYPO = (

@@ -12,7 +12,7 @@ from forge_dev.e2e_local.aws import AWS_KINDS, AwsPlayer, aws_crds
 from forge_dev.e2e_local.env import schema_root
 from forge_dev.e2e_local.kube import load_documents
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXPECTED = ROOT / "testdata" / "examples" / "cluster-aws" / "stages" / "09-ready" / "expected.yaml"
 
 

@@ -29,7 +29,7 @@ from forge_dev.simulate import aws, player, vcluster
 from forge_dev.simulate import infrastructure as infra
 from forge_dev.simulate.requests import environment_config
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted(p.parent for p in (ROOT / "examples").glob("**/xr.yaml"))
 needs_engine = pytest.mark.skipif(
     not tools.available() and not os.environ.get("CI"), reason="run `make tools`"

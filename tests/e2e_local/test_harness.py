@@ -27,7 +27,7 @@ from forge_dev.e2e_local.procs import HarnessError, Proc, wait_for
 from forge_dev.e2e_local.upgrade import next_version
 from forge_dev.packaging import release
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 # --- units ---------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from forge.xpkg import dependency_name
 from forge_dev.simulate.converge import converge
 from tests.support.packages import KNOWN, dependencies
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 # What crossplane-runtime v2.3.3 pkg/xpkg.ToDNSLabel answers for the repositories we install
 # (forge-dnslabel, tools/cmd/forge-dnslabel, printed these).

@@ -11,7 +11,7 @@ from forge_dev.render import render
 from forge_dev.render.examples import composition_for
 from forge_dev.render.load import load_one
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BUNDLE = ROOT / "examples/infrastructure/bundle.yaml"
 XRS = [d for d in yaml.safe_load_all(BUNDLE.read_text()) if d]
 
@@ -49,7 +49,7 @@ FROM_ENVIRONMENT = ROOT / "examples/infrastructure/from-environment"
 def test_the_empty_spec_bundle_has_every_api_and_one_environment():
     """The empty-spec XRs (`spec: {}`), each XR converging from the environment alone:
     its example's stages are rendered by the real engine and driven to Ready by the
-    preview (tests/test_preview.py)."""
+    preview (tests/tooling/test_preview.py)."""
     xrs = [load_one(p, "XR") for p in sorted(FROM_ENVIRONMENT.glob("*/xr.yaml"))]
     assert sorted(x["kind"] for x in xrs) == sorted(x["kind"] for x in XRS)
     assert all(x["spec"] == {} for x in xrs)

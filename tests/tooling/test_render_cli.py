@@ -14,7 +14,7 @@ from forge_dev import tools
 from forge_dev.paths import stages_dir
 from forge_dev.render import cli
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PLATFORM = ROOT / "examples" / "platformcluster"
 COMPOSITION = ROOT / "compositions" / "platformclusters.yaml"
 

@@ -33,7 +33,7 @@ from forge_dev.simulate.vcluster_stages import (
 )
 from tests.support import deletion, leaks
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 XR = {
     "apiVersion": "forge.projectcatalyst.io/v1alpha1",
     "kind": "Cluster",

@@ -13,7 +13,7 @@ from forge.models.stack import Stack
 from forge.xpkg import dependency_name
 from forge_dev.packaging import bootstrap
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _objects() -> list[dict]:
