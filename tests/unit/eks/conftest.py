@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from tests.support.eks import (
-    XR,
-    large_xr,
-)
 
 from forge_dev.simulate.converge import converge
 from forge_dev.simulate.requests import (
     Rendered,
+)
+from tests.support.eks import (
+    XR,
+    large_xr,
 )
 
 

@@ -8,6 +8,16 @@ from typing import Any
 
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
 import pytest
+
+from forge_dev.simulate import aws, kubernetes
+from forge_dev.simulate.converge import converge
+from forge_dev.simulate.player import controller_reference, written
+from forge_dev.simulate.requests import (
+    Observed,
+    Rendered,
+    build,
+    render,
+)
 from tests.support import leaks
 from tests.support.eks import (
     FALSE,
@@ -18,16 +28,6 @@ from tests.support.eks import (
     observed_of,
     of_kind,
     without_role,
-)
-
-from forge_dev.simulate import aws, kubernetes
-from forge_dev.simulate.converge import converge
-from forge_dev.simulate.player import controller_reference, written
-from forge_dev.simulate.requests import (
-    Observed,
-    Rendered,
-    build,
-    render,
 )
 
 # Argo CD without an IAM role: the argocd-manager ServiceAccount's token -----------------------

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 import json
 
+from forge import versions
+from forge.models.cluster import ClusterSpec
+from forge_dev.simulate.converge import converge
+from forge_dev.simulate.requests import (
+    build,
+    render,
+)
 from tests.support.eks import (
     ADMIN_ROLE,
     ARGOCD_ROLE,
@@ -14,14 +21,6 @@ from tests.support.eks import (
     trust,
     without_role,
     xr_with,
-)
-
-from forge import versions
-from forge.models.cluster import ClusterSpec
-from forge_dev.simulate.converge import converge
-from forge_dev.simulate.requests import (
-    build,
-    render,
 )
 
 # IAM, cluster, add-ons, access ------------------------------------------------------------

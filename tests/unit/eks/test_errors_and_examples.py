@@ -8,15 +8,6 @@ from typing import Any
 
 import pytest
 import yaml
-from tests.support.eks import (
-    ADMIN_ROLE,
-    ARGOCD_ROLE,
-    ROOT,
-    decoded,
-    without_role,
-    xr_with,
-)
-from tests.support.environment import with_environment
 
 from forge.models.cluster import ClusterSpec
 from forge_dev.paths import stages_dir
@@ -26,6 +17,15 @@ from forge_dev.simulate.requests import (
     build,
     render,
 )
+from tests.support.eks import (
+    ADMIN_ROLE,
+    ARGOCD_ROLE,
+    ROOT,
+    decoded,
+    without_role,
+    xr_with,
+)
+from tests.support.environment import with_environment
 
 # Errors and the XRD -------------------------------------------------------------------------
 

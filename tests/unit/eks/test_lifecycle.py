@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from forge_dev.simulate import aws
+from forge_dev.simulate.player import observe
 from tests.support import leaks
 from tests.support.eks import (
     ARGOCD_ROLE,
@@ -20,9 +22,6 @@ from tests.support.eks import (
     of_kind,
     params,
 )
-
-from forge_dev.simulate import aws
-from forge_dev.simulate.player import observe
 
 # Lifecycle --------------------------------------------------------------------------------
 

@@ -5,6 +5,13 @@ from __future__ import annotations
 import json
 import re
 
+from forge import versions
+from forge_dev.simulate import aws
+from forge_dev.simulate.converge import converge
+from forge_dev.simulate.requests import (
+    build,
+    render,
+)
 from tests.support.eks import (
     FALSE,
     NAMESPACE,
@@ -22,14 +29,6 @@ from tests.support.eks import (
     statement,
     trust,
     xr_with,
-)
-
-from forge import versions
-from forge_dev.simulate import aws
-from forge_dev.simulate.converge import converge
-from forge_dev.simulate.requests import (
-    build,
-    render,
 )
 
 # The AWS Load Balancer Controller ----------------------------------------------------------

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
+from forge_dev.simulate.converge import converge
+from forge_dev.simulate.requests import (
+    build,
+    render,
+)
 from tests.support import deletion
 from tests.support.eks import (
     aws_resources,
     nodegroup_key,
     observed_of,
     xr_with,
-)
-
-from forge_dev.simulate.converge import converge
-from forge_dev.simulate.requests import (
-    build,
-    render,
 )
 
 # Names ----------------------------------------------------------------------------------------

@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+from forge.composers.eks.network import cidrs
+from forge_dev.simulate.converge import converge
+from forge_dev.simulate.player import observe
+from forge_dev.simulate.requests import (
+    Rendered,
+    build,
+    render,
+)
 from tests.support.eks import (
     FALSE,
     NAMESPACE,
@@ -12,15 +20,6 @@ from tests.support.eks import (
     of_kind,
     params,
     xr_with,
-)
-
-from forge.composers.eks.network import cidrs
-from forge_dev.simulate.converge import converge
-from forge_dev.simulate.player import observe
-from forge_dev.simulate.requests import (
-    Rendered,
-    build,
-    render,
 )
 
 # Network ------------------------------------------------------------------------------------

@@ -7,6 +7,17 @@ import re
 from typing import Any, get_args
 
 import pytest
+
+from forge import versions
+from forge.composers.eks import nodegroups
+from forge.composers.eks.cluster import target_version
+from forge.models.cluster import ClusterSpec, KubernetesVersion
+from forge_dev.simulate.requests import (
+    Observed,
+    Rendered,
+    build,
+    render,
+)
 from tests.support.eks import (
     FALSE,
     SUBNETS,
@@ -19,17 +30,6 @@ from tests.support.eks import (
     of_kind,
     params,
     xr_with,
-)
-
-from forge import versions
-from forge.composers.eks import nodegroups
-from forge.composers.eks.cluster import target_version
-from forge.models.cluster import ClusterSpec, KubernetesVersion
-from forge_dev.simulate.requests import (
-    Observed,
-    Rendered,
-    build,
-    render,
 )
 
 # Node groups --------------------------------------------------------------------------------

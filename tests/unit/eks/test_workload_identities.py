@@ -8,6 +8,14 @@ from typing import Any
 
 import pytest
 import yaml
+
+from forge_dev.simulate.converge import converge
+from forge_dev.simulate.requests import (
+    build,
+    environment_config,
+    render,
+    step_input,
+)
 from tests.support.eks import (
     ARGOCD_ROLE,
     FALSE,
@@ -23,14 +31,6 @@ from tests.support.eks import (
     statement,
     trust,
     xr_with,
-)
-
-from forge_dev.simulate.converge import converge
-from forge_dev.simulate.requests import (
-    build,
-    environment_config,
-    render,
-    step_input,
 )
 
 # The infrastructure bundle's AWS identities ----------------------------------------------
