@@ -2,8 +2,9 @@
 
 The models are the single source of truth: the XRD's OpenAPI schema is derived
 from them, so the function and the API server can never disagree about a
-field's name, type, default or enum. Run ``make xrds`` after changing a model.
-Not imported by the function server.
+field's name, type, default or enum. The step input's CRD is derived from its
+model (``forge.input``) the same way and ships in the Function package. Run
+``make xrds`` after changing a model. Not imported by the function server.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
+from forge import input as step_input
 from forge import versions
 from forge.registry import API, APIS
 from forge_dev.packaging import bootstrap
@@ -32,6 +34,9 @@ RESERVED_NAME_RULE = {
 
 # The API rows the XRDs and Compositions are generated from (forge.registry).
 DEFINITIONS: tuple[API, ...] = APIS
+# The step input's CRD, where `crossplane xpkg build` reads the Function package from
+# (named as controller-gen names the Go functions' input CRDs: <group>_<plural>.yaml).
+INPUT_CRD = f"package/function/input/{step_input.GROUP}_{step_input.PLURAL}.yaml"
 
 
 def _structural(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
@@ -151,6 +156,41 @@ def xrd(definition: API) -> dict[str, Any]:
     }
 
 
+def input_crd() -> dict[str, Any]:
+    """The CustomResourceDefinition of the step input (the Go functions' ``input/v1beta1``).
+
+    Crossplane never installs it: it describes the input's schema, for the package
+    and for tools that check a Composition's pipeline.
+    """
+    schema = model_schema(step_input.Input)
+    # The field every object has, in the only form the API server takes at the root.
+    schema["properties"]["metadata"] = {"type": "object"}
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{step_input.PLURAL}.{step_input.GROUP}"},
+        "spec": {
+            "group": step_input.GROUP,
+            "names": {
+                "categories": ["crossplane"],
+                "kind": step_input.KIND,
+                "listKind": f"{step_input.KIND}List",
+                "plural": step_input.PLURAL,
+                "singular": step_input.KIND.lower(),
+            },
+            "scope": "Namespaced",
+            "versions": [
+                {
+                    "name": step_input.VERSION,
+                    "served": True,
+                    "storage": True,
+                    "schema": {"openAPIV3Schema": schema},
+                }
+            ],
+        },
+    }
+
+
 def composition(definition: API) -> dict[str, Any]:
     """The one-step Pipeline Composition of one API."""
     return {
@@ -168,8 +208,8 @@ def composition(definition: API) -> dict[str, Any]:
                     "step": "compose",
                     "functionRef": {"name": versions.FUNCTION_NAME},
                     "input": {
-                        "apiVersion": f"input.{versions.GROUP}/{versions.VERSION}",
-                        "kind": "Input",
+                        "apiVersion": step_input.API_VERSION,
+                        "kind": step_input.KIND,
                         "environmentConfig": {
                             "matchLabels": {f"{versions.GROUP}/defaults": "true"}
                         },
@@ -187,6 +227,7 @@ def render_all() -> dict[str, str]:
         for folder, obj in (("xrds", xrd(definition)), ("compositions", composition(definition))):
             text = yaml.safe_dump(obj, sort_keys=False, width=100)
             files[f"{folder}/{definition.plural}.yaml"] = text
+    files[INPUT_CRD] = yaml.safe_dump(input_crd(), sort_keys=False, width=100)
     files.update(bootstrap.files())
     return files
 
@@ -219,8 +260,12 @@ def summary(files: Mapping[str, str], changed: list[str], *, wrote: bool) -> str
     """One line saying what was generated or checked, and whether anything changed."""
     xrds = sum(rel.startswith("xrds/") for rel in files)
     compositions = sum(rel.startswith("compositions/") for rel in files)
-    boot = len(files) - xrds - compositions
-    what = f"{xrds} XRDs, {compositions} Compositions and {boot} bootstrap files"
+    inputs = sum(rel == INPUT_CRD for rel in files)
+    boot = len(files) - xrds - compositions - inputs
+    what = (
+        f"{xrds} XRDs, {compositions} Compositions, {inputs} step input CRD "
+        f"and {boot} bootstrap files"
+    )
     if not wrote:
         return f"checked {what} against the spec models: all up to date"
     if not changed:

@@ -17,6 +17,7 @@ from forge.core import identity
 from forge.core.context import Context
 from forge.core.errors import ConflictError, SpecError
 from forge.core.observed import field
+from forge.input import InputError
 from forge.registry import COMPOSERS, NAMESPACED
 
 # Threads that compose at once. Python runs one at a time (the GIL), but each gets
@@ -80,7 +81,12 @@ def _compose(req: fnv1.RunFunctionRequest, log) -> fnv1.RunFunctionResponse:
         response.fatal(rsp, f"invalid {kind}: {exc}")
         return rsp
     log = log.bind(kind=kind, xr=name, tag=identity.tag(req.meta.tag))
-    ctx = Context(req, rsp)
+    try:  # the step input is the Composition's, checked before any composer reads it
+        ctx = Context(req, rsp)
+    except InputError as exc:
+        response.fatal(rsp, f"invalid step input from the Composition: {exc}")
+        log.info("invalid step input", field=exc.path)
+        return rsp
     try:
         composer(ctx)
         tenancy.check(ctx, kind)

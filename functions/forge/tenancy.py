@@ -186,14 +186,15 @@ def footprint(req: fnv1.RunFunctionRequest, kind: str, xr: struct_pb2.Struct) ->
     """
     scratch = fnv1.RunFunctionRequest()
     scratch.observed.composite.resource.CopyFrom(xr)
-    scratch.input.CopyFrom(req.input)
+    if req.HasField("input"):  # copying an absent input would make it an empty one
+        scratch.input.CopyFrom(req.input)
     if environment.REQUIREMENT in req.required_resources:
         scratch.required_resources[environment.REQUIREMENT].CopyFrom(
             req.required_resources[environment.REQUIREMENT]
         )
     rsp = fnv1.RunFunctionResponse()
-    ctx = _Imagined(scratch, rsp)
     try:
+        ctx = _Imagined(scratch, rsp)
         COMPOSERS[(GROUP, kind)](ctx)
     except Exception:  # an XR that cannot compose owns nothing
         return frozenset()

@@ -9,11 +9,13 @@ step input of the package's own Composition.
 from __future__ import annotations
 
 import copy
+import io
 import os
 import shutil
 import stat
 import subprocess
 import sys
+import tarfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ import yaml
 from forge import versions
 from forge.xpkg import dependency_name
 from forge_dev import tools
+from forge_dev.generate import INPUT_CRD, input_crd
 from forge_dev.packaging import PackagingError, charts, checks, release
 from forge_dev.packaging.__main__ import main as packaging_main
 from forge_dev.packaging.assemble import EXAMPLES, assemble, example_xrs, read_apis
@@ -132,10 +135,14 @@ def test_every_api_ships_in_exactly_one_configuration(built):
     assert load(built[INFRASTRUCTURE.name]).of_kind("CompositeResourceDefinition")
 
 
-def test_the_function_package_holds_only_its_meta(built):
+def test_the_function_package_holds_its_meta_and_the_input_crd(built):
+    """As the Go functions ship ``package/input/``: the step input's CRD, as generated."""
     contents = load(built[FUNCTION.name])
-    assert [path for path, _ in contents.docs] == ["crossplane.yaml"]
+    crd = INPUT_CRD.removeprefix(f"package/{FUNCTION.name}/")
+    assert [path for path, _ in contents.docs] == ["crossplane.yaml", crd]
     assert contents.meta["spec"]["capabilities"] == ["composition"]
+    (shipped,) = contents.of_kind("CustomResourceDefinition")
+    assert shipped == input_crd()
 
 
 def test_every_api_has_an_example_that_renders(composed):
@@ -685,6 +692,37 @@ def test_the_real_crossplane_cli_builds_each_package(built, spec, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "out.xpkg").stat().st_size > 0
+    kinds = [(d["apiVersion"], d["kind"]) for d in xpkg_documents(tmp_path / "out.xpkg")]
+    shipped = Contents.load(root).docs
+    assert sorted(kinds) == sorted((d["apiVersion"], d["kind"]) for _, d in shipped)
+    if spec is FUNCTION:
+        assert ("apiextensions.k8s.io/v1", "CustomResourceDefinition") in kinds
+
+
+def xpkg_documents(xpkg: Path) -> list[dict[str, Any]]:
+    """The documents of an xpkg's package.yaml (the OCI image layer that holds it)."""
+    with tarfile.open(xpkg) as image:
+        for member in image.getmembers():
+            if not member.isfile() or member.name in ("manifest.json", "index.json"):
+                continue
+            blob = image.extractfile(member)
+            assert blob is not None
+            data = blob.read()
+            if not _is_tar(data):  # a config or manifest blob, not a layer
+                continue
+            with tarfile.open(fileobj=io.BytesIO(data)) as layer:
+                if "package.yaml" in layer.getnames():
+                    text = layer.extractfile("package.yaml").read().decode()
+                    return [d for d in yaml.safe_load_all(text) if d]
+    raise AssertionError(f"{xpkg} holds no package.yaml")
+
+
+def _is_tar(data: bytes) -> bool:
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data)):
+            return True
+    except tarfile.ReadError:
+        return False
 
 
 # -- Makefile targets without their tools --------------------------------------------------

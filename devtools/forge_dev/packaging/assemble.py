@@ -1,9 +1,10 @@
 """Assemble each package's root directory exactly as ``crossplane xpkg build`` reads it.
 
-``build/<package>/`` holds ``crossplane.yaml`` and, for a Configuration, its APIs
-(``apis/<plural>/definition.yaml`` and ``composition.yaml``); ``build/examples/<package>/``
-holds the example XRs for the package's examples layer. Two things are stamped
-for the release:
+``build/<package>/`` holds ``crossplane.yaml``, every other YAML file of ``package/<package>/``
+as it is (the Function's step input CRD, ``input/``, written by ``forge_dev.generate``) and,
+for a Configuration, its APIs (``apis/<plural>/definition.yaml`` and ``composition.yaml``);
+``build/examples/<package>/`` holds the example XRs for the package's examples layer.
+Two things are stamped for the release:
 
 - every Composition gets the labels ``forge.projectcatalyst.io/channel`` (``dev`` or
   ``stable``) and ``forge.projectcatalyst.io/release`` (the version); Crossplane
@@ -111,6 +112,16 @@ def example_xrs(root: Path) -> list[tuple[Path, dict[str, Any]]]:
     return found
 
 
+def package_files(source: Path) -> list[Path]:
+    """The YAML files of a package's source directory that ship as they are (all but its meta)."""
+    meta = source / "crossplane.yaml"
+    return sorted(
+        path
+        for path in source.rglob("*")
+        if path.is_file() and path.suffix in (".yaml", ".yml") and path != meta
+    )
+
+
 def assemble(root: Path, out: Path, version: str) -> dict[str, Path]:
     """Write every package root under ``out``; return package name -> directory."""
     problems = release.check(version)
@@ -127,6 +138,10 @@ def assemble(root: Path, out: Path, version: str) -> dict[str, Path]:
         if not source.is_file():
             raise PackagingError(f"{source} is missing")
         dump(dest / "crossplane.yaml", [stamp_meta(m, version) for m in load_docs(source)])
+        for path in package_files(source.parent):
+            target = dest / path.relative_to(source.parent)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
         chosen = select(apis, spec)
         for api in chosen:
             dump(dest / "apis" / api.plural / "definition.yaml", [api.xrd])

@@ -15,6 +15,7 @@ import pydantic
 from crossplane.function import resource, response
 from google.protobuf import struct_pb2
 
+from forge import input as step_input
 from forge.core import environment, identity, structs
 from forge.core.errors import SpecError, from_validation_error
 from forge.core.observed import Observed, field
@@ -43,11 +44,16 @@ class Stage:
 
 
 class Context:
-    """Access to one RunFunction call: the XR, observed state, and what we compose."""
+    """Access to one RunFunction call: the XR, observed state, and what we compose.
+
+    The step input is checked here, before any composer runs: a bad one raises
+    ``forge.input.InputError``.
+    """
 
     def __init__(self, req: fnv1.RunFunctionRequest, rsp: fnv1.RunFunctionResponse) -> None:
         self.req = req
         self.rsp = rsp
+        self.input: step_input.Input | None = step_input.read(req)
         self.xr: struct_pb2.Struct = req.observed.composite.resource
         self.observed = Observed(req.observed)
         self.name: str = field(self.xr, "metadata", "name", default="")
@@ -62,12 +68,6 @@ class Context:
         self._ready: dict[str, bool] = {}
 
     # Input -----------------------------------------------------------------
-
-    def step_input(self) -> dict[str, Any]:
-        """The Composition step's input, as a dict (small; safe to convert)."""
-        if not self.req.HasField("input"):
-            return {}
-        return resource.struct_to_dict(self.req.input)
 
     def load_environment(self, ref_name: str | None) -> None:
         """Ask for the environment's EnvironmentConfigs and load what arrived.
@@ -113,16 +113,9 @@ class Context:
 
     def _composition_selector(self) -> environment.Selector | None:
         """The step input's ``environmentConfig`` (a name or matchLabels): the platform's."""
-        given = self.step_input().get("environmentConfig") or {}
-        if given.get("name"):
-            return environment.Selector(
-                given["name"], None, "the Composition's environmentConfig.name"
-            )
-        if given.get("matchLabels"):
-            return environment.Selector(
-                None, given["matchLabels"], "the Composition's environmentConfig.matchLabels"
-            )
-        return None
+        if self.input is None:
+            return None
+        return self.input.environment_config.selector()
 
     def environment_note(self, error: str) -> str:
         """What to add to an error that speaks of the EnvironmentConfig when none was read.
