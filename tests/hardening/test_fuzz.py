@@ -1,7 +1,7 @@
 """Fuzz the spec of every XR kind the function serves.
 
 Strategies are derived from the generated XRDs (``xrds/*.yaml``), so an API
-registered in ``forge.apis`` is fuzzed as soon as its XRD is generated. Whatever
+registered in ``forge.registry`` is fuzzed as soon as its XRD is generated. Whatever
 the spec, the function answers either with a render whose every composed resource
 (and every manifest inside an Object) is schema-valid, and whose Helm values pass the
 chart's schema unless the user supplied free-form ``values``, or with exactly one fatal

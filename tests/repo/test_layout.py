@@ -12,6 +12,7 @@ import ast
 import subprocess
 import sys
 import tomllib
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -211,3 +212,20 @@ print(len({runtime!r}))
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == str(len(runtime))
+
+
+def test_the_runtime_wheel_holds_only_the_runtime(tmp_path: Path) -> None:
+    """The package the image installs (``pip install .``) carries no tooling module."""
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    tops = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")}
+    assert tops == {"forge"}
+    runtime = {
+        f"forge/{path.relative_to(PACKAGES['forge'])}" for path in PACKAGES["forge"].rglob("*.py")
+    }
+    assert {name for name in names if name.endswith(".py")} == runtime

@@ -1,7 +1,7 @@
 """The requests the benchmark and the hardening tests send: every API, fully provisioned.
 
 Every example (``examples/**/xr.yaml``) of an XR kind registered in
-``forge.apis.COMPOSERS`` becomes a scenario named after its directory. The lifecycle simulator
+``forge.registry.COMPOSERS`` becomes a scenario named after its directory. The lifecycle simulator
 (``forge_dev.simulate.converge.converge``) drives the example from nothing to Ready,
 with the provider player of ``forge_dev.simulate.player`` (every provider's status hooks), so
 the final request carries the observed state a real control plane would send:
@@ -184,7 +184,7 @@ def build_all(
     for example, directory in examples().items():
         xr = yaml.safe_load((directory / "xr.yaml").read_text())
         if not registered(xr):
-            skipped.append(Skipped(example, f"kind {xr.get('kind')} is not in forge.apis"))
+            skipped.append(Skipped(example, f"kind {xr.get('kind')} is not in forge.registry"))
             continue
         covered.add(xr["kind"])
         pool = required_pool(directory)
@@ -197,7 +197,8 @@ def build_all(
                 skipped.append(Skipped(name, f"did not converge: {exc}"))
     for _, kind in sorted(COMPOSERS):
         if kind not in covered:
-            skipped.append(Skipped(kind, "registered in forge.apis but has no examples/**/xr.yaml"))
+            reason = "registered in forge.registry but has no examples/**/xr.yaml"
+            skipped.append(Skipped(kind, reason))
     return done, skipped
 
 
