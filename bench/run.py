@@ -38,7 +38,7 @@ from google.protobuf.internal import api_implementation
 from forge.fn import run
 from forge_dev.server import FLOOR, FORGE, ServerProcess
 from forge_dev.simulate import hostile
-from forge_dev.simulate import scenarios as sc
+from forge_dev.simulate import steady_state as sc
 
 METHOD = "/apiextensions.fn.proto.v1.FunctionRunnerService/RunFunction"
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from forge import input as step_input
 from forge import versions
 from forge.registry import API, APIS
-from forge_dev.packaging import bootstrap
+from forge_dev.packaging import bootstrap_manifests as bootstrap
 
 _DROP = {"title", "additionalProperties", "discriminator"}
 # The form of shortened names (forge.core.naming) is theirs alone: no XR may be named so.

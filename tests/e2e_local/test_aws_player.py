@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from forge_dev.e2e_local.aws import AWS_KINDS, AwsPlayer, aws_crds
+from forge_dev.e2e_local.aws_player import AWS_KINDS, AwsPlayer, aws_crds
 from forge_dev.e2e_local.env import schema_root
 from forge_dev.e2e_local.kube import load_documents
 

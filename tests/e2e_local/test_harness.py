@@ -22,7 +22,7 @@ from cryptography import x509
 from forge_dev.e2e_local import pki
 from forge_dev.e2e_local.__main__ import table
 from forge_dev.e2e_local.controlplane import TOOLS, ControlPlane, Tools, kubeconfig
-from forge_dev.e2e_local.player import _merge_conditions
+from forge_dev.e2e_local.live_player import _merge_conditions
 from forge_dev.e2e_local.procs import HarnessError, Proc, wait_for
 from forge_dev.e2e_local.upgrade import next_version
 from forge_dev.packaging import release
@@ -374,7 +374,7 @@ def test_stand_ins_are_every_provider_our_configurations_depend_on():
     the CRD of every managed kind our compositions compose."""
     from forge_dev.e2e_local import standins  # noqa: PLC0415 (the optional e2e extra)
     from forge_dev.e2e_local.env import schema_root  # noqa: PLC0415
-    from forge_dev.e2e_local.player import PLAYED  # noqa: PLC0415
+    from forge_dev.e2e_local.live_player import PLAYED  # noqa: PLC0415
     from forge_dev.packaging.semver import Version  # noqa: PLC0415
 
     built = {s.repository: s for s in standins.standins(schema_root() / "crds")}

@@ -34,7 +34,7 @@ from forge_dev.schemas.sources import SchemaSourceError
 from forge_dev.schemas.store import SchemaStore
 from forge_dev.simulate.player import observe
 from forge_dev.simulate.requests import Rendered, build, render
-from forge_dev.simulate.scenarios import examples, pool_for, required_from, step_input
+from forge_dev.simulate.steady_state import examples, pool_for, required_from, step_input
 from tests.support.schemas import (
     FIELD,
     KINDS,

@@ -16,7 +16,7 @@ import yaml
 from forge.composers.kubeconfig import MAX_BYTES as MAX_KUBECONFIG
 from forge.registry import COMPOSERS, NAMESPACED
 from forge_dev import generate as xrdgen
-from forge_dev.simulate import scenarios
+from forge_dev.simulate import steady_state as scenarios
 from forge_dev.simulate.player import observe
 from forge_dev.simulate.requests import Observed, Rendered, build, render
 from forge_dev.simulate.vcluster_stages import (

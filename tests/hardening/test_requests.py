@@ -23,7 +23,7 @@ from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 from forge.registry import COMPOSERS
 from forge.versions import API_VERSION
 from forge_dev.server import FORGE, ServerProcess
-from forge_dev.simulate import scenarios
+from forge_dev.simulate import steady_state as scenarios
 from forge_dev.simulate.requests import Rendered, build, render
 from tests.support.schemas import (
     FIELD,

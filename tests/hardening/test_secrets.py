@@ -29,7 +29,7 @@ from crossplane.function import resource
 from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 
 from forge_dev.server import FORGE, ServerProcess
-from forge_dev.simulate import scenarios
+from forge_dev.simulate import steady_state as scenarios
 from forge_dev.simulate.requests import Rendered, render
 from tests.support import leaks
 

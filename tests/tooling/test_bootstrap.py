@@ -11,7 +11,7 @@ import yaml
 from forge.composers import stack
 from forge.models.stack import Stack
 from forge.xpkg import dependency_name
-from forge_dev.packaging import bootstrap
+from forge_dev.packaging import bootstrap_manifests as bootstrap
 
 ROOT = Path(__file__).resolve().parents[2]
 

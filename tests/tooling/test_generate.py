@@ -11,7 +11,7 @@ import yaml
 
 from forge.core.errors import SpecError, from_validation_error
 from forge_dev import generate as xrdgen
-from tests.support.environment import with_environment
+from tests.support.example_environment import with_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFINITIONS = {d.kind: d for d in xrdgen.DEFINITIONS}

@@ -18,7 +18,7 @@ import pytest
 
 from forge_dev.schemas import fetch, pytest_plugin, sources
 from forge_dev.schemas.apiserver import crd_for_xrd
-from forge_dev.schemas.helm import Chart, coalesce, coalesce_tables, schema_errors
+from forge_dev.schemas.helm_values import Chart, coalesce, coalesce_tables, schema_errors
 from forge_dev.schemas.sources import LockEntry, SchemaSourceError
 from forge_dev.schemas.store import SchemaStore, SchemaValidationError
 from forge_dev.schemas.structural import validate_value

@@ -16,7 +16,7 @@ import yaml
 from crossplane.function import resource
 
 from forge.core import environment
-from forge_dev.simulate import scenarios
+from forge_dev.simulate import steady_state as scenarios
 from forge_dev.simulate.converge import converge
 from forge_dev.simulate.player import observe
 from forge_dev.simulate.requests import Observed, build, environment_config, render

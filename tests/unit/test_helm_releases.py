@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from forge.composers import helm
-from forge_dev.simulate import scenarios
+from forge_dev.simulate import steady_state as scenarios
 from forge_dev.simulate.requests import render
 
 SCENARIOS = scenarios.for_tests()

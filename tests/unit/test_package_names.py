@@ -19,7 +19,7 @@ from forge.composers import stack
 from forge.models.stack import Stack
 from forge.xpkg import dependency_name
 from forge_dev.simulate.converge import converge
-from tests.support.packages import KNOWN, dependencies
+from tests.support.configuration_dependencies import KNOWN, dependencies
 
 ROOT = Path(__file__).resolve().parents[2]
 

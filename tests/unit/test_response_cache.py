@@ -17,7 +17,7 @@ import crossplane.function.proto.v1.run_function_pb2 as fnv1
 import pytest
 from crossplane.function import response
 
-from forge_dev.simulate import scenarios
+from forge_dev.simulate import steady_state as scenarios
 from forge_dev.simulate.requests import build, render
 
 SCENARIOS = scenarios.for_tests()

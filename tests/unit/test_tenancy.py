@@ -23,7 +23,7 @@ from forge_dev.render import FatalResultError
 from forge_dev.render import render as engine_render
 from forge_dev.render.examples import composition_for, xrd_for
 from forge_dev.render.load import load_one
-from forge_dev.simulate import scenarios
+from forge_dev.simulate import steady_state as scenarios
 from forge_dev.simulate.converge import converge
 from forge_dev.simulate.player import observe
 from forge_dev.simulate.requests import build, environment_config, render, step_input

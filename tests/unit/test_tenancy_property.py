@@ -30,8 +30,8 @@ from forge.core import naming
 from forge.registry import NAMESPACED
 from forge_dev.simulate.player import observe
 from forge_dev.simulate.requests import Rendered, build, render
-from forge_dev.simulate.scenarios import for_tests as scenarios
-from forge_dev.simulate.scenarios import pool_for, required_from, step_input
+from forge_dev.simulate.steady_state import for_tests as scenarios
+from forge_dev.simulate.steady_state import pool_for, required_from, step_input
 
 EXAMPLES = int(os.environ.get("FORGE_TENANCY_EXAMPLES", "60"))
 ROUNDS = 12

@@ -17,8 +17,8 @@ from forge_dev.e2e_local import standins
 from forge_dev.e2e_local.controlplane import ROOT, TOOLS, ControlPlane
 from forge_dev.e2e_local.crossplane import Crossplane
 from forge_dev.e2e_local.kube import Kube, is_true, load_documents
+from forge_dev.e2e_local.live_player import PLAYED, HelmRunner, ProviderPlayer
 from forge_dev.e2e_local.packages import Built, FunctionRuntime, Registry, build
-from forge_dev.e2e_local.player import PLAYED, HelmRunner, ProviderPlayer
 from forge_dev.e2e_local.procs import HarnessError
 
 # The Configuration packages the bootstrap installs (python -m forge_dev.packaging names).
@@ -227,7 +227,7 @@ class Environment:
 
     def kubectl_bootstrap(self) -> None:
         """Each step of the README's bootstrap, timed."""
-        from forge_dev.packaging.bootstrap import kubectl_steps  # noqa: PLC0415 (the function's)
+        from forge_dev.packaging.bootstrap_manifests import kubectl_steps  # noqa: PLC0415 (the function's)
 
         steps = kubectl_steps()
         for i, step in enumerate(steps, start=1):
@@ -244,7 +244,8 @@ class Environment:
     def push_charts(self) -> None:
         """Our charts (the Gateway API CRDs), built as ``make packages`` builds them and
         pushed by the real ``helm push`` to the mirror, where the player's helm pulls them."""
-        from forge_dev.packaging import charts, xpkg  # noqa: PLC0415 (the function's)
+        from forge_dev.packaging import charts  # noqa: PLC0415 (the function's)
+        from forge_dev.packaging import commands as xpkg  # noqa: PLC0415
         from forge_dev.packaging.layout import REGISTRY  # noqa: PLC0415
 
         out = self.workdir / "packages" / "build"

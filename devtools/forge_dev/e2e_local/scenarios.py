@@ -14,7 +14,7 @@ from cryptography import x509
 
 from forge.versions import PROVIDER_KUBERNETES
 from forge_dev.e2e_local import reach
-from forge_dev.e2e_local.aws import aws_lifecycle
+from forge_dev.e2e_local.aws_player import aws_lifecycle
 from forge_dev.e2e_local.controlplane import ROOT
 from forge_dev.e2e_local.env import CONFIGURATIONS, Environment
 from forge_dev.e2e_local.kube import is_true, load_documents

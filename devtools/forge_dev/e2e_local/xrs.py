@@ -9,7 +9,7 @@ from pathlib import Path
 
 from forge_dev.e2e_local.env import Environment
 from forge_dev.e2e_local.kube import condition, is_true, load_documents
-from forge_dev.e2e_local.player import ProviderPlayer
+from forge_dev.e2e_local.live_player import ProviderPlayer
 from forge_dev.e2e_local.procs import HarnessError
 
 XR_GROUP = "forge.projectcatalyst.io/v1alpha1"

@@ -20,7 +20,8 @@ from forge_dev.packaging import PackagingError, release
 
 def _run(args: argparse.Namespace, version: str) -> None:
     from forge import versions  # noqa: PLC0415 - lazy: see module docstring
-    from forge_dev.packaging import charts, checks, xpkg  # noqa: PLC0415
+    from forge_dev.packaging import charts, checks  # noqa: PLC0415
+    from forge_dev.packaging import commands as xpkg  # noqa: PLC0415
     from forge_dev.packaging.assemble import assemble  # noqa: PLC0415
     from forge_dev.packaging.layout import PACKAGES, REGISTRY  # noqa: PLC0415
 

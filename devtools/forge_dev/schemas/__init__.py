@@ -4,7 +4,7 @@ Schema files are read from a root directory (see ``sources``); nothing is vendor
 """
 
 from forge_dev.schemas.apiserver import crd_for_xrd
-from forge_dev.schemas.helm import HelmCharts, coalesce_tables
+from forge_dev.schemas.helm_values import HelmCharts, coalesce_tables
 from forge_dev.schemas.sources import SchemaSourceError, resolve_schema_root
 from forge_dev.schemas.store import KindSchema, SchemaStore, SchemaValidationError
 from forge_dev.schemas.structural import CelRule, validate_resource, validate_value

@@ -18,7 +18,7 @@ from typing import Any
 from forge_dev.schemas import yamlio
 from forge_dev.schemas.apiserver import crd_for_xrd
 from forge_dev.schemas.builtin import BUILTIN_KINDS
-from forge_dev.schemas.helm import HelmCharts
+from forge_dev.schemas.helm_values import HelmCharts
 from forge_dev.schemas.objectmeta import NameRule
 from forge_dev.schemas.sources import (
     HOW_TO,

@@ -28,7 +28,7 @@ import crossplane.function.proto.v1.run_function_pb2 as fnv1
 import grpc
 from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 
-from forge_dev.simulate import scenarios
+from forge_dev.simulate import steady_state as scenarios
 
 LARGE_VALUES_KEYS = 10_000  # about 1 MB of values (30,000: about 3 MB)
 METHOD = "/apiextensions.fn.proto.v1.FunctionRunnerService/RunFunction"

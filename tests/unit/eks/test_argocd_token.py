@@ -39,7 +39,7 @@ TOKEN_SECRET = "dev-argocd-manager"
 
 def written_required(xr: dict[str, Any]):
     """Crossplane's answers to the function's requirements from what the providers wrote."""
-    from forge_dev.simulate.scenarios import required_from  # noqa: PLC0415 - the bench's requirement loop
+    from forge_dev.simulate.steady_state import required_from  # noqa: PLC0415 - the bench's requirement loop
 
     def required(observed: dict[str, Observed]) -> dict[str, list[dict[str, Any]]]:
         return required_from(xr, written(observed), None)(observed)

@@ -25,7 +25,7 @@ from tests.support.eks import (
     without_role,
     xr_with,
 )
-from tests.support.environment import with_environment
+from tests.support.example_environment import with_environment
 
 # Errors and the XRD -------------------------------------------------------------------------
 

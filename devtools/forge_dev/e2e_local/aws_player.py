@@ -33,7 +33,7 @@ from forge_dev.e2e_local import pki, standins
 from forge_dev.e2e_local.controlplane import ROOT
 from forge_dev.e2e_local.env import Environment, schema_root
 from forge_dev.e2e_local.kube import Kube, condition, is_true, load_documents
-from forge_dev.e2e_local.player import Played, ProviderPlayer
+from forge_dev.e2e_local.live_player import Played, ProviderPlayer
 from forge_dev.e2e_local.procs import HarnessError
 from forge_dev.e2e_local.xrs import (
     argocd_secret,

@@ -15,7 +15,7 @@ import pytest
 from forge import versions
 from forge.xpkg import dependency_name, dns_label
 from forge_dev import tools
-from tests.support.packages import KNOWN, dependencies
+from tests.support.configuration_dependencies import KNOWN, dependencies
 
 REPOSITORIES = sorted(
     {
