@@ -14,6 +14,8 @@ from typing import Any
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
 from crossplane.function import resource
 
+from tests.support.request import render
+
 
 def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
     return obj.get("metadata") or {}
@@ -48,3 +50,18 @@ def fetch(
     return fnv1.Resources(
         items=[fnv1.Resource(resource=resource.dict_to_struct(dict(r))) for r in found]
     )
+
+
+def answer(
+    req: fnv1.RunFunctionRequest, pool: Sequence[Mapping[str, Any]], rounds: int = 6
+) -> fnv1.RunFunctionRequest:
+    """``req`` with its required resources answered from ``pool`` as Crossplane would:
+    call, fetch what the response asks for, call again until the asks settle."""
+    for _ in range(rounds):
+        wanted = {name: fetch(pool, sel) for name, sel in render(req).requirements.items()}
+        if wanted == dict(req.required_resources):
+            return req
+        req.ClearField("required_resources")
+        for name, resources in wanted.items():
+            req.required_resources[name].CopyFrom(resources)
+    return req

@@ -15,7 +15,7 @@ import pydantic
 from crossplane.function import resource, response
 from google.protobuf import struct_pb2
 
-from forge.core import environment, identity, structs
+from forge.core import environment, identity, policy, structs
 from forge.core.errors import SpecError, from_validation_error
 from forge.core.observed import Observed, field
 from forge.core.readiness import is_ready
@@ -55,6 +55,11 @@ class Context:
         self.env: dict[str, Any] = {}
         # The selector whose EnvironmentConfigs came back empty, if so: errors mention it.
         self.unmatched_environment: environment.Selector | None = None
+        # Whether the XR named its own EnvironmentConfig; whether Crossplane sent it.
+        self._xr_names_environment = False
+        self._env_loaded = False
+        # The platform's tenancy policy, once a bundle XR's spec was checked against it.
+        self.policy: policy.Policy | None = None
         self.stages: list[Stage] = []
         self._ready: dict[str, bool] = {}
 
@@ -72,6 +77,7 @@ class Context:
         The XR's ``spec.environmentConfigRef.name`` wins over the step input's
         ``environmentConfig`` selector (a name or matchLabels).
         """
+        self._xr_names_environment = bool(ref_name)
         selector = self._environment_selector(ref_name)
         if selector is None:
             return
@@ -82,6 +88,20 @@ class Context:
         environment.report(self.rsp, selector, configs)
         self.env = environment.merged_data(configs)
         self.unmatched_environment = None if configs else selector
+        self._env_loaded = True
+
+    def platform_environment(self) -> dict[str, Any] | None:
+        """The data of the EnvironmentConfigs the Composition selects: the platform's,
+        whatever the XR's ``spec.environmentConfigRef`` names. None until Crossplane has
+        answered; empty when the Composition selects none."""
+        selector = self._environment_selector(None)
+        if selector is None:
+            return {}
+        if not self._xr_names_environment:
+            return self.env if self._env_loaded else None
+        environment.request(self.rsp, selector, environment.PLATFORM_REQUIREMENT)
+        configs = environment.selected(self.req, environment.PLATFORM_REQUIREMENT)
+        return None if configs is None else environment.merged_data(configs)
 
     def _environment_selector(self, ref_name: str | None) -> environment.Selector | None:
         if ref_name:

@@ -17,6 +17,9 @@ import crossplane.function.proto.v1.run_function_pb2 as fnv1
 from crossplane.function import resource, response
 
 REQUIREMENT = "environment-configs"
+# The Composition's own selection, asked for separately when an XR names another one:
+# what only the platform decides (tenancy) is read from there, never from the XR's choice.
+PLATFORM_REQUIREMENT = "platform-environment-configs"
 API_VERSION = "apiextensions.crossplane.io/v1beta1"
 KIND = "EnvironmentConfig"
 REASON = "EnvironmentConfigSelection"  # the event reason of what report() says
@@ -75,20 +78,24 @@ class Selector:
         return f"label{'s' if len(self.labels or {}) > 1 else ''} {pairs} ({self.source})"
 
 
-def request(rsp: fnv1.RunFunctionResponse, selector: Selector) -> None:
+def request(
+    rsp: fnv1.RunFunctionResponse, selector: Selector, requirement: str = REQUIREMENT
+) -> None:
     """Ask for the environment's EnvironmentConfigs, the same way on every call."""
     if selector.name:
-        response.require_resources(rsp, REQUIREMENT, API_VERSION, KIND, match_name=selector.name)
+        response.require_resources(rsp, requirement, API_VERSION, KIND, match_name=selector.name)
     elif selector.labels:
         labels = dict(selector.labels)
-        response.require_resources(rsp, REQUIREMENT, API_VERSION, KIND, match_labels=labels)
+        response.require_resources(rsp, requirement, API_VERSION, KIND, match_labels=labels)
 
 
-def selected(req: fnv1.RunFunctionRequest) -> list[dict[str, Any]] | None:
+def selected(
+    req: fnv1.RunFunctionRequest, requirement: str = REQUIREMENT
+) -> list[dict[str, Any]] | None:
     """The EnvironmentConfigs Crossplane sent, in name order; None before it has answered."""
-    if REQUIREMENT not in req.required_resources:
+    if requirement not in req.required_resources:
         return None
-    items = req.required_resources[REQUIREMENT].items
+    items = req.required_resources[requirement].items
     return sorted(
         (resource.struct_to_dict(item.resource) for item in items),
         key=lambda c: c.get("metadata", {}).get("name", ""),
