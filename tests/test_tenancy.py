@@ -261,6 +261,19 @@ def test_composed_names_are_never_shared_within_a_namespace():
     assert "mesh-base" in reason
 
 
+@pytest.mark.parametrize("who", ["older", "newer", "both"])
+def test_a_release_is_never_shared_whoever_names_an_environment_config(who):
+    """An XR naming its own EnvironmentConfig is judged, and judges, with the platform's
+    tenancy all the same: its footprint is not lost."""
+    keda = bundle_xr("keda", "default", "x", created=EARLIER)
+    dns = bundle_xr("externaldns", "platform", "x")
+    dns["spec"]["namespace"] = "keda"
+    for xr in {"older": [keda], "newer": [dns], "both": [keda, dns]}[who]:
+        xr["spec"]["environmentConfigRef"] = {"name": "dev"}
+    reason = refused(call("externaldns", dns, keda), "ExternalDNS", "platform/x")
+    assert reason.startswith("KEDA default/x, created first, already owns helm release keda/x")
+
+
 def test_external_dns_instances_may_coexist_when_apart():
     public = bundle_xr("externaldns", "default", "public", created=EARLIER)
     private = bundle_xr("externaldns", "platform", "private")

@@ -134,9 +134,9 @@ def _bundle(ctx: Context, kind: str) -> None:
             f"{MAX_OLDER} are compared, so newer ones are refused: spread them over namespaces "
             "or delete some"
         )
-    mine = footprint(ctx.req, kind, ctx.xr)
+    mine = footprint(ctx.req, kind, ctx.xr, ctx.xr)
     for other in older:
-        shared = mine & footprint(ctx.req, other.kind, other.resource)
+        shared = mine & footprint(ctx.req, other.kind, other.resource, ctx.xr)
         if shared:  # a singleton says most; then the first by kind and name
             raise ConflictError(_overlap(other, min(shared, key=_most_telling)))
 
@@ -215,22 +215,24 @@ class _Imagined(Context):
         return True
 
 
-def footprint(req: fnv1.RunFunctionRequest, kind: str, xr: struct_pb2.Struct) -> frozenset[Claim]:
-    """What the XR ``xr`` of ``kind`` composes once every stage has run.
+def footprint(
+    req: fnv1.RunFunctionRequest, kind: str, xr: struct_pb2.Struct, me: struct_pb2.Struct
+) -> frozenset[Claim]:
+    """What the XR ``xr`` of ``kind`` composes once every stage has run (``me``: the XR
+    this request is for).
 
     A singleton's claim comes from the spec alone (its target), whatever else: an XR that
     is invalid now may have installed its chart before. The rest runs the composer with
-    this request's environment and Composition input; an XR whose spec is invalid there
-    composes nothing, so it owns nothing more.
+    this request's Composition input and the environments it carries (``_environments``);
+    an XR whose spec is invalid there composes nothing, so it owns nothing more.
     """
     namespace = str(field(xr, "metadata", "namespace", default=""))
     held = {Claim(target(xr, namespace), "singleton", "", kind)} if kind in SINGLETONS else set()
     scratch = fnv1.RunFunctionRequest()
     scratch.observed.composite.resource.CopyFrom(xr)
     scratch.input.CopyFrom(req.input)
-    for requirement in (environment.REQUIREMENT, environment.PLATFORM_REQUIREMENT):
-        if requirement in req.required_resources:
-            scratch.required_resources[requirement].CopyFrom(req.required_resources[requirement])
+    for requirement, resources in _environments(req, me, xr).items():
+        scratch.required_resources[requirement].CopyFrom(resources)
     rsp = fnv1.RunFunctionResponse()
     ctx = _Imagined(scratch, rsp)
     try:
@@ -238,6 +240,35 @@ def footprint(req: fnv1.RunFunctionRequest, kind: str, xr: struct_pb2.Struct) ->
     except Exception:  # an XR that cannot compose owns nothing more
         return frozenset(held)
     return frozenset(held | set(claims(kind, ctx.namespace or "", rsp.desired.resources.values())))
+
+
+def _environments(
+    req: fnv1.RunFunctionRequest, me: struct_pb2.Struct, xr: struct_pb2.Struct
+) -> dict[str, fnv1.Resources]:
+    """The EnvironmentConfigs ``xr`` would be sent, from those this request carries.
+
+    The platform's selection is exact: it is the same for every XR of the Composition.
+    So is an XR's own environment when it names the one ``me`` names, or none; another
+    named one is not in this request, so ``me``'s stands in for it.
+    """
+    mine = req.required_resources.get(environment.REQUIREMENT)
+    platform = req.required_resources.get(environment.PLATFORM_REQUIREMENT)
+    if platform is None and _named_environment(me) is None:
+        platform = mine  # me names none: my environment is the platform's selection
+    out: dict[str, fnv1.Resources] = {}
+    if platform is not None:
+        out[environment.PLATFORM_REQUIREMENT] = platform
+    if _named_environment(xr) is None:
+        if platform is not None:
+            out[environment.REQUIREMENT] = platform
+    elif mine is not None:
+        out[environment.REQUIREMENT] = mine
+    return out
+
+
+def _named_environment(xr: struct_pb2.Struct) -> str | None:
+    """The EnvironmentConfig an XR names (as ``Context.spec`` reads it), if any."""
+    return identity.subdomain(field(xr, "spec", "environmentConfigRef", "name"))
 
 
 def claims(kind: str, namespace: str, resources: Iterable[fnv1.Resource]) -> Iterator[Claim]:
