@@ -24,6 +24,8 @@ from bench.scenarios import required_from
 from bench.scenarios import step_input as composition_input
 
 from forge.apis import NAMESPACED
+from forge.core import environment as selection
+from forge.core import policy
 from tests.support.request import build, environment_config, render
 from tests.support.spec_strategies import spec_schema
 
@@ -403,3 +405,23 @@ def named_fields(schema: dict[str, Any], path: str = "spec") -> list[str]:
 def test_every_field_that_names_one_has_a_rule():
     found = {(kind, path) for kind in KINDS for path in named_fields(spec_schema(kind))}
     assert found == set(FIELDS)
+
+
+def test_a_long_tenancy_list_is_read_once(monkeypatch):
+    """Hundreds of tenants in the EnvironmentConfig: converting and checking them took
+    milliseconds on every call. A platform's EnvironmentConfig is read once per content."""
+    tenants = [{"namespace": f"team-{i:03d}", "providerConfigs": ["dev"]} for i in range(300)]
+    env = environment(platformNamespaces=[PLATFORM], tenants=tenants)
+    conversions, validations = [], []
+    merge, validate = selection.merged_data, policy.Policy.model_validate
+
+    def counted(calls, fn):
+        return lambda value: calls.append(1) or fn(value)
+
+    monkeypatch.setattr(selection, "merged_data", counted(conversions, merge))
+    monkeypatch.setattr(policy.Policy, "model_validate", counted(validations, validate))
+    granted = {"kind": "ProviderConfig", "name": "dev"}
+    manifest = xr("KEDA", namespace="team-007", providerConfigRef=granted)
+    for _ in range(3):
+        assert not run(manifest, env=env).fatal
+    assert (len(conversions), len(validations)) == (1, 1)

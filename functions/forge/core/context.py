@@ -52,12 +52,12 @@ class Context:
         self.observed = Observed(req.observed)
         self.name: str = field(self.xr, "metadata", "name", default="")
         self.namespace: str | None = field(self.xr, "metadata", "namespace") or None
-        self.env: dict[str, Any] = {}
+        self.env: Mapping[str, Any] = {}  # shared between calls: read only
         # The selector whose EnvironmentConfigs came back empty, if so: errors mention it.
         self.unmatched_environment: environment.Selector | None = None
-        # Whether the XR named its own EnvironmentConfig; whether Crossplane sent it.
+        # Whether the XR named its own EnvironmentConfig; what Crossplane sent for it.
         self._xr_names_environment = False
-        self._env_loaded = False
+        self._env: environment.Selection | None = None
         # The platform's tenancy policy, once a bundle XR's spec was checked against it.
         self.policy: policy.Policy | None = None
         self.stages: list[Stage] = []
@@ -82,26 +82,24 @@ class Context:
         if selector is None:
             return
         environment.request(self.rsp, selector)
-        configs = environment.selected(self.req)
-        if configs is None:  # Crossplane answers the requirement on its next call
+        found = environment.selected(self.req)
+        if found is None:  # Crossplane answers the requirement on its next call
             return
-        environment.report(self.rsp, selector, configs)
-        self.env = environment.merged_data(configs)
-        self.unmatched_environment = None if configs else selector
-        self._env_loaded = True
+        environment.report(self.rsp, selector, found.names)
+        self.env = found.data
+        self.unmatched_environment = None if found.names else selector
+        self._env = found
 
-    def platform_environment(self) -> dict[str, Any] | None:
-        """The data of the EnvironmentConfigs the Composition selects: the platform's,
-        whatever the XR's ``spec.environmentConfigRef`` names. None until Crossplane has
-        answered; empty when the Composition selects none."""
+    def platform_environment(self) -> environment.Selection | None:
+        """The EnvironmentConfigs the Composition selects: the platform's, whatever the
+        XR's ``spec.environmentConfigRef`` names. None until Crossplane has answered."""
         selector = self._environment_selector(None)
         if selector is None:
-            return {}
+            return environment.NONE_SELECTED
         if not self._xr_names_environment:
-            return self.env if self._env_loaded else None
+            return self._env
         environment.request(self.rsp, selector, environment.PLATFORM_REQUIREMENT)
-        configs = environment.selected(self.req, environment.PLATFORM_REQUIREMENT)
-        return None if configs is None else environment.merged_data(configs)
+        return environment.selected(self.req, environment.PLATFORM_REQUIREMENT)
 
     def _environment_selector(self, ref_name: str | None) -> environment.Selector | None:
         if ref_name:

@@ -24,7 +24,8 @@ from typing import Any
 import pydantic
 from pydantic import Field, PrivateAttr, model_validator
 
-from forge.core import identity
+from forge.core import environment, identity
+from forge.core.cache import ByteBoundedCache
 from forge.core.errors import FieldError, SpecError, from_validation_error
 from forge.models.base import DnsLabel, Model, from_wire, reject_duplicates
 
@@ -36,6 +37,8 @@ CLUSTER_NAMESPACE_PREFIX = identity.CLUSTER_NAMESPACE_PREFIX
 SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
 CROSSPLANE_NAMESPACE = "crossplane-system"
 _LIST = 64
+# Policies already read, by the bytes of the EnvironmentConfigs they came from.
+_POLICIES = ByteBoundedCache(4 * 1024 * 1024)
 
 
 class Grant(Model):
@@ -91,6 +94,15 @@ class Policy(Model):
         if namespace in {ARGOCD_DEFAULT, self._argocd_namespace}:
             return "Argo CD's cluster Secrets (bearer tokens, client keys) live there"
         return ""
+
+
+def of(selection: environment.Selection) -> Policy:
+    """The policy of the platform's EnvironmentConfigs (read once per content)."""
+    found = _POLICIES.get((selection.key,))
+    if found is None:
+        found = from_environment(selection.data)
+        _POLICIES.put((selection.key,), found, size=2 * len(selection.key))
+    return found
 
 
 def from_environment(data: Mapping[str, Any]) -> Policy:

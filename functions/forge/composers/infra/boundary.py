@@ -46,10 +46,10 @@ Problem = tuple[str, str]
 def check(ctx: Context, spec: InfraSpec) -> None:
     """Raise SpecError naming every field ``spec`` may not use (PendingRequirementError
     until the platform's EnvironmentConfig arrives); record the policy on ``ctx``."""
-    data = ctx.platform_environment()
-    if data is None:
+    found = ctx.platform_environment()
+    if found is None:
         raise PendingRequirementError
-    rules = policy.from_environment(data)
+    rules = policy.of(found)
     namespace = str(ctx.namespace)
     problems = [
         *_provider_config(rules, namespace, spec.provider_config_ref),
