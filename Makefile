@@ -12,15 +12,17 @@ STAMP  := $(VENV)/.installed
 help: ## List the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
 
-$(STAMP): pyproject.toml constraints.txt
+# The runtime (pyproject.toml, package forge) and the development package
+# (devtools/pyproject.toml, package forge_dev), both editable.
+$(STAMP): pyproject.toml devtools/pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/pip install --quiet -c constraints.txt -e . -e devtools
 	touch $@
 
 venv: $(STAMP) ## Create the virtual environment with every dependency
 
-# --- The real Crossplane tools (tools/go.mod pins them; see README "The real tools") -------
+# --- The real Crossplane tools (tools/go.mod pins them; see docs/development.md) ----------
 # Built once from the Go module proxy into .cache/tools/; Go's own module and build caches
 # make a rebuild on the same machine a link step.
 TOOLS       := .cache/tools
@@ -37,23 +39,23 @@ $(TOOLS)/crossplane: tools/go.mod tools/go.sum
 	  $(CORE_MODULE)/cmd/crossplane
 
 # The crossplane CLI's own module is not served by the Go module proxy; v2.2.0 is the last
-# release that ships it inside Crossplane's module (cmd/crank). See README, The real tools.
+# release that ships it inside Crossplane's module (cmd/crank): docs/decisions/0001.
 $(TOOLS)/crossplane-cli: tools/cli/go.mod tools/cli/go.sum
-	@command -v $(GO) >/dev/null 2>&1 || { echo "make tools: Go ($(GO)) is not installed (see README, The real tools)" >&2; exit 1; }
+	@command -v $(GO) >/dev/null 2>&1 || { echo "make tools: Go ($(GO)) is not installed (see docs/development.md)" >&2; exit 1; }
 	@mkdir -p $(TOOLS)
 	cd tools/cli && $(GO) build -trimpath -o ../../$@ \
 	  -ldflags "-X $(CORE_MODULE)/internal/version.version=$$($(GO) list -m -f '{{.Version}}' $(CORE_MODULE))" \
 	  $(CORE_MODULE)/cmd/crank
 
 $(TOOLS)/forge-xp: tools/go.mod tools/go.sum $(wildcard tools/cmd/forge-xp/*.go)
-	@command -v $(GO) >/dev/null 2>&1 || { echo "make tools: Go is not installed (see README, The real tools)" >&2; exit 1; }
+	@command -v $(GO) >/dev/null 2>&1 || { echo "make tools: Go is not installed (see docs/development.md)" >&2; exit 1; }
 	@mkdir -p $(TOOLS)
 	cd tools && $(GO) build -trimpath -o ../$@ ./cmd/forge-xp
 
 # crossplane-runtime's xpkg.ToDNSLabel as Crossplane's resolver names a dependency: the
 # tests hold forge.xpkg (the names of the packages we install) equal to it.
 $(TOOLS)/forge-dnslabel: tools/go.mod tools/go.sum tools/cmd/forge-dnslabel/main.go
-	@command -v $(GO) >/dev/null 2>&1 || { echo "make tools: Go is not installed (see README, The real tools)" >&2; exit 1; }
+	@command -v $(GO) >/dev/null 2>&1 || { echo "make tools: Go is not installed (see docs/development.md)" >&2; exit 1; }
 	@mkdir -p $(TOOLS)
 	cd tools && $(GO) build -trimpath -ldflags "-s -w" -o ../$@ ./cmd/forge-dnslabel
 
@@ -62,28 +64,33 @@ $(TOOLS)/forge-dnslabel: tools/go.mod tools/go.sum tools/cmd/forge-dnslabel/main
 # its version stamped into helm.sh/helm/v4/internal/version (tools/helm/go.mod pins it).
 HELM_MODULE := helm.sh/helm/v4
 $(TOOLS)/helm: tools/helm/go.mod tools/helm/go.sum
-	@command -v $(GO) >/dev/null 2>&1 || { echo "make tools: Go is not installed (see README, The real tools)" >&2; exit 1; }
+	@command -v $(GO) >/dev/null 2>&1 || { echo "make tools: Go is not installed (see docs/development.md)" >&2; exit 1; }
 	@mkdir -p $(TOOLS)
 	cd tools/helm && CGO_ENABLED=0 $(GO) build -trimpath -o ../../$@ \
 	  -ldflags "-s -w -X $(HELM_MODULE)/internal/version.version=$$($(GO) list -m -f '{{.Version}}' $(HELM_MODULE)) -X $(HELM_MODULE)/internal/version.gitTreeState=clean" \
 	  $(HELM_MODULE)/cmd/helm
 
-render: $(STAMP) tools ## Render every example stage with Crossplane's engine, print it, check it against its golden
-	$(BIN)/python -m forge.render.examples
+# YAML=1 also prints every stage's render.
+render: $(STAMP) tools ## Render every example stage with Crossplane's engine: a line per example, checked against its goldens
+	$(BIN)/python -m forge_dev.render.examples $(if $(YAML),--yaml)
+
+.PHONY: fixtures
+fixtures: $(STAMP) tools ## Regenerate every fixture: each example's stages from the provider player, then their goldens (review the diff)
+	$(BIN)/python -m forge_dev.fixtures
 
 # XR=<file> (required); REQUIRED="<file> ..." are passed as -e (default: the example's first stage).
 .PHONY: preview
 preview: $(STAMP) tools ## Drive XR=<file> to Ready round by round (engine + provider player); print it and a table of rounds
 	@test -n "$(XR)" || { echo "make preview: say which XR, e.g. make preview XR=examples/cluster-aws/xr.yaml" >&2; exit 2; }
-	$(BIN)/python -m forge.preview $(XR) $(foreach f,$(REQUIRED),-e $(f))
+	$(BIN)/python -m forge_dev.preview $(XR) $(foreach f,$(REQUIRED),-e $(f))
 
 conformance: $(STAMP) tools ## Real Crossplane as the judge: every example rendered by its engine, every object validated
-	$(BIN)/python -m forge.schemas.ensure
+	$(BIN)/python -m forge_dev.schemas.ensure
 	$(BIN)/python -m pytest -q -m conformance
 
 test: lint $(STAMP) tools ## Lint, check generated files, run the whole test suite (conformance included)
-	$(BIN)/python -m forge.schemas.ensure
-	$(BIN)/python -m forge.xrdgen --check
+	$(BIN)/python -m forge_dev.schemas.ensure
+	$(BIN)/python -m forge_dev.generate --check
 	$(BIN)/python -m pytest
 
 bench: $(STAMP) ## Benchmark the function against a do-nothing floor (table, goals, bench/results/*.json)
@@ -94,27 +101,27 @@ soak: $(STAMP) ## Hardening tests at 1,000 fuzz examples and 10,000 load request
 	$(BIN)/python -m bench.run --soak
 
 lint: $(STAMP) ## ruff lint and format check
-	$(BIN)/ruff check functions tests bench e2e
-	$(BIN)/ruff format --check functions tests bench e2e
+	$(BIN)/ruff check functions devtools tests bench e2e
+	$(BIN)/ruff format --check functions devtools tests bench e2e
 
 format: $(STAMP) ## Format and fix lint where ruff can
-	$(BIN)/ruff format functions tests bench e2e
-	$(BIN)/ruff check --fix functions tests bench e2e
+	$(BIN)/ruff format functions devtools tests bench e2e
+	$(BIN)/ruff check --fix functions devtools tests bench e2e
 
 xrds: $(STAMP) ## Regenerate XRDs and Compositions from the spec models
-	$(BIN)/python -m forge.xrdgen
+	$(BIN)/python -m forge_dev.generate
 
 schemas: $(STAMP) ## Fill .cache/schemas from the pinned upstream URLs (needs network; make test does it when needed)
-	$(BIN)/python -m forge.schemas.fetch
+	$(BIN)/python -m forge_dev.schemas.fetch
 
 clean: ## Remove the virtual environment and caches
 	rm -rf $(VENV) .cache .pytest_cache build dist *.egg-info functions/*.egg-info
 
-# --- Packages: see README "Packages" ------------------------------------------------
+# --- Packages: see docs/operations.md --------------------------------------------------
 # VERSION defaults to `git describe` (a tag vX.Y.Z is stable, anything else a dev
 # pre-release); ARCH is the runtime architecture(s) to build ("amd64 arm64");
 # REGISTRY defaults to the one in forge/versions.py.
-VERSION    ?= $(shell $(BIN)/python -m forge.packaging version)
+VERSION    ?= $(shell $(BIN)/python -m forge_dev.packaging version)
 ARCH       ?= $(shell uname -m | sed -e 's/^x86_64$$/amd64/' -e 's/^aarch64$$/arm64/')
 REGISTRY   ?=
 DOCKER     ?= docker
@@ -122,7 +129,7 @@ CROSSPLANE ?= $(TOOLS)/crossplane-cli
 HELM       ?= $(TOOLS)/helm
 PLAIN_HTTP ?=
 IMAGE      ?= function-forge-runtime
-PACKAGING   = $(BIN)/python -m forge.packaging --version $(VERSION) \
+PACKAGING   = $(BIN)/python -m forge_dev.packaging --version $(VERSION) \
               $(foreach a,$(ARCH),--arch $(a)) --crossplane $(CROSSPLANE) --helm $(HELM)
 
 packages: $(STAMP) ## Assemble the package contents into build/<package>/ and the gateway-api-crds charts into build/charts/ (needs Go, no Docker or CLI)
@@ -155,7 +162,7 @@ e2e: ## End-to-end on kind (SKIPs, exit 0, when docker/kind/helm/kubectl/crosspl
 	@CROSSPLANE=$(CROSSPLANE) MAKE="$(MAKE)" bash e2e/run.sh
 
 # --- The local end-to-end test: a real control plane as local processes, no Docker -------
-# See README "End to end on a local control plane". tools/kube/go.mod pins Kubernetes
+# See docs/development.md, "End to end on a local control plane". tools/kube/go.mod pins Kubernetes
 # (a wrapper module separate from tools/go.mod, so Crossplane's dependency graph is
 # untouched); the binaries are built as Kubernetes' own hack/lib/golang.sh builds them.
 .PHONY: kube-tools e2e-local
@@ -170,39 +177,34 @@ KUBE_BUILD    = cd tools/kube && CGO_ENABLED=0 $(GO) build -trimpath -tags selin
 kube-tools: $(TOOLS)/kube-apiserver $(TOOLS)/kube-controller-manager $(TOOLS)/kubectl $(TOOLS)/etcd $(TOOLS)/forge-e2e-oci ## Build kube-apiserver, kube-controller-manager, kubectl, etcd and the e2e registry into .cache/tools (needs Go; long the first time)
 
 $(TOOLS)/kube-apiserver: tools/kube/go.mod tools/kube/go.sum
-	@command -v $(GO) >/dev/null 2>&1 || { echo "make kube-tools: Go is not installed (see README, The real tools)" >&2; exit 1; }
+	@command -v $(GO) >/dev/null 2>&1 || { echo "make kube-tools: Go is not installed (see docs/development.md)" >&2; exit 1; }
 	@mkdir -p $(TOOLS)
 	$(KUBE_BUILD) -ldflags "$(KUBE_LDFLAGS)" -o ../../$@ $(KUBE_MODULE)/cmd/kube-apiserver
 
 $(TOOLS)/kube-controller-manager: tools/kube/go.mod tools/kube/go.sum
-	@command -v $(GO) >/dev/null 2>&1 || { echo "make kube-tools: Go is not installed (see README, The real tools)" >&2; exit 1; }
+	@command -v $(GO) >/dev/null 2>&1 || { echo "make kube-tools: Go is not installed (see docs/development.md)" >&2; exit 1; }
 	@mkdir -p $(TOOLS)
 	$(KUBE_BUILD) -ldflags "$(KUBE_LDFLAGS)" -o ../../$@ $(KUBE_MODULE)/cmd/kube-controller-manager
 
 # kubectl applies the platform's one-time bootstrap/ as a platform team does.
 $(TOOLS)/kubectl: tools/kube/go.mod tools/kube/go.sum
-	@command -v $(GO) >/dev/null 2>&1 || { echo "make kube-tools: Go is not installed (see README, The real tools)" >&2; exit 1; }
+	@command -v $(GO) >/dev/null 2>&1 || { echo "make kube-tools: Go is not installed (see docs/development.md)" >&2; exit 1; }
 	@mkdir -p $(TOOLS)
 	$(KUBE_BUILD) -ldflags "$(KUBE_LDFLAGS)" -o ../../$@ $(KUBE_MODULE)/cmd/kubectl
 
 # etcd at the version k8s.io/kubernetes requires (go.etcd.io/etcd/server/v3 in tools/kube/go.mod),
 # through its own server entry point (tools/kube/cmd/etcd).
 $(TOOLS)/etcd: tools/kube/go.mod tools/kube/go.sum tools/kube/cmd/etcd/main.go
-	@command -v $(GO) >/dev/null 2>&1 || { echo "make kube-tools: Go is not installed (see README, The real tools)" >&2; exit 1; }
+	@command -v $(GO) >/dev/null 2>&1 || { echo "make kube-tools: Go is not installed (see docs/development.md)" >&2; exit 1; }
 	@mkdir -p $(TOOLS)
 	cd tools/kube && CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o ../../$@ ./cmd/etcd
 
-# The local registry of e2e-local (its own module, e2e/local/oci).
-$(TOOLS)/forge-e2e-oci: e2e/local/oci/go.mod e2e/local/oci/go.sum e2e/local/oci/main.go
-	@command -v $(GO) >/dev/null 2>&1 || { echo "make kube-tools: Go is not installed (see README, The real tools)" >&2; exit 1; }
+# The local registry of e2e-local (its own module, tools/oci).
+$(TOOLS)/forge-e2e-oci: tools/oci/go.mod tools/oci/go.sum tools/oci/main.go
+	@command -v $(GO) >/dev/null 2>&1 || { echo "make kube-tools: Go is not installed (see docs/development.md)" >&2; exit 1; }
 	@mkdir -p $(TOOLS)
-	cd e2e/local/oci && CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o ../../../$@ .
+	cd tools/oci && CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o ../../$@ .
 
-E2E_STAMP := $(VENV)/.installed-e2e
-$(E2E_STAMP): $(STAMP) pyproject.toml constraints.txt
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,e2e]'
-	touch $@
-
-# SCENARIOS="keda ..." runs only those (python -m e2e.local --list names them).
-e2e-local: $(E2E_STAMP) tools kube-tools ## End to end on a local control plane (etcd, kube-apiserver, kube-controller-manager, Crossplane; providers played): summary table
-	$(BIN)/python -m e2e.local $(SCENARIOS)
+# SCENARIOS="keda ..." runs only those (python -m forge_dev.e2e_local --list names them).
+e2e-local: $(STAMP) tools kube-tools ## End to end on a local control plane (etcd, kube-apiserver, kube-controller-manager, Crossplane; providers played): summary table
+	$(BIN)/python -m forge_dev.e2e_local $(SCENARIOS)

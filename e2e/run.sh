@@ -6,7 +6,7 @@
 #   2. the runtime image and the xpkgs built (`make xpkg`), pushed to that registry
 #      (`make push`), and the runtime image loaded into the kind node;
 #   3. Crossplane (Helm chart, the pinned version), an ImageConfig that rewrites our
-#      registry to the local one, and the platform's bootstrap/ (README, Install);
+#      registry to the local one, and the platform's bootstrap/ (docs/operations.md, Install);
 #   4. the configuration-clusters package at the version built, which pulls in the
 #      Function and the other providers as its dependencies;
 #   5. a `Cluster` with `provider: vcluster` (examples/cluster-vcluster/xr.yaml),
@@ -154,7 +154,7 @@ kind: Namespace
 metadata:
   name: argocd
 EOF
-  # The platform's one-time bootstrap (README, Install): the Configuration comes next, at
+  # The platform's one-time bootstrap (docs/operations.md, Install): the Configuration comes next, at
   # the version just built instead of the release bootstrap/03 pins.
   "${KUBECTL[@]}" apply -f bootstrap/01-crossplane-rbac.yaml -f bootstrap/02-provider-kubernetes.yaml
   "${KUBECTL[@]}" wait provider.pkg.crossplane.io/crossplane-contrib-provider-kubernetes \
@@ -239,7 +239,7 @@ main() {
   WORK=$(mktemp -d)
   trap teardown EXIT
   "$MAKE" venv >/dev/null
-  VERSION=${VERSION:-$("$ROOT/.venv/bin/python" -m forge.packaging version)}
+  VERSION=${VERSION:-$("$ROOT/.venv/bin/python" -m forge_dev.packaging version)}
   case "$(docker info --format '{{.Architecture}}')" in
     x86_64 | amd64) ARCH=amd64 ;;
     aarch64 | arm64) ARCH=arm64 ;;

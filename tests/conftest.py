@@ -9,9 +9,9 @@ sys.path.insert(0, str(ROOT))
 
 import pytest  # noqa: E402
 
-from forge.render import FunctionServers  # noqa: E402
+from forge_dev.render import FunctionServers  # noqa: E402
 
-pytest_plugins = ["forge.schemas.pytest_plugin", "tests.support.crd_subsets"]
+pytest_plugins = ["forge_dev.schemas.pytest_plugin", "tests.support.crd_subsets"]
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,8 @@ import yaml
 
 from forge.composers import stack
 from forge.models.stack import Stack
-from forge.packaging import bootstrap
 from forge.xpkg import dependency_name
+from forge_dev.packaging import bootstrap
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -97,10 +97,19 @@ def test_sync_waves_follow_the_apply_order():
     assert waves == sorted(waves)
 
 
-def test_readme_gives_the_kubectl_steps_the_e2e_runs():
-    readme = (ROOT / "README.md").read_text()
-    for step in bootstrap.kubectl_steps():
-        assert "kubectl " + " ".join(step) in readme
+def test_the_documented_kubectl_steps_are_the_ones_the_e2e_runs():
+    """Every page that gives the bootstrap's commands gives exactly these, in this order,
+    one per line, so that what a platform team copies is what e2e-local runs."""
+    steps = ["kubectl " + " ".join(step) for step in bootstrap.kubectl_steps()]
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    documented = {}
+    for page in pages:
+        lines = [line.strip() for line in page.read_text().splitlines()]
+        if any(line.startswith("kubectl apply -f bootstrap/") for line in lines):
+            documented[page.relative_to(ROOT)] = [line for line in lines if line in steps]
+    assert documented, "no page gives the bootstrap's kubectl commands"
+    for page, found in documented.items():
+        assert found == steps, f"{page}: not the commands e2e-local runs"
 
 
 def test_provider_kubernetes_redacts_secrets_from_object_status(assert_schema_valid):

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from forge.render import render
-from forge.render.examples import composition_for
-from forge.render.load import load_one
+from forge_dev.render import render
+from forge_dev.render.examples import composition_for
+from forge_dev.render.load import load_one
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLE = ROOT / "examples/infrastructure/bundle.yaml"
@@ -19,7 +19,9 @@ XRS = [d for d in yaml.safe_load_all(BUNDLE.read_text()) if d]
 def environment() -> list[dict]:
     """What the examples' clusters hold: the labelled EnvironmentConfig and friends."""
     pool: list[dict] = []
-    for path in sorted((ROOT / "examples/infrastructure").glob("*/stages/01-*/required.yaml")):
+    for path in sorted(
+        (ROOT / "testdata/examples/infrastructure").glob("*/stages/01-*/required.yaml")
+    ):
         pool += [d for d in yaml.safe_load_all(path.read_text()) if d and d not in pool]
     return pool
 
@@ -45,12 +47,14 @@ FROM_ENVIRONMENT = ROOT / "examples/infrastructure/from-environment"
 
 
 def test_the_empty_spec_bundle_has_every_api_and_one_environment():
-    """The seed's bundle shape (`spec: {}`), each XR converging from the environment alone:
+    """The empty-spec XRs (`spec: {}`), each XR converging from the environment alone:
     its example's stages are rendered by the real engine and driven to Ready by the
     preview (tests/test_preview.py)."""
     xrs = [load_one(p, "XR") for p in sorted(FROM_ENVIRONMENT.glob("*/xr.yaml"))]
     assert sorted(x["kind"] for x in xrs) == sorted(x["kind"] for x in XRS)
     assert all(x["spec"] == {} for x in xrs)
     environment = (FROM_ENVIRONMENT / "environment.yaml").read_text()
-    for path in FROM_ENVIRONMENT.glob("*/stages/*/required.yaml"):
+    for path in (ROOT / "testdata" / FROM_ENVIRONMENT.relative_to(ROOT)).glob(
+        "*/stages/*/required.yaml"
+    ):
         assert path.read_text().startswith(environment), path

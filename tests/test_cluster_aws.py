@@ -23,11 +23,11 @@ from forge.composers.eks import nodegroups
 from forge.composers.eks.cluster import target_version
 from forge.composers.eks.network import cidrs
 from forge.models.cluster import ClusterSpec, KubernetesVersion
-from forge.preview import aws, kubernetes, player
-from tests.support import deletion, leaks
-from tests.support.lifecycle import converge
-from tests.support.providers import observe
-from tests.support.request import (
+from forge_dev.paths import stages_dir
+from forge_dev.simulate import aws, kubernetes
+from forge_dev.simulate.converge import converge
+from forge_dev.simulate.player import controller_reference, observe, written
+from forge_dev.simulate.requests import (
     Observed,
     Rendered,
     build,
@@ -35,7 +35,8 @@ from tests.support.request import (
     render,
     step_input,
 )
-from tests.test_xrds import with_environment
+from tests.support import deletion, leaks
+from tests.support.environment import with_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 NAMESPACE = "cluster-dev"
@@ -1135,6 +1136,39 @@ def test_impossible_version_changes_are_held_and_reported(final):
     assert target_version(None, None) == ("1.34", "")
 
 
+def reporting_version(final: Rendered, running: Any) -> dict[str, Observed]:
+    observed = observed_of(final)
+    cluster = copy.deepcopy(observed["aws-eks-cluster"].manifest)
+    cluster["status"]["atProvider"]["version"] = running
+    observed["aws-eks-cluster"] = Observed(cluster, observed["aws-eks-cluster"].connection)
+    return observed
+
+
+ODD_VERSIONS = ["1", "134", "1.x", "v1.34", "", "1.34.2-eks", ".34", "1." + "9" * 400, 1.34]
+
+
+@pytest.mark.parametrize("running", ODD_VERSIONS, ids=lambda v: repr(v)[:12])
+@pytest.mark.parametrize("requested", [None, "1.35"], ids=["unpinned", "pinned"])
+def test_an_odd_version_from_the_provider_is_reported_not_raised(final, running, requested):
+    """Issue 21 item 6: an EKS version that is not <major>.<minor> raised IndexError (an
+    internal error) instead of a condition. The cluster stays at the version last asked
+    for, node groups and add-ons are not moved by it, and the value is not quoted."""
+    spec = copy.deepcopy(XR["spec"])
+    if requested:
+        spec["kubernetesVersion"] = requested
+    out = render(build(xr_with(**spec), observed=reporting_version(final, running)))
+    assert out.fatal == []
+    status, reason, message = condition(out, "ClusterReady")
+    assert (status, reason) == (FALSE, "UnknownVersion")
+    assert "status.atProvider.version" in message
+    if isinstance(running, str) and len(running) > 3:
+        assert running not in message
+    assert params(out.resources["aws-eks-cluster"])["version"] == "1.34"
+    group = params(out.resources[nodegroup_key(final, "general")])
+    assert group.get("version") in (None, "1.34")
+    assert addon_versions(out) == versions.EKS_ADDONS["1.34"]
+
+
 def test_generation_hash_covers_immutable_properties_only():
     group = ClusterSpec.model_validate(XR["spec"]).node_groups[0]
     network = nodegroups.Network(subnet_ids=SUBNETS)
@@ -1305,7 +1339,7 @@ def test_malformed_aws_spec_is_fatal_and_names_the_field(spec, message):
 
 def test_xrd_rules_agree_with_the_model():
     """The API server rejects what the model rejects (the rules' logic is checked by hand)."""
-    xrdgen = importlib.import_module("forge.xrdgen")
+    xrdgen = importlib.import_module("forge_dev.generate")
     definition = next(d for d in xrdgen.DEFINITIONS if d.kind == "Cluster")
     schema = xrdgen.xrd(definition)["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
     spec = schema["properties"]["spec"]
@@ -1339,8 +1373,8 @@ def test_example_xrs_are_valid_specs():
         xr = yaml.safe_load((ROOT / path).read_text())
         specs[path] = ClusterSpec.model_validate(with_environment(path, xr))
     for path in ("examples/cluster-aws/xr.yaml", "examples/cluster-aws-token/xr.yaml"):
-        seed = yaml.safe_load((ROOT / path).read_text())
-        assert seed == without_role()  # the seed verbatim; a role only from the environment
+        xr = yaml.safe_load((ROOT / path).read_text())
+        assert xr == without_role()  # one XR; a role only from the environment
     assert specs["examples/cluster-aws/xr.yaml"].argocd.role_arn == ARGOCD_ROLE
     assert specs["examples/cluster-aws-token/xr.yaml"].argocd.role_arn is None
 
@@ -1349,14 +1383,14 @@ def test_example_xrs_are_valid_specs():
 
 
 def _example_stages(example: str) -> list[str]:
-    return sorted(p.name for p in (ROOT / "examples" / example / "stages").iterdir() if p.is_dir())
+    return sorted(p.name for p in stages_dir(ROOT / "examples" / example).iterdir() if p.is_dir())
 
 
 @pytest.mark.parametrize("example", ["cluster-aws", "cluster-aws-large", "cluster-aws-token"])
 def test_example_stages_render_schema_valid_and_end_ready(
     example, function_servers, assert_schema_valid
 ):
-    examples = importlib.import_module("forge.render.examples")
+    examples = importlib.import_module("forge_dev.render.examples")
     names = _example_stages(example)
     assert len(names) >= 4
     for name in names:
@@ -1413,10 +1447,10 @@ def without_role() -> dict[str, Any]:
 
 def written_required(xr: dict[str, Any]):
     """Crossplane's answers to the function's requirements from what the providers wrote."""
-    from bench.scenarios import required_from  # noqa: PLC0415 - the bench's requirement loop
+    from forge_dev.simulate.scenarios import required_from  # noqa: PLC0415 - the bench's requirement loop
 
     def required(observed: dict[str, Observed]) -> dict[str, list[dict[str, Any]]]:
-        return required_from(xr, player.written(observed), None)(observed)
+        return required_from(xr, written(observed), None)(observed)
 
     return required
 
@@ -1541,23 +1575,59 @@ def test_with_a_role_no_token_objects_and_no_requirement(final):
     assert "argocd-manager-token" not in final.requirements
 
 
+def token_secret(observed: dict[str, Observed], value: bytes, **changes: Any) -> dict[str, Any]:
+    """The token Object's connection Secret as provider-kubernetes writes it (``changes``
+    replace metadata fields, or ``type``)."""
+    secret: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": TOKEN_SECRET,
+            "namespace": NAMESPACE,
+            "ownerReferences": [controller_reference(observed[TOKEN_KEY].manifest)],
+        },
+        "type": "connection.crossplane.io/v1alpha1",
+        "data": {"token": base64.b64encode(value).decode()},
+    }
+    for name, change in changes.items():
+        if name == "type":
+            secret["type"] = change
+        elif change is None:
+            secret["metadata"].pop(name)
+        else:
+            secret["metadata"][name] = change
+    return secret
+
+
+def before_registration(token_history: list[Rendered]) -> dict[str, Observed]:
+    """The round that first sees the token Object: the Argo CD Secret is not composed yet."""
+    return observed_of(next(o for o in token_history if TOKEN_KEY in o.resources))
+
+
+def with_token(observed: dict[str, Observed], secret: dict[str, Any]) -> Rendered:
+    return render(build(without_role(), observed=observed, required={TOKEN_KEY: [secret]}))
+
+
+NEW_TOKEN = b"eyJhbGciOiJSUzI1NiJ9.rotated.signature"
+
+
+def test_the_token_secret_as_provider_kubernetes_writes_it_is_used(token_history):
+    out = with_token(
+        before_registration(token_history),
+        token_secret(before_registration(token_history), NEW_TOKEN),
+    )
+    config = json.loads(decoded(out.resources["argocd-cluster"])["config"])
+    assert config["bearerToken"] == NEW_TOKEN.decode()
+
+
 @pytest.mark.parametrize(
     "value",
     [b"", b"two words", b"line\nbreak", b"x" * (17 * 1024)],
     ids=["empty", "space", "newline", "too-large"],
 )
 def test_an_unusable_token_is_reported_without_quoting_it(token_history, value):
-    xr = without_role()
-    # The round that first sees the token Object: the Argo CD Secret is not composed yet.
-    last = next(o for o in token_history if TOKEN_KEY in o.resources)
-    observed = observed_of(last)
-    secret = {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": TOKEN_SECRET, "namespace": NAMESPACE},
-        "data": {"token": base64.b64encode(value).decode()},
-    }
-    out = render(build(xr, observed=observed, required={"argocd-manager-token": [secret]}))
+    observed = before_registration(token_history)
+    out = with_token(observed, token_secret(observed, value))
     assert out.fatal == []
     assert "argocd-cluster" not in out.resources
     status, reason, message = condition(out, "ArgoCDRegistered")
@@ -1565,6 +1635,118 @@ def test_an_unusable_token_is_reported_without_quoting_it(token_history, value):
     assert f"{NAMESPACE}/{TOKEN_SECRET}" in message and "'token'" in message
     if value:
         assert value.decode()[:5] not in message
+
+
+def other_owner(observed: dict[str, Observed], **changes: Any) -> list[dict[str, Any]]:
+    ref = {**controller_reference(observed[TOKEN_KEY].manifest), **changes}
+    return [{k: v for k, v in ref.items() if v is not None}]
+
+
+# Issue 21, item 6: a Secret the token Object did not write is never read.
+NOT_OWNED: dict[str, Any] = {
+    "opaque": {"type": "Opaque"},
+    "no-type": {"type": None},
+    "no-owner": {"ownerReferences": None},
+    "owner-not-controller": {"ownerReferences": lambda o: other_owner(o, controller=False)},
+    "owner-controller-absent": {"ownerReferences": lambda o: other_owner(o, controller=None)},
+    "another-uid": {"ownerReferences": lambda o: other_owner(o, uid="1234")},
+    "another-object": {"ownerReferences": lambda o: other_owner(o, name="dev-argocd-manager-sa")},
+    "another-kind": {"ownerReferences": lambda o: other_owner(o, kind="Release")},
+    "another-api": {
+        "ownerReferences": lambda o: other_owner(o, apiVersion="kubernetes.crossplane.io/v1alpha2")
+    },
+    "two-controllers": {
+        "ownerReferences": lambda o: [
+            *other_owner(o, uid="1234"),
+            *other_owner(o),
+        ]
+    },
+}
+
+
+def not_owned(observed: dict[str, Observed], case: str, value: bytes) -> dict[str, Any]:
+    changes = {k: (v(observed) if callable(v) else v) for k, v in NOT_OWNED[case].items()}
+    secret = token_secret(observed, value, **{k: v for k, v in changes.items() if k != "type"})
+    if "type" in changes:
+        if changes["type"] is None:
+            del secret["type"]
+        else:
+            secret["type"] = changes["type"]
+    return secret
+
+
+@pytest.mark.parametrize("case", sorted(NOT_OWNED))
+def test_a_token_secret_the_object_did_not_write_is_refused(token_history, case):
+    """Opaque, or not controlled by the token Object (uid included): a Secret planted under
+    the expected name. It is named so that someone can delete it (provider-kubernetes
+    will not take over a Secret another controller holds, nor an Opaque one)."""
+    observed = before_registration(token_history)
+    out = with_token(observed, not_owned(observed, case, NEW_TOKEN))
+    assert out.fatal == []
+    assert "argocd-cluster" not in out.resources
+    status, reason, message = condition(out, "ArgoCDRegistered")
+    assert (status, reason) == (FALSE, "TokenSecretNotOwned")
+    assert f"{NAMESPACE}/{TOKEN_SECRET}" in message
+    leaks.assert_only_in_secrets(out, [NEW_TOKEN.decode()], allowed=set())
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [{"namespace": "team-a"}, {"name": "dev-argocd-manager-x"}, {"namespace": None}],
+    ids=["another-namespace", "another-name", "no-namespace"],
+)
+def test_a_secret_crossplane_should_not_have_answered_is_ignored(token_history, metadata):
+    """Only ``cluster-dev/dev-argocd-manager`` was asked for: anything else in the answer
+    is not read (an Opaque Secret from another namespace was used as the token)."""
+    observed = before_registration(token_history)
+    out = with_token(observed, token_secret(observed, NEW_TOKEN, **metadata))
+    assert "argocd-cluster" not in out.resources
+    status, reason, _ = condition(out, "ArgoCDRegistered")
+    assert (status, reason) == (FALSE, "WaitingForToken")
+    leaks.assert_only_in_secrets(out, [NEW_TOKEN.decode()], allowed=set())
+
+
+def registered(token_history: list[Rendered]) -> tuple[dict[str, Observed], dict[str, Any]]:
+    final = token_history[-1]
+    return observed_of(final), final.resources["argocd-cluster"]
+
+
+def test_a_rotated_token_is_used(token_history):
+    observed, _ = registered(token_history)
+    out = with_token(observed, token_secret(observed, NEW_TOKEN))
+    config = json.loads(decoded(out.resources["argocd-cluster"])["config"])
+    assert config["bearerToken"] == NEW_TOKEN.decode()
+    assert condition(out, "ArgoCDRegistered")[:2] == (TRUE, "Registered")
+
+
+@pytest.mark.parametrize("case", ["invalid", "opaque", "another-uid"])
+def test_a_bad_rotated_token_is_reported_and_the_last_one_kept(token_history, case):
+    """Argo CD keeps the token it has (breaking it helps nobody), but the Cluster says the
+    new one cannot be used: not Registered, and a warning; the value is never quoted."""
+    observed, before = registered(token_history)
+    value = b"not a token!" if case == "invalid" else NEW_TOKEN
+    secret = (
+        token_secret(observed, value) if case == "invalid" else not_owned(observed, case, value)
+    )
+    out = with_token(observed, secret)
+    assert out.fatal == []
+    assert out.resources["argocd-cluster"] == before
+    status, reason, message = condition(out, "ArgoCDRegistered")
+    reason_wanted = "TokenInvalid" if case == "invalid" else "TokenSecretNotOwned"
+    assert (status, reason) == (FALSE, reason_wanted)
+    assert "keeps the token it last had" in message
+    assert not out.composite_ready
+    warnings = [r.message for r in out.results if r.severity == fnv1.SEVERITY_WARNING]
+    assert any(f"{NAMESPACE}/{TOKEN_SECRET}" in w for w in warnings), warnings
+    leaks.assert_only_in_secrets(out, [value.decode()], allowed=set())
+
+
+def test_a_call_without_the_token_secret_keeps_the_registration(token_history):
+    """Crossplane's first call of a reconcile carries no required resources: not a problem."""
+    observed, before = registered(token_history)
+    out = render(build(without_role(), observed=observed))
+    assert out.resources["argocd-cluster"] == before
+    assert condition(out, "ArgoCDRegistered")[:2] == (TRUE, "Registered")
 
 
 def test_two_clusters_without_a_role_share_no_token_objects():

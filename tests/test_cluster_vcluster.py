@@ -20,17 +20,18 @@ from forge import versions
 from forge.composers.access import AwsAuth, ClusterAccess, SecretKey
 from forge.composers.cluster import EKS_STAGES
 from forge.models.cluster import ClusterSpec
-from tests.support import deletion, leaks
-from tests.support.lifecycle import converge
-from tests.support.providers import observe
-from tests.support.request import build, not_required, render
-from tests.support.vcluster import (
+from forge_dev.simulate.converge import converge
+from forge_dev.simulate.player import observe
+from forge_dev.simulate.requests import build, not_required, render, step_input
+from forge_dev.simulate.stages import answers
+from forge_dev.simulate.vcluster_stages import (
     REQUIREMENT,
     Credentials,
     kubeconfig,
     kubeconfig_secret,
     required_fn,
 )
+from tests.support import deletion, leaks
 
 ROOT = Path(__file__).resolve().parent.parent
 XR = {
@@ -351,6 +352,18 @@ def test_unusable_kubeconfig_composes_nothing_that_needs_it(creds, config):
     leaks.assert_only_in_secrets(out, [*creds.needles(), "sentinel-token-value"])
 
 
+def test_a_kubeconfig_with_aliases_is_refused(creds):
+    """Issue 21 item 1: aliases made a 1.3 KB kubeconfig's name comparison exponential.
+    client-go writes none, so one alias (here only the current context) makes it none."""
+    text = kubeconfig(SERVER, "dev", creds)
+    text = text.replace("contexts:\n- name: dev", "contexts:\n- name: &context dev")
+    text = text.replace("current-context: dev", "current-context: *context")
+    assert yaml.safe_load(text)["current-context"] == "dev"
+    _, out = _round_with_secret(creds, text)
+    assert set(out.resources) == {"namespace", "vcluster"}
+    assert out.conditions["KubeconfigReady"].reason == "KubeconfigIncomplete"
+
+
 def test_kubeconfig_of_another_context_is_not_used(creds):
     other = Credentials.generate("other")
     text = yaml.safe_load(kubeconfig(SERVER, "dev", creds))
@@ -378,33 +391,132 @@ def test_credentials_are_never_read_through_an_object(final):
             assert "vc-dev" not in json.dumps(inner(manifest))
 
 
+TENANT = "tenant.forge.projectcatalyst.io/"
+
+
 def test_argocd_secret_carries_project_labels_and_annotations(creds):
     argocd = {
         "project": "environments",
-        "labels": {"tier": "dev", "argocd.argoproj.io/secret-type": "repository"},
+        "labels": {f"{TENANT}tier": "dev", f"{TENANT}team": ""},
         "annotations": {"team": "platform"},
     }
     out = converged(xr_with(argocd=argocd), creds)[-1]
     secret = out.resources["argocd-cluster"]
     assert secret["metadata"]["namespace"] == "argocd"
-    assert secret["metadata"]["labels"]["tier"] == "dev"
-    # Our labels win: a user label cannot turn the Secret into something else.
-    assert secret["metadata"]["labels"]["argocd.argoproj.io/secret-type"] == "cluster"
+    assert secret["metadata"]["labels"] == {
+        f"{TENANT}tier": "dev",
+        f"{TENANT}team": "",
+        "argocd.argoproj.io/secret-type": "cluster",
+        "forge.projectcatalyst.io/environment": "dev",
+        "forge.projectcatalyst.io/provider": "vcluster",
+    }
     assert secret["metadata"]["annotations"] == {"team": "platform"}
     assert decoded(secret)["project"] == "environments"
 
 
-def test_argocd_namespace_defaults_from_the_environment(creds):
-    env = {
+@pytest.mark.parametrize(
+    ("key", "value", "path", "reason"),
+    [
+        # An ApplicationSet selecting env: prod would deploy other teams' apps here.
+        ("env", "prod", "labels.env", "must be tenant.forge.projectcatalyst.io/<name>"),
+        (
+            "argocd.argoproj.io/secret-type",
+            "repository",
+            'labels["argocd.argoproj.io/secret-type"]',
+            "must be tenant.forge.projectcatalyst.io/<name>",
+        ),
+        (
+            "forge.projectcatalyst.io/environment",
+            "prod",
+            'labels["forge.projectcatalyst.io/environment"]',
+            "must be tenant.forge.projectcatalyst.io/<name>",
+        ),
+        (
+            "x.tenant.forge.projectcatalyst.io/tier",
+            "dev",
+            'labels["x.tenant.forge.projectcatalyst.io/tier"]',
+            "must be tenant.forge.projectcatalyst.io/<name>",
+        ),
+        (TENANT, "dev", f'labels["{TENANT}"]', "must be tenant.forge.projectcatalyst.io/<name>"),
+        (f"{TENANT}-x", "dev", f'labels["{TENANT}-x"]', "must be tenant.forge."),
+        (f"{TENANT}{'n' * 64}", "dev", "labels[<key>]", "must be tenant.forge."),
+        (f"{TENANT}tier", "two words", f'labels["{TENANT}tier"]', "must be a label value"),
+        (f"{TENANT}tier", "v" * 64, f'labels["{TENANT}tier"]', "must be a label value"),
+    ],
+    ids=[
+        "unprefixed",
+        "argocd",
+        "ours",
+        "suffix",
+        "empty-name",
+        "bad-name",
+        "long-name",
+        "bad-value",
+        "long-value",
+    ],
+)
+def test_argocd_labels_only_under_the_tenant_prefix(key, value, path, reason):
+    """Issue 21 item 6: ``argocd.labels`` passed any key. Labels a Cluster chooses live
+    under tenant.forge.projectcatalyst.io/, so an ApplicationSet selector on any other
+    key (env, team, the API's own) is the platform's alone; values are label values."""
+    out = render(build(xr_with(argocd={"labels": {key: value}}), required={}))
+    assert len(out.fatal) == 1
+    assert out.fatal[0].startswith(f"invalid Cluster 'dev': spec.argocd.{path}: {reason}")
+    if value != "dev":
+        assert value not in out.fatal[0]
+
+
+def environment(name: str, labels: dict | None = None, **data) -> dict:
+    return {
         "apiVersion": "apiextensions.crossplane.io/v1beta1",
         "kind": "EnvironmentConfig",
-        "metadata": {"name": "platform"},
-        "data": {"argocd": {"namespace": "argo"}},
+        "metadata": {"name": name, **({"labels": labels} if labels else {})},
+        "data": data,
     }
-    xr = xr_with(environmentConfigRef={"name": "platform"})
-    required = required_fn(creds)
-    history = converge(xr, required=lambda obs: {**required(obs), "environment-configs": [env]})
-    assert history[-1].resources["argocd-cluster"]["metadata"]["namespace"] == "argo"
+
+
+PLATFORM_LABELS = {"forge.projectcatalyst.io/defaults": "true"}
+
+
+def converged_in(world: list[dict], xr: dict, creds: Credentials):
+    """Converge with Crossplane's answers from ``world`` (and the vCluster's Secret), the
+    Composition's step input given (its environmentConfig selector is the platform's)."""
+    kubeconfig_of = required_fn(creds)
+    given = step_input("Cluster")
+
+    def required(observed):
+        secrets = kubeconfig_of(observed).get(REQUIREMENT, [])
+        return answers(xr, [*world, *secrets], observed, given)
+
+    return converge(xr, required=required, step_input=given)
+
+
+@pytest.mark.parametrize(
+    ("platform", "expected"),
+    [({"argocd": {"namespace": "gitops"}}, "gitops"), ({}, "argocd")],
+    ids=["platform-chooses", "default"],
+)
+def test_a_clusters_own_environment_cannot_choose_the_argocd_namespace(creds, platform, expected):
+    """Issue 21 item 6: ``spec.environmentConfigRef`` named an EnvironmentConfig whose
+    ``argocd.namespace`` received the Secret with the cluster's credentials. Argo CD's
+    namespace is the platform's: its EnvironmentConfig (the Composition's selector), else
+    argocd; the XR's own still gives its other defaults."""
+    world = [
+        environment("platform", PLATFORM_LABELS, **platform),
+        environment("mine", argocd={"namespace": "team-a-argo"}),
+    ]
+    xr = xr_with(environmentConfigRef={"name": "mine"})
+    final = converged_in(world, xr, creds)[-1]
+    assert final.resources["argocd-cluster"]["metadata"]["namespace"] == expected
+    assert final.requirements["environment-configs"].match_name == "mine"
+
+
+def test_the_argocd_namespace_is_the_platforms_environment(creds):
+    """Without a reference the XR reads the platform's EnvironmentConfig alone: one request."""
+    world = [environment("platform", PLATFORM_LABELS, argocd={"namespace": "gitops"})]
+    final = converged_in(world, XR, creds)[-1]
+    assert final.resources["argocd-cluster"]["metadata"]["namespace"] == "gitops"
+    assert set(final.requirements) == {"environment-configs", REQUIREMENT}
 
 
 # Deletion -------------------------------------------------------------------------------
@@ -531,7 +643,7 @@ def test_vcluster_name_must_start_with_a_letter():
 
 def xrdgen():
     """Imported on use: the generator imports every API's models."""
-    return importlib.import_module("forge.xrdgen")
+    return importlib.import_module("forge_dev.generate")
 
 
 def test_xrd_enforces_the_same_cross_field_rules():
@@ -593,7 +705,7 @@ EXAMPLE_STAGES = {
 
 @pytest.mark.parametrize("name", sorted(EXAMPLE_STAGES))
 def test_example_stage_renders_exactly_its_resources(name, function_servers):
-    examples = importlib.import_module("forge.render.examples")
+    examples = importlib.import_module("forge_dev.render.examples")
     stage = next(s for s in examples.stages() if s.name.endswith(f"cluster-vcluster/stages/{name}"))
     docs = list(yaml.safe_load_all(examples.render_stage(stage, function_servers)))
     xr, composed = docs[0], [d for d in docs[1:] if d["kind"] != "Result"]

@@ -1,4 +1,4 @@
-"""Facts of Crossplane v2 that bind every API (DESIGN.md, "The judge is real Crossplane").
+"""Facts of Crossplane v2 that bind every API (the judge is real Crossplane).
 
 Run over every XR kind: the fully provisioned scenarios of the examples
 (``bench/scenarios.py``) where state matters, and bare XRs where it does not.
@@ -13,14 +13,14 @@ from typing import Any
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
 import pytest
 import yaml
-from bench import scenarios
 from crossplane.function import resource
 
 from forge.core import environment
-from tests.support.lifecycle import converge
-from tests.support.providers import observe
-from tests.support.request import Observed, build, environment_config, render
-from tests.test_hardening_fuzz import KINDS, spec_schema, xr_for, xrd_of
+from forge_dev.simulate import scenarios
+from forge_dev.simulate.converge import converge
+from forge_dev.simulate.player import observe
+from forge_dev.simulate.requests import Observed, build, environment_config, render
+from tests.support.schemas import KINDS, spec_schema, xr_for, xrd_of
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = scenarios.for_tests()

@@ -18,14 +18,14 @@ from pathlib import Path
 import pytest
 import yaml
 from cryptography import x509
-from e2e.local import pki
-from e2e.local.__main__ import table
-from e2e.local.controlplane import TOOLS, ControlPlane, Tools, kubeconfig
-from e2e.local.player import _merge_conditions
-from e2e.local.procs import HarnessError, Proc, wait_for
-from e2e.local.upgrade import next_version
 
-from forge.packaging import release
+from forge_dev.e2e_local import pki
+from forge_dev.e2e_local.__main__ import table
+from forge_dev.e2e_local.controlplane import TOOLS, ControlPlane, Tools, kubeconfig
+from forge_dev.e2e_local.player import _merge_conditions
+from forge_dev.e2e_local.procs import HarnessError, Proc, wait_for
+from forge_dev.e2e_local.upgrade import next_version
+from forge_dev.packaging import release
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -129,7 +129,7 @@ def control_plane(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def kube(control_plane):
-    from e2e.local.kube import Kube  # noqa: PLC0415 (the optional e2e extra)
+    from forge_dev.e2e_local.kube import Kube  # noqa: PLC0415 (the optional e2e extra)
 
     k = Kube(control_plane.kubeconfig, control_plane.workdir / "cache")
     yield k
@@ -138,7 +138,7 @@ def kube(control_plane):
 
 @pytest.fixture(scope="module")
 def crossplane(control_plane, kube):
-    from e2e.local.crossplane import Crossplane  # noqa: PLC0415
+    from forge_dev.e2e_local.crossplane import Crossplane  # noqa: PLC0415
 
     xp = Crossplane(control_plane, kube, control_plane.workdir).start()
     yield xp
@@ -151,7 +151,7 @@ def _wait(kube, what, check, timeout=60):
 
 @pytest.mark.e2e_local
 def test_api_server_accepts_a_crd_and_serves_it(kube):
-    from e2e.local.kube import is_true  # noqa: PLC0415
+    from forge_dev.e2e_local.kube import is_true  # noqa: PLC0415
 
     crd = {
         "apiVersion": "apiextensions.k8s.io/v1",
@@ -252,8 +252,9 @@ def test_controller_manager_collects_garbage_and_deletes_namespaces(kube):
 
 @pytest.mark.e2e_local
 def test_xrd_cel_rules_are_enforced_by_the_api_server(kube, crossplane):
-    from e2e.local.kube import is_true, load_documents  # noqa: PLC0415
     from kubernetes.dynamic.exceptions import UnprocessibleEntityError  # noqa: PLC0415
+
+    from forge_dev.e2e_local.kube import is_true, load_documents  # noqa: PLC0415
 
     (xrd,) = load_documents(ROOT / "xrds" / "kedas.yaml")
     kube.apply(xrd)
@@ -337,7 +338,7 @@ def _cli_and_registry_or_skip() -> None:
 
 def test_packages_are_built_and_pushed_by_the_real_crossplane_cli(tmp_path):
     _cli_and_registry_or_skip()
-    from e2e.local.packages import Registry, build  # noqa: PLC0415 (the optional e2e extra)
+    from forge_dev.e2e_local.packages import Registry, build  # noqa: PLC0415 (the optional e2e extra)
 
     built = build(tmp_path, "v0.1.0")
     assert {(b.name, b.kind) for b in built.values()} == {
@@ -371,11 +372,10 @@ def test_stand_ins_are_every_provider_our_configurations_depend_on():
     """Crossplane resolves the Configurations' dependencies from the local mirror: a
     stand-in for each provider they name, at a version their constraint accepts, holding
     the CRD of every managed kind our compositions compose."""
-    from e2e.local import standins  # noqa: PLC0415 (the optional e2e extra)
-    from e2e.local.env import schema_root  # noqa: PLC0415
-    from e2e.local.player import PLAYED  # noqa: PLC0415
-
-    from forge.packaging.semver import Version  # noqa: PLC0415
+    from forge_dev.e2e_local import standins  # noqa: PLC0415 (the optional e2e extra)
+    from forge_dev.e2e_local.env import schema_root  # noqa: PLC0415
+    from forge_dev.e2e_local.player import PLAYED  # noqa: PLC0415
+    from forge_dev.packaging.semver import Version  # noqa: PLC0415
 
     built = {s.repository: s for s in standins.standins(schema_root() / "crds")}
     for package in ("configuration-clusters", "configuration-infrastructure"):
@@ -391,7 +391,7 @@ def test_stand_ins_are_every_provider_our_configurations_depend_on():
         for rel in standin.crds:
             crd = yaml.safe_load((schema_root() / "crds" / rel).read_text())
             kinds.add((crd["spec"]["group"], crd["spec"]["names"]["kind"]))
-    from forge.preview import aws  # noqa: PLC0415
+    from forge_dev.simulate import aws  # noqa: PLC0415
 
     composed = {(p.api_version.split("/")[0], p.kind) for p in PLAYED}
     composed |= {(api.split("/")[0], kind) for api, kind in aws.STATUS}
@@ -426,7 +426,7 @@ def _argocd_config(ca: pki.CA, client_ca: pki.CA, server_name: str) -> dict:
 
 def test_argocd_secret_alone_reaches_the_played_api(tmp_path):
     """mTLS both ways: the served name is the Secret's, the client certificate the CA's."""
-    from e2e.local import reach  # noqa: PLC0415
+    from forge_dev.e2e_local import reach  # noqa: PLC0415
 
     ca = pki.CA.create("vcluster-ca")
     with reach.PlayedApi(ca, "dev.cluster-dev.svc", "v1.36.0", tmp_path) as api:

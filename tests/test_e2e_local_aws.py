@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from e2e.local.aws import AWS_KINDS, AwsPlayer, aws_crds
-from e2e.local.env import schema_root
-from e2e.local.kube import load_documents
+
+from forge_dev.e2e_local.aws import AWS_KINDS, AwsPlayer, aws_crds
+from forge_dev.e2e_local.env import schema_root
+from forge_dev.e2e_local.kube import load_documents
 
 ROOT = Path(__file__).resolve().parents[1]
-EXPECTED = ROOT / "examples" / "cluster-aws" / "stages" / "09-ready" / "expected.yaml"
+EXPECTED = ROOT / "testdata" / "examples" / "cluster-aws" / "stages" / "09-ready" / "expected.yaml"
 
 
 def test_the_stand_in_providers_serve_every_aws_kind_the_eks_example_composes():

@@ -14,12 +14,12 @@ from typing import Any
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
 import pytest
 
-from forge import tools
-from forge.render import FatalResultError, Result
-from forge.render import render as engine_render
-from forge.render.examples import composition_for, xrd_for
-from forge.render.load import load_one
-from tests.support.request import (
+from forge_dev import tools
+from forge_dev.render import FatalResultError, Result
+from forge_dev.render import render as engine_render
+from forge_dev.render.examples import composition_for, xrd_for
+from forge_dev.render.load import load_one
+from forge_dev.simulate.requests import (
     build,
     environment_config,
     platform_environment,

@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from forge import versions
-from forge.packaging import PackagingError, charts
-from forge.packaging.__main__ import main as packaging_main
+from forge_dev.packaging import PackagingError, charts
+from forge_dev.packaging.__main__ import main as packaging_main
 
 needs_go = pytest.mark.skipif(shutil.which("go") is None, reason="needs go (module cache)")
 

@@ -20,24 +20,30 @@ import collections
 import copy
 import functools
 import os
-import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from bench.scenarios import examples, load_provider_hooks, pool_for, required_from, step_input
 from google.protobuf import struct_pb2
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from forge.apis import COMPOSERS
 from forge.core import structs
-from forge.schemas.sources import SchemaSourceError
-from forge.schemas.store import SchemaStore
-from forge.versions import GROUP, VERSION
-from tests.support.providers import observe
-from tests.support.request import Rendered, build, render
+from forge_dev.schemas.sources import SchemaSourceError
+from forge_dev.schemas.store import SchemaStore
+from forge_dev.simulate.player import observe
+from forge_dev.simulate.requests import Rendered, build, render
+from forge_dev.simulate.scenarios import examples, pool_for, required_from, step_input
+from tests.support.schemas import (
+    FIELD,
+    KINDS,
+    inner_manifests,
+    spec_schema,
+    sub_schema,
+    xr_for,
+    xrd_of,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = int(os.environ.get("FORGE_FUZZ_EXAMPLES", "50"))
@@ -50,33 +56,6 @@ FUZZ = settings(
     derandomize="FORGE_FUZZ_EXAMPLES" not in os.environ,  # the default run is reproducible
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-KINDS = sorted(kind for group, kind in COMPOSERS if group == GROUP)
-
-load_provider_hooks()
-
-
-@functools.cache
-def xrd_of(kind: str) -> dict[str, Any]:
-    """The generated XRD of a kind (it must exist: ``make xrds``)."""
-    for path in sorted((ROOT / "xrds").glob("*.yaml")):
-        doc = yaml.safe_load(path.read_text())
-        if doc["spec"]["names"]["kind"] == kind:
-            return doc
-    raise AssertionError(f"no XRD for {kind} in xrds/: run make xrds")
-
-
-def spec_schema(xrd: dict[str, Any]) -> dict[str, Any]:
-    """The openAPIV3Schema of ``spec`` in the XRD's only version."""
-    (version,) = xrd["spec"]["versions"]
-    return version["schema"]["openAPIV3Schema"]["properties"]["spec"]
-
-
-def xr_for(kind: str, spec: Any, name: str = "fuzz") -> dict[str, Any]:
-    """An XR of a kind, namespaced when its XRD says so."""
-    meta: dict[str, Any] = {"name": name}
-    if xrd_of(kind)["spec"]["scope"] == "Namespaced":
-        meta["namespace"] = "default"
-    return {"apiVersion": f"{GROUP}/{VERSION}", "kind": kind, "metadata": meta, "spec": spec}
 
 
 # Strategies from structural schemas ----------------------------------------------------
@@ -160,20 +139,6 @@ def example_specs(kind: str) -> tuple[dict[str, Any], ...]:
         if xr.get("kind") == kind:
             specs.append(xr.get("spec") or {})
     return tuple(specs)
-
-
-def sub_schema(schema: dict[str, Any], path: tuple[Any, ...]) -> dict[str, Any] | None:
-    """The schema of the value at ``path``, or None where the schema is free-form."""
-    for step in path:
-        if isinstance(step, int):
-            schema = schema.get("items") or {}
-        elif step in schema.get("properties", {}):
-            schema = schema["properties"][step]
-        elif isinstance(schema.get("additionalProperties"), dict):
-            schema = schema["additionalProperties"]
-        else:
-            return None
-    return schema
 
 
 @st.composite
@@ -261,20 +226,6 @@ def mutated(draw: st.DrawFn, kind: str, schema: dict[str, Any]) -> Any:
 
 # "invalid <Kind> '<name>': spec.a.b[0]["map key"][<key>]: <reason>" ([<key>]: a key that
 # is not a short identifier, left unquoted)
-FIELD = re.compile(
-    r"^invalid (?P<kind>\w+) '(?P<name>[^']*)': "
-    r"spec(\.[A-Za-z0-9_-]+|\[\d+\]|\[\"[A-Za-z0-9._:/-]+\"\]|\[<key>\])*: \S"
-)
-
-
-def inner_manifests(out: Rendered) -> list[dict[str, Any]]:
-    """Composed resources, plus the manifest inside every provider-kubernetes Object."""
-    found = []
-    for manifest in out.resources.values():
-        found.append(manifest)
-        if manifest.get("kind") == "Object" and manifest["apiVersion"].startswith("kubernetes."):
-            found.append(manifest["spec"]["forProvider"]["manifest"])
-    return found
 
 
 def user_values(value: Any) -> bool:

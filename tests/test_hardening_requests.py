@@ -17,15 +17,15 @@ from typing import Any
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
 import grpc
 import pytest
-from bench import scenarios
-from bench.server import FORGE, ServerProcess
 from crossplane.function import resource
 from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 
-from forge.apis import COMPOSERS
+from forge.registry import COMPOSERS
 from forge.versions import API_VERSION
-from tests.support.request import Rendered, build, render
-from tests.test_hardening_fuzz import (
+from forge_dev.server import FORGE, ServerProcess
+from forge_dev.simulate import scenarios
+from forge_dev.simulate.requests import Rendered, build, render
+from tests.support.schemas import (
     FIELD,
     KINDS,
     inner_manifests,

@@ -25,13 +25,13 @@ import crossplane.function.proto.v1.run_function_pb2 as fnv1
 import grpc
 import pytest
 import yaml
-from bench import scenarios
-from bench.server import FORGE, ServerProcess
 from crossplane.function import resource
 from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 
+from forge_dev.server import FORGE, ServerProcess
+from forge_dev.simulate import scenarios
+from forge_dev.simulate.requests import Rendered, render
 from tests.support import leaks
-from tests.support.request import Rendered, render
 
 MARK = "forge-sentinel-leak-0001"  # 24 characters
 HEADER = f"# {MARK}\n"  # 27: a comment line for PEM and YAML

@@ -20,15 +20,15 @@ from pathlib import Path
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
 import grpc
 import pytest
-from bench import scenarios
-from bench.server import FORGE, ROOT, ServerProcess
 from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from tests.support.request import build
+from forge_dev.server import FORGE, ROOT, ServerProcess
+from forge_dev.simulate import scenarios
+from forge_dev.simulate.requests import build
 
 SCENARIOS = scenarios.for_tests()
 LOAD_REQUESTS = int(os.environ.get("FORGE_LOAD_REQUESTS", "1000"))
@@ -55,7 +55,12 @@ def plaintext() -> Iterator[ServerProcess]:
 # What the server imports ------------------------------------------------------------------
 
 TOOLING = ("yaml", "jsonschema", "referencing", "cryptography", "hypothesis", "ruamel")
-TOOLING_FORGE = ("forge.render", "forge.schemas", "forge.xrdgen", "forge.packaging")
+TOOLING_FORGE = (
+    "forge_dev.render",
+    "forge_dev.schemas",
+    "forge_dev.generate",
+    "forge_dev.packaging",
+)
 
 
 def test_server_imports_no_tooling():
@@ -312,3 +317,29 @@ def test_load_without_errors(plaintext):
     assert issued == LOAD_REQUESTS
     assert errors == [], f"{len(errors)} errors, first: {errors[:3]}"
     assert plaintext.alive()
+
+
+def test_the_load_under_attack_mix_runs(plaintext):
+    """Issue 21's load under attack (``python -m bench.run --attack-load``), briefly: the
+    mix is what the issue says and every call is answered or refused with
+    RESOURCE_EXHAUSTED; its figures are the benchmark's (no timing is asserted here)."""
+    from forge_dev.simulate import hostile  # noqa: PLC0415 - builds the examples' requests
+
+    requests = hostile.attack_requests()
+    listed = {
+        name: len(answer.items)
+        for name, answer in requests["keda"].required_resources.items()
+        if name.startswith("tenancy-")
+    }
+    assert sum(listed.values()) == hostile.LISTED_XRS
+    assert requests["eks"].observed.composite.resource["spec"]["provider"] == "aws"
+    figures = hostile.attack_load(plaintext, requests, threads=8, seconds=1.0, settle=0.0)
+    assert set(figures["codes"]) <= {"OK", "RESOURCE_EXHAUSTED"}, figures["codes"]
+    assert figures["other_errors"] == 0 and figures["alive"]
+    assert figures["fatal_in_sampled_replies"] == {}
+    assert all(a["calls"] > 0 for a in figures["admitted"].values())
+    assert {g for g, _, _ in hostile.attack_goals(figures)} == {
+        "no error but RESOURCE_EXHAUSTED",
+        "admitted calls' p99 under 1 s",
+        "RSS back within 20 MB of the start",
+    }

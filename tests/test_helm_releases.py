@@ -9,10 +9,10 @@ again, a later one rolled back). Every API's every Release, fully provisioned, s
 from __future__ import annotations
 
 import pytest
-from bench import scenarios
 
 from forge.composers import helm
-from tests.support.request import render
+from forge_dev.simulate import scenarios
+from forge_dev.simulate.requests import render
 
 SCENARIOS = scenarios.for_tests()
 

@@ -12,14 +12,19 @@ import time
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
 import pytest
 import yaml
-from bench import scenarios
 
-from forge import xrdgen
-from forge.apis import COMPOSERS, NAMESPACED
 from forge.composers.kubeconfig import MAX_BYTES as MAX_KUBECONFIG
-from tests.support.providers import observe
-from tests.support.request import Observed, Rendered, build, render
-from tests.support.vcluster import REQUIREMENT, Credentials, kubeconfig, kubeconfig_secret
+from forge.registry import COMPOSERS, NAMESPACED
+from forge_dev import generate as xrdgen
+from forge_dev.simulate import scenarios
+from forge_dev.simulate.player import observe
+from forge_dev.simulate.requests import Observed, Rendered, build, render
+from forge_dev.simulate.vcluster_stages import (
+    REQUIREMENT,
+    Credentials,
+    kubeconfig,
+    kubeconfig_secret,
+)
 
 SCENARIOS = {s.kind: s for s in reversed(scenarios.for_tests())}
 KINDS = sorted(kind for _, kind in COMPOSERS)

@@ -8,10 +8,9 @@ from typing import Any
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
 import pytest
 
-from tests.support.helm_keys import assert_known_keys
-from tests.support.lifecycle import converge
-from tests.support.providers import observe
-from tests.support.request import (
+from forge_dev.simulate.converge import converge
+from forge_dev.simulate.player import observe
+from forge_dev.simulate.requests import (
     Observed,
     build,
     environment_config,
@@ -20,6 +19,7 @@ from tests.support.request import (
     render,
     step_input,
 )
+from tests.support.helm_keys import assert_known_keys
 
 CHART, VERSION = "cert-manager", "v1.21.1"
 # Documented in values.yaml comments only (the chart's strict schema checks them).

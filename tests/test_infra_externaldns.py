@@ -8,16 +8,16 @@ from typing import Any
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
 import pytest
 
-from forge import xrdgen
-from tests.support.helm_keys import assert_known_keys, unknown_keys
-from tests.support.lifecycle import converge
-from tests.support.request import (
+from forge_dev import generate as xrdgen
+from forge_dev.simulate.converge import converge
+from forge_dev.simulate.requests import (
     build,
     environment_config,
     platform_environment,
     render,
     step_input,
 )
+from tests.support.helm_keys import assert_known_keys, unknown_keys
 
 CHART, VERSION = "external-dns", "1.21.1"
 ROLE = "arn:aws:iam::123456789012:role/external-dns"
@@ -378,7 +378,7 @@ def env_with(**extra: Any) -> dict[str, Any]:
 
 
 def test_empty_spec_takes_provider_and_credentials_from_the_environment(schema_store):
-    """The seed's bundle shape, `spec: {}`: the environment chooses the DNS provider."""
+    """An empty spec, `spec: {}`: the environment chooses the DNS provider."""
     dns = {"provider": "route53", "credentials": {"source": "PodIdentity"}}
     out = run({}, env=env_with(externalDNS=dns))
     assert out.fatal == []

@@ -9,18 +9,18 @@ import crossplane.function.proto.v1.run_function_pb2 as fnv1
 import pytest
 
 from forge import versions
-from forge.preview import infra
-from tests.support import deletion
-from tests.support.helm_keys import assert_known_keys
-from tests.support.lifecycle import converge
-from tests.support.providers import observe
-from tests.support.request import (
+from forge_dev.simulate import infrastructure as infra
+from forge_dev.simulate.converge import converge
+from forge_dev.simulate.player import observe
+from forge_dev.simulate.requests import (
     build,
     environment_config,
     not_required,
     render,
     step_input,
 )
+from tests.support import deletion
+from tests.support.helm_keys import assert_known_keys
 
 XR = {
     "apiVersion": "forge.projectcatalyst.io/v1alpha1",
@@ -601,7 +601,7 @@ def test_an_unusable_environment_profile_is_blamed_on_the_spec_field():
 
 
 def test_xrd_enforces_the_same_cross_field_rules():
-    xrdgen = importlib.import_module("forge.xrdgen")
+    xrdgen = importlib.import_module("forge_dev.generate")
     definition = next(d for d in xrdgen.DEFINITIONS if d.kind == "Istio")
     xrd = xrdgen.xrd(definition)
     assert xrd["spec"]["scope"] == "Namespaced"

@@ -8,9 +8,9 @@ import importlib
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
 import pytest
 
+from forge_dev.simulate.converge import converge
+from forge_dev.simulate.requests import build, environment_config, render, step_input
 from tests.support.helm_keys import assert_known_keys
-from tests.support.lifecycle import converge
-from tests.support.request import build, environment_config, render, step_input
 
 XR = {
     "apiVersion": "forge.projectcatalyst.io/v1alpha1",
@@ -224,7 +224,7 @@ def test_bad_spec_is_fatal_and_names_the_field(spec, message):
 
 
 def test_xrd_enforces_the_same_cross_field_rules():
-    xrdgen = importlib.import_module("forge.xrdgen")
+    xrdgen = importlib.import_module("forge_dev.generate")
     definition = next(d for d in xrdgen.DEFINITIONS if d.kind == "KEDA")
     spec = xrdgen.xrd(definition)["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"][
         "spec"

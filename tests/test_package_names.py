@@ -13,44 +13,23 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 
 from forge import versions
 from forge.composers import stack
 from forge.models.stack import Stack
 from forge.xpkg import dependency_name
-from tests.support.lifecycle import converge
+from forge_dev.simulate.converge import converge
+from tests.support.packages import KNOWN, dependencies
 
 ROOT = Path(__file__).resolve().parent.parent
 
 # What crossplane-runtime v2.3.3 pkg/xpkg.ToDNSLabel answers for the repositories we install
 # (forge-dnslabel, tools/cmd/forge-dnslabel, printed these).
-KNOWN = {
-    "xpkg.crossplane.io/crossplane-contrib/provider-helm": "crossplane-contrib-provider-helm",
-    "xpkg.crossplane.io/crossplane-contrib/provider-kubernetes": (
-        "crossplane-contrib-provider-kubernetes"
-    ),
-    "xpkg.upbound.io/upbound/provider-aws-ec2": "upbound-provider-aws-ec2",
-    "xpkg.upbound.io/upbound/provider-aws-eks": "upbound-provider-aws-eks",
-    "xpkg.upbound.io/upbound/provider-aws-iam": "upbound-provider-aws-iam",
-    "ghcr.io/input-output-hk/catalyst-forge/function-forge": (
-        "input-output-hk-catalyst-forge-function-forge"
-    ),
-}
 
 
 @pytest.mark.parametrize(("repository", "name"), KNOWN.items())
 def test_dependency_names_of_our_repositories(repository, name):
     assert dependency_name(repository) == name
-
-
-def _dependencies() -> list[tuple[str, str]]:
-    """(kind, repository) of every dependency of every Configuration we publish."""
-    deps = []
-    for meta in sorted((ROOT / "package").glob("configuration-*/crossplane.yaml")):
-        doc = yaml.safe_load(meta.read_text(encoding="utf-8"))
-        deps += [(dep["kind"], dep["package"]) for dep in doc["spec"]["dependsOn"]]
-    return deps
 
 
 def _installed(spec: Stack) -> dict[str, dict]:
@@ -64,8 +43,8 @@ def _installed(spec: Stack) -> dict[str, dict]:
 
 def test_each_configuration_dependency_is_the_package_the_stack_installs():
     installed = _installed(Stack.model_validate({"aws": {"enabled": True}}))
-    assert _dependencies()
-    for kind, repository in _dependencies():
+    assert dependencies()
+    for kind, repository in dependencies():
         name = dependency_name(repository)
         assert name in installed, f"{kind} {repository}: the stack installs no {name}"
         assert installed[name]["kind"] == kind

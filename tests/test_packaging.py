@@ -21,12 +21,14 @@ from typing import Any
 import pytest
 import yaml
 
-from forge import tools, versions
-from forge.packaging import PackagingError, charts, checks, release
-from forge.packaging.__main__ import main as packaging_main
-from forge.packaging.assemble import EXAMPLES, assemble, example_xrs, read_apis
-from forge.packaging.checks import Contents
-from forge.packaging.layout import (
+from forge import versions
+from forge.xpkg import dependency_name
+from forge_dev import tools
+from forge_dev.packaging import PackagingError, charts, checks, release
+from forge_dev.packaging.__main__ import main as packaging_main
+from forge_dev.packaging.assemble import EXAMPLES, assemble, example_xrs, read_apis
+from forge_dev.packaging.checks import Contents
+from forge_dev.packaging.layout import (
     CLUSTERS,
     FUNCTION,
     INFRASTRUCTURE,
@@ -39,8 +41,8 @@ from forge.packaging.layout import (
     load_docs,
     xrd_type,
 )
-from forge.packaging.semver import Constraint, SemverError, Version
-from forge.xpkg import dependency_name
+from forge_dev.packaging.semver import Constraint, SemverError, Version
+from forge_dev.paths import stages_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 VERSION = release.from_git(ROOT)  # what `make packages` stamps
@@ -107,7 +109,7 @@ def composed(built: dict[str, Path]) -> dict[str, dict[str, set[str]]]:
             composition = compositions.get((xr["apiVersion"].rpartition("/")[0], xr["kind"]))
             if composition is None:
                 continue
-            for stage in sorted(p for p in (directory / "stages").glob("*") if p.is_dir()):
+            for stage in sorted(p for p in stages_dir(directory).glob("*") if p.is_dir()):
                 per_kind[xr["kind"]] |= golden_api_versions(stage)
         out[spec.name] = per_kind
     return out

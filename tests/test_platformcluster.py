@@ -7,8 +7,8 @@ import copy
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
 import pytest
 
-from tests.support.lifecycle import converge
-from tests.support.request import build, render
+from forge_dev.simulate.converge import converge
+from forge_dev.simulate.requests import build, render
 
 XR = {
     "apiVersion": "forge.projectcatalyst.io/v1alpha1",

@@ -16,16 +16,18 @@ from pathlib import Path
 import pytest
 import yaml
 
-from forge import tools
-from forge.preview import aws, infra, player, report, vcluster
-from forge.preview.cli import default_required
-from forge.preview.cli import main as preview_main
-from forge.preview.rounds import Preview, Round, preview
-from forge.render.examples import composition_for, xrd_for
-from forge.render.load import load_one, load_stream
-from forge.render.model import ANNOTATION_RESOURCE_NAME, RenderResult
-from tests.support import providers
-from tests.support.request import environment_config
+from forge_dev import tools
+from forge_dev.paths import stages_dir
+from forge_dev.preview import report
+from forge_dev.preview.cli import default_required
+from forge_dev.preview.cli import main as preview_main
+from forge_dev.preview.rounds import Preview, Round, preview
+from forge_dev.render.examples import composition_for, xrd_for
+from forge_dev.render.load import load_one, load_stream
+from forge_dev.render.model import ANNOTATION_RESOURCE_NAME, RenderResult
+from forge_dev.simulate import aws, player, vcluster
+from forge_dev.simulate import infrastructure as infra
+from forge_dev.simulate.requests import environment_config
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted(p.parent for p in (ROOT / "examples").glob("**/xr.yaml"))
@@ -36,7 +38,7 @@ needs_engine = pytest.mark.skipif(
 
 def last_stage_names(example: Path) -> set[str]:
     """The composed resources of the example's last stage's golden render (it is Ready)."""
-    stages = sorted(p for p in (example / "stages").glob("*") if p.is_dir())
+    stages = sorted(p for p in stages_dir(example).glob("*") if p.is_dir())
     docs = list(yaml.safe_load_all((stages[-1] / "expected.yaml").read_text()))
     return {
         d["metadata"]["annotations"][ANNOTATION_RESOURCE_NAME]
@@ -82,7 +84,7 @@ def test_every_example_reaches_ready(example, function_servers):
 def test_make_preview_prints_the_full_set_and_the_table():
     """What `make preview XR=examples/cluster-aws/xr.yaml` runs."""
     proc = subprocess.run(
-        [sys.executable, "-m", "forge.preview", "examples/cluster-aws/xr.yaml"],
+        [sys.executable, "-m", "forge_dev.preview", "examples/cluster-aws/xr.yaml"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -91,7 +93,7 @@ def test_make_preview_prints_the_full_set_and_the_table():
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == (
-        "forge-preview: -e examples/cluster-aws/stages/01-created/required.yaml "
+        "forge-preview: -e testdata/examples/cluster-aws/stages/01-created/required.yaml "
         "(the example's first stage; -e to choose)\n"
     )
     docs = list(yaml.safe_load_all(proc.stdout))
@@ -133,13 +135,8 @@ def test_an_unlabelled_environment_config_stops_at_round_one_saying_why(tmp_path
 # -- the player and the report ----------------------------------------------------------------
 
 
-def test_the_tests_play_the_providers_with_the_same_player():
-    assert providers.observe is player.observe
-    assert providers.STATUS is player.STATUS
-
-
 def test_the_preview_does_not_import_the_tests():
-    for path in (ROOT / "functions/forge/preview").glob("*.py"):
+    for path in (ROOT / "devtools/forge_dev/preview").glob("*.py"):
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom):
@@ -247,6 +244,6 @@ def test_the_table_cuts_long_rounds_and_counts_them():
 
 def test_the_default_required_resources_are_the_first_stage_ones():
     assert default_required(ROOT / "examples/cluster-aws/xr.yaml") == [
-        ROOT / "examples/cluster-aws/stages/01-created/required.yaml"
+        ROOT / "testdata/examples/cluster-aws/stages/01-created/required.yaml"
     ]
     assert default_required(ROOT / "examples/cluster-vcluster/xr.yaml") == []  # no stage 01 file

@@ -41,15 +41,6 @@ def test_license_is_an_spdx_expression():
     assert major >= 77
 
 
-def test_readme_names_the_acme_servers_the_model_accepts():
-    from forge.models.certmanager import LETSENCRYPT  # noqa: PLC0415 - one test's need
-
-    readme = (ROOT / "README.md").read_text()
-    line = next(text for text in readme.split("\n- ") if text.startswith("**CertManager**"))
-    for server in LETSENCRYPT:
-        assert f"`{server}`" in line
-
-
 def recipe(target: str) -> list[str]:
     """The recipe lines of one Makefile target."""
     lines = (ROOT / "Makefile").read_text().splitlines()
@@ -66,6 +57,6 @@ def recipe(target: str) -> list[str]:
 def test_tests_get_their_schemas_before_they_run(target):
     """A fresh clone's `make test` fetches the schemas (or stops with one message) first."""
     body = recipe(target)
-    ensure = next(i for i, line in enumerate(body) if "-m forge.schemas.ensure" in line)
+    ensure = next(i for i, line in enumerate(body) if "-m forge_dev.schemas.ensure" in line)
     pytest_run = next(i for i, line in enumerate(body) if "-m pytest" in line)
     assert ensure < pytest_run

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from forge import tools
-from forge.render import cli
+from forge_dev import tools
+from forge_dev.paths import stages_dir
+from forge_dev.render import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 PLATFORM = ROOT / "examples" / "platformcluster"
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.skipif(
 
 def forge_render(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "forge.render.cli", *args],
+        [sys.executable, "-m", "forge_dev.render.cli", *args],
         check=False,
         cwd=ROOT,
         capture_output=True,
@@ -40,7 +41,7 @@ def test_prints_the_xr_composed_resources_and_results():
         str(COMPOSITION),
         str(PLATFORM / "functions.yaml"),
         "-o",
-        str(PLATFORM / "stages/03-ready/observed.yaml"),
+        str(stages_dir(PLATFORM) / "03-ready/observed.yaml"),
         "-r",
     )
     assert done.returncode == 0, done.stderr

@@ -15,10 +15,10 @@ import json
 
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
 import pytest
-from bench import scenarios
 from crossplane.function import response
 
-from tests.support.request import build, render
+from forge_dev.simulate import scenarios
+from forge_dev.simulate.requests import build, render
 
 SCENARIOS = scenarios.for_tests()
 DEFAULT_TTL = response.DEFAULT_TTL

@@ -1,4 +1,4 @@
-"""Tests of forge.schemas: source resolution, fetching, structural and Helm validation.
+"""Tests of forge_dev.schemas: source resolution, fetching, structural and Helm validation.
 
 Real upstream schemas are used wherever possible (read from the resolved schema root); each
 negative case checks the JSON path in the message so a wrong or missing check fails.
@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 
-from forge.schemas import fetch, pytest_plugin, sources
-from forge.schemas.apiserver import crd_for_xrd
-from forge.schemas.helm import Chart, coalesce, coalesce_tables, schema_errors
-from forge.schemas.sources import LockEntry, SchemaSourceError
-from forge.schemas.store import SchemaStore, SchemaValidationError
-from forge.schemas.structural import validate_value
+from forge_dev.schemas import fetch, pytest_plugin, sources
+from forge_dev.schemas.apiserver import crd_for_xrd
+from forge_dev.schemas.helm import Chart, coalesce, coalesce_tables, schema_errors
+from forge_dev.schemas.sources import LockEntry, SchemaSourceError
+from forge_dev.schemas.store import SchemaStore, SchemaValidationError
+from forge_dev.schemas.structural import validate_value
 
 Obj = dict[str, Any]
 

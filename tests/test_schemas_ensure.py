@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from forge.schemas import ensure, sources
-from forge.schemas.sources import LockEntry, SchemaSourceError
+from forge_dev.schemas import ensure, sources
+from forge_dev.schemas.sources import LockEntry, SchemaSourceError
 
 FILES = {
     "crds/provider-x/x.example.org_things.yaml": b"kind: CustomResourceDefinition\n",
@@ -169,13 +169,3 @@ def test_an_explicit_directory_is_never_replaced_by_a_download(
     monkeypatch.setenv(sources.ENV_VAR, str(tmp_path / "mine"))
     with pytest.raises(SchemaSourceError, match=r"FORGE_SCHEMAS_DIR=.*/mine has no crds/"):
         ensure.ensure_schema_root(entries("http://unused"), opener=no_download)
-
-
-def test_readme_says_what_is_downloaded_and_where():
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    pinned = sources.lock_entries()
-    crds = sum(e.path.startswith("crds/") for e in pinned)
-    text = " ".join(readme.split())
-    assert f"the {len(pinned)} files pinned in `functions/forge/schemas/sources.lock.yaml`" in text
-    assert f"({crds} CRDs of Crossplane and its providers, {len(pinned) - crds} chart" in text
-    assert "kept in `.cache/schemas/`" in text

@@ -9,9 +9,10 @@ import asyncio
 
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
 import grpc
-from bench import hostile
-from bench.server import FORGE, ServerProcess
 from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
+
+from forge_dev.server import FORGE, ServerProcess
+from forge_dev.simulate import hostile
 
 MIB = 1024 * 1024
 # The goal is 100 ms added (bench/run.py measures it); a shared CI machine gets room.

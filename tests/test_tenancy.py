@@ -12,22 +12,23 @@ from typing import Any
 
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
 import pytest
-from bench import scenarios
 
-from forge import tenancy, tools
-from forge.apis import COMPOSERS, NAMESPACED
+from forge import tenancy
 from forge.composers.access import namespace_for
 from forge.composers.argocd import PLATFORM_NAMESPACE_PREFIX, namespace_problem
 from forge.core import naming
-from forge.render import FatalResultError
-from forge.render import render as engine_render
-from forge.render.examples import composition_for, xrd_for
-from forge.render.load import load_one
-from tests.support.lifecycle import converge
-from tests.support.providers import observe
-from tests.support.request import build, environment_config, render, step_input
-from tests.support.required import answer
-from tests.support.vcluster import Credentials, required_fn
+from forge.registry import COMPOSERS, NAMESPACED
+from forge_dev import tools
+from forge_dev.render import FatalResultError
+from forge_dev.render import render as engine_render
+from forge_dev.render.examples import composition_for, xrd_for
+from forge_dev.render.load import load_one
+from forge_dev.simulate import scenarios
+from forge_dev.simulate.converge import converge
+from forge_dev.simulate.player import observe
+from forge_dev.simulate.requests import build, environment_config, render, step_input
+from forge_dev.simulate.required import answer_request
+from forge_dev.simulate.vcluster_stages import Credentials, required_fn
 
 CREDS = Credentials.placeholder()
 FALSE = fnv1.STATUS_CONDITION_FALSE
@@ -192,7 +193,7 @@ def answered(scenario: str, xr: dict[str, Any], *others: dict[str, Any], policy=
     """The scenario's fully provisioned call for ``xr``, its requirements answered as
     Crossplane would from the scenario's world and ``others``."""
     pool = [*world(scenario, policy), xr, *others]
-    return answer(SCENARIOS[scenario].with_xr(xr), pool)
+    return answer_request(SCENARIOS[scenario].with_xr(xr), pool)
 
 
 def call(scenario: str, xr: dict[str, Any], *others: dict[str, Any], policy=None):

@@ -20,13 +20,13 @@ from typing import Any
 
 import pytest
 import yaml
-from bench.scenarios import required_from
-from bench.scenarios import step_input as composition_input
 
-from forge.apis import NAMESPACED
 from forge.core import environment as selection
 from forge.core import policy
-from tests.support.request import build, environment_config, render
+from forge.registry import NAMESPACED
+from forge_dev.simulate.requests import build, environment_config, render
+from forge_dev.simulate.scenarios import required_from
+from forge_dev.simulate.scenarios import step_input as composition_input
 from tests.support.spec_strategies import spec_schema
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -33,16 +33,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from bench.scenarios import for_tests as scenarios
-from bench.scenarios import pool_for, required_from, step_input
 from hypothesis import HealthCheck, assume, event, example, given, settings
 from hypothesis import strategies as st
 
-from forge.apis import NAMESPACED
 from forge.core import naming
-from tests.support.providers import observe
-from tests.support.request import Rendered, build, environment_config, render
-from tests.support.required import answer
+from forge.registry import NAMESPACED
+from forge_dev.simulate.player import observe
+from forge_dev.simulate.requests import Rendered, build, environment_config, render
+from forge_dev.simulate.required import answer_request
+from forge_dev.simulate.scenarios import for_tests as scenarios
+from forge_dev.simulate.scenarios import pool_for, required_from, step_input
 from tests.support.spec_strategies import from_schema, spec_schema
 
 EXAMPLES = int(os.environ.get("FORGE_TENANCY_EXAMPLES", "60"))
@@ -399,7 +399,7 @@ def platform_xr(scenario: str) -> dict[str, Any]:
 def platform_render(scenario: str, pool: list[dict[str, Any]]) -> bytes:
     """The platform XR's fully provisioned call, answered from ``pool``, as bytes."""
     provisioned = next(s for s in scenarios() if s.name == scenario)
-    req = answer(provisioned.with_xr(platform_xr(scenario)), pool)
+    req = answer_request(provisioned.with_xr(platform_xr(scenario)), pool)
     return render(req).response.SerializeToString(deterministic=True)
 
 
@@ -535,6 +535,6 @@ def test_the_platforms_xrs_compose_in_their_world():
     pool = platform_pool()
     for scenario in PLATFORM_SCENARIOS:
         provisioned = next(s for s in scenarios() if s.name == scenario)
-        out = render(answer(provisioned.with_xr(platform_xr(scenario)), pool))
+        out = render(answer_request(provisioned.with_xr(platform_xr(scenario)), pool))
         assert not out.fatal, out.fatal
         assert out.resources

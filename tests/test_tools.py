@@ -23,8 +23,6 @@ def test_without_go_make_tools_names_what_is_missing(tmp_path: Path):
     assert not list(tmp_path.iterdir()), "nothing is faked without Go"
 
 
-def test_ci_builds_the_tools_and_runs_the_readme_test_command():
+def test_ci_builds_the_tools_and_runs_the_test_command():
     ci = (ROOT / ".ci" / "run").read_text()
     assert "make tools" in ci and "make test" in ci
-    readme = (ROOT / "README.md").read_text()
-    assert "make tools" in readme and "make test" in readme

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from forge import tools
 from forge.core.errors import MAX_PROBLEMS
-from forge.render import FatalResultError
-from forge.render import render as engine_render
-from forge.render.examples import composition_for, xrd_for
-from forge.render.load import load_one
-from tests.support.request import build, environment_config, render, step_input
+from forge_dev import tools
+from forge_dev.render import FatalResultError
+from forge_dev.render import render as engine_render
+from forge_dev.render.examples import composition_for, xrd_for
+from forge_dev.render.load import load_one
+from forge_dev.simulate.requests import build, environment_config, render, step_input
 
 ROOT = Path(__file__).resolve().parent.parent
 EKS = load_one(ROOT / "examples/cluster-aws/xr.yaml", "XR")

@@ -3,41 +3,18 @@
 from __future__ import annotations
 
 import copy
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from forge import xrdgen
-from forge.core import environment
 from forge.core.errors import SpecError, from_validation_error
+from forge_dev import generate as xrdgen
+from tests.support.environment import with_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFINITIONS = {d.kind: d for d in xrdgen.DEFINITIONS}
-
-
-def with_environment(path: str, xr: dict[str, Any]) -> dict[str, Any]:
-    """The example's spec as the function sees it: its EnvironmentConfig merged under it.
-
-    Uses the example's first stage ``required.yaml`` and every ``*ENV_DEFAULTS``
-    mapping of the kind's model module.
-    """
-    spec = xr.get("spec", {})
-    stages = sorted((ROOT / path).parent.glob("stages/*/required.yaml"))
-    if not stages:
-        return spec
-    envs = [d for d in yaml.safe_load_all(stages[0].read_text()) if d]
-    data = {k: v for env in envs for k, v in (env.get("data") or {}).items()}
-    module = sys.modules[DEFINITIONS[xr["kind"]].spec.__module__]
-    mapping = {
-        k: v
-        for name, table in vars(module).items()
-        if name.endswith("ENV_DEFAULTS")
-        for k, v in table.items()
-    }
-    return environment.deep_merge(environment.defaults_from(data, mapping), spec)
 
 
 def example_xrs() -> list[tuple[str, dict[str, Any]]]:

@@ -13,11 +13,11 @@ from crossplane.function import logging, response
 from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 
 from forge import tenancy
-from forge.apis import COMPOSERS, NAMESPACED
 from forge.core import identity
 from forge.core.context import Context
 from forge.core.errors import ConflictError, PendingRequirementError, SpecError
 from forge.core.observed import field
+from forge.registry import COMPOSERS, NAMESPACED
 
 # Threads that compose at once. Python runs one at a time (the GIL), but each gets
 # its turn every few milliseconds, so a small call is not held up by a large one.

@@ -38,12 +38,12 @@ import crossplane.function.proto.v1.run_function_pb2 as fnv1
 from crossplane.function import response
 from google.protobuf import struct_pb2
 
-from forge.apis import COMPOSERS, NAMESPACED
 from forge.core import environment, identity
 from forge.core.context import Context
 from forge.core.errors import ConflictError
 from forge.core.observed import field
 from forge.core.policy import Policy
+from forge.registry import COMPOSERS, NAMESPACED
 from forge.versions import API_VERSION, GROUP
 
 # APIs whose chart a cluster can hold once: CRDs, webhooks, an APIService, a mesh.

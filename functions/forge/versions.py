@@ -46,9 +46,9 @@ ISTIO_VERSION = "1.30.3"
 # Istio does not ship the Gateway API CRDs; Istio 1.30 reads them at v1.5 or newer.
 GATEWAY_API_VERSION = "v1.5.1"
 GATEWAY_API_MINIMUM = (1, 5)
-# Charts we build and publish ourselves (python -m forge.packaging chart; make push).
+# Charts we build and publish ourselves (python -m forge_dev.packaging chart; make push).
 CHARTS_REPOSITORY = "oci://" + FUNCTION_PACKAGE.rsplit("/", 1)[0] + "/charts"
-# The Gateway API CRDs as Helm charts, one per channel (forge.packaging.charts says why),
+# The Gateway API CRDs as Helm charts, one per channel (forge_dev.packaging.charts says why),
 # at the Gateway API release without its "v".
 GATEWAY_API_CRDS = {
     channel: Chart(

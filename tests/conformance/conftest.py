@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from forge import tools
-from forge.schemas.sources import resolve_schema_root
+from forge_dev import tools
+from forge_dev.schemas.sources import resolve_schema_root
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -15,7 +15,8 @@ from typing import Any
 
 import yaml
 
-from forge import tools, versions
+from forge import versions
+from forge_dev import tools
 
 IMAGE = f"xpkg.crossplane.io/crossplane/crossplane:v{versions.CROSSPLANE.version}"
 _LINE = re.compile(r"^\[(?P<mark>[✓x!])\] (?:.*? error )?(?P<gvk>\S*?, Kind=\S+?),? (?P<name>\S+)")

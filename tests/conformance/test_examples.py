@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import yaml
 
-from forge.render.examples import render_stage, stages
-from forge.render.load import load_one, load_stream
-from forge.schemas.apiserver import admit
+from forge_dev.render.examples import render_stage, stages
+from forge_dev.render.load import load_one, load_stream
+from forge_dev.schemas.apiserver import admit
 from tests.conformance.conftest import ROOT
 
 STAGES = list(stages())
@@ -60,7 +60,7 @@ def assert_admitted(objs: list[dict[str, Any]], schema_dirs) -> None:
 @pytest.mark.parametrize("stage", STAGES, ids=lambda s: s.name)
 def test_engine_render_matches_golden(stage, function_servers):
     assert stage.expected.exists(), (
-        "no golden: run `.venv/bin/python -m forge.render.examples --update`"
+        "no golden: run `.venv/bin/python -m forge_dev.render.examples --update`"
     )
     assert render_stage(stage, function_servers) == stage.expected.read_text()
 

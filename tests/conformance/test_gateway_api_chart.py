@@ -1,7 +1,7 @@
 """The gateway-api-crds charts, judged by the real helm (``make tools`` builds it).
 
 ``helm lint``, ``helm template`` and ``helm show chart`` read the archives
-``python -m forge.packaging chart`` writes; the install test runs ``helm`` against the
+``python -m forge_dev.packaging chart`` writes; the install test runs ``helm`` against the
 real API server of e2e-local (``make kube-tools``), which stores each release in a
 Secret it caps at 1 MiB.
 """
@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from forge import tools, versions
-from forge.packaging import charts
+from forge import versions
+from forge_dev import tools
+from forge_dev.packaging import charts
 
 CHANNELS = charts.CHANNELS
 MAX_SECRET = 1024 * 1024  # the API server's limit on a Secret's data
@@ -110,8 +111,8 @@ def test_the_chart_takes_no_values(built):
 # --- installed by helm into the real API server (e2e-local's control plane) ----------------
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    from e2e.local.controlplane import TOOLS, ControlPlane, Tools  # noqa: PLC0415
-    from e2e.local.procs import HarnessError  # noqa: PLC0415
+    from forge_dev.e2e_local.controlplane import TOOLS, ControlPlane, Tools  # noqa: PLC0415
+    from forge_dev.e2e_local.procs import HarnessError  # noqa: PLC0415
 
     try:
         found = Tools.find()
@@ -128,7 +129,7 @@ def cluster(tmp_path_factory):
 
 
 def kubectl(cp, *args: str) -> str:
-    from e2e.local.controlplane import TOOLS  # noqa: PLC0415
+    from forge_dev.e2e_local.controlplane import TOOLS  # noqa: PLC0415
 
     exe = [str(TOOLS / "kubectl"), "--kubeconfig", str(cp.kubeconfig)]
     return subprocess.run([*exe, *args], capture_output=True, text=True, check=True).stdout
@@ -170,8 +171,8 @@ def test_helm_installs_switches_channel_and_uninstalls_keeping_the_crds(built, m
 def test_helm_pushes_the_charts_where_a_release_pulls_them(built, tmp_path):
     """The push make push runs, to e2e-local's registry; helm then reads each chart back
     from the repository a Release names (the registry path, ``/charts``, the chart)."""
-    from e2e.local.packages import Registry  # noqa: PLC0415
-    from e2e.local.procs import HarnessError  # noqa: PLC0415
+    from forge_dev.e2e_local.packages import Registry  # noqa: PLC0415
+    from forge_dev.e2e_local.procs import HarnessError  # noqa: PLC0415
 
     registry = Registry(tmp_path)
     try:

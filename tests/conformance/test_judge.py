@@ -11,10 +11,10 @@ import pytest
 import yaml
 
 from forge import versions
-from forge.render import FatalResultError, render
-from forge.render.examples import composition_for, stages, xrd_for
-from forge.render.load import load_one, load_stream
-from forge.schemas.apiserver import admit
+from forge_dev.render import FatalResultError, render
+from forge_dev.render.examples import composition_for, stages, xrd_for
+from forge_dev.render.load import load_one, load_stream
+from forge_dev.schemas.apiserver import admit
 from tests.conformance import crossplane_cli
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -159,7 +159,7 @@ EXTERNALDNS_SPECS = [
 @pytest.mark.parametrize(("spec", "refused"), EXTERNALDNS_SPECS)
 def test_externaldns_xrd_leaves_environment_fields_to_the_function(spec, refused, schema_dirs):
     """The API server never sees the EnvironmentConfig: it refuses only what is wrong
-    whatever the environment adds (the seed's bundle is `spec: {}`)."""
+    whatever the environment adds (the from-environment XRs are `spec: {}`)."""
     xr = load_one(ROOT / "examples/infrastructure/externaldns/xr.yaml", "XR")
     xr["spec"] = spec
     (verdict,) = admit([xr], schema_dirs)
@@ -208,7 +208,7 @@ def _broken(obj: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def test_our_schema_checker_agrees_with_the_api_server(schema_store, schema_dirs):
-    """forge.schemas (ours, used where no Go tool runs) gives the API server's verdict."""
+    """forge_dev.schemas (ours, used where no Go tool runs) gives the API server's verdict."""
     objs = _rendered_objects()
     objs += [b for obj in objs[:: max(1, len(objs) // 40)] for b in _broken(obj)]
     for xrd in sorted((ROOT / "xrds").glob("*.yaml")):

@@ -12,14 +12,15 @@ import subprocess
 
 import pytest
 
-from forge import tools, versions
+from forge import versions
 from forge.xpkg import dependency_name, dns_label
-from tests.test_package_names import KNOWN, _dependencies
+from forge_dev import tools
+from tests.support.packages import KNOWN, dependencies
 
 REPOSITORIES = sorted(
     {
         *KNOWN,
-        *(repository for _, repository in _dependencies()),
+        *(repository for _, repository in dependencies()),
         versions.PROVIDER_HELM[0],
         versions.PROVIDER_KUBERNETES[0],
         versions.FUNCTION_PACKAGE,

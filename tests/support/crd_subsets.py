@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from forge.schemas.store import SchemaStore
+from forge_dev.schemas.store import SchemaStore
 
 SOURCE = "tests/support/crd_subsets.py (hand-written subset)"
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from crossplane.function import resource
 
-from tests.support.request import Rendered
+from forge_dev.simulate.requests import Rendered
 
 
 def forms(secret: str) -> list[str]:

@@ -52,10 +52,16 @@ class BearerToken:
 
 @dataclass(frozen=True)
 class Pending:
-    """Why Argo CD's credentials are not known yet, as a stage reason and message."""
+    """Why Argo CD's credentials are not known yet, as a stage reason and message.
+
+    A ``problem`` is not a wait: the input is there and cannot be used (an invalid token,
+    a Secret its Object did not write). Once Argo CD is registered, a wait keeps the
+    registration quietly; a problem keeps it too, but is reported.
+    """
 
     reason: str
     message: str
+    problem: bool = False
 
 
 @dataclass(frozen=True)

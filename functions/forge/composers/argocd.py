@@ -10,7 +10,10 @@ object the cluster's credentials are ever written to.
 
 It is composed only once the server, the CA and the credentials are all known.
 Once composed it stays, with the data it last had, if an input is briefly
-missing (e.g. before Crossplane has fetched the kubeconfig Secret again).
+missing (e.g. before Crossplane has fetched the kubeconfig Secret again). If an
+input is there but cannot be used (a rotated token that is invalid, a token Secret
+its Object did not write), it stays too, but the Cluster says so: ArgoCDRegistered
+False with the reason, and a warning. Messages name Secrets, never their values.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from __future__ import annotations
 import base64
 import json
 from typing import Any
+
+from crossplane.function import response
 
 from forge.composers.access import ClusterAccess
 from forge.core import identity, naming
@@ -52,7 +57,8 @@ def compose(ctx: Context, spec: ClusterSpec, access: ClusterAccess) -> str | Non
         )
         return None
     data = _data(ctx, spec, access)
-    if data is None and ctx.is_composed(KEY):
+    kept = data is None and ctx.is_composed(KEY)
+    if kept:
         data = _observed_data(ctx)
     if data is None:
         pending = access.argocd_pending
@@ -88,6 +94,12 @@ def compose(ctx: Context, spec: ClusterSpec, access: ClusterAccess) -> str | Non
     }
     registered = ctx.compose(KEY, manifest)
     where = f"{metadata['namespace']}/{metadata['name']}"
+    problem = access.argocd_pending
+    if kept and problem is not None and problem.problem:
+        message = f"{problem.message}; Secret {where} keeps the token it last had"
+        response.warning(ctx.rsp, message)
+        ctx.stage("ArgoCDRegistered", False, problem.reason, message)
+        return ctx.name if registered else None
     ctx.stage(
         "ArgoCDRegistered",
         registered,
@@ -98,7 +110,8 @@ def compose(ctx: Context, spec: ClusterSpec, access: ClusterAccess) -> str | Non
 
 
 def _namespace(ctx: Context) -> object:
-    """Argo CD's namespace: the EnvironmentConfig's ``argocd.namespace`` (default argocd).
+    """Argo CD's namespace: the platform's EnvironmentConfig's ``argocd.namespace`` (the
+    one the Composition selects, never one the XR names), default argocd.
 
     Once the Secret exists its namespace is kept: Crossplane never moves a composed
     resource, so a later EnvironmentConfig change must not make us claim another.
@@ -106,7 +119,7 @@ def _namespace(ctx: Context) -> object:
     observed = ctx.observed.get(KEY, "metadata", "namespace")
     if isinstance(observed, str) and observed:
         return observed
-    argocd = ctx.env.get("argocd")
+    argocd = ctx.platform_environment().get("argocd")
     chosen = argocd.get("namespace") if isinstance(argocd, dict) else None
     return ARGOCD_NAMESPACE_DEFAULT if chosen is None else chosen
 

@@ -90,10 +90,13 @@ class Context:
         self.unmatched_environment = None if found.names else selector
         self._env = found
 
-    def platform_environment(self) -> environment.Selection | None:
+    def platform_selection(self) -> environment.Selection | None:
         """The EnvironmentConfigs the Composition selects: the platform's, whatever the
-        XR's ``spec.environmentConfigRef`` names. None until Crossplane has answered."""
-        selector = self._environment_selector(None)
+        XR's ``spec.environmentConfigRef`` names, for what only the platform chooses
+        (tenancy, Argo CD's namespace). Without a reference it is the selection ``env``
+        came from; with one, it is asked for under its own requirement. None until
+        Crossplane has answered."""
+        selector = self._composition_selector()
         if selector is None:
             return environment.NONE_SELECTED
         if not self._xr_names_environment:
@@ -101,9 +104,18 @@ class Context:
         environment.request(self.rsp, selector, environment.PLATFORM_REQUIREMENT)
         return environment.selected(self.req, environment.PLATFORM_REQUIREMENT)
 
+    def platform_environment(self) -> Mapping[str, Any]:
+        """The data of ``platform_selection``; empty until Crossplane answers, as ``env``."""
+        found = self.platform_selection()
+        return found.data if found is not None else {}
+
     def _environment_selector(self, ref_name: str | None) -> environment.Selector | None:
         if ref_name:
             return environment.Selector(ref_name, None, "spec.environmentConfigRef.name")
+        return self._composition_selector()
+
+    def _composition_selector(self) -> environment.Selector | None:
+        """The step input's ``environmentConfig`` (a name or matchLabels): the platform's."""
         given = self.step_input().get("environmentConfig") or {}
         if given.get("name"):
             return environment.Selector(

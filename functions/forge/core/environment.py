@@ -5,6 +5,11 @@ then the XR's own spec. A composer declares which environment keys feed which
 spec fields; only those are used, so an environment cannot inject arbitrary spec.
 Every call says which EnvironmentConfigs it read, or which selector matched none: an
 EnvironmentConfig without the selected label is otherwise dropped without a word.
+
+What only the platform chooses (Argo CD's namespace, tenancy) is read from the platform's
+EnvironmentConfigs alone: those the Composition's step input selects. An XR that names
+its own (``spec.environmentConfigRef``) gets its defaults from that one, and the
+platform's are asked for beside it (``PLATFORM_REQUIREMENT``).
 """
 
 from __future__ import annotations

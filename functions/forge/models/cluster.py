@@ -405,6 +405,17 @@ class CrossplaneInstall(Model):
     values: Values
 
 
+# Labels a Cluster chooses on its Argo CD cluster Secret live under this prefix alone:
+# ApplicationSet cluster generators select clusters by label, and a selector on any other
+# key (env: prod, the API's own forge.projectcatalyst.io/environment) must be one no
+# Cluster can answer by itself (issue 21). The platform sees the prefix in a selector
+# and knows the Cluster chose it.
+ARGOCD_LABEL_PREFIX = f"tenant.{versions.GROUP}/"
+ARGOCD_MAX_LABELS = 32
+_LABEL_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?")
+_LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?")
+
+
 # Where the cluster Secret goes is the platform's choice, not the XR's: an XR that chose
 # it could write <name>-cluster over another Cluster's kubeconfig Secret, or into a system
 # namespace. So there is no namespace here (ARGOCD_NAMESPACE_KEY below).
@@ -416,10 +427,21 @@ class ArgoCD(Model):
     )
     labels: dict[str, str] = Field(
         default_factory=dict,
+        max_length=ARGOCD_MAX_LABELS,
         description=(
-            "Extra labels on the cluster Secret, e.g. for ApplicationSet cluster generators. "
-            "The API's own labels (secret type, environment, provider) win."
+            f"Extra labels on the cluster Secret, e.g. for ApplicationSet cluster generators: "
+            f"keys {ARGOCD_LABEL_PREFIX}<name> only (a label name: 63 characters at most, "
+            "alphanumeric at both ends, '-', '_', '.' between), values label values. Any other "
+            "key is the platform's: a selector on it is never matched by a Cluster's choice."
         ),
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": f"self.all(k, k.startsWith('{ARGOCD_LABEL_PREFIX}'))",
+                    "message": f"label keys must be {ARGOCD_LABEL_PREFIX}<name>",
+                }
+            ],
+        },
     )
     annotations: dict[str, str] = Field(
         default_factory=dict, description="Extra annotations on the cluster Secret."
@@ -433,6 +455,25 @@ class ArgoCD(Model):
             "the new cluster, as `argocd cluster add` makes it."
         ),
     )
+
+    @model_validator(mode="after")
+    def _tenant_labels(self) -> ArgoCD:
+        for key, value in self.labels.items():
+            path = f"labels{key_segment(key)}"
+            name = key.removeprefix(ARGOCD_LABEL_PREFIX)
+            if name == key or not _LABEL_NAME.fullmatch(name):
+                raise FieldError(
+                    path,
+                    f"must be {ARGOCD_LABEL_PREFIX}<name> (a label name); other label keys are "
+                    "the platform's, so that no Cluster can make an ApplicationSet select it",
+                )
+            if not _LABEL_VALUE.fullmatch(value):
+                raise FieldError(
+                    path,
+                    "must be a label value: at most 63 characters, alphanumeric at both ends, "
+                    "'-', '_', '.' between",
+                )
+        return self
 
 
 class ClusterAwsProviders(AwsProviders):

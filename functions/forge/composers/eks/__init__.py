@@ -110,7 +110,9 @@ def _stages(e: Eks, parts: Parts) -> None:
             "Available" if net.ready else "Creating",
             "" if net.ready else f"waiting for {', '.join(net.pending)}",
         )
-    if plane.version_problem:
+    if plane.version_problem == cluster.UNKNOWN_VERSION:
+        ctx.stage("ClusterReady", False, "UnknownVersion", plane.version_problem)
+    elif plane.version_problem:
         ctx.stage("ClusterReady", False, "UnsupportedVersionChange", plane.version_problem)
     elif plane.ready:
         ctx.stage("ClusterReady", True, "Available")

@@ -18,9 +18,19 @@ not exist (kubernetes v1.34 pkg/controller/serviceaccount/tokens_controller.go:3
 Its Object copies ``data.token`` into the connection Secret ``<cluster>-argocd-manager``
 in the Cluster's platform namespace; the function reads that Secret as a required
 resource, its ``token`` key only, and writes it into the Argo CD cluster Secret alone
-(``bearerToken``). provider-kubernetes also copies the applied Secret into the Object's
+(``bearerToken``). It reads it only if it is that Object's own connection Secret: the
+name and namespace asked for, type ``connection.crossplane.io/v1alpha1``, and the
+controller reference provider-kubernetes writes (crossplane-runtime v2
+``resource.LocalConnectionSecretFor``: the Object's apiVersion, kind, name and uid).
+Any other Secret under that name (planted, Opaque) is never read and is reported by
+name (``TokenSecretNotOwned``): provider-kubernetes adopts a connection-type Secret
+without a controller, but never an Opaque one or one another controller holds
+(crossplane-runtime ``ConnectionSecretMustBeControllableBy``): that one must be deleted.
+A token that cannot be one (``TokenInvalid``), or a Secret not owned, after Argo CD
+was registered: Argo CD keeps the token it has, and the Cluster reports it.
+provider-kubernetes also copies the applied Secret into the Object's
 ``status.atProvider.manifest`` unless it runs with ``--sanitize-secrets``, which the
-stack's runtime config and ``bootstrap/`` set (README, "Argo CD registration").
+stack's runtime config and ``bootstrap/`` set (docs/apis/cluster.md, "Argo CD on EKS").
 """
 
 from __future__ import annotations
@@ -32,6 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from crossplane.function import response
+from google.protobuf.struct_pb2 import ListValue, Struct
 
 from forge.composers.access import BearerToken, ObjectConnection, Pending
 from forge.composers.eks.base import Eks
@@ -53,6 +64,9 @@ TOKEN_KEY = "argocd-manager-token"
 REQUIREMENT = "argocd-manager-token"
 CONNECTION_KEY = "token"
 OBJECT_API_VERSION = "kubernetes.m.crossplane.io/v1alpha1"
+OBJECT_KIND = "Object"
+# crossplane-runtime v2 pkg/resource/resource.go: SecretTypeConnection.
+CONNECTION_SECRET_TYPE = "connection.crossplane.io/v1alpha1"
 # A ServiceAccount JWT is about 1 KiB; RFC 6750's b64token characters only.
 MAX_TOKEN_BYTES = 16 * 1024
 _TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
@@ -131,7 +145,7 @@ def compose(e: Eks) -> Manager:
     ctx = e.ctx
     secret = connection_secret(e)
     where = f"{e.namespace}/{secret}"
-    account_exists = is_ready(OBJECT_API_VERSION, "Object", ctx.observed.resource(ACCOUNT_KEY))
+    account_exists = is_ready(OBJECT_API_VERSION, OBJECT_KIND, ctx.observed.resource(ACCOUNT_KEY))
     if not (account_exists or ctx.is_composed(TOKEN_KEY)):
         if ctx.is_composed(ACCOUNT_KEY):  # before that, Argo CD waits for the cluster itself
             manager.pending = Pending(
@@ -154,9 +168,23 @@ def compose(e: Eks) -> Manager:
     response.require_resources(
         ctx.rsp, REQUIREMENT, "v1", "Secret", match_name=secret, namespace=e.namespace
     )
-    encoded = _read(e)
-    if encoded is None:
+    found = _secret(e, secret)
+    if found is None:
         # Not written yet, or written before the token controller filled the token.
+        manager.pending = waiting
+        return manager
+    if not _owned(e, found):
+        manager.pending = Pending(
+            "TokenSecretNotOwned",
+            f"Secret {where} is not the connection Secret of Object {e.namespace}/"
+            f"{e.name(TOKEN_KEY)} (type {CONNECTION_SECRET_TYPE}, controlled by that Object), "
+            "so it is not read; provider-kubernetes never takes over an Opaque Secret or one "
+            "another controller holds: delete such a Secret",
+            problem=True,
+        )
+        return manager
+    encoded = observed_field(found, "data", CONNECTION_KEY)
+    if not isinstance(encoded, str):
         manager.pending = waiting
         return manager
     manager.token = _token(encoded)
@@ -165,17 +193,55 @@ def compose(e: Eks) -> Manager:
             "TokenInvalid",
             f"Secret {where} key {CONNECTION_KEY!r} holds no bearer token (empty, too large, "
             "or characters a token has not)",
+            problem=True,
         )
     return manager
 
 
-def _read(e: Eks) -> str | None:
-    """The connection Secret's ``token`` value (base64), once it is there."""
+def _secret(e: Eks, name: str) -> Struct | None:
+    """The Secret Crossplane answered with, if it is the one asked for (name, namespace)."""
     required = e.ctx.req.required_resources
-    if REQUIREMENT not in required or not required[REQUIREMENT].items:
+    if REQUIREMENT not in required:
         return None
-    value = observed_field(required[REQUIREMENT].items[0].resource, "data", CONNECTION_KEY)
-    return value if isinstance(value, str) else None
+    for item in required[REQUIREMENT].items:
+        found = item.resource
+        if (
+            observed_field(found, "apiVersion") == "v1"
+            and observed_field(found, "kind") == "Secret"
+            and observed_field(found, "metadata", "name") == name
+            and observed_field(found, "metadata", "namespace") == e.namespace
+        ):
+            return found
+    return None
+
+
+def _owned(e: Eks, secret: Struct) -> bool:
+    """Whether the token Object wrote the Secret: its type, and its only controller
+    reference naming the observed Object (apiVersion, kind, name and uid)."""
+    if observed_field(secret, "type") != CONNECTION_SECRET_TYPE:
+        return False
+    owner = e.ctx.observed.resource(TOKEN_KEY)
+    uid = observed_field(owner, "metadata", "uid") if owner is not None else None
+    name = observed_field(owner, "metadata", "name") if owner is not None else None
+    if not (isinstance(uid, str) and uid and isinstance(name, str) and name):
+        return False
+    refs = observed_field(secret, "metadata", "ownerReferences")
+    if not isinstance(refs, ListValue):
+        return False
+    controllers = [
+        ref.struct_value
+        for ref in refs.values
+        if ref.HasField("struct_value") and observed_field(ref.struct_value, "controller") is True
+    ]
+    if len(controllers) != 1:
+        return False
+    ref = controllers[0]
+    return (
+        observed_field(ref, "apiVersion") == OBJECT_API_VERSION
+        and observed_field(ref, "kind") == OBJECT_KIND
+        and observed_field(ref, "name") == name
+        and observed_field(ref, "uid") == uid
+    )
 
 
 def _token(encoded: str) -> BearerToken | None:

@@ -10,6 +10,7 @@ out (or its load balancers their subnets) before it stops.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,13 @@ from forge.composers.eks.network import Network
 from forge.models.cluster import DEFAULT_EKS_VERSION
 
 CLUSTER = "aws-eks-cluster"
+# What EKS reports (Cluster.version): <major>.<minor>, e.g. 1.34.
+_VERSION = re.compile(r"[0-9]{1,3}\.[0-9]{1,3}")
+UNKNOWN_VERSION = (
+    "EKS reports a Kubernetes version this function cannot read (status.atProvider.version "
+    "of the EKS Cluster is not <major>.<minor>): the cluster is kept at the version last "
+    "asked for, and node groups and add-ons are not moved"
+)
 
 
 @dataclass
@@ -42,6 +50,11 @@ class ControlPlane:
 
 def _minor(version: str) -> int:
     return int(version.split(".")[1])
+
+
+def known(version: object) -> str | None:
+    """The version if it is <major>.<minor> (what EKS reports), else None."""
+    return version if isinstance(version, str) and _VERSION.fullmatch(version) else None
 
 
 def target_version(requested: str | None, running: str | None) -> tuple[str, str]:
@@ -74,8 +87,15 @@ def target_version(requested: str | None, running: str | None) -> tuple[str, str
 def compose(e: Eks, network: Network, roles: Roles) -> ControlPlane:
     """Compose the cluster once its role and subnets are ready; read what EKS reports."""
     observed = e.ctx.observed
-    running = observed.get(CLUSTER, "status", "atProvider", "version")
-    version, problem = target_version(e.spec.kubernetes_version, running)
+    reported = observed.get(CLUSTER, "status", "atProvider", "version")
+    running = known(reported)
+    if reported is not None and running is None:
+        # Changed by nobody but the provider: hold the cluster where it was last sent.
+        last = known(observed.get(CLUSTER, "spec", "forProvider", "version"))
+        version = last or e.spec.kubernetes_version or DEFAULT_EKS_VERSION
+        problem = UNKNOWN_VERSION
+    else:
+        version, problem = target_version(e.spec.kubernetes_version, running)
     aws = e.spec.aws
     vpc_config: dict[str, Any] = {
         **network.subnets(),

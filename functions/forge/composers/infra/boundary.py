@@ -46,7 +46,7 @@ Problem = tuple[str, str]
 def check(ctx: Context, spec: InfraSpec) -> None:
     """Raise SpecError naming every field ``spec`` may not use (PendingRequirementError
     until the platform's EnvironmentConfig arrives); record the policy on ``ctx``."""
-    found = ctx.platform_environment()
+    found = ctx.platform_selection()
     if found is None:
         raise PendingRequirementError
     rules = policy.of(found)

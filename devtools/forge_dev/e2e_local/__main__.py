@@ -1,0 +1,95 @@
+"""``python -m forge_dev.e2e_local [SCENARIO ...]``: bring the local environment up, run the
+scenarios (all by default), print the summary table, exit 1 if any failed."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from forge_dev.e2e_local.controlplane import ROOT
+from forge_dev.e2e_local.env import Environment
+from forge_dev.e2e_local.procs import HarnessError
+from forge_dev.e2e_local.scenarios import SCENARIOS
+
+
+def table(rows: list[tuple[str, float, str, str]]) -> str:
+    """The summary: scenario, seconds, result, detail."""
+    head = ("scenario", "seconds", "result", "detail")
+    cells = [head] + [(n, f"{s:.1f}", r, d) for n, s, r, d in rows]
+    width = [max(len(c[i]) for c in cells) for i in range(3)]
+    lines = [
+        f"{head[0]:<{width[0]}}  {head[1]:>{width[1]}}  {head[2]:<{width[2]}}  {head[3]}",
+        f"{'-' * width[0]}  {'-' * width[1]}  {'-' * width[2]}  {'-' * 6}",
+    ]
+    for name, seconds, result, detail in rows:
+        sec = f"{seconds:.1f}"
+        lines.append(f"{name:<{width[0]}}  {sec:>{width[1]}}  {result:<{width[2]}}  {detail}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m forge_dev.e2e_local", description=__doc__)
+    parser.add_argument("scenarios", nargs="*", help="names (default: all)")
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=ROOT / ".cache" / "e2e-local",
+        help="logs, certificates and etcd data of the run (default: .cache/e2e-local)",
+    )
+    parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
+    args = parser.parse_args(argv)
+
+    if args.list:
+        for s in SCENARIOS:
+            print(f"{s.name}\t{s.budget:.0f}s")
+        return 0
+    names = {s.name for s in SCENARIOS}
+    unknown = [n for n in args.scenarios if n not in names]
+    if unknown:
+        parser.error(f"unknown scenario(s) {unknown}; known: {sorted(names)}")
+    chosen = [s for s in SCENARIOS if not args.scenarios or s.name in args.scenarios]
+
+    rows: list[tuple[str, float, str, str]] = []
+    t = time.monotonic()
+    try:
+        env = Environment(args.workdir).__enter__()
+    except HarnessError as exc:
+        rows.append(("environment", time.monotonic() - t, "FAIL", str(exc).splitlines()[0]))
+        print(str(exc), file=sys.stderr)
+        print(table(rows))
+        return 1
+    setup = ", ".join(f"{k} {v:.1f}s" for k, v in env.timings.items())
+    rows.append(("environment", time.monotonic() - t, "ok", setup))
+    try:
+        for scenario in chosen:
+            print(f"=== {scenario.name} (budget {scenario.budget:.0f}s)", flush=True)
+            t = time.monotonic()
+            try:
+                detail = scenario.run(env, scenario.budget)
+                result = "ok"
+            except Exception as exc:
+                result, detail = "FAIL", str(exc).splitlines()[0]
+                print(f"--- {scenario.name} FAILED:\n{exc}", file=sys.stderr)
+                if not isinstance(exc, HarnessError):
+                    traceback.print_exc()
+            elapsed = time.monotonic() - t
+            if result == "ok" and elapsed > scenario.budget:
+                result, detail = "FAIL", f"over its budget of {scenario.budget:.0f}s; {detail}"
+            rows.append((scenario.name, elapsed, result, detail))
+            print(f"--- {scenario.name}: {result} in {elapsed:.1f}s: {detail}", flush=True)
+        if env.loop and env.loop.errors:
+            rows.append(("player", 0.0, "FAIL", env.loop.errors[-1].strip().splitlines()[-1]))
+    finally:
+        t = time.monotonic()
+        env.__exit__(None, None, None)
+        rows.append(("teardown", time.monotonic() - t, "ok", f"logs in {args.workdir}/logs"))
+    print()
+    print(table(rows))
+    return 0 if all(r[2] == "ok" for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,644 @@
+"""The provider player: what provider-helm and provider-kubernetes would write, for the
+namespaced v2 managed resources our compositions compose (``helm.m.crossplane.io``
+Releases, ``kubernetes.m.crossplane.io`` Objects), without a cloud, a cluster or a pod.
+
+It does what crossplane-runtime's managed reconciler does to the API objects:
+
+- adds the ``finalizer.managedresource.crossplane.io`` finalizer and sets the
+  ``crossplane.io/external-name`` annotation (the object's name) on first sight;
+- resolves ``spec.providerConfigRef`` (``ProviderConfig`` in the MR's namespace or
+  ``ClusterProviderConfig``): when it does not exist the MR is ``Synced=False``
+  (``ReconcileError``) and nothing else happens, as with a real provider;
+- otherwise writes ``Synced=True`` (``ReconcileSuccess``), ``Ready=True`` (``Available``),
+  ``status.observedGeneration`` and ``status.atProvider``: a Release is ``deployed`` at
+  revision 1 (the revision goes up when its spec changes);
+- an Object whose ProviderConfig reaches this very cluster (a ``ClusterProviderConfig``
+  with ``InjectedIdentity``, as the platform's are) and whose kind is served here is
+  **applied for real**: server-side apply of its manifest (a read only, for an
+  ``Observe``-only Object; ``Synced=False`` when it fails or is not found), the live object
+  in ``atProvider.manifest`` (a Secret's data redacted, as ``--sanitize-secrets`` does), and
+  on deletion the object deleted and waited for when the policies include ``Delete``
+  (orphaned otherwise). So a PlatformCluster's stack really installs packages and
+  ProviderConfigs, which Crossplane then reconciles;
+- any other Object (its ProviderConfig is another cluster's kubeconfig, or its kind comes
+  from a chart that is played, not installed) observes its desired manifest;
+- an Object's ``connectionDetails`` are written to its ``writeConnectionSecretToRef``
+  Secret (owned by the Object), read as provider-kubernetes reads them;
+- on deletion: ``Ready=False`` (``Deleting``), then the finalizer is removed.
+
+Two things of the clusters those providers reach are played too:
+
+- the vCluster chart: once a Release of the ``vcluster`` chart is ready, the Secret
+  ``vc-<release>`` in its namespace, as vCluster writes it (``config``: a kubeconfig for
+  ``exportKubeConfig.server``; ``certificate-authority``, ``client-certificate``,
+  ``client-key``), with real throwaway certificates;
+- in a played (not applied) cluster: an Object whose manifest is a package
+  (``pkg.crossplane.io`` Provider, Function, Configuration) observes it ``Installed`` and
+  ``Healthy`` (no package is pulled or run), and a ``kubernetes.io/service-account-token``
+  Secret gets a throwaway token and CA, as the token controller fills it.
+
+A Release of one of OUR charts (``versions.CHARTS_REPOSITORY``: the Gateway API CRDs)
+through an in-cluster ClusterProviderConfig is installed for real, by the real helm from
+the local mirror (``HelmRunner``), and uninstalled on deletion.
+
+What it does not model: other charts (nothing else is fetched or rendered, no workload
+runs), Objects' manifests in other clusters, ProviderConfigUsages and their finalizer on
+ProviderConfigs, drift, rate limits, errors of the external system.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import datetime as dt
+import subprocess
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+from kubernetes.dynamic.exceptions import ConflictError, ForbiddenError, NotFoundError
+
+from forge import versions
+from forge_dev.e2e_local import pki
+from forge_dev.e2e_local.kube import Kube, condition
+from forge_dev.simulate import infrastructure as preview_infra
+from forge_dev.simulate import kubernetes as preview_kubernetes
+from forge_dev.simulate.vcluster import Credentials, kubeconfig, vcluster_secret
+
+FINALIZER = "finalizer.managedresource.crossplane.io"
+EXTERNAL_NAME = "crossplane.io/external-name"
+PROVIDER_KUBERNETES_MANAGER = "kubernetes.crossplane.io/object"
+
+
+@dataclass(frozen=True)
+class Played:
+    api_version: str
+    kind: str
+
+    @property
+    def group(self) -> str:
+        return self.api_version.split("/")[0]
+
+
+RELEASE = Played("helm.m.crossplane.io/v1beta1", "Release")
+OBJECT = Played("kubernetes.m.crossplane.io/v1alpha1", "Object")
+PLAYED = (RELEASE, OBJECT)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _cond(ctype: str, status: str, reason: str, generation: int, message: str = "") -> dict:
+    c = {
+        "type": ctype,
+        "status": status,
+        "reason": reason,
+        "lastTransitionTime": _now(),
+        "observedGeneration": generation,
+    }
+    if message:
+        c["message"] = message
+    return c
+
+
+def _merge_conditions(current: list[dict], wanted: list[dict]) -> tuple[list[dict], bool]:
+    """Conditions with ``wanted`` set (a transition time changes only with the status)."""
+    out = {c["type"]: dict(c) for c in current}
+    changed = False
+    for w in wanted:
+        old = out.get(w["type"])
+        same = old and all(old.get(k) == w.get(k) for k in ("status", "reason", "message"))
+        if same and old.get("observedGeneration") == w["observedGeneration"]:
+            continue
+        out[w["type"]] = old | {"observedGeneration": w["observedGeneration"]} if same else w
+        changed = True
+    return list(out.values()), changed
+
+
+@dataclass
+class HelmRunner:
+    """The real helm, installing OUR charts (``versions.CHARTS_REPOSITORY``, mirrored on
+    the local registry) into this cluster as provider-helm would; other charts are played."""
+
+    helm: Path
+    kubeconfig: Path
+    registry: str
+    # release -> (generation, chart reference) last installed
+    installed: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
+
+    def ours(self, mr: dict) -> bool:
+        chart = mr["spec"]["forProvider"].get("chart") or {}
+        return chart.get("repository") == versions.CHARTS_REPOSITORY
+
+    def _ref(self, mr: dict) -> tuple[str, str]:
+        chart = mr["spec"]["forProvider"]["chart"]
+        mirror = versions.CHARTS_REPOSITORY.replace(
+            "oci://" + versions.CHARTS_REPOSITORY.removeprefix("oci://").split("/", 1)[0],
+            "oci://" + self.registry,
+        )
+        return f"{mirror}/{chart['name']}", str(chart["version"])
+
+    def _run(self, *args: str) -> str:
+        out = subprocess.run(
+            [str(self.helm), *args, f"--kubeconfig={self.kubeconfig}"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        if out.returncode != 0:
+            raise RuntimeError(f"helm {args[0]}: {(out.stderr or out.stdout).strip()}")
+        return out.stdout
+
+    def install(self, mr: dict) -> str | None:
+        """``helm upgrade --install`` when the Release is new or changed: None when there
+        was nothing to do, else '' or the problem."""
+        name = mr["metadata"]["name"]
+        namespace = mr["spec"]["forProvider"].get("namespace") or mr["metadata"]["namespace"]
+        ref, version = self._ref(mr)
+        key = (mr["metadata"]["namespace"], name)
+        if self.installed.get(key) == (_gen(mr), f"{ref}:{version}"):
+            return None
+        try:
+            self._run(
+                "upgrade",
+                "--install",
+                name,
+                ref,
+                f"--version={version}",
+                f"--namespace={namespace}",
+                "--create-namespace",
+                "--wait",
+                "--plain-http",
+            )
+        except (RuntimeError, subprocess.TimeoutExpired) as exc:
+            return f"cannot install release: {exc}"
+        self.installed[key] = (_gen(mr), f"{ref}:{version}")
+        return ""
+
+    def uninstall(self, mr: dict) -> None:
+        name = mr["metadata"]["name"]
+        namespace = mr["spec"]["forProvider"].get("namespace") or mr["metadata"]["namespace"]
+        with contextlib.suppress(RuntimeError):
+            self._run("uninstall", name, f"--namespace={namespace}", "--wait")
+        self.installed.pop((mr["metadata"]["namespace"], name), None)
+
+
+@dataclass
+class ProviderPlayer:
+    """Plays provider-helm and provider-kubernetes in a background thread."""
+
+    kube: Kube
+    log: Path
+    helm: HelmRunner | None = None
+    interval: float = 0.5
+    errors: list[str] = field(default_factory=list)
+    # (monotonic time, kind, namespace, name) of each managed resource let go.
+    deleted: list[tuple[float, str, str, str]] = field(default_factory=list)
+    # The CA of each played vCluster, by (namespace, release): what its API would serve.
+    vcluster_cas: dict[tuple[str, str], pki.CA] = field(default_factory=dict)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> ProviderPlayer:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        self._thread = threading.Thread(target=self._run, name="provider-player", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(10)
+
+    def _say(self, msg: str) -> None:
+        with self.log.open("a") as f:
+            f.write(f"{_now()} {msg}\n")
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.step()
+            except Exception:
+                err = traceback.format_exc()
+                self.errors.append(err)
+                self._say(err)
+            self._stop.wait(self.interval)
+
+    kinds: ClassVar[tuple[Played, ...]] = PLAYED
+
+    def step(self) -> None:
+        for played in self.kinds:
+            if not self.kube.served(played.api_version, played.kind):
+                continue
+            for mr in self.kube.list(played.api_version, played.kind):
+                # Changed or gone since listed: the next pass sees it anew.
+                with contextlib.suppress(ConflictError, NotFoundError):
+                    try:
+                        self.reconcile(played, mr)
+                    except ForbiddenError as exc:
+                        # Its namespace is being deleted: a provider's write fails the same
+                        # way, and the resource is about to go with the namespace.
+                        if "NamespaceTerminating" not in str(exc.body):
+                            raise
+
+    # --- one managed resource ------------------------------------------------------
+    def reconcile(self, played: Played, mr: dict) -> None:
+        md = mr["metadata"]
+        ref = f"{played.kind} {md.get('namespace')}/{md['name']}"
+        finalizers = md.get("finalizers") or []
+        if md.get("deletionTimestamp"):
+            if FINALIZER in finalizers:
+                self._set_conditions(mr, [_cond("Ready", "False", "Deleting", _gen(mr))])
+                if played is OBJECT and not self._delete_applied(mr):
+                    return  # the applied object is still going: the next pass looks again
+                if played is RELEASE and _chart(mr) == "gateway":
+                    self._gateway_service(mr, uninstall=True)
+                if played is RELEASE and self.helm and self.helm.ours(mr):
+                    self.helm.uninstall(mr)
+                self.kube.patch(
+                    mr,
+                    {
+                        "metadata": {
+                            "resourceVersion": md["resourceVersion"],
+                            "finalizers": [f for f in finalizers if f != FINALIZER],
+                        }
+                    },
+                )
+                self.deleted.append(
+                    (time.monotonic(), played.kind, md.get("namespace"), md["name"])
+                )
+                self._say(f"deleted {ref}")
+            return
+        if FINALIZER not in finalizers or EXTERNAL_NAME not in (md.get("annotations") or {}):
+            mr = self.kube.patch(
+                mr,
+                {
+                    "metadata": {
+                        "resourceVersion": md["resourceVersion"],
+                        "finalizers": [*finalizers, FINALIZER]
+                        if FINALIZER not in finalizers
+                        else finalizers,
+                        "annotations": {EXTERNAL_NAME: md["name"]},
+                    }
+                },
+            )
+        missing = self._missing_provider_config(played, mr)
+        if missing:
+            self._set_conditions(
+                mr,
+                [
+                    _cond(
+                        "Synced",
+                        "False",
+                        "ReconcileError",
+                        _gen(mr),
+                        f"connect failed: cannot get referenced ProviderConfig: {missing}",
+                    )
+                ],
+            )
+            return
+        if played is RELEASE and self.helm and self.helm.ours(mr) and self._in_cluster(mr):
+            problem = self.helm.install(mr)
+            if problem:
+                self._set_conditions(
+                    mr, [_cond("Synced", "False", "ReconcileError", _gen(mr), problem)]
+                )
+                return
+            if problem is not None:
+                self._say(f"helm installed our chart for {ref}")
+        in_cluster = played is OBJECT and self._in_cluster(mr)
+        if in_cluster:
+            observed, problem = self._apply_in_cluster(mr)
+            if problem:
+                self._set_conditions(
+                    mr, [_cond("Synced", "False", "ReconcileError", _gen(mr), problem)]
+                )
+                return
+            at_provider = {"manifest": _sanitized(observed)}
+        else:
+            at_provider = self._at_provider(played, mr)
+            observed = at_provider.get("manifest") or {}
+        if played is OBJECT:
+            self._connection_secret(mr, observed, in_cluster)
+        if played is RELEASE and _chart(mr) == "vcluster":
+            self._vcluster_secret(mr)
+        if played is RELEASE and _chart(mr) == "gateway":
+            self._gateway_service(mr)
+        ready = _readiness(mr, observed) if in_cluster else True
+        self._set_conditions(
+            mr,
+            [
+                _cond("Synced", "True", "ReconcileSuccess", _gen(mr)),
+                _cond("Ready", "True", "Available", _gen(mr))
+                if ready
+                else _cond("Ready", "False", "Unavailable", _gen(mr)),
+            ],
+            at_provider=at_provider,
+        )
+
+    def _missing_provider_config(self, played: Played, mr: dict) -> str:
+        ref = mr["spec"].get("providerConfigRef") or {"kind": "ClusterProviderConfig"}
+        kind = ref.get("kind") or "ClusterProviderConfig"
+        name = ref.get("name") or "default"
+        version = played.api_version.split("/")[1]
+        ns = mr["metadata"].get("namespace") if kind == "ProviderConfig" else None
+        if not self.kube.served(f"{played.group}/{version}", kind):
+            return f'{kind}.{played.group} "{name}": the kind is not served'
+        if self.kube.get(f"{played.group}/{version}", kind, name, ns) is None:
+            return f'{kind}.{played.group} "{name}" not found'
+        return ""
+
+    def _at_provider(self, played: Played, mr: dict) -> dict:
+        old = (mr.get("status") or {}).get("atProvider") or {}
+        if played is RELEASE:
+            chart = mr["spec"]["forProvider"].get("chart") or {}
+            revision = old.get("revision") or 0
+            observed = (mr.get("status") or {}).get("observedGeneration")
+            if observed != _gen(mr):  # an install, or an upgrade when the spec changed
+                revision += 1
+            return {
+                "state": "deployed",
+                "revision": revision,
+                "releaseDescription": "Install complete" if revision == 1 else "Upgrade complete",
+                "version": chart.get("version", ""),
+            }
+        manifest = mr["spec"]["forProvider"].get("manifest")
+        if _is_package(manifest):
+            gen = (manifest.get("metadata") or {}).get("generation", 1)
+            manifest = manifest | {
+                "status": {
+                    "conditions": [
+                        _cond("Installed", "True", "ActivePackageRevision", gen),
+                        _cond("Healthy", "True", "HealthyPackageRevision", gen),
+                    ]
+                }
+            }
+            old_manifest = old.get("manifest") or {}
+            if _without_times(old_manifest) == _without_times(manifest):
+                manifest = old_manifest  # unchanged: keep the transition times
+        return {"manifest": manifest}
+
+    # --- provider-kubernetes against this very cluster ---------------------------------
+    def _in_cluster(self, mr: dict) -> bool:
+        """The Object's ProviderConfig reaches this API server (``InjectedIdentity``, as the
+        platform's in-cluster ClusterProviderConfigs do) and its kind is served here: then
+        its manifest is applied for real. Anything else (another cluster's kubeconfig, a
+        kind whose chart is played, not installed) is played as before."""
+        ref = mr["spec"].get("providerConfigRef") or {}
+        if (ref.get("kind") or "ClusterProviderConfig") != "ClusterProviderConfig":
+            return False
+        config = self.kube.get(
+            mr["apiVersion"], "ClusterProviderConfig", ref.get("name") or "default"
+        )
+        source = ((config or {}).get("spec") or {}).get("credentials", {}).get("source")
+        if mr["kind"] != "Object":
+            return source == "InjectedIdentity"
+        manifest = mr["spec"]["forProvider"].get("manifest") or {}
+        return source == "InjectedIdentity" and self.kube.served(
+            manifest.get("apiVersion", ""), manifest.get("kind", "")
+        )
+
+    def _apply_in_cluster(self, mr: dict) -> tuple[dict, str]:
+        """Server-side apply of the manifest (or only a read, for an ``Observe``-only
+        Object), as provider-kubernetes does; the live object, or why it failed."""
+        manifest = mr["spec"]["forProvider"]["manifest"]
+        md = manifest["metadata"]
+        policies = mr["spec"].get("managementPolicies") or ["*"]
+        writes = "*" in policies or {"Create", "Update"} & set(policies)
+        live = None
+        if writes:
+            try:
+                live = self.kube.apply(manifest, manager=PROVIDER_KUBERNETES_MANAGER)
+            except Exception as exc:
+                return {}, f"cannot apply object: {getattr(exc, 'reason', exc)}"
+        else:
+            live = self.kube.get(
+                manifest["apiVersion"], manifest["kind"], md["name"], md.get("namespace")
+            )
+            if live is None:
+                return {}, f"cannot get object: {manifest['kind']} {md['name']} not found"
+        live["metadata"].pop("managedFields", None)
+        return live, ""
+
+    def _delete_applied(self, mr: dict) -> bool:
+        """Whether the Object may let go: what it applied here is deleted and gone (when its
+        policies include Delete), or it orphans it."""
+        if not self._in_cluster(mr):
+            return True
+        policies = mr["spec"].get("managementPolicies") or ["*"]
+        if not ("*" in policies or "Delete" in policies):
+            return True
+        manifest = mr["spec"]["forProvider"]["manifest"]
+        md = manifest["metadata"]
+        if (
+            self.kube.get(manifest["apiVersion"], manifest["kind"], md["name"], md.get("namespace"))
+            is None
+        ):
+            return True
+        with contextlib.suppress(NotFoundError):
+            self.kube.delete(
+                manifest["apiVersion"], manifest["kind"], md["name"], md.get("namespace")
+            )
+        return False
+
+    def _connection_secret(self, mr: dict, observed: dict, in_cluster: bool) -> None:
+        """``spec.connectionDetails`` into the Secret ``spec.writeConnectionSecretToRef``
+        names (the Object's namespace, owned by the Object, as crossplane-runtime's
+        publisher writes it), each detail read as provider-kubernetes reads it: the
+        referenced object's field, a Secret's ``data`` decoded once. Applied here, the
+        referenced objects are read from this API server; played, only the Object's own
+        manifest can be referenced, and a ``kubernetes.io/service-account-token`` Secret
+        gets the token ``forge_dev.simulate.kubernetes`` plays (what ``make preview`` shows)."""
+        ref = mr["spec"].get("writeConnectionSecretToRef")
+        details = mr["spec"].get("connectionDetails") or []
+        namespace = mr["metadata"]["namespace"]
+        if not ref or not details or self.kube.get("v1", "Secret", ref["name"], namespace):
+            return
+        if not in_cluster and (filled := preview_kubernetes.token_data(observed)):
+            # the token controller of the played cluster (forge_dev.simulate.kubernetes's)
+            observed = observed | {
+                "data": {k: base64.b64encode(v).decode() for k, v in filled.items()}
+            }
+        data = {}
+        for detail in details:
+            source = self._referenced(detail, observed, in_cluster)
+            path = detail.get("fieldPath", "")
+            value = _field(source, path) if source else None
+            if value is None:
+                return  # not there yet: the next pass looks again
+            secret_data = detail.get("kind") == "Secret" and path.startswith("data")
+            data[detail["toConnectionSecretKey"]] = (
+                str(value) if secret_data else base64.b64encode(str(value).encode()).decode()
+            )
+        md = mr["metadata"]
+        owner = {
+            "apiVersion": mr["apiVersion"],
+            "kind": mr["kind"],
+            "name": md["name"],
+            "uid": md["uid"],
+            "controller": True,
+        }
+        self.kube.create(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {
+                    "name": ref["name"],
+                    "namespace": namespace,
+                    "ownerReferences": [owner],
+                },
+                "type": "connection.crossplane.io/v1alpha1",
+                "data": data,
+            }
+        )
+        self._say(f"Object {namespace}/{md['name']}: wrote connection Secret {ref['name']}")
+
+    def _referenced(self, detail: dict, observed: dict, in_cluster: bool) -> dict | None:
+        if in_cluster:
+            return self.kube.get(
+                detail.get("apiVersion", ""),
+                detail.get("kind", ""),
+                detail.get("name", ""),
+                detail.get("namespace"),
+            )
+        md = observed.get("metadata") or {}
+        same = (detail.get("kind"), detail.get("name"), detail.get("namespace")) == (
+            observed.get("kind"),
+            md.get("name"),
+            md.get("namespace"),
+        )
+        return observed if same else None
+
+    def _gateway_service(self, mr: dict, *, uninstall: bool = False) -> None:
+        """The Istio ``gateway`` chart's LoadBalancer Service (its ``values.name`` in the
+        release's namespace), and the address a load balancer controller gives it
+        (``forge_dev.simulate.infrastructure``'s, what ``make preview`` plays); deleted on
+        uninstall."""
+        values = mr["spec"]["forProvider"].get("values") or {}
+        name = values.get("name") or mr["metadata"]["name"]
+        namespace = mr["spec"]["forProvider"].get("namespace") or mr["metadata"]["namespace"]
+        if uninstall:
+            with contextlib.suppress(NotFoundError):
+                self.kube.delete("v1", "Service", name, namespace)
+            return
+        service = self.kube.get("v1", "Service", name, namespace)
+        if service is None:
+            if self.kube.get("v1", "Namespace", namespace) is None:
+                self.kube.apply(
+                    {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
+                )
+            service = self.kube.create(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Service",
+                    "metadata": {"name": name, "namespace": namespace},
+                    "spec": {
+                        "type": "LoadBalancer",
+                        "selector": {"istio": name},
+                        "ports": [{"name": "http2", "port": 80, "targetPort": 80}],
+                    },
+                }
+            )
+            self._say(f"gateway chart {namespace}/{name}: created its LoadBalancer Service")
+        if not (service.get("status") or {}).get("loadBalancer", {}).get("ingress"):
+            self.kube.patch(
+                service, {"status": preview_infra.load_balancer(service)}, subresource="status"
+            )
+
+    def _vcluster_secret(self, mr: dict) -> None:
+        """The kubeconfig Secret the vCluster writes once it runs."""
+        name = mr["metadata"]["name"]
+        namespace = mr["spec"]["forProvider"].get("namespace") or mr["metadata"]["namespace"]
+        if self.kube.get("v1", "Secret", f"vc-{name}", namespace) is not None:
+            return
+        values = mr["spec"]["forProvider"].get("values") or {}
+        export = values.get("exportKubeConfig") or {}
+        server = export.get("server") or "https://localhost:8443"
+        context = export.get("context") or name
+        ca = pki.CA.create(f"vcluster-{name}-ca")
+        self.vcluster_cas[(namespace, name)] = ca
+        crt, key = ca.issue("admin", organization="system:masters", client=True)
+        creds = Credentials(ca=ca.cert_pem.decode(), cert=crt.decode(), key=key.decode())
+        config = kubeconfig(server, context, creds)
+        self.kube.create(vcluster_secret(name, namespace, config, creds))
+        self._say(f"vCluster {namespace}/{name}: wrote Secret vc-{name}")
+
+    def _set_conditions(self, mr: dict, wanted: list[dict], at_provider: dict | None = None):
+        status = mr.get("status") or {}
+        conditions, changed = _merge_conditions(status.get("conditions") or [], wanted)
+        body: dict = {"conditions": conditions}
+        if at_provider is not None:
+            changed = changed or status.get("atProvider") != at_provider
+            changed = changed or status.get("observedGeneration") != _gen(mr)
+            body |= {"atProvider": at_provider, "observedGeneration": _gen(mr)}
+        if not changed:
+            return mr
+        return self.kube.patch(
+            mr,
+            {"metadata": {"resourceVersion": mr["metadata"]["resourceVersion"]}, "status": body},
+            subresource="status",
+        )
+
+
+def _chart(mr: dict) -> str:
+    return ((mr["spec"].get("forProvider") or {}).get("chart") or {}).get("name", "")
+
+
+def _is_package(manifest: dict | None) -> bool:
+    return bool(manifest) and (
+        str(manifest.get("apiVersion", "")).startswith("pkg.crossplane.io/")
+        and manifest.get("kind") in ("Provider", "Function", "Configuration")
+    )
+
+
+def _without_times(manifest: dict) -> dict:
+    out = dict(manifest)
+    status = dict(out.get("status") or {})
+    status["conditions"] = [
+        {k: v for k, v in c.items() if k != "lastTransitionTime"}
+        for c in status.get("conditions") or []
+    ]
+    out["status"] = status
+    return out
+
+
+def _readiness(mr: dict, live: dict) -> bool:
+    """An applied Object's ``spec.readiness.policy`` as provider-kubernetes judges it
+    (``DeriveFromCelQuery`` is not evaluated here: Ready once applied, as the default)."""
+    policy = (mr["spec"].get("readiness") or {}).get("policy") or "SuccessfulCreate"
+    conditions = (live.get("status") or {}).get("conditions") or []
+    if policy == "AllTrue":
+        return bool(conditions) and all(c.get("status") == "True" for c in conditions)
+    if policy == "DeriveFromObject":
+        return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+    return True
+
+
+def _sanitized(obj: dict) -> dict:
+    """What provider-kubernetes with ``--sanitize-secrets`` puts in ``atProvider``
+    (its namespaced object controller: ``data`` replaced by one empty ``redacted`` key)."""
+    if obj.get("kind") == "Secret" and obj.get("apiVersion") == "v1":
+        return obj | {"data": dict(preview_kubernetes.REDACTED)}
+    return obj
+
+
+def _field(obj: dict, path: str):
+    """``data.token``-style field paths (dots; a Secret's data is base64 already)."""
+    value = obj
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def _gen(obj: dict) -> int:
+    return obj["metadata"].get("generation") or 1
+
+
+__all__ = ["FINALIZER", "OBJECT", "PLAYED", "RELEASE", "ProviderPlayer", "condition"]

@@ -1,0 +1,351 @@
+"""The scenarios of ``make e2e-local``: each one a function of the environment with a
+time budget; each returns a one-line detail for the summary table or raises."""
+
+from __future__ import annotations
+
+import base64
+import time
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import yaml
+from cryptography import x509
+
+from forge.versions import PROVIDER_KUBERNETES
+from forge_dev.e2e_local import reach
+from forge_dev.e2e_local.aws import aws_lifecycle
+from forge_dev.e2e_local.controlplane import ROOT
+from forge_dev.e2e_local.env import CONFIGURATIONS, Environment
+from forge_dev.e2e_local.kube import is_true, load_documents
+from forge_dev.e2e_local.procs import HarnessError
+from forge_dev.e2e_local.upgrade import configuration_upgrade
+from forge_dev.e2e_local.xrs import (
+    XR_GROUP,
+    argocd_secret,
+    check_deletion_order,
+    delete_and_wait,
+    environment_configs,
+    get_xr,
+    uids,
+    usages,
+    wait_ready,
+)
+from forge_dev.paths import stages_dir
+
+# Kinds a composition of ours may compose, looked up by the composite label to prove
+# that a deleted XR left nothing behind.
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    budget: float
+    run: Callable[[Environment, float], str]
+
+
+# --- helpers -----------------------------------------------------------------------
+
+
+# --- scenarios -----------------------------------------------------------------------
+def keda_lifecycle(env: Environment, budget: float) -> str:
+    """A KEDA in a namespace: Ready, its composed Release as Crossplane wrote it, then
+    deleted: nothing left behind."""
+    deadline = time.monotonic() + budget
+    base = ROOT / "examples" / "infrastructure" / "keda"
+    environment_configs(env, stages_dir(base) / "01-installing" / "required.yaml")
+    xr = yaml.safe_load((base / "xr.yaml").read_text())
+    t = time.monotonic()
+    env.kube.apply(xr)
+    obj = wait_ready(env, xr, deadline)
+    ready_s = time.monotonic() - t
+    refs = obj["spec"]["crossplane"]["resourceRefs"]
+    if not refs:
+        raise HarnessError("KEDA Ready with no composed resources")
+    deleted_s = delete_and_wait(env, xr, deadline)
+    kinds = sorted({r["kind"] for r in refs})
+    return (
+        f"Ready in {ready_s:.1f}s ({len(refs)} composed: {', '.join(kinds)}); "
+        f"deleted in {deleted_s:.1f}s, nothing left"
+    )
+
+
+def bundle_lifecycle(env: Environment, budget: float) -> str:
+    """The whole infrastructure bundle in a namespace: every XR Ready, then every XR
+    deleted with nothing left behind."""
+    deadline = time.monotonic() + budget
+    base = ROOT / "examples" / "infrastructure"
+    environment_configs(env, stages_dir(base / "keda") / "01-installing" / "required.yaml")
+    xrs = [d for d in load_documents(base / "bundle.yaml") if d["apiVersion"] == XR_GROUP]
+    t = time.monotonic()
+    env.kube.apply_all(xrs)
+    for xr in xrs:
+        wait_ready(env, xr, deadline)
+    ready_s = time.monotonic() - t
+    pairs = [p for xr in xrs for p in usages(env, xr["metadata"]["name"])]
+    t = time.monotonic()
+    for xr in xrs:
+        md = xr["metadata"]
+        env.kube.delete(xr["apiVersion"], xr["kind"], md["name"], md.get("namespace"))
+    for xr in xrs:
+        delete_and_wait(env, xr, deadline)
+    ordered = check_deletion_order(env, pairs)
+    return (
+        f"{len(xrs)} XRs Ready in {ready_s:.1f}s; deleted in {time.monotonic() - t:.1f}s "
+        f"in Usage order ({ordered} pairs)"
+    )
+
+
+def _check_argocd_tls(argocd: dict, vc_secret: dict) -> str:
+    """The Secret's TLS material is the vCluster's, and its CA verifies its certificate."""
+    tls = argocd["config"]["tlsClientConfig"]
+    if tls.get("insecure") is not False:
+        raise HarnessError(f"Argo CD tlsClientConfig.insecure is {tls.get('insecure')!r}")
+    ca = x509.load_pem_x509_certificate(base64.b64decode(tls["caData"]))
+    cert = x509.load_pem_x509_certificate(base64.b64decode(tls["certData"]))
+    cert.verify_directly_issued_by(ca)
+    vc_cert = base64.b64decode(vc_secret["data"]["client-certificate"])
+    if base64.b64decode(tls["certData"]) != vc_cert:
+        raise HarnessError("Argo CD's certData is not the vCluster's client certificate")
+    return argocd["decoded"]["server"]
+
+
+def _reach(env: Environment, name: str, argocd: dict) -> str:
+    """Argo CD's cluster Secret, and nothing else, gets ``/version`` from the played
+    vCluster's API (served with the vCluster's CA for the Secret's server name)."""
+    from forge.versions import VCLUSTER_KUBERNETES  # noqa: PLC0415 (the function's)
+
+    ca = env.player.vcluster_cas.get((f"cluster-{name}", name))
+    if ca is None:
+        raise HarnessError(f"the player wrote no vc-{name} (no CA to serve with)")
+    server = argocd["decoded"]["server"]
+    config = argocd["config"]
+    host = config["tlsClientConfig"].get("serverName") or urllib.parse.urlsplit(server).hostname
+    with reach.PlayedApi(ca, host, VCLUSTER_KUBERNETES, env.workdir) as api:
+        got = reach.get_version(server, config, api.port)
+    if got.get("gitVersion") != VCLUSTER_KUBERNETES:
+        raise HarnessError(f"GET {server}/version answered {got}")
+    return f"GET /version: {got['gitVersion']}"
+
+
+def vcluster_lifecycle(env: Environment, budget: float) -> str:
+    """A vCluster Cluster Ready (vc-<name> written by the played chart); the Argo CD
+    cluster Secret read back as Argo CD reads it; a spec update converges with nothing
+    recreated; deleted (Usages, finalizers, namespace deletion) with nothing left."""
+    deadline = time.monotonic() + budget
+    xr = yaml.safe_load((ROOT / "examples" / "cluster-vcluster" / "xr.yaml").read_text())
+    name = xr["metadata"]["name"]
+    t = time.monotonic()
+    env.kube.apply(xr)
+    obj = wait_ready(env, xr, deadline)
+    ready_s = time.monotonic() - t
+    vc_secret = env.kube.get("v1", "Secret", f"vc-{name}", f"cluster-{name}")
+    if vc_secret is None:
+        raise HarnessError(f"no Secret cluster-{name}/vc-{name}")
+    argocd = argocd_secret(env, name)
+    server = _check_argocd_tls(argocd, vc_secret)
+    version = _reach(env, name, argocd)
+
+    before = uids(env, obj)
+    team = "tenant.forge.projectcatalyst.io/team"  # a Cluster's labels: this prefix only
+    xr["spec"]["argocd"] = {"labels": {team: "e2e"}}
+    env.kube.apply(xr)
+
+    def updated():
+        labels = argocd_secret(env, name)["metadata"].get("labels") or {}
+        current = get_xr(env, xr)
+        return labels.get(team) == "e2e" and is_true(current, "Ready") and current
+
+    obj = env.kube.wait(
+        f"the Argo CD Secret labelled {team}=e2e",
+        updated,
+        timeout=max(deadline - time.monotonic(), 1),
+        alive=env.check_alive,
+    )
+    after = uids(env, obj)
+    recreated = sorted(k for k in before if k in after and before[k] != after[k])
+    if recreated:
+        raise HarnessError(f"the spec update recreated {recreated}")
+
+    pairs = usages(env, name)
+    t = time.monotonic()
+    delete_and_wait(env, xr, deadline)
+    ordered = check_deletion_order(env, pairs)
+    env.kube.wait(
+        f"namespace cluster-{name} deleted",
+        lambda: env.kube.get("v1", "Namespace", f"cluster-{name}") is None,
+        timeout=max(deadline - time.monotonic(), 1),
+        alive=env.check_alive,
+    )
+    deleted_s = time.monotonic() - t
+    return (
+        f"Ready in {ready_s:.1f}s ({len(before)} composed); Argo CD's Secret alone reaches "
+        f"{server} (mTLS to the played vCluster API, {version}); update: nothing recreated; "
+        f"deleted in {deleted_s:.1f}s "
+        f"in Usage order ({ordered} pairs)"
+    )
+
+
+def platformcluster_lifecycle(env: Environment, budget: float) -> str:
+    """The example PlatformCluster: its stack applied for real through provider-kubernetes
+    (the in-cluster ClusterProviderConfig of ``bootstrap/``), so Crossplane installs its
+    packages; it adopts what the bootstrap installed (same names: the Providers get the
+    stack's runtime configs) and Crossplane reports every package Installed and Healthy;
+    then its ProviderConfigs, Ready; deleted with nothing composed left, and what its
+    Objects applied still there (stack.deletionPolicy Orphan)."""
+    deadline = time.monotonic() + budget
+    xr = yaml.safe_load((ROOT / "examples" / "platformcluster" / "xr.yaml").read_text())
+    t = time.monotonic()
+    env.kube.apply(xr)
+    obj = wait_ready(env, xr, deadline)
+    ready_s = time.monotonic() - t
+    packages = (obj.get("status") or {}).get("packages") or {}
+    live = _stack_packages(env, packages)
+    deleted_s = delete_and_wait(env, xr, deadline)
+    orphaned = _stack_packages(env, packages)
+    if sorted(orphaned) != sorted(live):
+        raise HarnessError(f"deleting the PlatformCluster removed packages: {live} -> {orphaned}")
+    n = len(obj["spec"]["crossplane"]["resourceRefs"])
+    return (
+        f"Ready in {ready_s:.1f}s ({n} composed); {len(live)} packages installed by "
+        f"Crossplane from its Objects, Healthy, runtime configs adopted "
+        f"({', '.join(f'{k}: {v}' for k, v in sorted(live.items()))}); deleted in "
+        f"{deleted_s:.1f}s, nothing composed left, the packages orphaned in place"
+    )
+
+
+def _stack_packages(env: Environment, packages: dict) -> dict[str, str]:
+    """Each package of the stack's status as Crossplane has it: Installed, Healthy, with
+    the runtime config the stack gives it; name -> runtime config."""
+    out: dict[str, str] = {}
+    for name in packages:
+        found = [
+            p
+            for kind in ("Provider", "Function")
+            if (p := env.kube.get("pkg.crossplane.io/v1", kind, name)) is not None
+        ]
+        if not found or not (is_true(found[0], "Installed") and is_true(found[0], "Healthy")):
+            raise HarnessError(f"package {name} not installed and healthy: {found}")
+        ref = (found[0]["spec"].get("runtimeConfigRef") or {}).get("name", "-")
+        out[name] = ref
+    return out
+
+
+def _controller(obj: dict) -> dict:
+    refs = obj["metadata"].get("ownerReferences") or []
+    return next((r for r in refs if r.get("controller")), {})
+
+
+def configurations(env: Environment, budget: float) -> str:
+    """The platform's bootstrap (``bootstrap/`` applied with kubectl): the Configurations,
+    built by the real ``crossplane xpkg build``, installed from the local mirror. Every XRD
+    and Composition of ours is one Crossplane installed from a ConfigurationRevision of
+    the Configuration that ships it (none is applied directly), each Composition with the
+    release and channel labels of the version built; every dependency resolved once."""
+    from forge_dev.packaging import release  # noqa: PLC0415 (the function's)
+    from forge_dev.packaging.layout import LABEL_CHANNEL, LABEL_RELEASE  # noqa: PLC0415
+
+    del budget  # nothing here waits: the bootstrap did
+    kube = env.kube
+    revisions = {
+        r["metadata"]["name"]: r for r in kube.list("pkg.crossplane.io/v1", "ConfigurationRevision")
+    }
+    owner_of: dict[tuple[str, str], str] = {}
+    for name in CONFIGURATIONS:
+        cfg = kube.get("pkg.crossplane.io/v1", "Configuration", name)
+        current = (cfg.get("status") or {}).get("currentRevision")
+        rev = revisions.get(current)
+        if rev is None or rev["spec"].get("desiredState") != "Active":
+            raise HarnessError(f"Configuration {name}: no active revision ({current})")
+        if not is_true(rev, "RevisionHealthy"):
+            raise HarnessError(
+                f"ConfigurationRevision {current} not RevisionHealthy: {rev.get('status')}"
+            )
+        for ref in (rev.get("status") or {}).get("objectRefs") or []:
+            owner_of[(ref["kind"], ref["name"])] = name
+    checked = {"CompositeResourceDefinition": 0, "Composition": 0}
+    for kind, api, directory in (
+        ("CompositeResourceDefinition", "apiextensions.crossplane.io/v2", "xrds"),
+        ("Composition", "apiextensions.crossplane.io/v1", "compositions"),
+    ):
+        for doc in load_documents(ROOT / directory):
+            name = doc["metadata"]["name"]
+            obj = kube.get(api, kind, name)
+            ctl = _controller(obj)
+            if ctl.get("kind") != "ConfigurationRevision" or (kind, name) not in owner_of:
+                raise HarnessError(
+                    f"{kind} {name} is not installed by a Configuration: controller {ctl}"
+                )
+            if (
+                revisions[ctl["name"]]["metadata"]["labels"].get("pkg.crossplane.io/package")
+                != owner_of[(kind, name)]
+            ):
+                raise HarnessError(f"{kind} {name}: controlled by {ctl['name']}")
+            if kind == "Composition":
+                labels = obj["metadata"].get("labels") or {}
+                want = {LABEL_RELEASE: env.version, LABEL_CHANNEL: release.channel(env.version)}
+                if {k: labels.get(k) for k in want} != want:
+                    raise HarnessError(f"Composition {name}: labels {labels}, want {want}")
+            checked[kind] += 1
+    deps = _dependency_graph(env)
+    return (
+        f"bootstrap/ applied with kubectl; {len(CONFIGURATIONS)} Configurations Healthy "
+        f"(release {env.version}); {checked['CompositeResourceDefinition']} XRDs, "
+        f"{checked['Composition']} Compositions from their revisions; {deps}"
+    )
+
+
+def _dependency_graph(env: Environment) -> str:
+    """Crossplane resolved every dependency of our Configurations once, under the name
+    ``forge.xpkg.dependency_name`` gives it (the name our stacks install it under), and
+    took the bootstrap's provider-kubernetes as that dependency instead of a second one."""
+    from forge.xpkg import dependency_name  # noqa: PLC0415 (the function's)
+
+    kube = env.kube
+    wanted: dict[str, str] = {}
+    for name in CONFIGURATIONS:
+        meta = yaml.safe_load(
+            (env.workdir / "packages" / "build" / name / "crossplane.yaml").read_text()
+        )
+        for dep in meta["spec"]["dependsOn"]:
+            wanted[dependency_name(dep["package"])] = dep["kind"]
+    installed: dict[str, dict] = {}
+    for kind in ("Provider", "Function"):
+        for pkg in kube.list("pkg.crossplane.io/v1", kind):
+            installed[pkg["metadata"]["name"]] = pkg
+    missing = sorted(set(wanted) - set(installed))
+    if missing:
+        raise HarnessError(f"dependencies not installed: {missing}; have {sorted(installed)}")
+    sources: dict[str, list[str]] = {}
+    for name, pkg in installed.items():
+        source = pkg["spec"]["package"].rsplit(":", 1)[0]
+        sources.setdefault(source, []).append(name)
+        if not (is_true(pkg, "Installed") and is_true(pkg, "Healthy")):
+            raise HarnessError(
+                f"{pkg['kind']} {name} not Installed and Healthy: {pkg.get('status')}"
+            )
+    twice = {s: n for s, n in sources.items() if len(n) > 1}
+    if twice:
+        raise HarnessError(f"one package installed under several names: {twice}")
+    lock = kube.get("pkg.crossplane.io/v1beta1", "Lock", "lock") or {}
+    locked = [p["source"] for p in lock.get("packages") or []]
+    if len(locked) != len(set(locked)):
+        raise HarnessError(f"the package Lock holds a source twice: {sorted(locked)}")
+    kubernetes = installed[dependency_name(PROVIDER_KUBERNETES[0])]
+    if (kubernetes["spec"].get("runtimeConfigRef") or {}).get("name") != "provider-kubernetes":
+        raise HarnessError(f"provider-kubernetes is not the bootstrap's: {kubernetes['spec']}")
+    return (
+        f"{len(installed)} packages resolved, each once ({', '.join(sorted(installed))}); "
+        f"{len(env.standins)} of them stand-in providers (real CRDs, no controller)"
+    )
+
+
+SCENARIOS = (
+    Scenario("configurations", 30, configurations),
+    Scenario("keda", 120, keda_lifecycle),
+    Scenario("infrastructure-bundle", 240, bundle_lifecycle),
+    Scenario("cluster-vcluster", 300, vcluster_lifecycle),
+    Scenario("platformcluster", 300, platformcluster_lifecycle),
+    Scenario("cluster-aws", 420, aws_lifecycle),
+    Scenario("configuration-upgrade", 300, configuration_upgrade),
+)

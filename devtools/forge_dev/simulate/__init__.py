@@ -1,0 +1,1 @@
+"""The providers played, and the loops that drive an XR to Ready with them."""
