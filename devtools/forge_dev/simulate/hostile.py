@@ -165,9 +165,8 @@ def attack_requests(listed: int = LISTED_XRS) -> dict[str, fnv1.RunFunctionReque
     """``eks``: the EKS example at its final stage; ``keda``: the KEDA example with
     ``listed`` older bundle XRs (every kind, each in its own namespace and reaching its
     own cluster through a namespaced ProviderConfig) in the listing answers."""
-    from forge.apis import NAMESPACED  # noqa: PLC0415
-
     from forge import tenancy  # noqa: PLC0415 - the requirement names the listing uses
+    from forge.registry import NAMESPACED  # noqa: PLC0415
 
     built, skipped = scenarios.build_all({EKS_FINAL, *BUNDLE}, node_groups=())
     by_name = {s.name: s for s in built}
