@@ -15,7 +15,7 @@ from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 from forge import tenancy
 from forge.core import identity
 from forge.core.context import Context
-from forge.core.errors import ConflictError, SpecError
+from forge.core.errors import ConflictError, PendingRequirementError, SpecError
 from forge.core.observed import field
 from forge.input import InputError
 from forge.registry import COMPOSERS, NAMESPACED
@@ -91,6 +91,8 @@ def _compose(req: fnv1.RunFunctionRequest, log) -> fnv1.RunFunctionResponse:
         composer(ctx)
         tenancy.check(ctx, kind)
         ctx.finish()
+    except PendingRequirementError:
+        _pass_through(rsp, req)
     except ConflictError as exc:
         where = f"{ctx.namespace}/{name}" if ctx.namespace else name
         _fail(rsp, req, f"refused {kind} {where}: {exc}")
@@ -99,8 +101,7 @@ def _compose(req: fnv1.RunFunctionRequest, log) -> fnv1.RunFunctionResponse:
         if _awaiting_requirements(req, rsp):
             # Crossplane stops at a fatal result, so judging a spec before the
             # EnvironmentConfigs that may complete it have arrived would be final.
-            rsp.desired.CopyFrom(req.desired)
-            del rsp.conditions[:]
+            _pass_through(rsp, req)
             return rsp
         _fail(rsp, req, f"invalid {kind} {name!r}: {exc}{ctx.environment_note(str(exc))}")
         log.info("invalid composite resource", field=exc.path)
@@ -115,6 +116,12 @@ def _compose(req: fnv1.RunFunctionRequest, log) -> fnv1.RunFunctionResponse:
 def _awaiting_requirements(req: fnv1.RunFunctionRequest, rsp: fnv1.RunFunctionResponse) -> bool:
     """Whether the response asks for required resources the request does not carry yet."""
     return any(name not in req.required_resources for name in rsp.requirements.resources)
+
+
+def _pass_through(rsp: fnv1.RunFunctionResponse, req: fnv1.RunFunctionRequest) -> None:
+    """Nothing new this call: desired state as it came, the requirements asked for."""
+    rsp.desired.CopyFrom(req.desired)
+    del rsp.conditions[:]
 
 
 def _fail(rsp: fnv1.RunFunctionResponse, req: fnv1.RunFunctionRequest, message: str) -> None:

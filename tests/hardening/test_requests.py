@@ -25,15 +25,7 @@ from forge.versions import API_VERSION
 from forge_dev.server import FORGE, ServerProcess
 from forge_dev.simulate import steady_state as scenarios
 from forge_dev.simulate.requests import Rendered, build, render
-from tests.support.schemas import (
-    FIELD,
-    KINDS,
-    inner_manifests,
-    spec_schema,
-    sub_schema,
-    xr_for,
-    xrd_of,
-)
+from tests.support import schemas
 
 SCENARIOS = scenarios.for_tests()
 HUGE = 10_000
@@ -53,14 +45,16 @@ def fatal(rsp: fnv1.RunFunctionResponse) -> list[str]:
     return [r.message for r in rsp.results if r.severity == fnv1.SEVERITY_FATAL]
 
 
-def assert_answer(out: Rendered, assert_schema_valid, field: re.Pattern[str] = FIELD) -> None:
+def assert_answer(
+    out: Rendered, assert_schema_valid, field: re.Pattern[str] = schemas.FIELD
+) -> None:
     """A schema-valid render or exactly one fatal naming a field, nothing composed."""
     if out.fatal:
         assert len(out.fatal) == 1, out.fatal
         assert field.match(out.fatal[0]), f"fatal does not name a field: {out.fatal[0]}"
         assert out.resources == {}
     else:
-        assert_schema_valid(inner_manifests(out))
+        assert_schema_valid(schemas.inner_manifests(out))
 
 
 # No composite, wrong kinds ------------------------------------------------------------
@@ -100,17 +94,20 @@ def test_desired_state_of_earlier_steps_survives_a_fatal(stub):
 # Specs that are not objects, huge arrays ----------------------------------------------
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", schemas.KINDS)
 @pytest.mark.parametrize("spec", ["a string", 42, 1.5, True, [1, 2], [{"name": "x"}]])
 def test_non_object_spec_is_fatal_on_spec(kind, spec):
-    out = render(build(xr_for(kind, spec)))
+    out = render(build(schemas.xr_for(kind, spec)))
     assert out.fatal == [f"invalid {kind} 'fuzz': spec: must be an object"]
     assert out.resources == {}
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", schemas.KINDS)
 def test_null_or_missing_spec_answers(kind, assert_schema_valid):
-    for xr in (xr_for(kind, None), {k: v for k, v in xr_for(kind, {}).items() if k != "spec"}):
+    for xr in (
+        schemas.xr_for(kind, None),
+        {k: v for k, v in schemas.xr_for(kind, {}).items() if k != "spec"},
+    ):
         assert_answer(render(build(xr)), assert_schema_valid)
 
 
@@ -135,7 +132,9 @@ def distinct(item: Any, keys: list[str], index: int) -> Any:
 
 
 def huge_cases() -> list[tuple[str, tuple[str, ...]]]:
-    return [(k, p) for k in KINDS for p in array_paths(spec_schema(xrd_of(k)))]
+    return [
+        (k, p) for k in schemas.KINDS for p in array_paths(schemas.spec_schema(schemas.xrd_of(k)))
+    ]
 
 
 @pytest.mark.parametrize(
@@ -150,7 +149,9 @@ def test_huge_arrays_answer_quickly(kind, path, assert_schema_valid):
         target = target.setdefault(step, {})
     current = target.get(path[-1])
     item = current[0] if isinstance(current, list) and current else "x"
-    keys = sub_schema(spec_schema(xrd_of(kind)), path).get("x-kubernetes-list-map-keys", [])
+    keys = schemas.sub_schema(schemas.spec_schema(schemas.xrd_of(kind)), path).get(
+        "x-kubernetes-list-map-keys", []
+    )
     target[path[-1]] = [distinct(item, keys, i) for i in range(HUGE)]
     start = time.monotonic()
     out = render(base.with_xr(xr))
@@ -183,7 +184,7 @@ def test_names_at_and_over_limits(scenario, name, assert_schema_valid):
     if out.fatal:
         assert len(out.fatal) == 1 and NAME_FIELD.match(out.fatal[0]), out.fatal
         return
-    assert_schema_valid(inner_manifests(out))
+    assert_schema_valid(schemas.inner_manifests(out))
 
 
 # Observed state that makes no sense ----------------------------------------------------
@@ -210,7 +211,7 @@ def test_garbage_observed_status_never_breaks_the_function(scenario, garbage, as
     assert not out.fatal, out.fatal
     assert set(req.observed.resources) <= set(out.resources), "composed resources disappeared"
     assert not out.composite_ready
-    assert_schema_valid(inner_manifests(out))
+    assert_schema_valid(schemas.inner_manifests(out))
 
 
 def test_every_registered_kind_has_a_scenario():

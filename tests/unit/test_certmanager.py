@@ -10,7 +10,15 @@ import pytest
 
 from forge_dev.simulate.converge import converge
 from forge_dev.simulate.player import observe
-from forge_dev.simulate.requests import Observed, build, environment_config, not_required, render
+from forge_dev.simulate.requests import (
+    Observed,
+    build,
+    environment_config,
+    not_required,
+    platform_environment,
+    render,
+    step_input,
+)
 from tests.support.helm_keys import assert_known_keys
 
 CHART, VERSION = "cert-manager", "v1.21.1"
@@ -48,8 +56,8 @@ def xr_with(spec: dict[str, Any]) -> dict[str, Any]:
 
 def run(spec: dict[str, Any], observed: dict[str, Observed] | None = None, env=AWS_ENV):
     # env=None: the environment was fetched, and none matched.
-    required = {"environment-configs": [env] if env else []}
-    return render(build(xr_with(spec), observed=observed, required=required))
+    required = {"environment-configs": [env] if env else [], **platform_environment()}
+    return render(build(xr_with(spec), observed, required, step_input("CertManager")))
 
 
 def after_release(spec: dict[str, Any], env=AWS_ENV):
@@ -260,7 +268,10 @@ def test_lifecycle_reaches_ready(spec, env, schema_store, assert_schema_valid):
         assert_chart_values_valid(schema_store, values(out))
 
     history = converge(
-        xr_with(spec), required=lambda _: {"environment-configs": [env]}, check=check
+        xr_with(spec),
+        required=lambda _: {"environment-configs": [env], **platform_environment()},
+        step_input=step_input("CertManager"),
+        check=check,
     )
     assert len(history) == 3
     final = history[-1]

@@ -19,7 +19,13 @@ from forge_dev.render import FatalResultError, Result
 from forge_dev.render import render as engine_render
 from forge_dev.render.examples import composition_for, xrd_for
 from forge_dev.render.load import load_one
-from forge_dev.simulate.requests import build, environment_config, render, step_input
+from forge_dev.simulate.requests import (
+    build,
+    environment_config,
+    platform_environment,
+    render,
+    step_input,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 LABEL = (
@@ -40,12 +46,17 @@ def unlabelled(config: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
-def eso(configs: list[dict[str, Any]] | None, spec: dict[str, Any] | None = None):
-    """One in-process call for the ESO example; ``configs`` None: not fetched yet."""
+def eso(
+    configs: list[dict[str, Any]] | None,
+    spec: dict[str, Any] | None = None,
+    platform: dict[str, list[dict[str, Any]]] | None = None,
+):
+    """One in-process call for the ESO example; ``configs`` None: not fetched yet;
+    ``platform``: the Composition's own selection, when the XR names another one."""
     xr = copy.deepcopy(ESO)
     if spec is not None:
         xr["spec"] = spec
-    required = None if configs is None else {"environment-configs": configs}
+    required = None if configs is None else {"environment-configs": configs, **(platform or {})}
     req = build(xr, required=required, step_input=step_input("ExternalSecretsOperator"))
     return render(req)
 
@@ -67,7 +78,6 @@ def test_the_configs_read_are_named_with_their_selector():
 
 def test_an_empty_selection_names_the_selector_and_how_to_fix_it():
     out = eso([], spec={"clusterSecretStore": None})
-    assert not out.fatal
     assert selection(out) == [
         (
             fnv1.SEVERITY_NORMAL,
@@ -97,11 +107,21 @@ def test_nothing_is_said_before_crossplane_has_answered():
 
 
 def test_an_error_blaming_the_environment_says_none_was_read():
-    out = eso([])
+    spec = {**ESO["spec"], "environmentConfigRef": {"name": "staging"}}
+    out = eso([], spec=spec, platform=platform_environment())
     assert out.fatal == [
         "invalid ExternalSecretsOperator 'external-secrets': spec.clusterSecretStore.aws.region: "
-        f"{FROM_ENV}; no EnvironmentConfig was read: none matched {LABEL}"
+        f"{FROM_ENV}; no EnvironmentConfig was read: none matched name 'staging' "
+        "(spec.environmentConfigRef.name)"
     ]
+
+
+def test_without_an_environment_the_platform_has_named_no_namespace():
+    """The platform's namespaces are in its EnvironmentConfig: with none read, the XR is
+    a tenant's, and the message says no EnvironmentConfig was read."""
+    (fatal,) = eso([]).fatal
+    assert "spec.providerConfigRef: ClusterProviderConfig default is the platform's" in fatal
+    assert fatal.endswith(f"; no EnvironmentConfig was read: none matched {LABEL}")
 
 
 def test_an_error_about_something_else_is_left_as_it_is():
@@ -125,7 +145,8 @@ def test_engine_an_unlabelled_config_is_not_blamed(function_servers):
     with pytest.raises(FatalResultError) as info:
         engine([mine], function_servers)
     message = str(info.value)
-    assert f"spec.clusterSecretStore.aws.region: {FROM_ENV}" in message
+    # Without the platform's EnvironmentConfig the platform has named no namespace yet.
+    assert "spec.providerConfigRef: ClusterProviderConfig default is the platform's" in message
     assert message.endswith(f"; no EnvironmentConfig was read: none matched {LABEL}")
 
 

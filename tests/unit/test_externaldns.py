@@ -10,7 +10,13 @@ import pytest
 
 from forge_dev import generate as xrdgen
 from forge_dev.simulate.converge import converge
-from forge_dev.simulate.requests import build, render
+from forge_dev.simulate.requests import (
+    build,
+    environment_config,
+    platform_environment,
+    render,
+    step_input,
+)
 from tests.support.helm_keys import assert_known_keys, unknown_keys
 
 CHART, VERSION = "external-dns", "1.21.1"
@@ -38,7 +44,11 @@ def xr_with(spec: dict[str, Any], *, env: bool = True) -> dict[str, Any]:
 
 def run(spec: dict[str, Any], *, env: dict[str, Any] | None = ENV):
     xr = xr_with(spec, env=env is not None)
-    return render(build(xr, required={"environment-configs": [env]} if env else None))
+    if env is None:  # the Composition's selection: the platform's, nothing for ExternalDNS
+        required = {"environment-configs": [environment_config("platform")]}
+    else:
+        required = {"environment-configs": [env], **platform_environment()}
+    return render(build(xr, required=required, step_input=step_input("ExternalDNS")))
 
 
 def values(out) -> dict[str, Any]:
@@ -235,7 +245,10 @@ def test_lifecycle_reaches_ready(schema_store, assert_schema_valid):
         assert_chart_values_valid(schema_store, values(out))
 
     history = converge(
-        xr_with(XR["spec"]), required=lambda _: {"environment-configs": [ENV]}, check=check
+        xr_with(XR["spec"]),
+        required=lambda _: {"environment-configs": [ENV], **platform_environment()},
+        step_input=step_input("ExternalDNS"),
+        check=check,
     )
     assert len(history) == 2
     first, final = history
@@ -260,12 +273,12 @@ def test_chart_version_and_provider_config_are_configurable():
     spec = {
         **XR["spec"],
         "chartVersion": "1.20.0",
-        "namespace": "dns",
+        "namespace": "default",
         "providerConfigRef": {"kind": "ProviderConfig", "name": "local"},
     }
     release = run(spec).resources["release"]
     assert release["spec"]["forProvider"]["chart"]["version"] == "1.20.0"
-    assert release["spec"]["forProvider"]["namespace"] == "dns"
+    assert release["spec"]["forProvider"]["namespace"] == "default"
     assert release["spec"]["providerConfigRef"] == {"kind": "ProviderConfig", "name": "local"}
 
 

@@ -10,7 +10,14 @@ import pytest
 
 from forge_dev.simulate.converge import converge
 from forge_dev.simulate.player import observe
-from forge_dev.simulate.requests import Observed, build, not_required, render
+from forge_dev.simulate.requests import (
+    Observed,
+    build,
+    not_required,
+    platform_environment,
+    render,
+    step_input,
+)
 from tests.support.helm_keys import assert_known_keys
 
 CHART, VERSION = "external-secrets", "2.9.0"
@@ -24,6 +31,7 @@ XR = {
         "clusterSecretStore": {"provider": "aws"},
     },
 }
+KIND = "ExternalSecretsOperator"
 VAULT = {"server": "http://vault:8200", "auth": {"kubernetes": {"role": "eso"}}}
 ENV = {
     "apiVersion": "apiextensions.crossplane.io/v1beta1",
@@ -41,8 +49,8 @@ def xr_with(spec: dict[str, Any]) -> dict[str, Any]:
 
 def run(spec: dict[str, Any], observed: dict[str, Observed] | None = None, env=ENV):
     # env=None: the environment was fetched, and none matched.
-    required = {"environment-configs": [env] if env else []}
-    return render(build(xr_with(spec), observed=observed, required=required))
+    required = {"environment-configs": [env] if env else [], **platform_environment()}
+    return render(build(xr_with(spec), observed, required, step_input(KIND)))
 
 
 def release_ready(spec: dict[str, Any]) -> dict[str, Observed]:
@@ -154,7 +162,7 @@ def test_parameter_store_with_jwt_service_account_and_assumed_role():
                 "service": "ParameterStore",
                 "region": "us-east-1",
                 "roleArn": ROLE,
-                "serviceAccountRef": {"name": "secrets-reader", "namespace": "platform"},
+                "serviceAccountRef": {"name": "secrets-reader", "namespace": "default"},
             },
         }
     }
@@ -164,7 +172,7 @@ def test_parameter_store_with_jwt_service_account_and_assumed_role():
         "service": "ParameterStore",
         "region": "us-east-1",
         "role": ROLE,
-        "auth": {"jwt": {"serviceAccountRef": {"name": "secrets-reader", "namespace": "platform"}}},
+        "auth": {"jwt": {"serviceAccountRef": {"name": "secrets-reader", "namespace": "default"}}},
     }
 
 
@@ -200,11 +208,11 @@ def test_vault_kubernetes_auth(assert_schema_valid):
 
 
 def test_vault_token_and_approle_secrets_are_references(assert_schema_valid):
-    token = {"tokenSecretRef": {"name": "vault-token", "namespace": "ops", "key": "token"}}
+    token = {"tokenSecretRef": {"name": "vault-token", "namespace": "default", "key": "token"}}
     spec = {"clusterSecretStore": {"provider": "vault", "vault": {**VAULT, "auth": token}}}
     manifest = store(spec)
     assert manifest["spec"]["provider"]["vault"]["auth"] == {
-        "tokenSecretRef": {"name": "vault-token", "namespace": "ops", "key": "token"}
+        "tokenSecretRef": {"name": "vault-token", "namespace": "default", "key": "token"}
     }
     assert_schema_valid(manifest)
     approle = {
@@ -240,7 +248,8 @@ def test_hand_written_store_schema_rejects_a_typo(schema_store):
 def test_operator_alone_is_ready_without_configuration_stage(assert_schema_valid):
     history = converge(
         xr_with({}),
-        required=lambda _: {"environment-configs": [ENV]},
+        required=lambda _: {"environment-configs": [ENV], **platform_environment()},
+        step_input=step_input(KIND),
         check=lambda out, _: assert_schema_valid(list(out.resources.values())),
     )
     final = history[-1]
@@ -265,7 +274,10 @@ def test_lifecycle_reaches_ready(schema_store, assert_schema_valid):
         assert ("cluster-secret-store" in out.resources) == (round_ >= 1)
 
     history = converge(
-        xr_with(XR["spec"]), required=lambda _: {"environment-configs": [ENV]}, check=check
+        xr_with(XR["spec"]),
+        required=lambda _: {"environment-configs": [ENV], **platform_environment()},
+        step_input=step_input(KIND),
+        check=check,
     )
     assert len(history) == 3
     final = history[-1]

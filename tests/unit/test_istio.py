@@ -69,7 +69,8 @@ def installed(observed: dict) -> list[dict]:
 
 def required(crds: list[dict] | None = None, env: dict | None = None) -> dict:
     found = {"gateway-api-crd": [gateway_crd()] if crds is None else crds}
-    found["environment-configs"] = [env] if env else []
+    # No env: the platform's EnvironmentConfig, which says nothing about Istio.
+    found["environment-configs"] = [env or environment_config()]
     return found
 
 
@@ -266,6 +267,12 @@ def test_chart_values_configure_ambient_mode(with_gateway, schema_store):
     assert schema_store.validate_helm_values("gateway", "1.30.3", values(final, "gateway")) == []
 
 
+def granting(namespace: str, **data) -> dict:
+    """The platform's EnvironmentConfig, letting its XRs install into ``namespace`` too."""
+    tenancy = {"platformNamespaces": ["default"], "namespaces": [namespace]}
+    return environment_config(tenancy=tenancy, **data)
+
+
 def test_revision_version_and_platform_apply_to_every_chart(schema_store):
     spec = {
         "chartVersion": "1.30.3",
@@ -274,7 +281,7 @@ def test_revision_version_and_platform_apply_to_every_chart(schema_store):
         "namespace": "mesh",
         "ingressGateway": {"enabled": True},
     }
-    final = converged(xr_with(**spec))[-1]
+    final = converged(xr_with(**spec), env=granting("mesh"))[-1]
     assert values(final, "base")["defaultRevision"] == "stable"
     assert values(final, "base")["global"] == {"istioNamespace": "mesh"}
     assert values(final, "istiod")["revision"] == "stable"
@@ -352,7 +359,7 @@ def test_ingress_gateway_on_premises_is_a_plain_load_balancer(schema_store):
             "loadBalancerSourceRanges": ["203.0.113.0/24"],
         },
     }
-    final = converged(xr_with(**spec), env=environment_config(profile="aws"))[-1]
+    final = converged(xr_with(**spec), env=granting("edge", profile="aws"))[-1]
     gateway = values(final, "gateway")
     assert gateway["service"] == {
         "type": "LoadBalancer",
@@ -424,7 +431,9 @@ def test_values_per_chart_merge_last(schema_store):
 
 
 def test_gateway_api_crd_is_required_from_crossplane():
-    out = render(build(XR))
+    """Once the platform's environment is known, the function asks for the CRD."""
+    env = {"environment-configs": [environment_config()]}
+    out = render(build(XR, required=env, step_input=step_input("Istio")))
     selector = out.requirements["gateway-api-crd"]
     assert (selector.api_version, selector.kind, selector.match_name) == (
         "apiextensions.k8s.io/v1",

@@ -30,7 +30,8 @@ def xr_with(**spec) -> dict:
 
 
 def run(xr: dict, env: dict | None = None):
-    required = {"environment-configs": [env] if env else []}
+    # No env: the platform's EnvironmentConfig, which says nothing about KEDA.
+    required = {"environment-configs": [env or environment_config()]}
     return render(build(xr, required=required, step_input=step_input("KEDA")))
 
 
@@ -74,6 +75,7 @@ def test_default_install(assert_schema_valid, schema_store):
 def test_lifecycle_reaches_ready(assert_schema_valid):
     history = converge(
         XR,
+        required=lambda _: {"environment-configs": [environment_config()]},
         step_input=step_input("KEDA"),
         check=lambda out, _: assert_schema_valid(list(out.resources.values())),
     )

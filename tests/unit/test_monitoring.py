@@ -32,7 +32,7 @@ LOKI = {
     "type": "loki",
     "url": "https://loki.example.com/loki/api/v1/push",
     "auth": "bearerToken",
-    "secretRef": {"name": "loki-token", "namespace": "observability", "tokenKey": "token"},
+    "secretRef": {"name": "loki-token", "namespace": "default", "tokenKey": "token"},
 }
 OTLP = {
     "name": "otel",
@@ -59,7 +59,8 @@ ENV = environment_config(clusterName="dev-eu", profile="aws")
 
 
 def run(xr: dict, env: dict | None = ENV):
-    required = {"environment-configs": [env] if env else []}
+    # No env: the platform's EnvironmentConfig, which says nothing about Monitoring.
+    required = {"environment-configs": [env or environment_config()]}
     return render(build(xr, required=required, step_input=step_input("Monitoring")))
 
 
@@ -209,7 +210,7 @@ def test_remote_stack_ships_to_destinations_with_secret_references(
             "type": "loki",
             "url": "https://loki.example.com/loki/api/v1/push",
             "auth": {"type": "bearerToken", "bearerTokenKey": "token"},
-            "secret": {"create": False, "name": "loki-token", "namespace": "observability"},
+            "secret": {"create": False, "name": "loki-token", "namespace": "default"},
         },
     }
     assert v["collectors"] == {

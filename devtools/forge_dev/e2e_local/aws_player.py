@@ -29,23 +29,12 @@ import time
 import yaml
 
 from forge.versions import PROVIDER_AWS_REPOSITORY
-from forge_dev.e2e_local import pki, standins
+from forge_dev.e2e_local import pki, standins, xrs
 from forge_dev.e2e_local.controlplane import ROOT
 from forge_dev.e2e_local.env import Environment, schema_root
 from forge_dev.e2e_local.kube import Kube, condition, is_true, load_documents
 from forge_dev.e2e_local.live_player import Played, ProviderPlayer
 from forge_dev.e2e_local.procs import HarnessError
-from forge_dev.e2e_local.xrs import (
-    argocd_secret,
-    check_deletion_order,
-    composed,
-    delete_and_wait,
-    environment_configs,
-    get_xr,
-    uids,
-    usages,
-    wait_ready,
-)
 from forge_dev.paths import stages_dir
 from forge_dev.simulate import aws as preview
 
@@ -165,7 +154,7 @@ def aws_crds() -> list[str]:
 
 def _aws_left(env: Environment, xr_name: str) -> list[str]:
 
-    found = composed(env, xr_name)
+    found = xrs.composed(env, xr_name)
     for p in AWS_KINDS:
         for obj in env.kube.list(
             p.api_version, p.kind, label_selector=f"crossplane.io/composite={xr_name}"
@@ -199,17 +188,17 @@ def aws_lifecycle(env: Environment, budget: float) -> str:  # noqa: PLR0915 (one
     env_api = "apiextensions.crossplane.io/v1beta1"
     earlier = env.kube.get(env_api, "EnvironmentConfig", "dev")
     try:
-        environment_configs(env, stages_dir(base) / "01-created" / "required.yaml")
+        xrs.environment_configs(env, stages_dir(base) / "01-created" / "required.yaml")
         xr = yaml.safe_load((base / "xr.yaml").read_text())
         name = xr["metadata"]["name"]
         ns = f"cluster-{name}"
         t = time.monotonic()
         env.kube.apply(xr)
-        obj = wait_ready(env, xr, deadline)
+        obj = xrs.wait_ready(env, xr, deadline)
         ready_s = time.monotonic() - t
 
         # The Argo CD cluster Secret: the argocd-manager token and the EKS cluster's CA.
-        argocd = argocd_secret(env, name)
+        argocd = xrs.argocd_secret(env, name)
         cfg = argocd["config"]
         ca_pem = player.ca(ns, name).cert_pem
         if base64.b64decode(cfg["tlsClientConfig"]["caData"]) != ca_pem:
@@ -231,11 +220,13 @@ def aws_lifecycle(env: Environment, budget: float) -> str:  # noqa: PLR0915 (one
             env,
             f"Cluster {name} Responsive (its watch circuit breaker closed)",
             lambda: (
-                (c := get_xr(env, xr)) and condition(c, "Responsive").get("status") != "False" and c
+                (c := xrs.get_xr(env, xr))
+                and condition(c, "Responsive").get("status") != "False"
+                and c
             ),
             deadline,
         )
-        before = uids(env, obj)
+        before = xrs.uids(env, obj)
         xr["spec"]["nodeGroups"].append(
             {"name": "batch", "instanceType": "m5.large", "minSize": 1, "maxSize": 4}
         )
@@ -243,7 +234,7 @@ def aws_lifecycle(env: Environment, budget: float) -> str:  # noqa: PLR0915 (one
         env.kube.apply(xr)
 
         def converged():
-            cur = get_xr(env, xr)
+            cur = xrs.get_xr(env, xr)
             if not is_true(cur, "Ready"):
                 return None
             groups = [
@@ -259,18 +250,18 @@ def aws_lifecycle(env: Environment, budget: float) -> str:  # noqa: PLR0915 (one
 
         obj = _wait(env, "the second node group Ready and the Cluster Ready", converged, deadline)
         update_s = time.monotonic() - t
-        after = uids(env, obj)
+        after = xrs.uids(env, obj)
         gone = sorted(k for k in before if k not in after)
         recreated = sorted(k for k in before if k in after and before[k] != after[k])
         if gone or recreated:
             raise HarnessError(f"the second node group replaced {recreated}, removed {gone}")
         added = sorted(k for k in after if k not in before)
 
-        pairs = usages(env, name)
+        pairs = xrs.usages(env, name)
         t = time.monotonic()
-        delete_and_wait(env, xr, deadline)
+        xrs.delete_and_wait(env, xr, deadline)
         _wait(env, f"nothing composed by {name} left", lambda: not _aws_left(env, name), deadline)
-        ordered = check_deletion_order(env, pairs, player)
+        ordered = xrs.check_deletion_order(env, pairs, player)
         _wait(
             env,
             f"namespace {ns} deleted",

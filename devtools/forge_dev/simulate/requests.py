@@ -78,8 +78,15 @@ def not_required(condition: fnv1.Condition) -> bool:
     return condition.status == fnv1.STATUS_CONDITION_TRUE and condition.reason == "NotRequired"
 
 
+# The tests' bundle XRs live in namespace default, which the platform's EnvironmentConfig
+# names as its own: every other namespace is a tenant's (docs/tenancy.md).
+PLATFORM_TENANCY = {"platformNamespaces": ["default"]}
+
+
 def environment_config(name: str = "dev", **data: Any) -> dict[str, Any]:
-    """An EnvironmentConfig as the generated Compositions select it (by label)."""
+    """An EnvironmentConfig as the generated Compositions select it (by label), with the
+    platform's tenancy unless ``data`` says otherwise."""
+    data.setdefault("tenancy", PLATFORM_TENANCY)
     return {
         "apiVersion": "apiextensions.crossplane.io/v1beta1",
         "kind": "EnvironmentConfig",
@@ -94,3 +101,9 @@ def step_input(kind: str) -> dict[str, Any]:
 
     definition = next(d for d in xrdgen.DEFINITIONS if d.kind == kind)
     return xrdgen.composition(definition)["spec"]["pipeline"][0]["input"]
+
+
+def platform_environment() -> dict[str, list[dict[str, Any]]]:
+    """The required resource the platform's tenancy is read from when an XR names its own
+    EnvironmentConfig: the Composition's selection (``platform-environment-configs``)."""
+    return {"platform-environment-configs": [environment_config("platform")]}

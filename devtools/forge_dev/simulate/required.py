@@ -14,6 +14,8 @@ from typing import Any
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
 from crossplane.function import resource
 
+from forge_dev.simulate.requests import render
+
 
 def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
     return obj.get("metadata") or {}
@@ -70,3 +72,24 @@ def answer(
             break
         got = wanted
     return got
+
+
+def answer_request(
+    req: fnv1.RunFunctionRequest, world: Sequence[Mapping[str, Any]], rounds: int = 5
+) -> fnv1.RunFunctionRequest:
+    """``req`` with its required resources answered from ``world`` (``answer``)."""
+
+    def ask(got: dict[str, list[dict[str, Any]]]) -> Mapping[str, fnv1.ResourceSelector]:
+        _fill(req, got)
+        return render(req).requirements
+
+    _fill(req, answer(ask, world, rounds))
+    return req
+
+
+def _fill(req: fnv1.RunFunctionRequest, found: Mapping[str, list[dict[str, Any]]]) -> None:
+    req.ClearField("required_resources")
+    for name, items in found.items():
+        resources = req.required_resources[name]
+        for item in items:
+            resources.items.add().resource.update(item)

@@ -14,6 +14,7 @@ import functools
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from typing import Any
 
 ENTRY_OVERHEAD = 200  # bytes: the tuple, the OrderedDict node, the str headers
 
@@ -23,18 +24,21 @@ def _size(key: tuple[Hashable, ...], value: str) -> int:
 
 
 class ByteBoundedCache:
-    """LRU map from tuples (of strings, mostly) to strings, within ``max_bytes``."""
+    """LRU map from tuples (of strings, mostly) to strings, within ``max_bytes``.
+
+    Other values may be kept when ``put`` is told their size.
+    """
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self.bytes = 0
-        self._entries: OrderedDict[tuple[Hashable, ...], tuple[str, int]] = OrderedDict()
+        self._entries: OrderedDict[tuple[Hashable, ...], tuple[Any, int]] = OrderedDict()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, key: tuple[Hashable, ...]) -> str | None:
+    def get(self, key: tuple[Hashable, ...]) -> Any:
         # Lock-free: each OrderedDict operation is atomic, and an entry evicted between
         # the two by another thread's put is simply not moved.
         entry = self._entries.get(key)
@@ -44,8 +48,8 @@ class ByteBoundedCache:
             self._entries.move_to_end(key)
         return entry[0]
 
-    def put(self, key: tuple[Hashable, ...], value: str) -> None:
-        size = _size(key, value)
+    def put(self, key: tuple[Hashable, ...], value: Any, size: int | None = None) -> None:
+        size = _size(key, value) if size is None else ENTRY_OVERHEAD + size
         if size > self.max_bytes:
             return
         with self._lock:

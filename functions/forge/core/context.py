@@ -16,7 +16,7 @@ from crossplane.function import resource, response
 from google.protobuf import struct_pb2
 
 from forge import input as step_input
-from forge.core import environment, identity, structs
+from forge.core import environment, identity, policy, structs
 from forge.core.errors import SpecError, from_validation_error
 from forge.core.observed import Observed, field
 from forge.core.readiness import is_ready
@@ -58,12 +58,14 @@ class Context:
         self.observed = Observed(req.observed)
         self.name: str = field(self.xr, "metadata", "name", default="")
         self.namespace: str | None = field(self.xr, "metadata", "namespace") or None
-        self.env: dict[str, Any] = {}
-        # Whether ``env`` is the platform's (the Composition's selection), or the XR's own.
-        self._env_is_platform = True
-        self._platform_env: dict[str, Any] | None = None
+        self.env: Mapping[str, Any] = {}  # shared between calls: read only
         # The selector whose EnvironmentConfigs came back empty, if so: errors mention it.
         self.unmatched_environment: environment.Selector | None = None
+        # Whether the XR named its own EnvironmentConfig; what Crossplane sent for it.
+        self._xr_names_environment = False
+        self._env: environment.Selection | None = None
+        # The platform's tenancy policy, once a bundle XR's spec was checked against it.
+        self.policy: policy.Policy | None = None
         self.stages: list[Stage] = []
         self._ready: dict[str, bool] = {}
 
@@ -75,36 +77,37 @@ class Context:
         The XR's ``spec.environmentConfigRef.name`` wins over the step input's
         ``environmentConfig`` selector (a name or matchLabels).
         """
+        self._xr_names_environment = bool(ref_name)
         selector = self._environment_selector(ref_name)
-        self._env_is_platform = not ref_name
         if selector is None:
             return
         environment.request(self.rsp, selector)
-        configs = environment.selected(self.req)
-        if configs is None:  # Crossplane answers the requirement on its next call
+        found = environment.selected(self.req)
+        if found is None:  # Crossplane answers the requirement on its next call
             return
-        environment.report(self.rsp, selector, configs)
-        self.env = environment.merged_data(configs)
-        self.unmatched_environment = None if configs else selector
+        environment.report(self.rsp, selector, found.names)
+        self.env = found.data
+        self.unmatched_environment = None if found.names else selector
+        self._env = found
 
-    def platform_environment(self) -> dict[str, Any]:
-        """The platform's EnvironmentConfigs' data: the Composition's selection, never one
-        the XR names. For what only the platform chooses (Argo CD's namespace).
+    def platform_selection(self) -> environment.Selection | None:
+        """The EnvironmentConfigs the Composition selects: the platform's, whatever the
+        XR's ``spec.environmentConfigRef`` names, for what only the platform chooses
+        (tenancy, Argo CD's namespace). Without a reference it is the selection ``env``
+        came from; with one, it is asked for under its own requirement. None until
+        Crossplane has answered."""
+        selector = self._composition_selector()
+        if selector is None:
+            return environment.NONE_SELECTED
+        if not self._xr_names_environment:
+            return self._env
+        environment.request(self.rsp, selector, environment.PLATFORM_REQUIREMENT)
+        return environment.selected(self.req, environment.PLATFORM_REQUIREMENT)
 
-        Without a reference it is ``env``; with one, the Composition's selection is asked
-        for under its own requirement. Empty until Crossplane answers, as ``env`` is.
-        """
-        if self._env_is_platform:
-            return self.env
-        if self._platform_env is None:
-            selector = self._composition_selector()
-            data: dict[str, Any] = {}
-            if selector is not None:
-                environment.request(self.rsp, selector, environment.PLATFORM_REQUIREMENT)
-                configs = environment.selected(self.req, environment.PLATFORM_REQUIREMENT)
-                data = environment.merged_data(configs or [])
-            self._platform_env = data
-        return self._platform_env
+    def platform_environment(self) -> Mapping[str, Any]:
+        """The data of ``platform_selection``; empty until Crossplane answers, as ``env``."""
+        found = self.platform_selection()
+        return found.data if found is not None else {}
 
     def _environment_selector(self, ref_name: str | None) -> environment.Selector | None:
         if ref_name:

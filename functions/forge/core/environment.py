@@ -6,7 +6,7 @@ spec fields; only those are used, so an environment cannot inject arbitrary spec
 Every call says which EnvironmentConfigs it read, or which selector matched none: an
 EnvironmentConfig without the selected label is otherwise dropped without a word.
 
-What only the platform chooses (Argo CD's namespace) is read from the platform's
+What only the platform chooses (Argo CD's namespace, tenancy) is read from the platform's
 EnvironmentConfigs alone: those the Composition's step input selects. An XR that names
 its own (``spec.environmentConfigRef``) gets its defaults from that one, and the
 platform's are asked for beside it (``PLATFORM_REQUIREMENT``).
@@ -21,11 +21,19 @@ from typing import Any
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
 from crossplane.function import resource, response
 
+from forge.core.cache import ByteBoundedCache
+
 REQUIREMENT = "environment-configs"
+# The Composition's own selection, asked for separately when an XR names another one:
+# what only the platform decides (tenancy) is read from there, never from the XR's choice.
 PLATFORM_REQUIREMENT = "platform-environment-configs"
 API_VERSION = "apiextensions.crossplane.io/v1beta1"
 KIND = "EnvironmentConfig"
 REASON = "EnvironmentConfigSelection"  # the event reason of what report() says
+# Selections already converted, by their bytes: converting a large EnvironmentConfig (a
+# long tenancy list) costs milliseconds, and the same one comes back on every call.
+CACHE_BYTES = 16 * 1024 * 1024
+_SELECTIONS = ByteBoundedCache(CACHE_BYTES)
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -92,17 +100,39 @@ def request(
         response.require_resources(rsp, requirement, API_VERSION, KIND, match_labels=labels)
 
 
-def selected(
-    req: fnv1.RunFunctionRequest, requirement: str = REQUIREMENT
-) -> list[dict[str, Any]] | None:
-    """The EnvironmentConfigs Crossplane sent, in name order; None before it has answered."""
+@dataclass(frozen=True)
+class Selection:
+    """The EnvironmentConfigs Crossplane sent for one requirement: their names in order,
+    their ``data`` merged (shared between calls: read it, never change it), and ``key``,
+    their bytes (equal keys, equal selections)."""
+
+    names: tuple[str, ...]
+    data: Mapping[str, Any]
+    key: bytes
+
+
+NONE_SELECTED = Selection((), {}, b"")
+
+
+def selected(req: fnv1.RunFunctionRequest, requirement: str = REQUIREMENT) -> Selection | None:
+    """The EnvironmentConfigs Crossplane sent; None before it has answered."""
     if requirement not in req.required_resources:
         return None
     items = req.required_resources[requirement].items
-    return sorted(
-        (resource.struct_to_dict(item.resource) for item in items),
-        key=lambda c: c.get("metadata", {}).get("name", ""),
+    key = b"".join(
+        len(encoded).to_bytes(8, "big") + encoded
+        for encoded in (i.resource.SerializeToString(deterministic=True) for i in items)
     )
+    found = _SELECTIONS.get((key,))
+    if found is None:
+        configs = sorted(
+            (resource.struct_to_dict(item.resource) for item in items),
+            key=lambda c: c.get("metadata", {}).get("name", ""),
+        )
+        names = tuple(c.get("metadata", {}).get("name", "") for c in configs)
+        found = Selection(names, merged_data(configs), key)
+        _SELECTIONS.put((key,), found, size=3 * len(key))  # the key, the dicts
+    return found
 
 
 def merged_data(configs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -124,15 +154,12 @@ def none_selected(selector: Selector) -> str:
     return message
 
 
-def report(
-    rsp: fnv1.RunFunctionResponse, selector: Selector, configs: list[dict[str, Any]]
-) -> None:
+def report(rsp: fnv1.RunFunctionResponse, selector: Selector, names: tuple[str, ...]) -> None:
     """Say which EnvironmentConfigs were read, or which selector matched none.
 
     A missing named one is a Warning (the user named it); an empty label selection is
     Normal, as an environment without EnvironmentConfigs is legitimate.
     """
-    names = [c.get("metadata", {}).get("name", "") for c in configs]
     result = rsp.results.add(severity=fnv1.SEVERITY_NORMAL, reason=REASON)
     if names:
         plural = "s" if len(names) > 1 else ""

@@ -32,6 +32,14 @@ class SpecError(ValueError):
         self.reason = reason
 
 
+class PendingRequirementError(Exception):
+    """Crossplane has not yet sent a required resource this call cannot be judged without.
+
+    The call composes nothing new and asks again: Crossplane calls the function until its
+    requirements settle, and applies only the last answer.
+    """
+
+
 class ConflictError(ValueError):
     """This XR would compose what an older one owns: it refuses (the message names it)."""
 

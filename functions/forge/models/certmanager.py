@@ -6,6 +6,7 @@ Environment defaults and the on-prem default issuers are documented on
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -21,7 +22,7 @@ from forge.models.bundle import (
     SecretKeySelector,
     ServiceAccountStatus,
 )
-from forge.models.infra import ChartNamespace, InfraSpec, InfraStatus
+from forge.models.infra import ChartNamespace, InfraSpec, InfraStatus, Reference
 from forge.models.stack import SemVer
 
 SERVICE_ACCOUNT = "cert-manager"
@@ -35,7 +36,12 @@ class ParentRef(Model):
     """A Gateway (listener) the challenge HTTPRoute attaches to."""
 
     name: str = Field(min_length=1, max_length=253)
-    namespace: DnsLabel
+    namespace: DnsLabel = Field(
+        description=(
+            "The XR's namespace, a conventional namespace of the bundle's charts (e.g. "
+            "istio-ingress), or one the platform grants; never a reserved one."
+        )
+    )
     section_name: str | None = Field(
         default=None, max_length=253, description="Listener name (default: all listeners)."
     )
@@ -244,6 +250,15 @@ class CertManagerSpec(InfraSpec):
                     "needs a SelfSigned issuer in spec.issuers to sign the root",
                 )
         return self
+
+    def references(self) -> Iterator[Reference]:
+        """The chart's namespace, and the Gateways HTTP-01 challenge routes attach to."""
+        yield from super().references()
+        for i, issuer in enumerate(self.issuers or []):
+            for j, solver in enumerate(issuer.acme.solvers if issuer.acme else []):
+                for k, parent in enumerate(solver.http01.parent_refs if solver.http01 else []):
+                    path = f"spec.issuers[{i}].acme.solvers[{j}].http01.parentRefs[{k}].namespace"
+                    yield Reference(path, "gateway", parent.namespace)
 
 
 ONPREM_ISSUERS = [

@@ -6,6 +6,7 @@ Environment defaults and authentication are documented on ``ExternalSecretsOpera
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -14,17 +15,18 @@ from forge import versions
 from forge.core.errors import FieldError
 from forge.models.base import DnsLabel, LocalSecretKeyRef, Model, cel_rules
 from forge.models.bundle import AwsIdentity, AwsRegion, RoleArn, ServiceAccountStatus
-from forge.models.infra import ChartNamespace, InfraSpec, InfraStatus
+from forge.models.infra import ChartNamespace, InfraSpec, InfraStatus, Reference
 from forge.models.stack import SemVer
 
 SERVICE_ACCOUNT = "external-secrets"
+SECRET_WHERE = "A Secret in the chart's namespace (the default) or the XR's."
 
 
 class ServiceAccountRef(Model):
     """A service account whose token the store presents (ESO's jwt auth)."""
 
     name: DnsLabel
-    namespace: DnsLabel
+    namespace: DnsLabel = Field(description="The XR's namespace or the chart's.")
 
 
 class AwsStore(Model):
@@ -53,7 +55,7 @@ class VaultAppRole(Model):
 
     path: str = Field(default="approle", min_length=1)
     role_id: str = Field(min_length=1)
-    secret_ref: LocalSecretKeyRef
+    secret_ref: LocalSecretKeyRef = Field(description=SECRET_WHERE)
 
 
 class VaultAuth(Model):
@@ -70,7 +72,7 @@ class VaultAuth(Model):
     }
 
     kubernetes: VaultKubernetesAuth | None = None
-    token_secret_ref: LocalSecretKeyRef | None = None
+    token_secret_ref: LocalSecretKeyRef | None = Field(default=None, description=SECRET_WHERE)
     app_role: VaultAppRole | None = None
 
     @model_validator(mode="after")
@@ -89,7 +91,8 @@ class VaultStore(Model):
     version: Literal["v1", "v2"] = Field(default="v2", description="KV engine version.")
     namespace: str | None = Field(default=None, description="Vault Enterprise namespace.")
     ca_secret_ref: LocalSecretKeyRef | None = Field(
-        default=None, description="CA certificate (PEM) for a server with a private CA."
+        default=None,
+        description=f"CA certificate (PEM) for a server with a private CA. {SECRET_WHERE}",
     )
     auth: VaultAuth
 
@@ -193,6 +196,30 @@ class ExternalSecretsOperatorSpec(InfraSpec):
                 "(or set clusterSecretStore.aws.serviceAccountRef)",
             )
         return self
+
+    def references(self) -> Iterator[Reference]:
+        """The chart's namespace, and the store's Secrets and service account."""
+        yield from super().references()
+        store = self.cluster_secret_store
+        if store is None:
+            return
+        where = "spec.clusterSecretStore"
+        account = store.aws.service_account_ref
+        if account is not None:
+            path = f"{where}.aws.serviceAccountRef.namespace"
+            yield Reference(path, "service account", account.namespace)
+        if store.vault is None:
+            return
+        auth = store.vault.auth
+        secrets = {
+            "vault.auth.tokenSecretRef": auth.token_secret_ref,
+            "vault.auth.appRole.secretRef": auth.app_role.secret_ref if auth.app_role else None,
+            "vault.caSecretRef": store.vault.ca_secret_ref,
+        }
+        for path, ref in secrets.items():
+            if ref is not None:  # no namespace: the operator's (the chart's)
+                namespace = ref.namespace or self.namespace
+                yield Reference(f"{where}.{path}.namespace", "secret", namespace)
 
 
 class StoreStatus(Model):

@@ -23,6 +23,7 @@ installs it).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
@@ -30,7 +31,7 @@ from pydantic import Field, model_validator
 from forge import versions
 from forge.core.errors import FieldError
 from forge.models.base import DnsLabel, Model, Values
-from forge.models.infra import ChartNamespace, InfraSpec, InfraStatus
+from forge.models.infra import ChartNamespace, InfraSpec, InfraStatus, Reference
 
 # Istio chart versions carry no "v" prefix.
 IstioVersion = Annotated[str, Field(pattern=r"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$")]
@@ -191,6 +192,17 @@ class IstioSpec(InfraSpec):
                 "required)",
             )
         return self
+
+    @classmethod
+    def conventional_namespaces(cls) -> frozenset[str]:
+        """istio-system and istio-ingress."""
+        gateway = IngressGateway.model_fields["namespace"].default
+        return super().conventional_namespaces() | {gateway}
+
+    def references(self) -> Iterator[Reference]:
+        """The control plane's namespace and the ingress gateway's."""
+        yield from super().references()
+        yield Reference("spec.ingressGateway.namespace", "chart", self.ingress_gateway.namespace)
 
 
 ENV_DEFAULTS = {"profile": "profile", "dataPlane": "istio.dataPlane"}

@@ -16,6 +16,7 @@ Environment defaults (keys of the EnvironmentConfig's ``data``; the XR wins):
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
@@ -23,7 +24,7 @@ from pydantic import Field, model_validator
 from forge import versions
 from forge.core.errors import FieldError
 from forge.models.base import DnsLabel, Model, cel_rules, immutable, reject_duplicates
-from forge.models.infra import ChartNamespace, InfraSpec, InfraStatus
+from forge.models.infra import ChartNamespace, InfraSpec, InfraStatus, Reference
 from forge.models.keda import Quantity
 from forge.models.stack import SemVer
 
@@ -102,7 +103,8 @@ class CredentialsSecretRef(Model):
 
     name: DnsLabel
     namespace: DnsLabel | None = Field(
-        default=None, description="Defaults to the monitoring namespace."
+        default=None,
+        description="The chart's namespace (the default) or the XR's.",
     )
     username_key: SecretKey = Field(default="username", description="basic auth: user name key.")
     password_key: SecretKey = Field(default="password", description="basic auth: password key.")
@@ -276,6 +278,16 @@ class MonitoringSpec(InfraSpec):
         elif self.k8s_monitoring is not None:
             raise FieldError("k8sMonitoring", "is only used when stack is k8s-monitoring")
         return self
+
+    def references(self) -> Iterator[Reference]:
+        """The chart's namespace, and the destinations' credential Secrets."""
+        yield from super().references()
+        destinations = self.k8s_monitoring.destinations if self.k8s_monitoring else []
+        for index, destination in enumerate(destinations):
+            ref = destination.secret_ref
+            if ref is not None:  # no namespace: the chart's
+                path = f"spec.k8sMonitoring.destinations[{index}].secretRef.namespace"
+                yield Reference(path, "secret", ref.namespace or self.namespace)
 
 
 ENV_DEFAULTS = {"clusterName": "clusterName"}

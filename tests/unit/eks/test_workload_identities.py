@@ -16,26 +16,11 @@ from forge_dev.simulate.requests import (
     render,
     step_input,
 )
-from tests.support.eks import (
-    ARGOCD_ROLE,
-    FALSE,
-    ROOT,
-    XR,
-    associations,
-    condition,
-    creating,
-    inline_policy,
-    observed_of,
-    of_kind,
-    params,
-    statement,
-    trust,
-    xr_with,
-)
+from tests.support import eks
 
 # The infrastructure bundle's AWS identities ----------------------------------------------
 
-BUNDLE = ROOT / "examples/infrastructure/bundle.yaml"
+BUNDLE = eks.ROOT / "examples/infrastructure/bundle.yaml"
 BUNDLE_ENV = environment_config(
     region="us-west-2", clusterName="dev", domain="dev.projectcatalyst.io", profile="aws"
 )
@@ -65,25 +50,25 @@ def test_every_bundle_xr_told_to_use_pod_identity_has_its_association(final, xr)
     assert not out.fatal
     account = out.status["serviceAccount"]
     (release,) = [m for m in out.resources.values() if m["kind"] == "Release"]
-    assert params(release)["namespace"] == account["namespace"]
-    association = associations(final)[(account["namespace"], account["name"])]
-    roles = {m["metadata"]["name"]: k for k, m in of_kind(final, "Role").items()}
+    assert eks.params(release)["namespace"] == account["namespace"]
+    association = eks.associations(final)[(account["namespace"], account["name"])]
+    roles = {m["metadata"]["name"]: k for k, m in eks.of_kind(final, "Role").items()}
     key = roles[association["roleArnRef"]["name"]]
-    assert trust(final, key)["Principal"] == {"Service": "pods.eks.amazonaws.com"}
-    assert params(final.resources[key])["inlinePolicy"], "a policy of the API's own"
+    assert eks.trust(final, key)["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+    assert eks.params(final.resources[key])["inlinePolicy"], "a policy of the API's own"
 
 
 def test_each_workload_role_is_named_after_the_cluster_and_trusted_by_pod_identity(final):
     for purpose in WORKLOADS:
         role = final.resources[f"aws-role-{purpose}"]
         assert role["metadata"]["name"] == f"dev-{purpose}"
-        statement_ = trust(final, f"aws-role-{purpose}")
+        statement_ = eks.trust(final, f"aws-role-{purpose}")
         assert statement_["Principal"] == {"Service": "pods.eks.amazonaws.com"}
         assert set(statement_["Action"]) == {"sts:AssumeRole", "sts:TagSession"}
-        association = params(final.resources[f"aws-pod-identity-{purpose}"])
+        association = eks.params(final.resources[f"aws-pod-identity-{purpose}"])
         assert association["roleArnRef"] == {"name": f"dev-{purpose}"}
         assert association["clusterNameRef"] == {"name": "dev"}
-    assert set(associations(final)) >= {
+    assert set(eks.associations(final)) >= {
         ("external-dns", "external-dns"),
         ("cert-manager", "cert-manager"),
         ("external-secrets", "external-secrets"),
@@ -93,17 +78,17 @@ def test_each_workload_role_is_named_after_the_cluster_and_trusted_by_pod_identi
 
 def test_policies_are_narrow_and_fit_iam_limits(final):
     for purpose in WORKLOADS:
-        policy = params(final.resources[f"aws-role-{purpose}"])["inlinePolicy"][0]["policy"]
+        policy = eks.params(final.resources[f"aws-role-{purpose}"])["inlinePolicy"][0]["policy"]
         # IAM counts a role's inline policies without whitespace, 10,240 characters at most.
         assert len(re.sub(r"\s", "", policy)) <= 10240, purpose
         for s in json.loads(policy)["Statement"]:
             assert s["Effect"] == "Allow" and "*" not in s["Action"], purpose
             assert all(not a.endswith(":*") for a in s["Action"]), purpose
-    dns = inline_policy(final, "external-dns")
-    assert statement(dns, "ChangeRecords")["Resource"] == ["arn:aws:route53:::hostedzone/*"]
+    dns = eks.inline_policy(final, "external-dns")
+    assert eks.statement(dns, "ChangeRecords")["Resource"] == ["arn:aws:route53:::hostedzone/*"]
     writes = [s for s in dns["Statement"] if "route53:ChangeResourceRecordSets" in s["Action"]]
     assert [s["Sid"] for s in writes] == ["ChangeRecords"]
-    acme = statement(inline_policy(final, "cert-manager"), "ChallengeRecords")
+    acme = eks.statement(eks.inline_policy(final, "cert-manager"), "ChallengeRecords")
     assert acme["Action"] == ["route53:ChangeResourceRecordSets"]
     assert acme["Condition"] == {
         "ForAllValues:StringEquals": {"route53:ChangeResourceRecordSetsRecordTypes": ["TXT"]},
@@ -113,13 +98,13 @@ def test_policies_are_narrow_and_fit_iam_limits(final):
     }
     read_only = re.compile(r":(Get|Describe|List|Decrypt)")
     for purpose in ("external-secrets", "keda"):
-        policy = inline_policy(final, purpose)
+        policy = eks.inline_policy(final, purpose)
         assert all(read_only.search(a) for a in actions(policy)), purpose
-    eso = inline_policy(final, "external-secrets")
-    assert statement(eso, "ReadSecrets")["Resource"] == (
+    eso = eks.inline_policy(final, "external-secrets")
+    assert eks.statement(eso, "ReadSecrets")["Resource"] == (
         "arn:aws:secretsmanager:us-west-2:*:secret:*"
     )
-    assert statement(eso, "DecryptThroughSecretsManagerAndSsm")["Condition"] == {
+    assert eks.statement(eso, "DecryptThroughSecretsManagerAndSsm")["Condition"] == {
         "StringEquals": {
             "kms:ViaService": [
                 "secretsmanager.us-west-2.amazonaws.com",
@@ -128,7 +113,7 @@ def test_policies_are_narrow_and_fit_iam_limits(final):
         }
     }
     assert {"sqs:GetQueueAttributes", "cloudwatch:GetMetricData"} <= actions(
-        inline_policy(final, "keda")
+        eks.inline_policy(final, "keda")
     )
 
 
@@ -146,34 +131,34 @@ def test_workload_identities_from_the_spec_and_the_environment():
     }
     env = environment_config(
         region="us-west-2",
-        argocd={"roleArn": ARGOCD_ROLE},
+        argocd={"roleArn": eks.ARGOCD_ROLE},
         aws={"workloadIdentity": {"externalDns": {"hostedZoneIds": [other]}}},
     )
-    xr = xr_with(**spec)
+    xr = eks.xr_with(**spec)
     del xr["spec"]["region"], xr["spec"]["argocd"]
     required = {"environment-configs": [env]}
     final = converge(xr, required=lambda _: required, step_input=step_input("Cluster"))[-1]
     assert final.composite_ready
-    zones = statement(inline_policy(final, "cert-manager"), "ChallengeRecords")["Resource"]
+    zones = eks.statement(eks.inline_policy(final, "cert-manager"), "ChallengeRecords")["Resource"]
     assert zones == [f"arn:aws:route53:::hostedzone/{zone}"]
-    dns = statement(inline_policy(final, "external-dns"), "ChangeRecords")["Resource"]
+    dns = eks.statement(eks.inline_policy(final, "external-dns"), "ChangeRecords")["Resource"]
     assert dns == [f"arn:aws:route53:::hostedzone/{other}"]
     assert "aws-role-external-secrets" not in final.resources
     assert "aws-pod-identity-external-secrets" not in final.resources
-    assert ("autoscaling", "keda-operator") in associations(final)
+    assert ("autoscaling", "keda-operator") in eks.associations(final)
     attached = [
-        params(m)["policyArn"]
-        for k, m in of_kind(final, "RolePolicyAttachment").items()
+        eks.params(m)["policyArn"]
+        for k, m in eks.of_kind(final, "RolePolicyAttachment").items()
         if k.startswith("aws-role-keda-")
     ]
     assert attached == [extra]
 
 
 def test_access_waits_for_the_workload_identities(final):
-    observed = observed_of(final)
-    observed["aws-pod-identity-keda"] = creating(observed["aws-pod-identity-keda"])
-    out = render(build(XR, observed=observed))
-    status, reason, message = condition(out, "AccessReady")
-    assert (status, reason) == (FALSE, "Configuring")
+    observed = eks.observed_of(final)
+    observed["aws-pod-identity-keda"] = eks.creating(observed["aws-pod-identity-keda"])
+    out = render(build(eks.XR, observed=observed))
+    status, reason, message = eks.condition(out, "AccessReady")
+    assert (status, reason) == (eks.FALSE, "Configuring")
     assert "keda" in message
     assert not out.composite_ready

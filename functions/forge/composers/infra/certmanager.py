@@ -11,6 +11,7 @@ from typing import Any
 
 from forge import versions
 from forge.composers.infra.common import (
+    checked_spec,
     compose_after,
     install_chart,
     report,
@@ -39,7 +40,7 @@ ROOT_CA_DURATION = "87600h"  # ten years; cert-manager renews it two thirds thro
 
 def compose(ctx: Context) -> None:
     """Release -> issuer Objects (after the Release is ready) -> status."""
-    spec = ctx.spec(CertManagerSpec)
+    spec = checked_spec(ctx, CertManagerSpec)
     issuers = _issuers(ctx, spec)
     manifests: dict[str, dict[str, Any]] = {}
     for index, issuer in enumerate(issuers):

@@ -8,14 +8,25 @@ its CRDs) until they are gone.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from forge.composers import helm, objects, usage
+from forge.composers.infra import boundary
 from forge.core import naming
-from forge.core.context import Context
+from forge.core.context import Context, EnvDefaults
 from forge.models.base import ProviderConfigRef
 from forge.models.infra import ChartStatus, InfraSpec
 from forge.versions import Chart
+
+Spec = TypeVar("Spec", bound=InfraSpec)
+
+
+def checked_spec(ctx: Context, model: type[Spec], env_defaults: EnvDefaults | None = None) -> Spec:
+    """The XR's validated spec (``Context.spec``), checked against the platform's tenancy
+    policy before anything is composed (``boundary``)."""
+    parsed = ctx.spec(model, env_defaults)
+    boundary.check(ctx, parsed)
+    return parsed
 
 
 def install_chart(

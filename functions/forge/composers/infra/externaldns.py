@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from forge import versions
-from forge.composers.infra.common import install_chart, report
+from forge.composers.infra.common import checked_spec, install_chart, report
 from forge.composers.infra.envdefaults import aws_region, env_string
 from forge.composers.infra.identity import service_account_status, service_account_values
 from forge.core.context import Context
@@ -30,7 +30,7 @@ AWS_CREDENTIALS_DIR = "/etc/aws"
 
 def compose(ctx: Context) -> None:
     """Release with provider flags and credentials references -> status."""
-    spec = ctx.spec(ExternalDNSSpec, environment_defaults)
+    spec = checked_spec(ctx, ExternalDNSSpec, environment_defaults)
     assert spec.provider is not None  # the model requires one, from the spec or environment
     domains = list(spec.domain_filters)
     if not domains:

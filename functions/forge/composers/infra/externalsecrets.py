@@ -11,6 +11,7 @@ from typing import Any
 
 from forge import versions
 from forge.composers.infra.common import (
+    checked_spec,
     compose_after,
     install_chart,
     report,
@@ -35,7 +36,7 @@ KEEP_ANNOTATION = "helm.sh/resource-policy"
 
 def compose(ctx: Context) -> None:
     """Release -> ClusterSecretStore Object (after the Release is ready) -> status."""
-    spec = ctx.spec(ExternalSecretsOperatorSpec)
+    spec = checked_spec(ctx, ExternalSecretsOperatorSpec)
     store = spec.cluster_secret_store
     manifests = {STORE_KEY: _store(ctx, spec, store)} if store else {}
     irsa = spec.aws_identity.role_arn if spec.aws_identity else None

@@ -162,7 +162,7 @@ def _with_data_plane(ctx: Context, spec: IstioSpec) -> IstioSpec:
 
 def compose(ctx: Context) -> None:
     """Compose the chain link by link, the gateway after istiod, then report."""
-    spec = _with_data_plane(ctx, ctx.spec(IstioSpec, ENV_DEFAULTS))
+    spec = _with_data_plane(ctx, common.checked_spec(ctx, IstioSpec, ENV_DEFAULTS))
     owner = None
     if spec.gateway_api.install:
         owner = gateway_api.Owner(spec.namespace, naming.helm_release(ctx.name, CRDS.key))

@@ -96,7 +96,7 @@ def _budgets(spec: KedaSpec) -> dict[str, Any]:
 
 def compose(ctx: Context) -> None:
     """The keda Release, then status."""
-    spec = ctx.spec(KedaSpec, ENV_DEFAULTS)
+    spec = common.checked_spec(ctx, KedaSpec, ENV_DEFAULTS)
     chart = Chart(KEDA.name, KEDA.repository, spec.chart_version)
     _, status = common.install_chart(ctx, spec, key="keda", chart=chart, values=keda_values(spec))
     common.report(ctx, [status])

@@ -125,7 +125,7 @@ def k8s_monitoring_values(k8s: K8sMonitoring, cluster_name: str, namespace: str)
 
 def compose(ctx: Context) -> None:
     """The chosen stack's Release, then status."""
-    spec = ctx.spec(MonitoringSpec, ENV_DEFAULTS)
+    spec = common.checked_spec(ctx, MonitoringSpec, ENV_DEFAULTS)
     release = naming.helm_release(ctx.name)
     status: dict[str, Any] = {"stack": spec.stack}
     k8s = spec.k8s_monitoring  # set exactly when stack is k8s-monitoring
