@@ -226,13 +226,14 @@ def test_a_name_in_the_input_selects_that_config():
     ids=["no-input", "no-environmentConfig"],
 )
 def test_without_a_selector_no_environment_is_asked_for_or_read(given):
-    """As before the input was typed: the XR's spec stands alone (here it needs a region)."""
+    """As before the input was typed: the XR's spec stands alone. With no environment read,
+    the platform has named no namespace, so the XR's in-cluster ProviderConfig is refused."""
     region = environment_config(region="eu-west-1")
     out = run_with(given, required={"environment-configs": [region]})
     assert out.requirements == {}
     assert not [r for r in out.results if r.reason == "EnvironmentConfigSelection"]
     assert [r.severity for r in out.results] == [fnv1.SEVERITY_FATAL]
-    assert "spec.clusterSecretStore.aws.region: is required" in out.fatal[0]
+    assert "spec.providerConfigRef: ClusterProviderConfig default" in out.fatal[0]
     with_selector = run_with(GOOD, required={"environment-configs": [region]})
     assert not with_selector.fatal
 
