@@ -130,13 +130,8 @@ class ServerProcess:
     def stop(self) -> str:
         """Stop the child (SIGTERM, then SIGKILL); return its output. Safe to call twice."""
         proc, self.proc = self.proc, None
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=STOP_SECONDS)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        if proc is not None:
+            terminate(proc, STOP_SECONDS)
         if self._out is not None:
             self._kept = (self.stdout(), self.stderr())
         for handle in (self._out, self._err):
@@ -144,6 +139,18 @@ class ServerProcess:
                 handle.close()
         self._out = self._err = None
         return self.output()
+
+
+def terminate(proc: subprocess.Popen, seconds: float) -> None:
+    """SIGTERM a child, SIGKILL it if it is still there after ``seconds``; reap it."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def _read(handle: IO[bytes]) -> str:

@@ -35,6 +35,7 @@ from forge_dev.schemas.store import SchemaStore
 from forge_dev.simulate.player import observe
 from forge_dev.simulate.requests import Rendered, build, render
 from forge_dev.simulate.steady_state import examples, pool_for, required_from, step_input
+from tests.support import spec_strategies
 from tests.support.schemas import (
     FIELD,
     KINDS,
@@ -44,6 +45,7 @@ from tests.support.schemas import (
     xr_for,
     xrd_of,
 )
+from tests.support.spec_strategies import ANY_KEYS, json_values
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = int(os.environ.get("FORGE_FUZZ_EXAMPLES", "50"))
@@ -60,74 +62,12 @@ FUZZ = settings(
 
 # Strategies from structural schemas ----------------------------------------------------
 
-JSON = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**31), 2**31) | st.text(max_size=12),
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
-    ),
-    max_leaves=8,
-)
-
-
-def strings(schema: dict[str, Any]) -> st.SearchStrategy[str]:
-    """Strings within the schema's pattern and length bounds, lengths at the edges included."""
-    low = schema.get("minLength", 0)
-    high = schema.get("maxLength")
-    if "pattern" in schema:
-        base = st.from_regex(schema["pattern"], fullmatch=True)
-        return base.filter(lambda s: low <= len(s) <= (high if high is not None else 10**6))
-    top = high if high is not None else low + 24
-    edges = [st.text(min_size=top, max_size=top)] if high is not None else []
-    return st.one_of(st.text(min_size=low, max_size=min(top, low + 24)), *edges)
+JSON = json_values(ANY_KEYS)
 
 
 def from_schema(schema: dict[str, Any]) -> st.SearchStrategy[Any]:
-    """Values the API server would admit for a structural schema (CEL rules aside)."""
-    if "enum" in schema:
-        return st.sampled_from(schema["enum"])
-    kind = schema.get("type")
-    if kind == "string":
-        return strings(schema)
-    if kind == "integer":
-        return st.integers(schema.get("minimum", -(2**31)), schema.get("maximum", 2**31))
-    if kind == "number":
-        return st.floats(schema.get("minimum"), schema.get("maximum"), allow_nan=False)
-    if kind == "boolean":
-        return st.booleans()
-    if kind == "array":
-        return arrays(schema)
-    if kind == "object" and "properties" in schema:
-        required = set(schema.get("required", []))
-        props = {name: from_schema(sub) for name, sub in schema["properties"].items()}
-        return st.fixed_dictionaries(
-            {n: s for n, s in props.items() if n in required},
-            optional={n: s for n, s in props.items() if n not in required},
-        )
-    if kind == "object" and isinstance(schema.get("additionalProperties"), dict):
-        return st.dictionaries(
-            st.text(min_size=1, max_size=12),
-            from_schema(schema["additionalProperties"]),
-            max_size=3,
-        )
-    if schema.get("x-kubernetes-preserve-unknown-fields") or kind == "object":
-        return st.dictionaries(st.text(max_size=8), JSON, max_size=3)
-    return JSON
-
-
-def arrays(schema: dict[str, Any]) -> st.SearchStrategy[list[Any]]:
-    """Lists honouring minItems/maxItems and list-type set/map uniqueness."""
-    low = schema.get("minItems", 0)
-    high = min(schema.get("maxItems", low + MAX_LIST), low + MAX_LIST)
-    items = from_schema(schema["items"])
-    list_type = schema.get("x-kubernetes-list-type")
-    if list_type == "set":
-        return st.lists(items, min_size=low, max_size=high, unique=True)
-    if list_type == "map":
-        keys = schema.get("x-kubernetes-list-map-keys", [])
-        return st.lists(
-            items, min_size=low, max_size=high, unique_by=lambda x: tuple(x.get(k) for k in keys)
-        )
-    return st.lists(items, min_size=low, max_size=high)
+    """Values the API server would admit, free-form keys of any text (the fuzzers' form)."""
+    return spec_strategies.from_schema(schema, keys=ANY_KEYS, max_list=MAX_LIST)
 
 
 @functools.cache

@@ -1,7 +1,9 @@
 """Hypothesis strategies for specs the API server would admit, from the generated XRDs.
 
 Structural schema only (types, enums, patterns, lengths, list types); CEL rules aside,
-so a drawn spec may still be one the function refuses, naming a field.
+so a drawn spec may still be one the function refuses, naming a field. Free-form
+objects get small JSON whose keys ``keys`` draws: plain words by default (the tenancy
+property), any text for the fuzzers.
 """
 
 from __future__ import annotations
@@ -13,14 +15,19 @@ from typing import Any
 import yaml
 from hypothesis import strategies as st
 
-ROOT = Path(__file__).resolve().parent.parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MAX_LIST = 3
 FREE_KEYS = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=6)
-JSON = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**31), 2**31) | st.text(max_size=12),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(FREE_KEYS, inner, max_size=3),
-    max_leaves=8,
-)
+ANY_KEYS = st.text(max_size=8)
+
+
+def json_values(keys: st.SearchStrategy[str] = FREE_KEYS) -> st.SearchStrategy[Any]:
+    """Small JSON values: scalars, lists and objects, up to eight leaves."""
+    return st.recursive(
+        st.none() | st.booleans() | st.integers(-(2**31), 2**31) | st.text(max_size=12),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(keys, inner, max_size=3),
+        max_leaves=8,
+    )
 
 
 @functools.cache
@@ -35,16 +42,28 @@ def spec_schema(kind: str) -> dict[str, Any]:
 
 
 def strings(schema: dict[str, Any]) -> st.SearchStrategy[str]:
-    low, high = schema.get("minLength", 0), schema.get("maxLength")
+    """Strings within the schema's pattern and length bounds, lengths at the edges included."""
+    low = schema.get("minLength", 0)
+    high = schema.get("maxLength")
     if "pattern" in schema:
         base = st.from_regex(schema["pattern"], fullmatch=True)
         return base.filter(lambda s: low <= len(s) <= (high if high is not None else 10**6))
-    return st.text(min_size=low, max_size=min(high if high is not None else 24, low + 24))
+    top = high if high is not None else low + 24
+    edges = [st.text(min_size=top, max_size=top)] if high is not None else []
+    return st.one_of(st.text(min_size=low, max_size=min(top, low + 24)), *edges)
 
 
-def from_schema(schema: dict[str, Any]) -> st.SearchStrategy[Any]:
-    """Values the structural schema admits; free-form objects get small JSON with plain
-    keys (``FREE_KEYS``)."""
+def from_schema(
+    schema: dict[str, Any],
+    *,
+    keys: st.SearchStrategy[str] = FREE_KEYS,
+    max_list: int = MAX_LIST,
+) -> st.SearchStrategy[Any]:
+    """Values the structural schema admits (CEL rules aside)."""
+
+    def draw(sub: dict[str, Any]) -> st.SearchStrategy[Any]:
+        return from_schema(sub, keys=keys, max_list=max_list)
+
     if "enum" in schema:
         return st.sampled_from(schema["enum"])
     kind = schema.get("type")
@@ -57,29 +76,31 @@ def from_schema(schema: dict[str, Any]) -> st.SearchStrategy[Any]:
     if kind == "boolean":
         return st.booleans()
     if kind == "array":
-        return arrays(schema)
+        return arrays(schema, draw(schema["items"]), max_list)
     if kind == "object" and "properties" in schema:
         required = set(schema.get("required", []))
-        props = {name: from_schema(sub) for name, sub in schema["properties"].items()}
+        props = {name: draw(sub) for name, sub in schema["properties"].items()}
         return st.fixed_dictionaries(
             {n: s for n, s in props.items() if n in required},
             optional={n: s for n, s in props.items() if n not in required},
         )
     if kind == "object" and isinstance(schema.get("additionalProperties"), dict):
-        return st.dictionaries(FREE_KEYS, from_schema(schema["additionalProperties"]), max_size=3)
-    return st.dictionaries(FREE_KEYS, JSON, max_size=3)
+        return st.dictionaries(keys, draw(schema["additionalProperties"]), max_size=3)
+    return st.dictionaries(keys, json_values(keys), max_size=3)
 
 
-def arrays(schema: dict[str, Any]) -> st.SearchStrategy[list[Any]]:
+def arrays(
+    schema: dict[str, Any], items: st.SearchStrategy[Any], max_list: int = MAX_LIST
+) -> st.SearchStrategy[list[Any]]:
+    """Lists honouring minItems/maxItems and list-type set/map uniqueness."""
     low = schema.get("minItems", 0)
-    high = min(schema.get("maxItems", low + MAX_LIST), low + MAX_LIST)
-    items = from_schema(schema["items"])
+    high = min(schema.get("maxItems", low + max_list), low + max_list)
     list_type = schema.get("x-kubernetes-list-type")
     if list_type == "set":
         return st.lists(items, min_size=low, max_size=high, unique=True)
     if list_type == "map":
-        keys = schema.get("x-kubernetes-list-map-keys", [])
+        names = schema.get("x-kubernetes-list-map-keys", [])
         return st.lists(
-            items, min_size=low, max_size=high, unique_by=lambda x: tuple(x.get(k) for k in keys)
+            items, min_size=low, max_size=high, unique_by=lambda x: tuple(x.get(k) for k in names)
         )
     return st.lists(items, min_size=low, max_size=high)

@@ -155,8 +155,14 @@ def test_connection_details_are_written_to_the_resource_secret():
             "writeConnectionSecretToRef": {"name": "dev-kubeconfig"},
         },
     }
-    (secret,) = player.written({"aws-clusterauth": player.observe("aws-clusterauth", auth)})
-    assert secret["metadata"] == {"name": "dev-kubeconfig", "namespace": "cluster-dev"}
+    observed = player.observe("aws-clusterauth", auth)
+    (secret,) = player.written({"aws-clusterauth": observed})
+    assert secret["metadata"] == {
+        "name": "dev-kubeconfig",
+        "namespace": "cluster-dev",
+        "ownerReferences": [player.controller_reference(observed.manifest)],
+    }
+    assert secret["metadata"]["ownerReferences"][0]["uid"] == observed.manifest["metadata"]["uid"]
     endpoint = base64.b64decode(secret["data"]["endpoint"]).decode()
     assert endpoint == aws.endpoint("dev", "us-west-2")
     assert set(secret["data"]) == {"kubeconfig", "endpoint", "clusterCA"}

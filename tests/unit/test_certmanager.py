@@ -20,6 +20,7 @@ from forge_dev.simulate.requests import (
     step_input,
 )
 from tests.support.helm_keys import assert_known_keys
+from tests.support.releases import assert_chart, assert_refused, only_release
 
 CHART, VERSION = "cert-manager", "v1.21.1"
 # Documented in values.yaml comments only (the chart's strict schema checks them).
@@ -82,15 +83,8 @@ def assert_chart_values_valid(schema_store, vals: dict[str, Any]) -> None:
 
 def test_first_render_installs_the_chart_with_crds(schema_store, assert_schema_valid):
     out = run(XR["spec"])
-    assert not out.fatal
-    assert sorted(out.resources) == ["release"]
-    release = out.resources["release"]
-    assert release["spec"]["forProvider"]["chart"] == {
-        "name": "cert-manager",
-        "repository": "https://charts.jetstack.io",
-        "version": "v1.21.1",
-    }
-    assert release["spec"]["forProvider"]["namespace"] == "cert-manager"
+    release = only_release(out, "release")
+    assert_chart(release, "cert-manager", "https://charts.jetstack.io", "v1.21.1", "cert-manager")
     vals = values(out)
     assert vals == {
         "crds": {"enabled": True, "keep": True},
@@ -346,10 +340,7 @@ NO_EMAIL = {
     ],
 )
 def test_bad_spec_is_fatal_and_names_the_field(issuers, message):
-    out = run({"issuers": issuers})
-    assert len(out.fatal) == 1, out.fatal
-    assert message in out.fatal[0]
-    assert out.resources == {}
+    assert_refused(run({"issuers": issuers}), message)
 
 
 def test_route53_solver_region_is_required_without_an_environment():
@@ -359,10 +350,3 @@ def test_route53_solver_region_is_required_without_an_environment():
         " is required: set it in the XR, or region in the EnvironmentConfig; "
         "no EnvironmentConfig was read: none matched name 'dev' (spec.environmentConfigRef.name)"
     ]
-
-
-def test_first_call_waits_for_the_environment_instead_of_failing():
-    """Crossplane calls once without required resources and stops at a fatal result."""
-    out = render(build(xr_with(XR["spec"])))
-    assert out.fatal == []
-    assert out.requirements["environment-configs"].match_name == "dev"

@@ -18,6 +18,7 @@ from forge_dev.simulate.requests import (
     step_input,
 )
 from tests.support.helm_keys import assert_known_keys, unknown_keys
+from tests.support.releases import assert_chart, assert_refused, only_release
 
 CHART, VERSION = "external-dns", "1.21.1"
 ROLE = "arn:aws:iam::123456789012:role/external-dns"
@@ -62,16 +63,15 @@ def assert_chart_values_valid(schema_store, vals: dict[str, Any]) -> None:
 
 def test_route53_with_irsa_and_environment_defaults(schema_store, assert_schema_valid):
     out = run(XR["spec"])
-    assert not out.fatal
-    assert sorted(out.resources) == ["release"]
-    release = out.resources["release"]
+    release = only_release(out, "release")
     assert release["metadata"] == {"name": "external-dns", "namespace": "default"}
-    assert release["spec"]["forProvider"]["chart"] == {
-        "name": "external-dns",
-        "repository": "https://kubernetes-sigs.github.io/external-dns/",
-        "version": "1.21.1",
-    }
-    assert release["spec"]["forProvider"]["namespace"] == "external-dns"
+    assert_chart(
+        release,
+        "external-dns",
+        "https://kubernetes-sigs.github.io/external-dns/",
+        "1.21.1",
+        "external-dns",
+    )
     assert release["spec"]["providerConfigRef"] == {
         "kind": "ClusterProviderConfig",
         "name": "default",
@@ -327,10 +327,7 @@ def test_chart_version_and_provider_config_are_configurable():
     ],
 )
 def test_bad_spec_is_fatal_and_names_the_field(spec, message):
-    out = run(spec)
-    assert len(out.fatal) == 1, out.fatal
-    assert message in out.fatal[0]
-    assert out.resources == {}
+    assert_refused(run(spec), message)
 
 
 def test_route53_region_is_required_without_an_environment():
@@ -362,13 +359,6 @@ def test_the_xrd_leaves_what_the_environment_fills_to_the_function():
     assert spec["default"] == {}
     credentials = spec["properties"]["credentials"]
     assert any("IRSA" in r["rule"] for r in credentials["x-kubernetes-validations"])
-
-
-def test_first_call_waits_for_the_environment_instead_of_failing():
-    """Crossplane calls once without required resources and stops at a fatal result."""
-    out = render(build(xr_with(XR["spec"])))
-    assert out.fatal == []
-    assert out.requirements["environment-configs"].match_name == "dev"
 
 
 def env_with(**extra: Any) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from forge_dev.simulate.requests import (
     step_input,
 )
 from tests.support.helm_keys import assert_known_keys
+from tests.support.releases import assert_chart, assert_refused, only_release
 
 CHART, VERSION = "external-secrets", "2.9.0"
 ROLE = "arn:aws:iam::123456789012:role/external-secrets"
@@ -76,15 +77,14 @@ def assert_chart_values_valid(schema_store, vals: dict[str, Any]) -> None:
 
 def test_first_render_installs_only_the_chart(schema_store, assert_schema_valid):
     out = run(XR["spec"])
-    assert not out.fatal
-    assert sorted(out.resources) == ["release"]
-    release = out.resources["release"]
-    assert release["spec"]["forProvider"]["chart"] == {
-        "name": "external-secrets",
-        "repository": "https://charts.external-secrets.io",
-        "version": "2.9.0",
-    }
-    assert release["spec"]["forProvider"]["namespace"] == "external-secrets"
+    release = only_release(out, "release")
+    assert_chart(
+        release,
+        "external-secrets",
+        "https://charts.external-secrets.io",
+        "2.9.0",
+        "external-secrets",
+    )
     vals = values(out)
     assert vals == {
         "installCRDs": True,
@@ -356,10 +356,7 @@ def test_values_override_merges_last_and_null_deletes_a_default(schema_store):
     ],
 )
 def test_bad_spec_is_fatal_and_names_the_field(spec, message):
-    out = run(spec)
-    assert len(out.fatal) == 1, out.fatal
-    assert message in out.fatal[0]
-    assert out.resources == {}
+    assert_refused(run(spec), message)
 
 
 def test_store_region_is_required_without_an_environment():
@@ -369,10 +366,3 @@ def test_store_region_is_required_without_an_environment():
         "is required: set it in the XR, or region in the EnvironmentConfig; "
         "no EnvironmentConfig was read: none matched name 'dev' (spec.environmentConfigRef.name)"
     ]
-
-
-def test_first_call_waits_for_the_environment_instead_of_failing():
-    """Crossplane calls once without required resources and stops at a fatal result."""
-    out = render(build(xr_with(XR["spec"])))
-    assert out.fatal == []
-    assert out.requirements["environment-configs"].match_name == "dev"

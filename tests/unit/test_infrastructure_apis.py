@@ -10,6 +10,7 @@ import yaml
 from forge_dev.render import render
 from forge_dev.render.examples import composition_for
 from forge_dev.render.load import load_one
+from forge_dev.simulate import requests as in_process
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLE = ROOT / "examples/infrastructure/bundle.yaml"
@@ -58,3 +59,13 @@ def test_the_empty_spec_bundle_has_every_api_and_one_environment():
         "*/stages/*/required.yaml"
     ):
         assert path.read_text().startswith(environment), path
+
+
+@pytest.mark.parametrize("example", ["certmanager", "externaldns", "externalsecretsoperator"])
+def test_first_call_waits_for_a_named_environment_instead_of_failing(example):
+    """Crossplane calls once without required resources and stops at a fatal result."""
+    xr = load_one(ROOT / "examples/infrastructure" / example / "xr.yaml", "XR")
+    xr["spec"]["environmentConfigRef"] = {"name": "dev"}
+    out = in_process.render(in_process.build(xr))
+    assert out.fatal == []
+    assert out.requirements["environment-configs"].match_name == "dev"

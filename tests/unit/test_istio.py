@@ -21,6 +21,7 @@ from forge_dev.simulate.requests import (
 )
 from tests.support import deletion
 from tests.support.helm_keys import assert_known_keys
+from tests.support.releases import assert_chart, assert_refused, only_release
 
 XR = {
     "apiVersion": "forge.projectcatalyst.io/v1alpha1",
@@ -113,16 +114,9 @@ def with_gateway():
 
 def test_first_render_installs_only_the_gateway_api_crds(assert_schema_valid):
     out = run(XR, crds=[])
-    assert not out.fatal
-    assert sorted(out.resources) == [CRDS]
-    release = out.resources[CRDS]
+    release = only_release(out, CRDS)
     assert release["metadata"] == {"name": CRDS_RELEASE, "namespace": "default"}
-    assert release["spec"]["forProvider"]["chart"] == {
-        "name": "gateway-api-crds",
-        "repository": CHARTS,
-        "version": "1.5.1",
-    }
-    assert release["spec"]["forProvider"]["namespace"] == "istio-system"
+    assert_chart(release, "gateway-api-crds", CHARTS, "1.5.1", "istio-system")
     assert release["spec"]["forProvider"]["values"] == {}
     assert release["spec"]["rollbackLimit"] == 5
     assert release["spec"]["providerConfigRef"] == {
@@ -588,10 +582,7 @@ def test_missing_own_crds_are_only_reported_when_not_required():
     ],
 )
 def test_bad_spec_is_fatal_and_names_the_field(spec, message):
-    out = run(xr_with(**spec))
-    assert len(out.fatal) == 1
-    assert message in out.fatal[0]
-    assert out.resources == {}
+    assert_refused(run(xr_with(**spec)), message)
 
 
 def test_an_unusable_environment_profile_is_blamed_on_the_spec_field():

@@ -11,6 +11,7 @@ import pytest
 from forge_dev.simulate.converge import converge
 from forge_dev.simulate.requests import build, environment_config, render, step_input
 from tests.support.helm_keys import assert_known_keys
+from tests.support.releases import assert_chart, assert_refused, only_release
 
 XR = {
     "apiVersion": "forge.projectcatalyst.io/v1alpha1",
@@ -41,16 +42,9 @@ def values(out) -> dict:
 
 def test_default_install(assert_schema_valid, schema_store):
     out = run(XR)
-    assert not out.fatal
-    assert list(out.resources) == ["keda"]
-    release = out.resources["keda"]
+    release = only_release(out, "keda")
     assert release["metadata"] == {"name": "keda", "namespace": "default"}
-    assert release["spec"]["forProvider"]["chart"] == {
-        "name": "keda",
-        "repository": "https://kedacore.github.io/charts",
-        "version": "2.20.2",
-    }
-    assert release["spec"]["forProvider"]["namespace"] == "keda"
+    assert_chart(release, "keda", "https://kedacore.github.io/charts", "2.20.2", "keda")
     assert values(out) == {
         "operator": {"replicaCount": 1},
         "metricsServer": {"enabled": True, "replicaCount": 1},
@@ -217,10 +211,7 @@ def test_values_merge_last_and_null_deletes_a_chart_default(schema_store):
     ],
 )
 def test_bad_spec_is_fatal_and_names_the_field(spec, message):
-    out = run(xr_with(**spec))
-    assert len(out.fatal) == 1
-    assert message in out.fatal[0]
-    assert out.resources == {}
+    assert_refused(run(xr_with(**spec)), message)
 
 
 def test_xrd_enforces_the_same_cross_field_rules():

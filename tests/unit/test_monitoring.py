@@ -11,6 +11,7 @@ import pytest
 from forge_dev.simulate.converge import converge
 from forge_dev.simulate.requests import build, environment_config, render, step_input
 from tests.support.helm_keys import assert_known_keys
+from tests.support.releases import assert_refused
 
 XR = {
     "apiVersion": "forge.projectcatalyst.io/v1alpha1",
@@ -407,10 +408,7 @@ NO_AUTH = {"name": "m", "type": "prometheus", "url": "https://m.example.com", "a
     ],
 )
 def test_bad_spec_is_fatal_and_names_the_field(xr, message):
-    out = run(xr)
-    assert len(out.fatal) == 1
-    assert message in out.fatal[0]
-    assert out.resources == {}
+    assert_refused(run(xr), message)
 
 
 def test_remote_stack_needs_a_cluster_name():

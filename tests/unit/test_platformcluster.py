@@ -9,6 +9,7 @@ import pytest
 
 from forge_dev.simulate.converge import converge
 from forge_dev.simulate.requests import build, render
+from tests.support.releases import assert_refused
 
 XR = {
     "apiVersion": "forge.projectcatalyst.io/v1alpha1",
@@ -122,10 +123,7 @@ def test_delete_policy_still_never_uninstalls_provider_kubernetes():
     ],
 )
 def test_bad_spec_is_fatal_and_names_the_field(spec, message):
-    out = render(build(xr_with(spec)))
-    assert len(out.fatal) == 1
-    assert message in out.fatal[0]
-    assert out.resources == {}
+    assert_refused(render(build(xr_with(spec))), message)
 
 
 def test_desired_state_of_earlier_steps_passes_through():

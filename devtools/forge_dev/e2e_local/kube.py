@@ -4,7 +4,6 @@ documents, get/list/delete by apiVersion and kind, status patches, waits."""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from kubernetes.client import ApiClient
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import NotFoundError, ResourceNotFoundError
 
-from forge_dev.e2e_local.procs import HarnessError
+from forge_dev.e2e_local.procs import wait_for
 
 FIELD_MANAGER = "forge-e2e"
 
@@ -158,23 +157,7 @@ class Kube:
     # --- waits --------------------------------------------------------------------
     def wait(self, what: str, check, *, timeout: float, interval: float = 0.5, alive=None):
         """Poll ``check()`` until truthy; HarnessError naming ``what`` on timeout."""
-        deadline = time.monotonic() + timeout
-        last_exc: Exception | None = None
-        while True:
-            try:
-                result = check()
-                if result:
-                    return result
-            except HarnessError:
-                raise
-            except Exception as exc:
-                last_exc = exc
-            if alive is not None:
-                alive()
-            if time.monotonic() > deadline:
-                extra = f" (last error: {last_exc})" if last_exc else ""
-                raise HarnessError(f"timed out after {timeout:.0f}s waiting for {what}{extra}")
-            time.sleep(interval)
+        return wait_for(what, check, timeout=timeout, interval=interval, alive=alive)
 
 
 def walk_refs(obj: dict) -> Iterator[dict]:

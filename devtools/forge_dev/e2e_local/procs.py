@@ -35,7 +35,8 @@ def wait_for(
     """Call ``check`` until it returns something truthy; raise naming ``what`` on timeout.
 
     ``alive`` is called between attempts and raises when a process it watches has died,
-    so a crash is reported at once instead of as a timeout.
+    so a crash is reported at once instead of as a timeout; so does a HarnessError from
+    ``check`` itself. Any other error is retried and named if time runs out.
     """
     deadline = time.monotonic() + timeout
     last: Exception | None = None
@@ -44,6 +45,8 @@ def wait_for(
             result = check()
             if result:
                 return result
+        except HarnessError:
+            raise
         except Exception as exc:
             last = exc
         if alive is not None:

@@ -64,7 +64,9 @@ def default_required(xr: Path) -> list[Path]:
     """The example's first stage's required.yaml: what exists when its XR is created."""
     stages = sorted(p for p in stages_dir(xr.parent).glob("*") if p.is_dir())
     first = stages[0] / "required.yaml" if stages else None
-    return [first] if first is not None and first.is_file() else []
+    if first is None or not first.is_file():
+        return []
+    return [first.relative_to(Path.cwd()) if first.is_relative_to(Path.cwd()) else first]
 
 
 def _required(args: argparse.Namespace) -> list[dict[str, Any]]:

@@ -25,6 +25,7 @@ import grpc
 
 from forge_dev.paths import RUNTIME_DIR
 from forge_dev.render.errors import RenderError, goquote
+from forge_dev.server import terminate
 
 ANNOTATION_RUNTIME = "render.crossplane.io/runtime"
 ANNOTATION_DEVELOPMENT_TARGET = "render.crossplane.io/runtime-development-target"
@@ -162,13 +163,8 @@ class OwnFunctionProcess:
     def stop(self) -> None:
         """Stop the child (SIGTERM, then SIGKILL) and forget it; safe to call twice."""
         proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=SHUTDOWN_SECONDS)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        if proc is not None:
+            terminate(proc, SHUTDOWN_SECONDS)
         if self._log is not None:
             self._log.close()
             self._log = None

@@ -26,6 +26,7 @@ from tests.support.eks import (
     xr_with,
 )
 from tests.support.example_environment import with_environment
+from tests.support.releases import assert_refused
 
 # Errors and the XRD -------------------------------------------------------------------------
 
@@ -98,10 +99,7 @@ def _group(**extra: Any) -> dict[str, Any]:
 )
 def test_malformed_aws_spec_is_fatal_and_names_the_field(spec, message):
     xr = xr_with(**spec)
-    out = render(build(xr))
-    assert len(out.fatal) == 1, out.fatal
-    assert message in out.fatal[0]
-    assert out.resources == {}
+    assert_refused(render(build(xr)), message)
 
 
 def test_xrd_rules_agree_with_the_model():
