@@ -45,7 +45,10 @@ def answers(
 
 
 def write_stages(example: Path, names: list[str]) -> None:
-    """Render round by round and write ``stages/NN-name/{observed,required}.yaml``."""
+    """Render round by round and write ``stages/NN-name/{observed,required}.yaml``.
+
+    Keys are written sorted: a Struct read back from the function has no stable order.
+    """
     xr = yaml.safe_load((example / "xr.yaml").read_text())
     first = stages_dir(example) / f"01-{names[0]}" / "required.yaml"
     environment = [d for d in yaml.safe_load_all(first.read_text()) if d] if first.exists() else []
@@ -69,11 +72,11 @@ def write_stages(example: Path, names: list[str]) -> None:
             text = first.read_text() if environment else ""
             if fetched:
                 text += "---\n" if text else ""
-                text += yaml.safe_dump_all(fetched, sort_keys=False)
+                text += yaml.safe_dump_all(fetched, sort_keys=True)
             (stage / "required.yaml").write_text(text)
         if observed:
             docs = [observed[key].manifest for key in sorted(observed)]
-            (stage / "observed.yaml").write_text(yaml.safe_dump_all(docs, sort_keys=False))
+            (stage / "observed.yaml").write_text(yaml.safe_dump_all(docs, sort_keys=True))
 
 
 def main() -> None:

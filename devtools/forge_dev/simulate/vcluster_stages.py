@@ -45,7 +45,7 @@ def required_fn(creds: Credentials, release_key: str = "vcluster"):
 
 
 def _dump(path: Path, docs: list[dict[str, Any]]) -> None:
-    path.write_text(yaml.safe_dump_all(docs, sort_keys=False))
+    path.write_text(yaml.safe_dump_all(docs, sort_keys=True))
 
 
 def write_example_stages(example: Path, names: list[str]) -> None:
