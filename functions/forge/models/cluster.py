@@ -144,14 +144,16 @@ AWS_VALIDATIONS = [
     {
         "rule": f"!has(self.aws) || !has({_NETWORK}) || !has(oldSelf.aws) || "
         f"!has({_OLD_NETWORK}) || {_NETWORK}.vpcCidr == {_OLD_NETWORK}.vpcCidr",
-        "message": "aws.network.vpcCidr is immutable",
+        "message": "aws.network.vpcCidr is immutable: the VPC and everything in it would be "
+        "replaced; create a new Cluster instead",
     },
     {
         "rule": f"!has(self.aws) || !has({_NETWORK}) || !has(oldSelf.aws) || "
         f"!has({_OLD_NETWORK}) || "
         f"(has({_NETWORK}.availabilityZones) ? {_NETWORK}.availabilityZones : []) == "
         f"(has({_OLD_NETWORK}.availabilityZones) ? {_OLD_NETWORK}.availabilityZones : [])",
-        "message": "aws.network.availabilityZones is immutable (subnets derive from it)",
+        "message": "aws.network.availabilityZones is immutable (subnets derive from it, and "
+        "the control plane's cannot move); create a new Cluster instead",
     },
     {
         "rule": "!has(self.aws) || !has(oldSelf.aws) || "
@@ -555,6 +557,39 @@ class ClusterSpec(Model):
         return self
 
 
+# Transition rules (oldSelf): a change that would build a second environment and orphan
+# or delete the first is refused by the API server. Every regional managed resource finds
+# its external resource in spec.region, the provider picks the whole stack, and the network
+# mode decides whether a VPC is composed; none of them can move in place.
+NEW_CLUSTER = "create a new Cluster instead"
+
+
+def _has_subnets(s: str) -> str:
+    """CEL: whether ``s`` (``self`` or ``oldSelf``) brings its own subnets."""
+    return f"(has({s}.aws) && has({s}.aws.network) && has({s}.aws.network.subnetIds))"
+
+
+REBUILD_VALIDATIONS = [
+    {
+        "rule": "self.provider == oldSelf.provider",
+        "message": "provider is immutable: changing it would delete this environment's "
+        f"clusters and build another; {NEW_CLUSTER}",
+    },
+    {
+        # A vCluster has no use for a region: only an EKS Cluster's is held.
+        "rule": "self.provider != 'aws' || !has(oldSelf.region) || "
+        "(has(self.region) && self.region == oldSelf.region)",
+        "message": "region is immutable: every regional resource (VPC, EKS cluster, IAM "
+        f"bindings) would be built again in the new region and the old ones orphaned; {NEW_CLUSTER}",
+    },
+    {
+        "rule": f"{_has_subnets('self')} == {_has_subnets('oldSelf')}",
+        "message": "the network mode is immutable: aws.network.subnetIds (existing subnets) "
+        "cannot be added or removed, as that would delete the composed VPC or compose one "
+        f"under a running cluster; {NEW_CLUSTER}",
+    },
+]
+
 CLUSTER_VALIDATIONS = [
     {
         "rule": "self.provider != 'aws' || has(self.region)",
@@ -583,6 +618,7 @@ CLUSTER_VALIDATIONS = [
         "message": "aws.network.availabilityZones must be zones of the region",
     },
     *AWS_VALIDATIONS,
+    *REBUILD_VALIDATIONS,
 ]
 ClusterSpec.model_config["json_schema_extra"] = {"x-kubernetes-validations": CLUSTER_VALIDATIONS}
 ClusterSpec.model_rebuild(force=True)
