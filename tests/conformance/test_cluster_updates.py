@@ -53,11 +53,18 @@ def _vpc_cidr(spec: dict[str, Any]) -> None:
 
 REFUSED = [
     ("provider aws to vcluster", AWS, _to_vcluster, "provider is immutable"),
-    ("provider vcluster to aws", VCLUSTER, lambda s: s.update(
-        provider="aws",
-        region="us-west-2",
-        nodeGroups=[{"name": "general", "instanceType": "t3.large", "minSize": 1, "maxSize": 2}],
-    ), "provider is immutable"),
+    (
+        "provider vcluster to aws",
+        VCLUSTER,
+        lambda s: s.update(
+            provider="aws",
+            region="us-west-2",
+            nodeGroups=[
+                {"name": "general", "instanceType": "t3.large", "minSize": 1, "maxSize": 2}
+            ],
+        ),
+        "provider is immutable",
+    ),
     ("region", AWS, _region, "region is immutable"),
     ("region of existing subnets", BYO, _region, "region is immutable"),
     ("managed VPC to existing subnets", AWS, _add_subnets, "the network mode is immutable"),
@@ -85,16 +92,26 @@ def test_the_api_server_refuses_a_change_that_rebuilds_the_environment(
 ADMITTED = [
     ("node group size", AWS, lambda s: s["nodeGroups"][0].update(maxSize=20)),
     ("kubernetes version", AWS, lambda s: s.update(kubernetesVersion="1.35")),
-    ("public access CIDRs", AWS, lambda s: s.setdefault("aws", {}).update(
-        publicAccessCidrs=["203.0.113.0/24"]
-    )),
-    ("existing subnets replaced", BYO, lambda s: s["aws"]["network"]["subnetIds"].update(
-        private=["subnet-0a1b2c3d4e5f60718", "subnet-0a1b2c3d4e5f60719"]
-    )),
+    (
+        "public access CIDRs",
+        AWS,
+        lambda s: s.setdefault("aws", {}).update(publicAccessCidrs=["203.0.113.0/24"]),
+    ),
+    (
+        "existing subnets replaced",
+        BYO,
+        lambda s: s["aws"]["network"]["subnetIds"].update(
+            private=["subnet-0a1b2c3d4e5f60718", "subnet-0a1b2c3d4e5f60719"]
+        ),
+    ),
     ("vcluster region (unused)", VCLUSTER, _region),
-    ("vcluster values", VCLUSTER, lambda s: s.setdefault("vcluster", {}).update(
-        values={"sync": {"toHost": {"ingresses": {"enabled": True}}}}
-    )),
+    (
+        "vcluster values",
+        VCLUSTER,
+        lambda s: s.setdefault("vcluster", {}).update(
+            values={"sync": {"toHost": {"ingresses": {"enabled": True}}}}
+        ),
+    ),
 ]
 
 

@@ -580,7 +580,8 @@ REBUILD_VALIDATIONS = [
         "rule": "self.provider != 'aws' || !has(oldSelf.region) || "
         "(has(self.region) && self.region == oldSelf.region)",
         "message": "region is immutable: every regional resource (VPC, EKS cluster, IAM "
-        f"bindings) would be built again in the new region and the old ones orphaned; {NEW_CLUSTER}",
+        "bindings) would be built again in the new region and the old ones orphaned; "
+        f"{NEW_CLUSTER}",
     },
     {
         "rule": f"{_has_subnets('self')} == {_has_subnets('oldSelf')}",
