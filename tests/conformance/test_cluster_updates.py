@@ -129,3 +129,25 @@ def test_an_unchanged_cluster_is_admitted(schema_dirs):
         old = load_one(path, "XR")
         (verdict,) = admit_update([(old, copy.deepcopy(old))], schema_dirs)
         assert (verdict.status, verdict.errors) == ("valid", ()), path
+
+
+def test_an_update_ratchets_what_it_does_not_touch(schema_dirs):
+    """As the API server does: a value an older XRD admitted, left unchanged, does not block
+    an update of another field (schema and CEL ratcheting); creating it anew is refused."""
+    old = load_one(AWS, "XR")
+    old["spec"]["nodeGroups"] = [
+        # minSize > maxSize: refused by the node group's CEL rule today.
+        {"name": "general", "instanceType": "t3.large", "minSize": 5, "maxSize": 3},
+        {"name": "batch", "instanceType": "c7i.large", "minSize": 0, "maxSize": 2},
+    ]
+    new = copy.deepcopy(old)
+    new["spec"]["nodeGroups"][1]["maxSize"] = 4
+    (created,) = admit([new], schema_dirs)
+    assert created.status == "invalid"
+    assert any("minSize must be <= maxSize" in e for e in created.errors), created.errors
+    (updated,) = admit_update([(old, new)], schema_dirs)
+    assert (updated.status, updated.errors) == ("valid", ())
+    # Touching the invalid group judges it again.
+    new["spec"]["nodeGroups"][0]["maxSize"] = 4
+    (touched,) = admit_update([(old, new)], schema_dirs)
+    assert any("minSize must be <= maxSize" in e for e in touched.errors), touched.errors
