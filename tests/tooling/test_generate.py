@@ -188,3 +188,17 @@ def test_fields_the_environment_fills_have_no_xrd_default(definition):
         for part in path.split("."):
             node = node["properties"][part]
         assert "default" not in node, f"{definition.kind} spec.{path}"
+
+
+def test_the_cluster_xrd_holds_what_would_rebuild_the_environment():
+    """provider, region and the network mode are transition rules (oldSelf) on the spec,
+    each telling the user to create a new Cluster; the API server judges them on update."""
+    schema = xrdgen.xrd(DEFINITIONS["Cluster"])["spec"]["versions"][0]["schema"]
+    rules = schema["openAPIV3Schema"]["properties"]["spec"]["x-kubernetes-validations"]
+    held = {
+        field: [r for r in rules if "oldSelf" in r["rule"] and field in r["rule"]]
+        for field in ("provider", "region", "subnetIds", "vpcCidr", "availabilityZones")
+    }
+    for field, found in held.items():
+        assert found, f"no transition rule holds spec.{field}"
+        assert all("create a new Cluster instead" in r["message"] for r in found), found

@@ -3,7 +3,8 @@
 ``crd_for_xrd`` is crossplane-runtime's XRD-to-CRD conversion, the one Crossplane
 uses; ``admit`` validates objects the way the API server admits a custom resource
 (pruning of unknown fields, defaults, OpenAPI schema, CEL, object metadata), the
-checks ``crossplane resource validate`` makes.
+checks ``crossplane resource validate`` makes; ``admit_update`` judges an update of an
+old object to a new one (ratcheting, CEL transition rules with ``oldSelf``).
 """
 
 from __future__ import annotations
@@ -68,7 +69,19 @@ def crd_for_xrd(xrd: Mapping[str, Any]) -> dict[str, Any]:
 
 def admit(objects: Sequence[Mapping[str, Any]], schemas: Sequence[Path]) -> list[Verdict]:
     """Validate objects against the CRDs and XRDs under ``schemas`` (files or directories)."""
-    out = _run(["validate", "--crds=" + ",".join(str(p) for p in schemas)], list(objects))
+    return _verdicts(list(objects), schemas)
+
+
+def admit_update(
+    updates: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]], schemas: Sequence[Path]
+) -> list[Verdict]:
+    """Validate updates, each ``(old, new)``, as the API server admits an update: the
+    schema ratcheted against the old object and CEL transition rules given ``oldSelf``."""
+    return _verdicts([{"oldObject": old, "object": new} for old, new in updates], schemas)
+
+
+def _verdicts(payload: list[Any], schemas: Sequence[Path]) -> list[Verdict]:
+    out = _run(["validate", "--crds=" + ",".join(str(p) for p in schemas)], payload)
     return [
         Verdict(
             r["apiVersion"],

@@ -30,7 +30,12 @@ from forge.composers.eks import base as eks_base
 from forge.core import naming
 from forge.core.context import Context
 from forge.core.observed import field
-from forge.models.cluster import AWS_ENV_DEFAULTS, ENV_DEFAULTS, ClusterSpec
+from forge.models.cluster import (
+    AWS_ENV_DEFAULTS,
+    ENV_DEFAULTS,
+    PUBLIC_ACCESS_CIDRS_KEY,
+    ClusterSpec,
+)
 from forge.versions import GROUP
 
 NAMESPACE_KEY = "namespace"
@@ -107,6 +112,8 @@ def _status(
         outputs["argocdClusterName"] = argocd_name
     if boot.provider_configs:
         outputs["providerConfigs"] = boot.provider_configs
+    if spec.provider == "aws":
+        outputs["endpointAccess"] = _endpoint_access(spec)
     status: dict[str, Any] = {"outputs": outputs}
     installation = boot.installation
     if installation is not None:
@@ -114,3 +121,30 @@ def _status(
         if installation.config_keys:
             status["providerConfigs"] = stack.provider_configs(spec.stack)
     return status
+
+
+def _endpoint_access(spec: ClusterSpec) -> dict[str, Any]:
+    """The EKS API endpoint's access, and how the platform reaches it."""
+    aws = spec.aws
+    access: dict[str, Any] = {"public": aws.public_endpoint, "private": aws.endpoint_private_access}
+    if aws.public_endpoint:
+        access["publicAccessCidrs"] = list(aws.public_access_cidrs or ())
+        where = " and from inside the VPC" if aws.endpoint_private_access else ""
+        access["message"] = (
+            f"public endpoint, reachable from publicAccessCidrs only{where}; the platform "
+            "reaches it from one of those CIDRs (its egress addresses)"
+        )
+    elif aws.endpoint_public_access is False:
+        access["message"] = (
+            "private endpoint (endpointPublicAccess: false): the platform's Crossplane and "
+            "Argo CD must reach it from inside the VPC or a connected network"
+        )
+    else:
+        access["message"] = (
+            "private endpoint: no publicAccessCidrs in the XR nor "
+            f"{PUBLIC_ACCESS_CIDRS_KEY} in the EnvironmentConfig, so the API is not open to "
+            "the internet; the platform's Crossplane and Argo CD must reach it from inside the "
+            "VPC or a connected network (peering, Transit Gateway, VPN), or list the platform's "
+            f"egress CIDRs in {PUBLIC_ACCESS_CIDRS_KEY}"
+        )
+    return access

@@ -21,6 +21,9 @@ from forge.models.base import (
 from forge.models.eks_workloads import LoadBalancerController, PolicyArn, WorkloadIdentity
 from forge.models.stack import AwsProviders, SemVer, Stack
 
+# Who may reach an EKS cluster's public API endpoint: the environment's (for example the
+# platform's egress addresses); with none, the endpoint is private.
+PUBLIC_ACCESS_CIDRS_KEY = "aws.publicAccessCidrs"
 KubernetesVersion = Literal["1.31", "1.32", "1.33", "1.34", "1.35"]
 DEFAULT_EKS_VERSION = "1.34"
 # Graviton (ARM) instance families: a1, and <family><generation>g<options> (m7g, c6gn, r8gd...).
@@ -128,7 +131,10 @@ _NETWORK = "self.aws.network"
 _OLD_NETWORK = "oldSelf.aws.network"
 AWS_VALIDATIONS = [
     {
-        "rule": "!has(self.aws) || self.aws.endpointPublicAccess || self.aws.endpointPrivateAccess",
+        # Only an explicit false: the default follows publicAccessCidrs, which the
+        # environment may fill (the API server never sees it).
+        "rule": "!has(self.aws) || !has(self.aws.endpointPublicAccess) || "
+        "self.aws.endpointPublicAccess || self.aws.endpointPrivateAccess",
         "message": "aws: the API endpoint needs public or private access (or both)",
     },
     {
@@ -144,14 +150,16 @@ AWS_VALIDATIONS = [
     {
         "rule": f"!has(self.aws) || !has({_NETWORK}) || !has(oldSelf.aws) || "
         f"!has({_OLD_NETWORK}) || {_NETWORK}.vpcCidr == {_OLD_NETWORK}.vpcCidr",
-        "message": "aws.network.vpcCidr is immutable",
+        "message": "aws.network.vpcCidr is immutable: the VPC and everything in it would be "
+        "replaced; create a new Cluster instead",
     },
     {
         "rule": f"!has(self.aws) || !has({_NETWORK}) || !has(oldSelf.aws) || "
         f"!has({_OLD_NETWORK}) || "
         f"(has({_NETWORK}.availabilityZones) ? {_NETWORK}.availabilityZones : []) == "
         f"(has({_OLD_NETWORK}.availabilityZones) ? {_OLD_NETWORK}.availabilityZones : [])",
-        "message": "aws.network.availabilityZones is immutable (subnets derive from it)",
+        "message": "aws.network.availabilityZones is immutable (subnets derive from it, and "
+        "the control plane's cannot move); create a new Cluster instead",
     },
     {
         "rule": "!has(self.aws) || !has(oldSelf.aws) || "
@@ -277,21 +285,27 @@ class Aws(Model):
     """EKS settings beyond node groups (cross-field rules: ``AWS_VALIDATIONS``)."""
 
     network: Network = Field(default_factory=Network)
-    endpoint_public_access: bool = Field(
-        default=True,
+    endpoint_public_access: bool | None = Field(
+        default=None,
         description=(
-            "Serve the API on a public endpoint (limited by publicAccessCidrs). Without it, the "
-            "platform's Crossplane and Argo CD must run in the VPC or a connected one."
+            "Serve the API on a public endpoint, reachable from publicAccessCidrs only. "
+            "Default: true when publicAccessCidrs are given (here or in the EnvironmentConfig's "
+            "aws.publicAccessCidrs), else false: the endpoint is private, and the platform's "
+            "Crossplane and Argo CD must reach it from inside the VPC or a connected network."
         ),
     )
     endpoint_private_access: bool = Field(
         default=True, description="Serve the API inside the VPC too (nodes use it)."
     )
-    public_access_cidrs: list[Cidr] = Field(
-        default=["0.0.0.0/0"],
+    public_access_cidrs: list[Cidr] | None = Field(
+        default=None,
         min_length=1,
         max_length=40,
-        description="Who may reach the public endpoint.",
+        description=(
+            "Who may reach the public endpoint, e.g. the platform's egress addresses. "
+            "Default: the EnvironmentConfig's aws.publicAccessCidrs; with none, the endpoint is "
+            "private. 0.0.0.0/0 (the internet) is only ever used when listed."
+        ),
         json_schema_extra={"x-kubernetes-list-type": "set"},
     )
     authentication_mode: Literal["API", "API_AND_CONFIG_MAP"] = Field(
@@ -349,13 +363,27 @@ class Aws(Model):
         ),
     )
 
+    @property
+    def public_endpoint(self) -> bool:
+        """Whether the API has a public endpoint: as set, else when someone may reach it."""
+        if self.endpoint_public_access is not None:
+            return self.endpoint_public_access
+        return self.public_access_cidrs is not None
+
     @model_validator(mode="after")
     def _checks(self) -> Aws:
-        if not (self.endpoint_public_access or self.endpoint_private_access):
+        if self.endpoint_public_access and self.public_access_cidrs is None:
+            raise FieldError(
+                "publicAccessCidrs",
+                "is required when endpointPublicAccess is true: list who may reach the public "
+                f"endpoint, in the XR or as {PUBLIC_ACCESS_CIDRS_KEY} in the EnvironmentConfig "
+                "(0.0.0.0/0 opens it to the internet)",
+            )
+        if not (self.public_endpoint or self.endpoint_private_access):
             raise FieldError(
                 "endpointPublicAccess", "the API endpoint needs public or private access (or both)"
             )
-        for index, cidr in enumerate(self.public_access_cidrs):
+        for index, cidr in enumerate(self.public_access_cidrs or ()):
             try:
                 ipaddress.ip_network(cidr)
             except ValueError:
@@ -555,6 +583,40 @@ class ClusterSpec(Model):
         return self
 
 
+# Transition rules (oldSelf): a change that would build a second environment and orphan
+# or delete the first is refused by the API server. Every regional managed resource finds
+# its external resource in spec.region, the provider picks the whole stack, and the network
+# mode decides whether a VPC is composed; none of them can move in place.
+NEW_CLUSTER = "create a new Cluster instead"
+
+
+def _has_subnets(s: str) -> str:
+    """CEL: whether ``s`` (``self`` or ``oldSelf``) brings its own subnets."""
+    return f"(has({s}.aws) && has({s}.aws.network) && has({s}.aws.network.subnetIds))"
+
+
+REBUILD_VALIDATIONS = [
+    {
+        "rule": "self.provider == oldSelf.provider",
+        "message": "provider is immutable: changing it would delete this environment's "
+        f"clusters and build another; {NEW_CLUSTER}",
+    },
+    {
+        # A vCluster has no use for a region: only an EKS Cluster's is held.
+        "rule": "self.provider != 'aws' || !has(oldSelf.region) || "
+        "(has(self.region) && self.region == oldSelf.region)",
+        "message": "region is immutable: every regional resource (VPC, EKS cluster, IAM "
+        "bindings) would be built again in the new region and the old ones orphaned; "
+        f"{NEW_CLUSTER}",
+    },
+    {
+        "rule": f"{_has_subnets('self')} == {_has_subnets('oldSelf')}",
+        "message": "the network mode is immutable: aws.network.subnetIds (existing subnets) "
+        "cannot be added or removed, as that would delete the composed VPC or compose one "
+        f"under a running cluster; {NEW_CLUSTER}",
+    },
+]
+
 CLUSTER_VALIDATIONS = [
     {
         "rule": "self.provider != 'aws' || has(self.region)",
@@ -583,6 +645,7 @@ CLUSTER_VALIDATIONS = [
         "message": "aws.network.availabilityZones must be zones of the region",
     },
     *AWS_VALIDATIONS,
+    *REBUILD_VALIDATIONS,
 ]
 ClusterSpec.model_config["json_schema_extra"] = {"x-kubernetes-validations": CLUSTER_VALIDATIONS}
 ClusterSpec.model_rebuild(force=True)
@@ -593,6 +656,7 @@ ARGOCD_NAMESPACE_KEY = "argocd.namespace"
 ARGOCD_NAMESPACE_DEFAULT = "argocd"
 # Read only for provider aws: a vCluster has no use for an IAM role.
 AWS_ENV_DEFAULTS = {
+    "aws.publicAccessCidrs": PUBLIC_ACCESS_CIDRS_KEY,
     "argocd.roleArn": "argocd.roleArn",
     "aws.workloadIdentity": "aws.workloadIdentity",
 }

@@ -53,6 +53,17 @@ class ClusterVersions(Model):
     crossplane: str | None = Field(default=None, description="Crossplane chart version.")
 
 
+class EndpointAccess(Model):
+    """Who can reach an EKS cluster's API, as composed."""
+
+    public: bool = Field(description="Whether the API has a public endpoint.")
+    private: bool = Field(description="Whether the API is served inside the VPC.")
+    public_access_cidrs: list[str] = Field(
+        default_factory=list, description="Who may reach the public endpoint."
+    )
+    message: str = Field(description="What this means for the platform reaching the cluster.")
+
+
 class ClusterOutputs(Model):
     """How to reach the new cluster. References only: credentials stay in Secrets."""
 
@@ -69,6 +80,9 @@ class ClusterOutputs(Model):
         description="Platform ProviderConfigs (helm, kubernetes) that reach the new cluster.",
     )
     versions: ClusterVersions = Field(default_factory=ClusterVersions)
+    endpoint_access: EndpointAccess | None = Field(
+        default=None, description="EKS: who can reach the API endpoint, and from where."
+    )
 
 
 class ClusterStatus(Model):

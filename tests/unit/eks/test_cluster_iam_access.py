@@ -84,8 +84,8 @@ def test_cluster_settings(final):
         "vpcConfig": {
             "subnetIdRefs": [{"name": f"dev-private-us-west-2{z}"} for z in "abc"],
             "endpointPrivateAccess": True,
-            "endpointPublicAccess": True,
-            "publicAccessCidrs": ["0.0.0.0/0"],
+            # Private unless the environment names who may reach it (test_endpoint_access).
+            "endpointPublicAccess": False,
         },
         "accessConfig": {
             "authenticationMode": "API",

@@ -114,8 +114,10 @@ def test_xrd_rules_agree_with_the_model():
         "aws: the API endpoint needs public or private access (or both)",
         "aws.tags must not use the reserved aws: prefix",
         "aws.network.availabilityZones needs two zones or more (EKS requires two)",
-        "aws.network.vpcCidr is immutable",
-        "aws.network.availabilityZones is immutable (subnets derive from it)",
+        "aws.network.vpcCidr is immutable: the VPC and everything in it would be replaced; "
+        "create a new Cluster instead",
+        "aws.network.availabilityZones is immutable (subnets derive from it, and the control "
+        "plane's cannot move); create a new Cluster instead",
         "aws.authenticationMode cannot go back from API (EKS only moves towards API)",
     } <= messages
     groups = spec["properties"]["nodeGroups"]

@@ -15,7 +15,11 @@
 //
 // validate checks objects as the API server admits a custom resource: unknown fields
 // (pruning), defaults, OpenAPI schema, CEL rules and object metadata, against CRDs and
-// against CRDs derived from XRDs by crossplane-runtime's xcrd.
+// against CRDs derived from XRDs by crossplane-runtime's xcrd. An element of the list
+// that is {"object": NEW, "oldObject": OLD} is an update, admitted as the API server
+// admits one (its customResourceStrategy.ValidateUpdate): both objects defaulted, the
+// schema ratcheted against the old object and the CEL rules run with oldSelf, so
+// transition rules (immutability) are judged.
 package main
 
 import (
@@ -39,7 +43,9 @@ import (
 	extv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel"
+	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel/model"
 	structuraldefaulting "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/defaulting"
+	structurallisttype "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/listtype"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/objectmeta"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/pruning"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
@@ -49,6 +55,7 @@ import (
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	celconfig "k8s.io/apiserver/pkg/apis/cel"
+	"k8s.io/apiserver/pkg/cel/common"
 	"sigs.k8s.io/yaml"
 
 	"github.com/crossplane/crossplane-runtime/v2/pkg/xcrd"
@@ -320,12 +327,20 @@ func validate(args []string) error {
 	}
 	results := make([]Result, 0, len(objects))
 	for _, obj := range objects {
-		results = append(results, admit(set, obj))
+		if _, isObject := obj["apiVersion"]; !isObject {
+			if update, ok := obj["object"].(map[string]any); ok {
+				old, _ := obj["oldObject"].(map[string]any)
+				results = append(results, admit(set, update, old))
+				continue
+			}
+		}
+		results = append(results, admit(set, obj, nil))
 	}
 	return json.NewEncoder(os.Stdout).Encode(results)
 }
 
-func admit(set schemaSet, obj map[string]any) Result {
+// admit judges a create (old nil) or an update of old to obj.
+func admit(set schemaSet, obj, old map[string]any) Result {
 	apiVersion, _ := obj["apiVersion"].(string)
 	kind, _ := obj["kind"].(string)
 	meta, _ := obj["metadata"].(map[string]any)
@@ -351,6 +366,25 @@ func admit(set schemaSet, obj map[string]any) Result {
 		errs = append(errs, field.Invalid(field.NewPath(path), nil, "unknown field"))
 	}
 	structuraldefaulting.Default(obj, s)
+	var correlated *common.CorrelatedObject
+	var celOptions []cel.Option
+	if old != nil {
+		// What the API server reads from storage is defaulted (and was pruned on write).
+		old = runtime.DeepCopyJSON(old)
+		// Storage gives the old object a resourceVersion; a PATCH (kubectl apply, a
+		// controller's update) carries it over to the new one.
+		oldU, newU := &unstructured.Unstructured{Object: old}, &unstructured.Unstructured{Object: obj}
+		if oldU.GetResourceVersion() == "" {
+			oldU.SetResourceVersion("1")
+		}
+		if newU.GetResourceVersion() == "" {
+			newU.SetResourceVersion(oldU.GetResourceVersion())
+		}
+		pruning.PruneWithOptions(old, s, true, structuralschema.UnknownFieldPathOptions{})
+		structuraldefaulting.Default(old, s)
+		correlated = common.NewCorrelatedObject(obj, old, &model.Structural{Structural: s})
+		celOptions = append(celOptions, cel.WithRatcheting(correlated))
+	}
 	for _, v := range crd.Spec.Versions {
 		if crd.Spec.Group+"/"+v.Name != apiVersion {
 			continue
@@ -365,15 +399,32 @@ func admit(set schemaSet, obj map[string]any) Result {
 			errs = append(errs, field.InternalError(nil, err))
 			break
 		}
-		errs = append(errs, validation.ValidateCustomResource(nil, obj, validator)...)
+		if old == nil {
+			errs = append(errs, validation.ValidateCustomResource(nil, obj, validator)...)
+		} else {
+			errs = append(errs, validation.ValidateCustomResourceUpdate(nil, obj, old, validator,
+				validation.WithRatcheting(correlated))...)
+		}
 	}
-	errs = append(errs, objectmeta.Validate(nil, obj, s, true)...)
 	u := &unstructured.Unstructured{Object: obj}
 	namespaced := crd.Spec.Scope == extv1.NamespaceScoped
-	errs = append(errs, apivalidation.ValidateObjectMetaAccessor(u, namespaced,
-		apivalidation.NameIsDNSSubdomain, field.NewPath("metadata"))...)
+	var oldObject any
+	if old == nil {
+		errs = append(errs, objectmeta.Validate(nil, obj, s, true)...)
+		errs = append(errs, apivalidation.ValidateObjectMetaAccessor(u, namespaced,
+			apivalidation.NameIsDNSSubdomain, field.NewPath("metadata"))...)
+		errs = append(errs, structurallisttype.ValidateListSetsAndMaps(nil, s, obj)...)
+	} else {
+		oldObject = old
+		errs = append(errs, apivalidation.ValidateObjectMetaAccessorUpdate(u,
+			&unstructured.Unstructured{Object: old}, field.NewPath("metadata"))...)
+		errs = append(errs, objectmeta.Validate(nil, obj, s, false)...)
+		if oldErrs := structurallisttype.ValidateListSetsAndMaps(nil, s, old); len(oldErrs) == 0 {
+			errs = append(errs, structurallisttype.ValidateListSetsAndMaps(nil, s, obj)...)
+		}
+	}
 	celErrs, _ := cel.NewValidator(s, true, celconfig.PerCallLimit).
-		Validate(context.Background(), nil, s, obj, nil, celconfig.RuntimeCELCostBudget)
+		Validate(context.Background(), nil, s, obj, oldObject, celconfig.RuntimeCELCostBudget, celOptions...)
 	errs = append(errs, celErrs...)
 	for _, e := range errs {
 		r.Errors = append(r.Errors, e.Error())

@@ -100,9 +100,9 @@ def compose(e: Eks, network: Network, roles: Roles) -> ControlPlane:
     vpc_config: dict[str, Any] = {
         **network.subnets(),
         "endpointPrivateAccess": aws.endpoint_private_access,
-        "endpointPublicAccess": aws.endpoint_public_access,
+        "endpointPublicAccess": aws.public_endpoint,
     }
-    if aws.endpoint_public_access:
+    if aws.public_endpoint and aws.public_access_cidrs:
         vpc_config["publicAccessCidrs"] = list(aws.public_access_cidrs)
     manifest = e.manifest(
         EKS,
