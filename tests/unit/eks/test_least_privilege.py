@@ -9,6 +9,7 @@ names them.
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -19,14 +20,17 @@ import yaml
 from forge.models.eks_workloads import ExternalSecretsWorkload
 from forge_dev.simulate.aws import ACCOUNT
 from forge_dev.simulate.converge import converge
-from forge_dev.simulate.requests import Rendered, environment_config, step_input
+from forge_dev.simulate.player import Observed
+from forge_dev.simulate.requests import Rendered, build, environment_config, render, step_input
 from tests.support.eks import (
     ARGOCD_ROLE,
     FALSE,
     ROOT,
     TRUE,
+    XR,
     associations,
     inline_policy,
+    observed_of,
     of_kind,
     params,
     statement,
@@ -217,3 +221,18 @@ def test_a_secret_prefix_is_a_prefix_not_a_pattern():
     for bad in ("/dev/", "dev/*", "", "dev?"):
         with pytest.raises(ValueError):
             ExternalSecretsWorkload(secret_prefix=bad)
+
+
+def test_an_existing_role_stays_composed_and_conditioned_when_no_arn_can_be_read(final):
+    """A provider reporting no ARN must not make a Pod Identity role disappear (Crossplane
+    would delete it): the account its trust policy already names is kept."""
+    observed = observed_of(final)
+    for key in ("aws-role-cluster", "aws-role-keda"):
+        manifest = copy.deepcopy(observed[key].manifest)
+        manifest["status"] = {}
+        observed[key] = Observed(manifest, observed[key].connection)
+    out = render(build(XR, observed=observed))
+    assert not out.fatal
+    assert set(observed) <= set(out.resources)
+    (s,) = json.loads(params(out.resources["aws-role-keda"])["assumeRolePolicy"])["Statement"]
+    assert s["Condition"]["StringEquals"]["aws:SourceAccount"] == ACCOUNT

@@ -20,6 +20,7 @@ default (``crossplane_grants``).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,17 +47,33 @@ class Identity:
 
 
 def pod_trust_condition(
-    e: Eks, account: str, namespace: str, service_account: str
+    e: Eks, account: str | None, namespace: str, service_account: str
 ) -> dict[str, Any]:
-    """Only this cluster's association for this service account, in this account."""
-    return {
-        "StringEquals": {
-            "aws:SourceAccount": account,
-            CLUSTER_TAG: e.cluster_name,
-            NAMESPACE_TAG: namespace,
-            SERVICE_ACCOUNT_TAG: service_account,
-        }
+    """Only this cluster's association for this service account, in this account.
+
+    ``account`` is unknown only for a role that exists while no observed ARN can be read
+    (a provider reporting garbage): the role stays composed, its tags still conditioned.
+    """
+    tags = {
+        CLUSTER_TAG: e.cluster_name,
+        NAMESPACE_TAG: namespace,
+        SERVICE_ACCOUNT_TAG: service_account,
     }
+    return {"StringEquals": {**({"aws:SourceAccount": account} if account else {}), **tags}}
+
+
+def _trusted_account(e: Eks, key: str) -> str | None:
+    """The account an existing role's trust policy already names, if it can be read."""
+    text = e.ctx.observed.get(key, "spec", "forProvider", "assumeRolePolicy")
+    try:
+        statements = json.loads(text)["Statement"] if isinstance(text, str) else []
+        for statement in statements:
+            account = statement["Condition"]["StringEquals"]["aws:SourceAccount"]
+            if isinstance(account, str) and account.isdigit() and len(account) == 12:
+                return account
+    except (ValueError, KeyError, TypeError):
+        return None
+    return None
 
 
 def pod_identity(
@@ -72,18 +89,15 @@ def pod_identity(
 ) -> Identity:
     """Compose the role once the account is known and its association once the cluster is up."""
     key = f"aws-role-{purpose}"
-    account = e.account_id(key)
-    if account is None:
+    account = e.account_id(key) or _trusted_account(e, key)
+    if account is None and not e.ctx.is_composed(key):
         return Identity()
+    condition = pod_trust_condition(e, account, namespace, service_account)
     composed_role = role(
         e,
         key,
         purpose,
-        trust=trust_policy(
-            PODS_PRINCIPAL,
-            ("sts:AssumeRole", "sts:TagSession"),
-            pod_trust_condition(e, account, namespace, service_account),
-        ),
+        trust=trust_policy(PODS_PRINCIPAL, ("sts:AssumeRole", "sts:TagSession"), condition),
         policy_arns=policy_arns,
         description=f"{namespace}/{service_account} in EKS cluster {e.cluster_name}",
         permissions_boundary=permissions_boundary,
