@@ -192,6 +192,19 @@ class Context:
         self.stages.append(Stage(type_, ready, reason, message))
         return ready
 
+    def condition(self, type_: str, ok: bool, reason: str, message: str = "") -> None:
+        """An informational XR status condition: written on every call, never gating
+        the XR's readiness (what a stage does)."""
+        response.set_conditions(
+            self.rsp,
+            resource.Condition(
+                typ=type_,
+                status="True" if ok else "False",
+                reason=reason,
+                message=message or None,
+            ),
+        )
+
     def not_required(self, type_: str, message: str) -> None:
         """Record a stage that does not apply to this spec, as done.
 

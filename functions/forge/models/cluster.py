@@ -265,14 +265,19 @@ class CrossplaneIdentity(Model):
         default_factory=list,
         max_length=10,
         description=(
-            "IAM policies attached to the role. Default: AdministratorAccess (the cluster's "
-            "Crossplane manages its environment's AWS resources, IAM included); narrow it here "
-            "or with permissionsBoundary."
+            "IAM policies attached to the role: what the cluster's Crossplane may do in AWS. "
+            "No default: with neither these nor permissionsBoundary the role has no "
+            "permissions (condition CrossplaneAwsPermissions False, NoPolicyNamed). Also "
+            "from the EnvironmentConfig's aws.crossplaneIdentity (the XR wins)."
         ),
         json_schema_extra={"x-kubernetes-list-type": "set"},
     )
     permissions_boundary: PolicyArn | None = Field(
-        default=None, description="A permissions boundary policy ARN for the role."
+        default=None,
+        description=(
+            "A permissions boundary policy ARN for the role. Named without policyArns, the "
+            "role gets AdministratorAccess capped by it: the boundary is what it may do."
+        ),
     )
 
     @model_validator(mode="after")
@@ -330,7 +335,8 @@ class Aws(Model):
     crossplane_identity: CrossplaneIdentity = Field(
         default_factory=CrossplaneIdentity,
         description=(
-            "The role of the cluster's own Crossplane (stack.aws credentials source PodIdentity)."
+            "The role of the cluster's own Crossplane (stack.aws credentials source "
+            "PodIdentity): only what the platform names, never AdministratorAccess by default."
         ),
     )
     workload_identity: WorkloadIdentity = Field(
@@ -659,4 +665,5 @@ AWS_ENV_DEFAULTS = {
     "aws.publicAccessCidrs": PUBLIC_ACCESS_CIDRS_KEY,
     "argocd.roleArn": "argocd.roleArn",
     "aws.workloadIdentity": "aws.workloadIdentity",
+    "aws.crossplaneIdentity": "aws.crossplaneIdentity",
 }

@@ -24,6 +24,11 @@ from forge.models.stack import SemVer
 
 PolicyArn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:iam::(aws|\d{12}):policy/.+$")]
 HostedZoneId = Annotated[str, Field(pattern=r"^Z[A-Z0-9]{1,31}$")]
+# A secret name / parameter path prefix: no wildcard, no leading slash (an SSM parameter
+# ARN drops it), at least one character before the end.
+SecretPrefix = Annotated[
+    str, Field(pattern=r"^[A-Za-z0-9_.\-+=@][A-Za-z0-9_.\-+=@/]*$", max_length=256)
+]
 
 
 def _namespace(spec: type[Model]) -> str:
@@ -96,6 +101,13 @@ class ExternalSecretsWorkload(Workload):
         default=_namespace(ExternalSecretsOperatorSpec),
         description="The ExternalSecretsOperator XR's spec.namespace "
         "(service account external-secrets).",
+    )
+    secret_prefix: SecretPrefix | None = Field(
+        default=None,
+        description="The environment's secrets: only Secrets Manager secrets whose name and "
+        "SSM parameters whose path start with it may be read (e.g. dev/ reads dev/db and "
+        "/dev/db). Default: every secret and parameter of the region. Also from the "
+        "EnvironmentConfig's aws.workloadIdentity.externalSecrets.secretPrefix.",
     )
 
 

@@ -43,7 +43,6 @@ def test_roles_trust_their_services_and_carry_the_managed_policies(final):
         "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy": "dev-node",
         "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly": "dev-node",
         "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy": "dev-ebs-csi",
-        "arn:aws:iam::aws:policy/AdministratorAccess": "dev-crossplane",
     }
 
 
@@ -206,7 +205,8 @@ def test_crossplane_identity_by_pod_identity(large):
     (attachment,) = [
         params(m) for k, m in final.resources.items() if k.startswith("aws-role-crossplane-")
     ]
-    assert attachment["policyArn"] == "arn:aws:iam::aws:policy/AdministratorAccess"
+    # The example names the policy its Crossplane gets (no AdministratorAccess default).
+    assert attachment["policyArn"] == "arn:aws:iam::123456789012:policy/forge/crossplane-prod"
     # The runtime config of the stack's AWS providers runs them as that service account.
     runtime = final.resources["stack-runtime-provider-aws"]["spec"]["forProvider"]["manifest"]
     assert runtime["spec"]["serviceAccountTemplate"]["metadata"]["name"] == "provider-aws"

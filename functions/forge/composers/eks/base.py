@@ -61,17 +61,24 @@ def partition(region: str) -> tuple[str, str]:
     return "aws", "amazonaws.com"
 
 
-def trust_policy(service: str, actions: tuple[str, ...] = ("sts:AssumeRole",)) -> str:
+def trust_policy(
+    service: str,
+    actions: tuple[str, ...] = ("sts:AssumeRole",),
+    condition: dict[str, Any] | None = None,
+) -> str:
     """An IAM trust policy letting one AWS service principal assume the role."""
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Effect": "Allow", "Principal": {"Service": service}, "Action": list(actions)}
-            ],
-        },
-        sort_keys=True,
-    )
+    statement: dict[str, Any] = {
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": list(actions),
+    }
+    if condition:
+        statement["Condition"] = condition
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]}, sort_keys=True)
+
+
+# An IAM role's ARN: arn:<partition>:iam::<account>:role/<path/name>.
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/")
 
 
 @dataclass
@@ -119,6 +126,20 @@ class Eks:
         composed resource's first name while ``roleRef``s would follow a new one.
         """
         return naming.name(self.ctx.name, purpose, max_len=IAM_ROLE_MAX)
+
+    def account_id(self, *keys: str) -> str | None:
+        """The AWS account the cluster's resources are created in, once known: read from
+        the ARN the provider reports for a composed role (the cluster role first).
+
+        The ProviderConfig, not the spec, decides the account, so nothing is known before
+        the first role exists.
+        """
+        for key in ("aws-role-cluster", *keys):
+            arn = self.ctx.observed.get(key, "status", "atProvider", "arn")
+            found = _ROLE_ARN.match(arn) if isinstance(arn, str) else None
+            if found:
+                return found.group(1)
+        return None
 
     def aws_policy(self, name: str) -> str:
         """The ARN of an AWS managed IAM policy in this partition."""

@@ -79,8 +79,13 @@ def cert_manager(e: Eks, zone_ids: list[str]) -> str:
     )
 
 
-def external_secrets(e: Eks) -> str:
-    """Read Secrets Manager secrets and SSM parameters of the region, decrypt through them."""
+def external_secrets(e: Eks, prefix: str | None = None) -> str:
+    """Read Secrets Manager secrets and SSM parameters of the region, decrypt through them.
+
+    With the environment's ``prefix``, only secrets named and parameters pathed under it
+    (``secret:<prefix>*``, ``parameter/<prefix>*``: an SSM ARN drops the leading ``/``).
+    """
+    under = prefix or ""
     return document(
         allow(
             "ReadSecrets",
@@ -89,7 +94,7 @@ def external_secrets(e: Eks) -> str:
                 "secretsmanager:GetSecretValue",
                 "secretsmanager:ListSecretVersionIds",
             ],
-            _regional(e, "secretsmanager", "secret:*"),
+            _regional(e, "secretsmanager", f"secret:{under}*"),
         ),
         allow(
             "ReadParameters",
@@ -99,7 +104,7 @@ def external_secrets(e: Eks) -> str:
                 "ssm:GetParametersByPath",
                 "ssm:ListTagsForResource",
             ],
-            _regional(e, "ssm", "parameter/*"),
+            _regional(e, "ssm", f"parameter/{under}*"),
         ),
         allow(
             "FindSecretsAndParameters",

@@ -54,7 +54,7 @@ WORKLOADS = (
         "external-secrets",
         "external_secrets",
         externalsecrets.SERVICE_ACCOUNT,
-        lambda e, _w: policies.external_secrets(e),
+        lambda e, w: policies.external_secrets(e, getattr(w, "secret_prefix", None)),
     ),
     BundleWorkload("keda", "keda", keda.SERVICE_ACCOUNT, lambda e, _w: policies.keda(e)),
 )
