@@ -13,7 +13,7 @@ from crossplane.function import logging, response
 from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 
 from forge import tenancy
-from forge.core import identity
+from forge.core import xr_names
 from forge.core.context import Context
 from forge.core.errors import ConflictError, PendingRequirementError, SpecError
 from forge.core.observed import field
@@ -72,15 +72,15 @@ def _compose(req: fnv1.RunFunctionRequest, log) -> fnv1.RunFunctionResponse:
     group = api_version.partition("/")[0] if isinstance(api_version, str) else None
     composer = COMPOSERS.get((group, kind)) if isinstance(kind, str) else None
     if composer is None:
-        response.fatal(rsp, f"unsupported composite resource kind: {identity.describe_kind(xr)}")
+        response.fatal(rsp, f"unsupported composite resource kind: {xr_names.describe_kind(xr)}")
         return rsp
     try:  # the kind is one of ours; the name is quoted only once it is a valid one
-        name = identity.name(xr)
-        identity.namespace(xr, kind in NAMESPACED)
+        name = xr_names.name(xr)
+        xr_names.namespace(xr, kind in NAMESPACED)
     except SpecError as exc:
         response.fatal(rsp, f"invalid {kind}: {exc}")
         return rsp
-    log = log.bind(kind=kind, xr=name, tag=identity.tag(req.meta.tag))
+    log = log.bind(kind=kind, xr=name, tag=xr_names.tag(req.meta.tag))
     try:  # the step input is the Composition's, checked before any composer reads it
         ctx = Context(req, rsp)
     except InputError as exc:

@@ -26,7 +26,7 @@ from crossplane.function import resource
 from pydantic import AfterValidator, Field, field_validator
 
 from forge import versions
-from forge.core import identity
+from forge.core import xr_names
 from forge.core.environment import Selector
 from forge.core.errors import from_validation_error
 from forge.models.base import DNS_SUBDOMAIN, Model
@@ -55,7 +55,7 @@ class InputError(ValueError):
 
 
 def _object_name(value: str) -> str:
-    if identity.subdomain(value) is None:
+    if xr_names.subdomain(value) is None:
         raise ValueError(NAME_RULE)
     return value
 

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from forge.composers import cluster, platformcluster
-from forge.composers.infra import (
+from forge.composers.infrastructure import (
     certmanager,
     externaldns,
     externalsecrets,

@@ -10,12 +10,12 @@ composes nothing; it never shares.
 How each API stays apart:
 
 - Cluster: by construction. All it composes lives in its own namespace
-  ``cluster-<name>`` (no literal name takes the shortened form, ``identity.name``),
+  ``cluster-<name>`` (no literal name takes the shortened form, ``xr_names.name``),
   plus the Argo CD Secret ``<name>-cluster`` in the platform's Argo CD namespace.
 - PlatformCluster: one per platform (``_platform_singleton``): its stack has fixed names.
 - The infrastructure bundle (namespaced): the function asks Crossplane only for the XRs
   that can reach the same cluster, and compares its footprint with those of the older
-  ones. By the tenancy policy (``composers.infra.boundary``, docs/tenancy.md) a
+  ones. By the tenancy policy (``composers.infrastructure.boundary``, docs/tenancy.md) a
   ClusterProviderConfig is used only by the platform's XRs, and a namespaced
   ProviderConfig only by XRs of its namespace: so the XRs listed are the bundle's kinds
   in the platform namespaces (for the in-cluster target) or in the XR's own namespace
@@ -25,7 +25,7 @@ How each API stays apart:
   rules. A singleton is claimed from the XR's spec alone (its kind and its target), so
   an older XR holds it even while it is invalid or judged under another environment.
   The namespaces ``cluster-*`` are the Cluster API's: a namespaced XR there is refused
-  (``identity.namespace``).
+  (``xr_names.namespace``).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ import crossplane.function.proto.v1.run_function_pb2 as fnv1
 from crossplane.function import response
 from google.protobuf import struct_pb2
 
-from forge.core import environment, identity
+from forge.core import environment, xr_names
 from forge.core.context import Context
 from forge.core.errors import ConflictError
 from forge.core.observed import field
@@ -192,9 +192,9 @@ def _listed(
 
 def _xr(kind: str, resource: struct_pb2.Struct) -> Xr | None:
     """A listed XR, if its name is one Kubernetes could hold (messages quote it)."""
-    name = identity.subdomain(field(resource, "metadata", "name"))
+    name = xr_names.subdomain(field(resource, "metadata", "name"))
     namespace = field(resource, "metadata", "namespace", default="")
-    if name is None or (namespace and identity.label(namespace) is None):
+    if name is None or (namespace and xr_names.label(namespace) is None):
         return None
     created = field(resource, "metadata", "creationTimestamp", default="")
     return Xr(str(created), kind, namespace or "", name, resource)
@@ -269,7 +269,7 @@ def _environments(
 
 def _named_environment(xr: struct_pb2.Struct) -> str | None:
     """The EnvironmentConfig an XR names (as ``Context.spec`` reads it), if any."""
-    return identity.subdomain(field(xr, "spec", "environmentConfigRef", "name"))
+    return xr_names.subdomain(field(xr, "spec", "environmentConfigRef", "name"))
 
 
 def claims(kind: str, namespace: str, resources: Iterable[fnv1.Resource]) -> Iterator[Claim]:
@@ -306,5 +306,5 @@ def target(obj: struct_pb2.Struct, namespace: str) -> str:
     kind = field(obj, "spec", "providerConfigRef", "kind", default="ClusterProviderConfig")
     if kind != "ProviderConfig":  # a malformed kind counts as the in-cluster one
         return IN_CLUSTER
-    name = identity.label(field(obj, "spec", "providerConfigRef", "name", default="default"))
+    name = xr_names.label(field(obj, "spec", "providerConfigRef", "name", default="default"))
     return f"through ProviderConfig {namespace}/{name or '(invalid name)'}"

@@ -25,7 +25,7 @@ from typing import Any
 from crossplane.function import response
 
 from forge.composers.access import ClusterAccess
-from forge.core import identity, naming
+from forge.core import naming, xr_names
 from forge.core.context import Context
 from forge.core.observed import field
 from forge.models.cluster import ARGOCD_NAMESPACE_DEFAULT, ClusterSpec
@@ -41,7 +41,7 @@ _DATA_KEYS = ("name", "server", "config", "project")
 SYSTEM_NAMESPACES = frozenset(
     {"default", "kube-system", "kube-public", "kube-node-lease", "crossplane-system"}
 )
-PLATFORM_NAMESPACE_PREFIX = identity.CLUSTER_NAMESPACE_PREFIX
+PLATFORM_NAMESPACE_PREFIX = xr_names.CLUSTER_NAMESPACE_PREFIX
 
 
 def compose(ctx: Context, spec: ClusterSpec, access: ClusterAccess) -> str | None:
@@ -126,7 +126,7 @@ def _namespace(ctx: Context) -> object:
 
 def namespace_problem(namespace: object) -> str:
     """Why the cluster Secret must not go into ``namespace``; empty when it may."""
-    valid = identity.label(namespace)
+    valid = xr_names.label(namespace)
     if valid is None:
         return "must be a DNS-1123 label (the namespace Argo CD runs in)"
     if valid in SYSTEM_NAMESPACES:

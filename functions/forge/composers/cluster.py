@@ -27,6 +27,8 @@ from forge.composers import argocd, bootstrap, stack, vcluster
 from forge.composers.access import ClusterAccess, namespace_for
 from forge.composers.bootstrap import Bootstrap
 from forge.composers.eks import base as eks_base
+from forge.composers.eks import pod_identity
+from forge.composers.eks.pod_identity import CROSSPLANE_CONDITION
 from forge.core import naming
 from forge.core.context import Context
 from forge.core.observed import field
@@ -65,6 +67,10 @@ def _cluster(ctx: Context, spec: ClusterSpec) -> ClusterAccess:
     if spec.provider == "vcluster":
         for type_ in EKS_STAGES:
             ctx.not_required(type_, "provider vcluster")
+        # Informational, yet written on every call of every Cluster (Crossplane keeps it).
+        ctx.condition(CROSSPLANE_CONDITION, True, "NotRequired", "provider vcluster")
+    else:
+        ctx.condition(CROSSPLANE_CONDITION, *pod_identity.permissions(spec))
     namespace = namespace_for(ctx.name)
     manifest = {
         "apiVersion": "v1",

@@ -16,7 +16,7 @@ from crossplane.function import resource, response
 from google.protobuf import struct_pb2
 
 from forge import input as step_input
-from forge.core import environment, identity, policy, structs
+from forge.core import environment, policy, structs, xr_names
 from forge.core.errors import SpecError, from_validation_error
 from forge.core.observed import Observed, field
 from forge.core.readiness import is_ready
@@ -149,7 +149,7 @@ class Context:
         ref = spec.get("environmentConfigRef")
         ref_name = ref.get("name") if isinstance(ref, dict) else None
         # Only a valid name selects (and is quoted in results); the model reports any other.
-        self.load_environment(identity.subdomain(ref_name))
+        self.load_environment(xr_names.subdomain(ref_name))
         mapping = env_defaults(self.env, spec) if callable(env_defaults) else env_defaults
         if mapping:
             spec = environment.deep_merge(environment.defaults_from(self.env, mapping), spec)

@@ -24,14 +24,14 @@ from typing import Any
 import pydantic
 from pydantic import Field, PrivateAttr, model_validator
 
-from forge.core import environment, identity
+from forge.core import environment, xr_names
 from forge.core.cache import ByteBoundedCache
 from forge.core.errors import FieldError, SpecError, from_validation_error
 from forge.models.base import DnsLabel, Model, from_wire, reject_duplicates
 
 KEY = "tenancy"
 ARGOCD_DEFAULT = "argocd"
-CLUSTER_NAMESPACE_PREFIX = identity.CLUSTER_NAMESPACE_PREFIX
+CLUSTER_NAMESPACE_PREFIX = xr_names.CLUSTER_NAMESPACE_PREFIX
 # Namespaces no bundle XR may install into or reference: they hold the cluster's own
 # components or the platform's credentials (with the Argo CD namespace and cluster-*).
 SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
@@ -118,7 +118,7 @@ def from_environment(data: Mapping[str, Any]) -> Policy:
         error = from_validation_error(exc, prefix=KEY)
         raise SpecError(f"the platform's EnvironmentConfig's {error.path}", error.reason) from None
     argocd = data.get("argocd")
-    chosen = identity.label(argocd.get("namespace")) if isinstance(argocd, Mapping) else None
+    chosen = xr_names.label(argocd.get("namespace")) if isinstance(argocd, Mapping) else None
     if chosen is not None:  # an invalid one is refused where Argo CD's Secret goes
         policy._argocd_namespace = chosen
     return policy

@@ -14,7 +14,8 @@ from pydantic import Field, model_validator
 from forge import versions
 from forge.core.errors import FieldError
 from forge.models.base import DnsLabel, Model, cel_rules, reject_duplicates
-from forge.models.bundle import (
+from forge.models.infrastructure import ChartNamespace, InfraSpec, InfraStatus, Reference
+from forge.models.infrastructure_fields import (
     AwsIdentity,
     AwsRegion,
     Domain,
@@ -22,7 +23,6 @@ from forge.models.bundle import (
     SecretKeySelector,
     ServiceAccountStatus,
 )
-from forge.models.infra import ChartNamespace, InfraSpec, InfraStatus, Reference
 from forge.models.stack import SemVer
 
 SERVICE_ACCOUNT = "cert-manager"

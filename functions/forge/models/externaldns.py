@@ -15,14 +15,14 @@ from forge import versions
 from forge.core.environment import lookup
 from forge.core.errors import FieldError
 from forge.models.base import Model, cel_rules
-from forge.models.bundle import (
+from forge.models.infrastructure import ChartNamespace, InfraSpec, InfraStatus
+from forge.models.infrastructure_fields import (
     AwsRegion,
     Domain,
     RoleArn,
     SecretKeySelector,
     ServiceAccountStatus,
 )
-from forge.models.infra import ChartNamespace, InfraSpec, InfraStatus
 from forge.models.stack import SemVer
 
 SERVICE_ACCOUNT = "external-dns"

@@ -14,8 +14,8 @@ from pydantic import Field, model_validator
 from forge import versions
 from forge.core.errors import FieldError
 from forge.models.base import DnsLabel, LocalSecretKeyRef, Model, cel_rules
-from forge.models.bundle import AwsIdentity, AwsRegion, RoleArn, ServiceAccountStatus
-from forge.models.infra import ChartNamespace, InfraSpec, InfraStatus, Reference
+from forge.models.infrastructure import ChartNamespace, InfraSpec, InfraStatus, Reference
+from forge.models.infrastructure_fields import AwsIdentity, AwsRegion, RoleArn, ServiceAccountStatus
 from forge.models.stack import SemVer
 
 SERVICE_ACCOUNT = "external-secrets"

@@ -31,7 +31,7 @@ from pydantic import Field, model_validator
 from forge import versions
 from forge.core.errors import FieldError
 from forge.models.base import DnsLabel, Model, Values
-from forge.models.infra import ChartNamespace, InfraSpec, InfraStatus, Reference
+from forge.models.infrastructure import ChartNamespace, InfraSpec, InfraStatus, Reference
 
 # Istio chart versions carry no "v" prefix.
 IstioVersion = Annotated[str, Field(pattern=r"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$")]

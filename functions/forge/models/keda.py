@@ -18,8 +18,8 @@ from pydantic import Field, model_validator
 from forge import versions
 from forge.core.errors import FieldError
 from forge.models.base import DnsLabel, Model
-from forge.models.bundle import AwsIdentity, ServiceAccountStatus
-from forge.models.infra import ChartNamespace, InfraSpec, InfraStatus
+from forge.models.infrastructure import ChartNamespace, InfraSpec, InfraStatus
+from forge.models.infrastructure_fields import AwsIdentity, ServiceAccountStatus
 from forge.models.stack import SemVer
 
 SERVICE_ACCOUNT = "keda-operator"

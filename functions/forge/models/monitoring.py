@@ -24,7 +24,7 @@ from pydantic import Field, model_validator
 from forge import versions
 from forge.core.errors import FieldError
 from forge.models.base import DnsLabel, Model, cel_rules, immutable, reject_duplicates
-from forge.models.infra import ChartNamespace, InfraSpec, InfraStatus, Reference
+from forge.models.infrastructure import ChartNamespace, InfraSpec, InfraStatus, Reference
 from forge.models.keda import Quantity
 from forge.models.stack import SemVer
 

@@ -22,11 +22,11 @@ from forge.composers.eks import (
     argocd_manager,
     cluster,
     iam,
-    identity,
     kubeconfig,
     loadbalancer,
     network,
     nodegroups,
+    pod_identity,
     storage,
     workloads,
 )
@@ -46,8 +46,8 @@ class Parts:
     addons: addons.Addons
     load_balancing: loadbalancer.LoadBalancing
     access: access.Access
-    crossplane: identity.Identity | None
-    workloads: dict[str, identity.Identity]
+    crossplane: pod_identity.Identity | None
+    workloads: dict[str, pod_identity.Identity]
     kubeconfig: kubeconfig.Kubeconfig
 
 
@@ -63,7 +63,7 @@ def compose(ctx: Context, spec: ClusterSpec) -> ClusterAccess:
     addons.compose_workloads(e, plane, groups.ready, installed)
     balancing = loadbalancer.compose(e, plane, groups.ready, installed)
     admitted = access.compose(e, plane)
-    own = identity.crossplane(e, plane)
+    own = pod_identity.crossplane(e, plane)
     bundle = workloads.compose(e, plane)
     secret = kubeconfig.compose(e, plane)
     _stages(
@@ -92,7 +92,7 @@ def compose(ctx: Context, spec: ClusterSpec) -> ClusterAccess:
     )
 
 
-def _usable(secret: kubeconfig.Kubeconfig, own: identity.Identity | None) -> bool:
+def _usable(secret: kubeconfig.Kubeconfig, own: pod_identity.Identity | None) -> bool:
     """Bootstrap starts the stack's AWS providers: their identity must exist before them."""
     return secret.written and (own is None or own.ready)
 

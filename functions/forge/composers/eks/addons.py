@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from forge import versions
 from forge.composers.eks.base import EKS, Eks
 from forge.composers.eks.cluster import ControlPlane
-from forge.composers.eks.identity import pod_identity
+from forge.composers.eks.pod_identity import pod_identity
 from forge.models.cluster import Addon
 
 EBS_CSI_POLICY = "service-role/AmazonEBSCSIDriverPolicy"

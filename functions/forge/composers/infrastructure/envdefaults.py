@@ -11,7 +11,7 @@ import re
 
 from forge.core.context import Context
 from forge.core.errors import SpecError
-from forge.models.bundle import REGION_PATTERN
+from forge.models.infrastructure_fields import REGION_PATTERN
 
 
 def env_string(ctx: Context, key: str, pattern: str, path: str) -> str | None:

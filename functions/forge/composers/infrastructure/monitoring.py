@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from forge.composers.infra import common
+from forge.composers.infrastructure import common
 from forge.core import naming
 from forge.core.context import Context
 from forge.core.errors import SpecError

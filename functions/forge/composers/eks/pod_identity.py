@@ -28,6 +28,7 @@ from forge.composers import stack
 from forge.composers.eks.base import EKS, Eks, trust_policy
 from forge.composers.eks.cluster import ControlPlane
 from forge.composers.eks.iam import Role, role
+from forge.models.cluster import ClusterSpec
 
 PODS_PRINCIPAL = "pods.eks.amazonaws.com"
 CROSSPLANE_SERVICE_ACCOUNT = stack.AWS_ACCOUNT
@@ -128,40 +129,52 @@ CROSSPLANE_CONDITION = "CrossplaneAwsPermissions"
 
 def crossplane_grants(e: Eks) -> tuple[list[str], str | None]:
     """The policies and the boundary of the cluster's Crossplane role, as the platform
-    named them (``aws.crossplaneIdentity``, from the spec or the environment), and
-    report them as the XR's ``CrossplaneAwsPermissions`` condition.
+    named them (``aws.crossplaneIdentity``, from the spec or the environment).
 
     - ``policyArns`` named: exactly those (bounded by ``permissionsBoundary`` if named).
     - only ``permissionsBoundary`` named: AdministratorAccess capped by that boundary,
       so the boundary is what Crossplane may do.
     - nothing named: no policy at all. The role and its association exist, so naming
       policies later needs nothing else, but every AWS call of the cluster's Crossplane
-      is denied until then: the condition is False (``NoPolicyNamed``) and says how.
+      is denied until then (``permissions`` says so in the XR's condition).
     """
     settings = e.spec.aws.crossplane_identity
     boundary = settings.permissions_boundary
     if settings.policy_arns:
-        arns = list(settings.policy_arns)
-        bounded = f", bounded by {boundary}" if boundary else ""
-        e.ctx.condition(CROSSPLANE_CONDITION, True, "PolicyArns", f"{', '.join(arns)}{bounded}")
-        return arns, boundary
+        return list(settings.policy_arns), boundary
     if boundary:
-        e.ctx.condition(
-            CROSSPLANE_CONDITION,
+        return [e.aws_policy("AdministratorAccess")], boundary
+    return [], None
+
+
+def permissions(spec: ClusterSpec) -> tuple[bool, str, str]:
+    """The ``CrossplaneAwsPermissions`` condition of an EKS Cluster: what its own Crossplane
+    may do in AWS. Written on every call, from the spec alone; it never gates readiness."""
+    aws = spec.stack.aws
+    if not aws.enabled or aws.credentials.source != "PodIdentity":
+        return (
+            True,
+            "NotRequired",
+            "the cluster's Crossplane has no AWS providers authenticated by Pod Identity",
+        )
+    settings = spec.aws.crossplane_identity
+    boundary = settings.permissions_boundary
+    if settings.policy_arns:
+        bounded = f", bounded by {boundary}" if boundary else ""
+        return True, "PolicyArns", f"{', '.join(settings.policy_arns)}{bounded}"
+    if boundary:
+        return (
             True,
             "PermissionsBoundary",
             f"AdministratorAccess within the permissions boundary {boundary}",
         )
-        return [e.aws_policy("AdministratorAccess")], boundary
-    e.ctx.condition(
-        CROSSPLANE_CONDITION,
+    return (
         False,
         "NoPolicyNamed",
         "the cluster's Crossplane has an AWS identity but no permissions: name IAM policies "
         "in spec.aws.crossplaneIdentity.policyArns or a permissionsBoundary (or "
         "aws.crossplaneIdentity in the EnvironmentConfig)",
     )
-    return [], None
 
 
 def crossplane(e: Eks, plane: ControlPlane) -> Identity | None:
@@ -169,12 +182,6 @@ def crossplane(e: Eks, plane: ControlPlane) -> Identity | None:
     authenticate by Pod Identity (the default credentials source)."""
     aws = e.spec.stack.aws
     if not aws.enabled or aws.credentials.source != "PodIdentity":
-        e.ctx.condition(
-            CROSSPLANE_CONDITION,
-            True,
-            "NotRequired",
-            "the cluster's Crossplane has no AWS providers authenticated by Pod Identity",
-        )
         return None
     policy_arns, boundary = crossplane_grants(e)
     return pod_identity(

@@ -11,11 +11,11 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from forge.composers import helm, objects, usage
-from forge.composers.infra import boundary
+from forge.composers.infrastructure import boundary
 from forge.core import naming
 from forge.core.context import Context, EnvDefaults
 from forge.models.base import ProviderConfigRef
-from forge.models.infra import ChartStatus, InfraSpec
+from forge.models.infrastructure import ChartStatus, InfraSpec
 from forge.versions import Chart
 
 Spec = TypeVar("Spec", bound=InfraSpec)

@@ -10,15 +10,18 @@ from __future__ import annotations
 from typing import Any
 
 from forge import versions
-from forge.composers.infra.common import (
+from forge.composers.infrastructure.common import (
     checked_spec,
     compose_after,
     install_chart,
     report,
     report_configuration,
 )
-from forge.composers.infra.envdefaults import aws_region
-from forge.composers.infra.identity import service_account_status, service_account_values
+from forge.composers.infrastructure.envdefaults import aws_region
+from forge.composers.infrastructure.service_accounts import (
+    service_account_status,
+    service_account_values,
+)
 from forge.core.context import Context
 from forge.models.certmanager import (
     LETSENCRYPT,

@@ -10,13 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 from forge import versions
-from forge.composers.infra.common import checked_spec, install_chart, report
-from forge.composers.infra.envdefaults import aws_region, env_string
-from forge.composers.infra.identity import service_account_status, service_account_values
+from forge.composers.infrastructure.common import checked_spec, install_chart, report
+from forge.composers.infrastructure.envdefaults import aws_region, env_string
+from forge.composers.infrastructure.service_accounts import (
+    service_account_status,
+    service_account_values,
+)
 from forge.core.context import Context
 from forge.core.errors import SpecError
-from forge.models.bundle import DOMAIN_PATTERN, SecretKeySelector
 from forge.models.externaldns import SERVICE_ACCOUNT, ExternalDNSSpec, environment_defaults
+from forge.models.infrastructure_fields import DOMAIN_PATTERN, SecretKeySelector
 
 PROVIDER_NAMES = {
     "route53": "aws",

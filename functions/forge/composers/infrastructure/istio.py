@@ -22,12 +22,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from forge.composers import objects, usage
-from forge.composers.infra import common, gateway_api
+from forge.composers.infrastructure import common, gateway_api
 from forge.core import naming
 from forge.core.context import Context
 from forge.core.errors import SpecError
 from forge.core.observed import field
-from forge.models.infra import ChartStatus
+from forge.models.infrastructure import ChartStatus
 from forge.models.istio import (
     CLUSTER_PROVIDER_KEY,
     ENV_DEFAULTS,

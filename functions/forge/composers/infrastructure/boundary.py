@@ -25,7 +25,7 @@ from forge.models.base import ProviderConfigRef
 from forge.models.certmanager import CertManagerSpec
 from forge.models.externaldns import ExternalDNSSpec
 from forge.models.externalsecrets import ExternalSecretsOperatorSpec
-from forge.models.infra import InfraSpec, Reference
+from forge.models.infrastructure import InfraSpec, Reference
 from forge.models.istio import IstioSpec
 from forge.models.keda import KedaSpec
 from forge.models.monitoring import MonitoringSpec

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from forge.composers.infra import common
-from forge.composers.infra.identity import service_account_status
+from forge.composers.infrastructure import common
+from forge.composers.infrastructure.service_accounts import service_account_status
 from forge.core.context import Context
 from forge.models.keda import (
     ENV_DEFAULTS,

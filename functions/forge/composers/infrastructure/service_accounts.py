@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from forge.models.bundle import IRSA_ANNOTATION, ServiceAccountStatus
+from forge.models.infrastructure_fields import IRSA_ANNOTATION, ServiceAccountStatus
 
 
 def service_account_values(name: str, irsa_role_arn: str | None) -> dict[str, Any]:
