@@ -431,8 +431,6 @@ def save(report: dict[str, Any]) -> Path:
 
 def attack_load(args: argparse.Namespace) -> int:
     """Issue 21's load under attack on a fresh server; print the figures and the goals."""
-    for failure in sc.load_provider_hooks():
-        print(f"warning: provider hooks not loaded: {failure}", file=sys.stderr)
     load_before = [round(x, 2) for x in os.getloadavg()]
     requests = hostile.attack_requests(args.listed)
     flags = [f"--{flag}" for flag in args.server_flag or []]

@@ -162,9 +162,11 @@ def names_rss(server: Any, calls: int = 300, size: int = int(3.9 * 1024 * 1024))
 
 
 def attack_requests(listed: int = LISTED_XRS) -> dict[str, fnv1.RunFunctionRequest]:
-    """``eks``: the EKS example at its final stage; ``keda``: the KEDA example with
-    ``listed`` older bundle XRs (every kind, each in its own namespace and reaching its
-    own cluster through a namespaced ProviderConfig) in the listing answers."""
+    """``eks``: the EKS example at its final stage; ``keda``: the KEDA example carrying
+    ``listed`` older infrastructure XRs (every kind, each in its own tenant namespace and
+    reaching its own cluster through a namespaced ProviderConfig), answered under the
+    every-namespace listings the function made before it listed only the namespaces that
+    can share a target. The payload is issue 21's; the function now never reads it."""
     from forge import tenancy  # noqa: PLC0415 - the requirement names the listing uses
     from forge.registry import NAMESPACED  # noqa: PLC0415
 
