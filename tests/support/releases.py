@@ -1,10 +1,15 @@
-"""What the first render of an infrastructure API gives: its one Helm Release, or a refusal."""
+"""An infrastructure API's render with its environment, and what it gives: its one Helm
+Release, or a refusal."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
-from forge_dev.simulate.requests import Rendered
+import crossplane.function.proto.v1.run_function_pb2 as fnv1
+
+from forge_dev.simulate.converge import CheckFn, converge
+from forge_dev.simulate.requests import Rendered, build, platform_environment, render, step_input
 
 
 def only_release(out: Rendered, key: str) -> dict[str, Any]:
@@ -28,3 +33,38 @@ def assert_refused(out: Rendered, message: str) -> None:
     assert len(out.fatal) == 1, out.fatal
     assert message in out.fatal[0]
     assert out.resources == {}
+
+
+def run_named_environment(
+    xr: dict[str, Any], observed: dict[str, Any] | None, env: dict[str, Any] | None
+) -> Rendered:
+    """Render ``xr`` (which names the EnvironmentConfig ``dev``) as Crossplane calls once it
+    fetched ``env`` (None: fetched, and none matched) and the platform's selection."""
+    required = {"environment-configs": [env] if env else [], **platform_environment()}
+    return render(build(xr, observed, required, step_input(xr["kind"])))
+
+
+def naming_environment(xr: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``xr`` with ``spec``, naming the EnvironmentConfig ``dev``."""
+    out = copy.deepcopy(xr)
+    out["spec"] = {"environmentConfigRef": {"name": "dev"}, **spec}
+    return out
+
+
+def configured(xr: dict[str, Any], env: dict[str, Any], check: CheckFn | None = None) -> Rendered:
+    """Converge an API that installs its chart, then configures it (a ClusterIssuer, a
+    ClusterSecretStore): three rounds, both stages True, Ready. The last render."""
+    history = converge(
+        xr,
+        required=lambda _: {"environment-configs": [env], **platform_environment()},
+        step_input=step_input(xr["kind"]),
+        check=check,
+    )
+    assert len(history) == 3
+    final = history[-1]
+    assert final.composite_ready
+    assert {t: c.status for t, c in final.conditions.items()} == {
+        "ChartInstalled": fnv1.STATUS_CONDITION_TRUE,
+        "ConfigurationReady": fnv1.STATUS_CONDITION_TRUE,
+    }
+    return final

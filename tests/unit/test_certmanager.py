@@ -5,22 +5,23 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-import crossplane.function.proto.v1.run_function_pb2 as fnv1
 import pytest
 
-from forge_dev.simulate.converge import converge
 from forge_dev.simulate.player import observe
 from forge_dev.simulate.requests import (
     Observed,
-    build,
     environment_config,
     not_required,
-    platform_environment,
-    render,
-    step_input,
 )
 from tests.support.helm_keys import assert_known_keys
-from tests.support.releases import assert_chart, assert_refused, only_release
+from tests.support.releases import (
+    assert_chart,
+    assert_refused,
+    configured,
+    naming_environment,
+    only_release,
+    run_named_environment,
+)
 
 CHART, VERSION = "cert-manager", "v1.21.1"
 # Documented in values.yaml comments only (the chart's strict schema checks them).
@@ -50,15 +51,11 @@ ONPREM_ENV = environment_config(profile="onprem", clusterName="lab")
 
 
 def xr_with(spec: dict[str, Any]) -> dict[str, Any]:
-    xr = copy.deepcopy(XR)
-    xr["spec"] = {"environmentConfigRef": {"name": "dev"}, **spec}
-    return xr
+    return naming_environment(XR, spec)
 
 
 def run(spec: dict[str, Any], observed: dict[str, Observed] | None = None, env=AWS_ENV):
-    # env=None: the environment was fetched, and none matched.
-    required = {"environment-configs": [env] if env else [], **platform_environment()}
-    return render(build(xr_with(spec), observed, required, step_input("CertManager")))
+    return run_named_environment(xr_with(spec), observed, env)
 
 
 def after_release(spec: dict[str, Any], env=AWS_ENV):
@@ -261,19 +258,7 @@ def test_lifecycle_reaches_ready(spec, env, schema_store, assert_schema_valid):
         assert bool(objects) == (round_ >= 1), "issuers wait for the Release"
         assert_chart_values_valid(schema_store, values(out))
 
-    history = converge(
-        xr_with(spec),
-        required=lambda _: {"environment-configs": [env], **platform_environment()},
-        step_input=step_input("CertManager"),
-        check=check,
-    )
-    assert len(history) == 3
-    final = history[-1]
-    assert final.composite_ready
-    assert {t: c.status for t, c in final.conditions.items()} == {
-        "ChartInstalled": fnv1.STATUS_CONDITION_TRUE,
-        "ConfigurationReady": fnv1.STATUS_CONDITION_TRUE,
-    }
+    final = configured(xr_with(spec), env, check)
     assert all(issuer["ready"] for issuer in final.status["issuers"])
     assert final.status["chart"]["version"] == "v1.21.1"
     assert final.status["serviceAccount"] == {"namespace": "cert-manager", "name": "cert-manager"}

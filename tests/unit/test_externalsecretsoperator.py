@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
@@ -12,14 +11,12 @@ from forge_dev.simulate.converge import converge
 from forge_dev.simulate.player import observe
 from forge_dev.simulate.requests import (
     Observed,
-    build,
     not_required,
     platform_environment,
-    render,
     step_input,
 )
+from tests.support import releases
 from tests.support.helm_keys import assert_known_keys
-from tests.support.releases import assert_chart, assert_refused, only_release
 
 CHART, VERSION = "external-secrets", "2.9.0"
 ROLE = "arn:aws:iam::123456789012:role/external-secrets"
@@ -43,15 +40,11 @@ ENV = {
 
 
 def xr_with(spec: dict[str, Any]) -> dict[str, Any]:
-    xr = copy.deepcopy(XR)
-    xr["spec"] = {"environmentConfigRef": {"name": "dev"}, **spec}
-    return xr
+    return releases.naming_environment(XR, spec)
 
 
 def run(spec: dict[str, Any], observed: dict[str, Observed] | None = None, env=ENV):
-    # env=None: the environment was fetched, and none matched.
-    required = {"environment-configs": [env] if env else [], **platform_environment()}
-    return render(build(xr_with(spec), observed, required, step_input(KIND)))
+    return releases.run_named_environment(xr_with(spec), observed, env)
 
 
 def release_ready(spec: dict[str, Any]) -> dict[str, Observed]:
@@ -77,8 +70,8 @@ def assert_chart_values_valid(schema_store, vals: dict[str, Any]) -> None:
 
 def test_first_render_installs_only_the_chart(schema_store, assert_schema_valid):
     out = run(XR["spec"])
-    release = only_release(out, "release")
-    assert_chart(
+    release = releases.only_release(out, "release")
+    releases.assert_chart(
         release,
         "external-secrets",
         "https://charts.external-secrets.io",
@@ -273,19 +266,7 @@ def test_lifecycle_reaches_ready(schema_store, assert_schema_valid):
         # Gating: the store only once the Release has been observed ready.
         assert ("cluster-secret-store" in out.resources) == (round_ >= 1)
 
-    history = converge(
-        xr_with(XR["spec"]),
-        required=lambda _: {"environment-configs": [ENV], **platform_environment()},
-        step_input=step_input(KIND),
-        check=check,
-    )
-    assert len(history) == 3
-    final = history[-1]
-    assert final.composite_ready
-    assert {t: c.status for t, c in final.conditions.items()} == {
-        "ChartInstalled": fnv1.STATUS_CONDITION_TRUE,
-        "ConfigurationReady": fnv1.STATUS_CONDITION_TRUE,
-    }
+    final = releases.configured(xr_with(XR["spec"]), ENV, check)
     assert final.status["clusterSecretStore"] == {
         "name": "aws-secrets-manager",
         "provider": "aws",
@@ -356,7 +337,7 @@ def test_values_override_merges_last_and_null_deletes_a_default(schema_store):
     ],
 )
 def test_bad_spec_is_fatal_and_names_the_field(spec, message):
-    assert_refused(run(spec), message)
+    releases.assert_refused(run(spec), message)
 
 
 def test_store_region_is_required_without_an_environment():
