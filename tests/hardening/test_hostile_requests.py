@@ -13,7 +13,7 @@ import crossplane.function.proto.v1.run_function_pb2 as fnv1
 import pytest
 import yaml
 
-from forge.composers.kubeconfig import MAX_BYTES as MAX_KUBECONFIG
+from forge.composers.vcluster_kubeconfig import MAX_BYTES as MAX_KUBECONFIG
 from forge.registry import COMPOSERS, NAMESPACED
 from forge_dev import generate as xrdgen
 from forge_dev.simulate import steady_state as scenarios

@@ -15,7 +15,7 @@ import base64
 import pytest
 import yaml
 
-from forge.composers import kubeconfig
+from forge.composers import vcluster_kubeconfig as kubeconfig
 
 CA = base64.b64encode(b"CA").decode()
 CERT = base64.b64encode(b"CERT").decode()

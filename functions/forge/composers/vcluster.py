@@ -24,7 +24,7 @@ from typing import Any
 from crossplane.function import response
 
 from forge import versions
-from forge.composers import helm, kubeconfig
+from forge.composers import helm, vcluster_kubeconfig
 from forge.composers.access import ClusterAccess, SecretKey, namespace_for
 from forge.core import naming
 from forge.core.context import Context
@@ -127,21 +127,21 @@ def _kubernetes_version(spec: ClusterSpec, overrides: dict[str, Any]) -> str | N
     return None
 
 
-def _read_kubeconfig(ctx: Context) -> tuple[bool, kubeconfig.Reading]:
+def _read_kubeconfig(ctx: Context) -> tuple[bool, vcluster_kubeconfig.Reading]:
     """Whether the Secret arrived, and what its kubeconfig key holds."""
     if KUBECONFIG_REQUIREMENT not in ctx.req.required_resources:
-        return False, kubeconfig.Reading()
+        return False, vcluster_kubeconfig.Reading()
     items = ctx.req.required_resources[KUBECONFIG_REQUIREMENT].items
     if not items:
-        return False, kubeconfig.Reading()
+        return False, vcluster_kubeconfig.Reading()
     encoded = field(items[0].resource, "data", KUBECONFIG_KEY)
     if not isinstance(encoded, str):
-        return True, kubeconfig.Reading()
-    return True, kubeconfig.read(encoded)
+        return True, vcluster_kubeconfig.Reading()
+    return True, vcluster_kubeconfig.read(encoded)
 
 
 def _kubeconfig_stage(
-    ctx: Context, secret: SecretKey, found: bool, reading: kubeconfig.Reading
+    ctx: Context, secret: SecretKey, found: bool, reading: vcluster_kubeconfig.Reading
 ) -> None:
     where = f"{secret.namespace}/{secret.name}"
     if reading.kubeconfig is not None:
@@ -152,7 +152,7 @@ def _kubeconfig_stage(
             False,
             "KubeconfigTooLarge",
             f"Secret {where} key {secret.key!r} holds {reading.too_large_bytes // 1024} KiB, "
-            f"more than the {kubeconfig.MAX_BYTES // 1024} KiB a kubeconfig may have",
+            f"more than the {vcluster_kubeconfig.MAX_BYTES // 1024} KiB a kubeconfig may have",
         )
     elif found:
         ctx.stage(

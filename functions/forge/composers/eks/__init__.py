@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from forge.composers.access import AwsAuth, ClusterAccess
 from forge.composers.eks import (
-    access,
+    access_entries,
     addons,
     argocd_manager,
     cluster,
@@ -45,7 +45,7 @@ class Parts:
     groups: nodegroups.NodeGroups
     addons: addons.Addons
     load_balancing: loadbalancer.LoadBalancing
-    access: access.Access
+    access: access_entries.Access
     crossplane: pod_identity.Identity | None
     workloads: dict[str, pod_identity.Identity]
     kubeconfig: kubeconfig.Kubeconfig
@@ -62,7 +62,7 @@ def compose(ctx: Context, spec: ClusterSpec) -> ClusterAccess:
     groups = nodegroups.compose(e, net, roles, plane, networking_ready)
     addons.compose_workloads(e, plane, groups.ready, installed)
     balancing = loadbalancer.compose(e, plane, groups.ready, installed)
-    admitted = access.compose(e, plane)
+    admitted = access_entries.compose(e, plane)
     own = pod_identity.crossplane(e, plane)
     bundle = workloads.compose(e, plane)
     secret = kubeconfig.compose(e, plane)
