@@ -10,7 +10,7 @@ import pytest
 
 from forge import versions
 from forge.composers.eks import nodegroups
-from forge.composers.eks.cluster import target_version
+from forge.composers.eks.control_plane import target_version
 from forge.models.cluster import ClusterSpec, KubernetesVersion
 from forge_dev.simulate.requests import (
     Observed,

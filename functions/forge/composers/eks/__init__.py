@@ -20,7 +20,7 @@ from forge.composers.eks import (
     access_entries,
     addons,
     argocd_manager,
-    cluster,
+    control_plane,
     iam,
     kubeconfig,
     loadbalancer,
@@ -41,7 +41,7 @@ class Parts:
 
     network: network.Network
     roles: iam.Roles
-    plane: cluster.ControlPlane
+    plane: control_plane.ControlPlane
     groups: nodegroups.NodeGroups
     addons: addons.Addons
     load_balancing: loadbalancer.LoadBalancing
@@ -56,7 +56,7 @@ def compose(ctx: Context, spec: ClusterSpec) -> ClusterAccess:
     e = Eks.of(ctx, spec)
     net = network.compose(e)
     roles = iam.compose(e)
-    plane = cluster.compose(e, net, roles)
+    plane = control_plane.compose(e, net, roles)
     installed = addons.Addons.of(e)
     networking_ready = addons.compose_networking(e, plane, installed)
     groups = nodegroups.compose(e, net, roles, plane, networking_ready)
@@ -110,7 +110,7 @@ def _stages(e: Eks, parts: Parts) -> None:
             "Available" if net.ready else "Creating",
             "" if net.ready else f"waiting for {', '.join(net.pending)}",
         )
-    if plane.version_problem == cluster.UNKNOWN_VERSION:
+    if plane.version_problem == control_plane.UNKNOWN_VERSION:
         ctx.stage("ClusterReady", False, "UnknownVersion", plane.version_problem)
     elif plane.version_problem:
         ctx.stage("ClusterReady", False, "UnsupportedVersionChange", plane.version_problem)

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from forge.composers.eks.base import EKS, Eks
-from forge.composers.eks.cluster import ControlPlane
+from forge.composers.eks.control_plane import ControlPlane
 
 ADMIN_POLICY = "AmazonEKSClusterAdminPolicy"
 

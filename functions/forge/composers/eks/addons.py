@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from forge import versions
 from forge.composers.eks.base import EKS, Eks
-from forge.composers.eks.cluster import ControlPlane
+from forge.composers.eks.control_plane import ControlPlane
 from forge.composers.eks.pod_identity import pod_identity
 from forge.models.cluster import Addon
 

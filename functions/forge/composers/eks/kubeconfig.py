@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from forge.composers.access import SecretKey
 from forge.composers.eks.base import EKS, Eks
-from forge.composers.eks.cluster import ControlPlane
+from forge.composers.eks.control_plane import ControlPlane
 
 AUTH = "aws-clusterauth"
 KUBECONFIG_KEY = "kubeconfig"

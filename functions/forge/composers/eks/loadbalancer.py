@@ -24,7 +24,7 @@ from forge.composers.access import ClusterRelease
 from forge.composers.eks import policies
 from forge.composers.eks.addons import Addons
 from forge.composers.eks.base import Eks
-from forge.composers.eks.cluster import CLUSTER, ControlPlane
+from forge.composers.eks.control_plane import CLUSTER, ControlPlane
 from forge.composers.eks.pod_identity import Identity, pod_identity
 from forge.composers.helm import RELEASE_API_VERSION
 from forge.core.readiness import is_ready

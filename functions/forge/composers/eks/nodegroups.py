@@ -23,7 +23,7 @@ from typing import Any
 from crossplane.function import resource
 
 from forge.composers.eks.base import EKS, NODE_GROUP_MAX, Eks
-from forge.composers.eks.cluster import CLUSTER, ControlPlane
+from forge.composers.eks.control_plane import CLUSTER, ControlPlane
 from forge.composers.eks.iam import Roles
 from forge.composers.eks.network import Network
 from forge.models.cluster import NodeGroup

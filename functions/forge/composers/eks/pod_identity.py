@@ -26,7 +26,7 @@ from typing import Any
 
 from forge.composers import stack
 from forge.composers.eks.base import EKS, Eks, trust_policy
-from forge.composers.eks.cluster import ControlPlane
+from forge.composers.eks.control_plane import ControlPlane
 from forge.composers.eks.iam import Role, role
 from forge.models.cluster import ClusterSpec
 

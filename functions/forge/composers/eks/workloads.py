@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from forge.composers.eks import policies
 from forge.composers.eks.base import Eks
-from forge.composers.eks.cluster import ControlPlane
+from forge.composers.eks.control_plane import ControlPlane
 from forge.composers.eks.pod_identity import Identity, pod_identity
 from forge.models import certmanager, externaldns, externalsecrets, keda
 from forge.models.eks_workloads import DnsWorkload, Workload
