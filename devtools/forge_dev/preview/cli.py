@@ -64,9 +64,7 @@ def default_required(xr: Path) -> list[Path]:
     """The example's first stage's required.yaml: what exists when its XR is created."""
     stages = sorted(p for p in stages_dir(xr.parent).glob("*") if p.is_dir())
     first = stages[0] / "required.yaml" if stages else None
-    if first is None or not first.is_file():
-        return []
-    return [first.relative_to(Path.cwd()) if first.is_relative_to(Path.cwd()) else first]
+    return [first] if first is not None and first.is_file() else []
 
 
 def _required(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -74,7 +72,8 @@ def _required(args: argparse.Namespace) -> list[dict[str, Any]]:
     if not paths:
         paths = default_required(args.xr)
         for path in paths:
-            print(f"{PROG}: -e {path} (the example's first stage; -e to choose)", file=sys.stderr)
+            shown = path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
+            print(f"{PROG}: -e {shown} (the example's first stage; -e to choose)", file=sys.stderr)
     return [obj for path in paths for obj in load_stream(path)]
 
 
