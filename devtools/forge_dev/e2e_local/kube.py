@@ -18,13 +18,17 @@ from forge_dev.e2e_local.procs import wait_for
 FIELD_MANAGER = "forge-e2e"
 
 
+# libyaml's safe loader when PyYAML has it: the AWS families' CRDs are megabytes.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_documents(*paths: Path) -> list[dict]:
     """Every non-empty YAML document in the files (directories: their *.yaml, sorted)."""
     docs: list[dict] = []
     for path in paths:
         files = sorted(path.glob("*.yaml")) if path.is_dir() else [path]
         for f in files:
-            docs += [d for d in yaml.safe_load_all(f.read_text()) if d]
+            docs += [d for d in yaml.load_all(f.read_text(), Loader=_LOADER) if d]
     return docs
 
 
