@@ -86,4 +86,7 @@ def test_rss_stays_flat_under_hostile_names():
                 rsp = stub.RunFunction(hostile.hostile_name(int(3.9 * MIB), salt), timeout=30)
                 assert [r.severity for r in rsp.results] == [fnv1.SEVERITY_FATAL]
             grown = server.rss_kib() / 1024 - before
-    assert grown < 15, f"RSS grew {grown:.0f} MiB over {HOSTILE_NAMES} hostile names"
+    # Keeping each name would grow RSS by 3.9 MiB a call (390 MiB here). What malloc and
+    # gRPC keep varies by some 20 MiB from run to run on a busy machine, so the bound says
+    # "not retained", not a figure: `make bench` prints the figure (hostile.names_rss).
+    assert grown < 100, f"RSS grew {grown:.0f} MiB over {HOSTILE_NAMES} hostile names"
