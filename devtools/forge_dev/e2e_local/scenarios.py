@@ -309,21 +309,29 @@ def _dependency_graph(env: Environment) -> str:
         )
         for dep in meta["spec"]["dependsOn"]:
             wanted[dependency_name(dep["package"])] = dep["kind"]
-    installed: dict[str, dict] = {}
-    for kind in ("Provider", "Function"):
-        for pkg in kube.list("pkg.crossplane.io/v1", kind):
-            installed[pkg["metadata"]["name"]] = pkg
-    missing = sorted(set(wanted) - set(installed))
-    if missing:
-        raise HarnessError(f"dependencies not installed: {missing}; have {sorted(installed)}")
+
+    def settled() -> dict[str, dict]:
+        """Every Provider and Function, once all are Installed and Healthy. A revision can
+        report a conflict for a moment while Crossplane takes control of its objects."""
+        found: dict[str, dict] = {}
+        for kind in ("Provider", "Function"):
+            for pkg in kube.list("pkg.crossplane.io/v1", kind):
+                found[pkg["metadata"]["name"]] = pkg
+        missing = sorted(set(wanted) - set(found))
+        if missing:
+            raise RuntimeError(f"dependencies not installed: {missing}; have {sorted(found)}")
+        for name, pkg in found.items():
+            if not (is_true(pkg, "Installed") and is_true(pkg, "Healthy")):
+                raise RuntimeError(
+                    f"{pkg['kind']} {name} not Installed and Healthy: {pkg.get('status')}"
+                )
+        return found
+
+    installed = kube.wait("every package Installed and Healthy", settled, timeout=60)
     sources: dict[str, list[str]] = {}
     for name, pkg in installed.items():
         source = pkg["spec"]["package"].rsplit(":", 1)[0]
         sources.setdefault(source, []).append(name)
-        if not (is_true(pkg, "Installed") and is_true(pkg, "Healthy")):
-            raise HarnessError(
-                f"{pkg['kind']} {name} not Installed and Healthy: {pkg.get('status')}"
-            )
     twice = {s: n for s, n in sources.items() if len(n) > 1}
     if twice:
         raise HarnessError(f"one package installed under several names: {twice}")
@@ -341,7 +349,7 @@ def _dependency_graph(env: Environment) -> str:
 
 
 SCENARIOS = (
-    Scenario("configurations", 30, configurations),
+    Scenario("configurations", 90, configurations),
     Scenario("keda", 120, keda_lifecycle),
     Scenario("infrastructure-bundle", 240, bundle_lifecycle),
     Scenario("cluster-vcluster", 300, vcluster_lifecycle),
