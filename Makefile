@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv tools render conformance test lint format xrds schemas clean packages image xpkg push e2e bench soak
+.PHONY: help venv tools render conformance test lint format xrds schemas clean packages image image-lock xpkg push e2e bench soak
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
@@ -119,16 +119,15 @@ clean: ## Remove the virtual environment and caches
 
 # --- Packages: see docs/operations.md --------------------------------------------------
 # VERSION defaults to `git describe` (a tag vX.Y.Z is stable, anything else a dev
-# pre-release); ARCH is the runtime architecture(s) to build ("amd64 arm64");
+# pre-release); ARCH is the runtime architecture(s) to build (default both: the image
+# build runs nothing for the target architecture, so it needs no emulation);
 # REGISTRY defaults to the one in forge/versions.py.
 VERSION    ?= $(shell $(BIN)/python -m forge_dev.packaging version)
-ARCH       ?= $(shell uname -m | sed -e 's/^x86_64$$/amd64/' -e 's/^aarch64$$/arm64/')
+ARCH       ?= amd64 arm64
 REGISTRY   ?=
-DOCKER     ?= docker
 CROSSPLANE ?= $(TOOLS)/crossplane-cli
 HELM       ?= $(TOOLS)/helm
 PLAIN_HTTP ?=
-IMAGE      ?= function-forge-runtime
 PACKAGING   = $(BIN)/python -m forge_dev.packaging --version $(VERSION) \
               $(foreach a,$(ARCH),--arch $(a)) --crossplane $(CROSSPLANE) --helm $(HELM)
 
@@ -136,21 +135,15 @@ packages: $(STAMP) ## Assemble the package contents into build/<package>/ and th
 	$(PACKAGING) assemble
 	$(PACKAGING) chart
 
-image: $(STAMP) ## Build the runtime image for ARCH into build/runtime-<arch>.tar (needs Docker)
-	@command -v $(DOCKER) >/dev/null 2>&1 || { echo "make image: $(DOCKER) is not installed" >&2; exit 1; }
-	@$(DOCKER) info >/dev/null 2>&1 || { echo "make image: no Docker engine reachable ('$(DOCKER) info' failed)" >&2; exit 1; }
-	@$(DOCKER) buildx version >/dev/null 2>&1 || { echo "make image: docker buildx is not installed" >&2; exit 1; }
-	@mkdir -p build
-	@set -e; for arch in $(ARCH); do \
-	  echo "+ $(IMAGE):$(VERSION)-$$arch -> build/runtime-$$arch.tar"; \
-	  $(DOCKER) buildx build --platform linux/$$arch --build-arg VERSION=$(VERSION) \
-	    --tag $(IMAGE):$(VERSION)-$$arch --load . ; \
-	  $(DOCKER) save --output build/runtime-$$arch.tar $(IMAGE):$(VERSION)-$$arch ; \
-	done
+image: $(STAMP) ## Build the runtime image of each ARCH into build/runtime-<arch>.tar (no Docker: Debian packages and wheels pinned in image.lock.json); prints digests and sizes
+	$(PACKAGING) image
+
+image-lock: $(STAMP) ## Re-resolve the runtime image's Debian packages and wheels into devtools/forge_dev/packaging/image.lock.json (review the diff)
+	$(PACKAGING) image-lock
 
 xpkg: $(STAMP) ## Build the xpkgs into dist/: the Function per ARCH (runtime embedded), the Configurations
 	@command -v $(CROSSPLANE) >/dev/null 2>&1 || { echo "make xpkg: the crossplane CLI ($(CROSSPLANE)) is not built: run make tools" >&2; exit 1; }
-	@$(MAKE) --no-print-directory image VERSION=$(VERSION) ARCH="$(ARCH)"
+	$(PACKAGING) image
 	$(PACKAGING) build
 
 push: $(STAMP) ## Push the charts in build/charts/ to oci://REGISTRY/charts, then the xpkgs in dist/ to REGISTRY (multi-arch Function first, then the Configurations)

@@ -1,4 +1,8 @@
-"""``python -m forge_dev.packaging {version,assemble,check,build,push,chart}``.
+"""``python -m forge_dev.packaging {version,assemble,check,image,image-lock,build,push,chart}``.
+
+``image`` builds the runtime image of each ``--arch`` into ``<out>/runtime-<arch>.tar``
+without Docker (forge_dev.packaging.image) and prints its digest and size;
+``image-lock`` re-resolves its pinned inputs (``image.lock.json``).
 
 ``chart`` writes the gateway-api-crds Helm charts (forge_dev.packaging.charts) into
 ``<out>/charts/``, from the Go module cache (needs ``go``). ``push`` pushes them with
@@ -25,6 +29,9 @@ def _run(args: argparse.Namespace, version: str) -> None:
     from forge_dev.packaging.assemble import assemble  # noqa: PLC0415
     from forge_dev.packaging.layout import PACKAGES, REGISTRY  # noqa: PLC0415
 
+    if args.command in ("image", "image-lock"):
+        _image(args, version)
+        return
     if args.command == "chart":
         for channel, path in charts.build(args.out).items():
             print(f"{versions.GATEWAY_API_CRDS[channel].name}: {path}")
@@ -58,10 +65,23 @@ def _run(args: argparse.Namespace, version: str) -> None:
     xpkg.run([*first, *([cli, *command[1:]] for command in commands)])
 
 
+def _image(args: argparse.Namespace, version: str) -> None:
+    from forge_dev.packaging import image  # noqa: PLC0415 - lazy: see module docstring
+
+    if args.command == "image-lock":
+        image.lock(args.root)
+        print(f"wrote {image.LOCK}")
+        return
+    for built in image.build(args.root, args.out, version, args.arch or list(image.ARCHES)):
+        size = built.size / (1024 * 1024)
+        print(f"{built.tarball}: linux/{built.arch} {built.digest} ({size:.1f} MiB uncompressed)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m forge_dev.packaging", description=__doc__)
     parser.add_argument(
-        "command", choices=["version", "assemble", "check", "build", "push", "chart"]
+        "command",
+        choices=["version", "assemble", "check", "image", "image-lock", "build", "push", "chart"],
     )
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="checkout (default: .)")
     parser.add_argument("--version", help="release version (default: from `git describe`)")

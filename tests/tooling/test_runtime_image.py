@@ -1,0 +1,159 @@
+"""The runtime image as ``make image`` builds it without Docker: contents, identity, digests.
+
+Builds both architectures twice (Debian packages and wheels come from the network once,
+then from ``.cache/image``). That it starts and serves is tests/conformance/
+test_runtime_image.py's, under podman.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from pathlib import PurePosixPath
+
+import pytest
+
+from forge_dev.packaging import image
+from tests.support.packaging import ROOT
+
+VERSION = "0.0.0-test"
+ARCHES = list(image.ARCHES)
+SHELLS = {"sh", "bash", "dash", "ash", "zsh", "busybox", "rbash"}
+PACKAGE_MANAGERS = {"dpkg", "apt", "apt-get", "pip", "pip3", "pip3.11", "ensurepip"}
+TOOLING = {"forge_dev", "pytest", "hypothesis", "ruff", "pip", "setuptools", "wheel", "_pytest"}
+
+
+@pytest.fixture(scope="module")
+def builds(tmp_path_factory) -> list[dict[str, image.BuiltImage]]:
+    """Both architectures, built twice into two directories."""
+    return [
+        {b.arch: b for b in image.build(ROOT, tmp_path_factory.mktemp(f"b{n}"), VERSION, ARCHES)}
+        for n in (1, 2)
+    ]
+
+
+def layer(built: image.BuiltImage) -> tarfile.TarFile:
+    with tarfile.open(built.tarball) as outer:
+        manifest = json.loads(outer.extractfile("manifest.json").read())[0]
+        data = outer.extractfile(manifest["Layers"][0]).read()
+    return tarfile.open(fileobj=io.BytesIO(data))
+
+
+def config(built: image.BuiltImage) -> dict:
+    with tarfile.open(built.tarball) as outer:
+        manifest = json.loads(outer.extractfile("manifest.json").read())[0]
+        return json.loads(outer.extractfile(manifest["Config"]).read())
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_two_builds_give_the_same_image(builds, arch):
+    first, second = builds[0][arch], builds[1][arch]
+    assert first.digest == second.digest
+    assert first.tarball.read_bytes() == second.tarball.read_bytes()
+    assert image.read(first.tarball) == image.BuiltImage(
+        arch, first.tarball, first.digest, first.size
+    )
+
+
+def test_the_architectures_differ_and_say_so(builds):
+    assert builds[0]["amd64"].digest != builds[0]["arm64"].digest
+    assert config(builds[0]["amd64"])["architecture"] == "amd64"
+    assert config(builds[0]["arm64"])["architecture"] == "arm64"
+    assert config(builds[0]["arm64"])["variant"] == "v8"
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_the_image_holds_python_and_the_runtime_only(builds, arch):
+    members = layer(builds[0][arch]).getmembers()
+    names = {m.name for m in members}
+    basenames = {PurePosixPath(n).name for n in names}
+    assert not basenames & SHELLS, "no shell"
+    assert not basenames & PACKAGE_MANAGERS, "no package manager"
+    programs = {m.name for m in members if m.name.startswith(image.BIN_DIRS) and not m.isdir()}
+    assert programs == {"usr/bin/python3.11"}
+    site = [
+        PurePosixPath(n).relative_to(image.SITE_PACKAGES)
+        for n in names
+        if n.startswith(image.SITE_PACKAGES + "/")
+    ]
+    tops = {p.parts[0] for p in site}
+    assert "forge" in tops and "grpc" in tops and "pydantic_core" in tops
+    assert not {t.split("-")[0] for t in tops} & TOOLING, "no tooling module"
+    assert not [n for n in names if n.endswith(".pyc")], (
+        "no bytecode (it would not be reproducible)"
+    )
+    dist_infos = {t for t in tops if t.endswith(".dist-info")}
+    assert any(t.startswith("catalyst_forge_functions-") for t in dist_infos)
+    # Every installed distribution is one the lock pins, or the runtime itself.
+    pinned = {w.filename.split("-")[0].lower() for w in image._read_lock()[1][arch]}
+    assert {t.split("-")[0].lower() for t in dist_infos} == pinned | {"catalyst_forge_functions"}
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_the_layer_is_owned_by_root_and_dated_by_source_date_epoch(builds, arch):
+    members = layer(builds[0][arch]).getmembers()
+    assert [m.name for m in members] == sorted(m.name for m in members)
+    assert {m.mtime for m in members} == {0}
+    owners = {(m.uid, m.gid) for m in members if m.name != "home/nonroot"}
+    assert owners == {(0, 0)}
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_the_image_runs_the_function_as_non_root(builds, arch):
+    cfg = config(builds[0][arch])["config"]
+    assert cfg["User"] == "65532:65532"
+    assert cfg["Entrypoint"] == ["/usr/bin/python3.11", "-m", "forge.main"]
+    assert cfg["ExposedPorts"] == {"9443/tcp": {}}
+    assert cfg["Labels"]["org.opencontainers.image.version"] == VERSION
+    passwd = layer(builds[0][arch]).extractfile("etc/passwd").read().decode()
+    assert "nonroot:x:65532:65532:" in passwd
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_every_library_a_program_needs_is_in_the_image(builds, arch):
+    tree = image._Tree()
+    archive = layer(builds[0][arch])
+    for member in archive.getmembers():
+        handle = archive.extractfile(member) if member.isfile() else None
+        tree.add(member, handle.read() if handle else None, "layer")
+    assert image.unresolved_libraries(tree) == []
+    python = tree.entries["usr/bin/python3.11"][1]
+    assert "libc.so.6" in image.elf_needed(python)
+    # Without libstdc++ (not a dependency of Python's packages) grpcio cannot load.
+    for name in [n for n in tree.entries if PurePosixPath(n).name.startswith("libstdc++.so.6")]:
+        del tree.entries[name]
+    missing = image.unresolved_libraries(tree)
+    assert missing and all(m.endswith(": libstdc++.so.6") for m in missing)
+    assert any("grpc/_cython/cygrpc" in m for m in missing)
+
+
+def test_the_lock_pins_every_input_by_sha256():
+    debs, wheels = image._read_lock()
+    assert set(debs) == set(wheels) == set(ARCHES)
+    for arch in ARCHES:
+        names = {d.name for d in debs[arch]}
+        assert set(image.DEBIAN_ROOTS) <= names
+        assert not names & image.DEBIAN_EXCLUDED
+        assert all(
+            len(d.sha256) == 64 and d.filename.endswith(f"_{d.arch}.deb") for d in debs[arch]
+        )
+        assert all(d.arch in (arch, "all") for d in debs[arch])
+        assert all(len(w.sha256) == 64 for w in wheels[arch])
+    constraints = {
+        line.split("==")[0].lower().replace("-", "_").replace(".", "_"): line.split("==")[1]
+        for line in (ROOT / "constraints.txt").read_text().split()
+    }
+    for wheel in wheels["amd64"]:
+        assert constraints[wheel.name.lower()] == wheel.version, wheel.filename
+
+
+def test_a_deb_that_is_not_the_pinned_one_is_refused(tmp_path):
+    deb = image._read_lock()[0]["amd64"][0]
+    mirror = tmp_path / "mirror"
+    (mirror / deb.filename).parent.mkdir(parents=True)
+    (mirror / deb.filename).write_bytes(b"not the package")
+    archives = {"debian": mirror.as_uri(), "security": mirror.as_uri()}
+    with pytest.raises(image.PackagingError, match=f"the lock pins {deb.sha256}"):
+        image.debian.fetch(deb, archives, tmp_path / "cache")
+    assert not list((tmp_path / "cache").rglob("*.deb"))
