@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import shutil
+import subprocess
 import tarfile
 from pathlib import PurePosixPath
 
 import pytest
 
+from forge_dev import tools
 from forge_dev.packaging import image
 from tests.support.packaging import ROOT
 
 VERSION = "0.0.0-test"
+RELEASE = "v0.0.0-reproducible"  # make xpkg stamps a release version
 ARCHES = list(image.ARCHES)
 SHELLS = {"sh", "bash", "dash", "ash", "zsh", "busybox", "rbash"}
 PACKAGE_MANAGERS = {"dpkg", "apt", "apt-get", "pip", "pip3", "pip3.11", "ensurepip"}
@@ -157,3 +162,53 @@ def test_a_deb_that_is_not_the_pinned_one_is_refused(tmp_path):
     with pytest.raises(image.PackagingError, match=f"the lock pins {deb.sha256}"):
         image.debian.fetch(deb, archives, tmp_path / "cache")
     assert not list((tmp_path / "cache").rglob("*.deb"))
+
+
+def make_xpkg() -> dict[str, bytes]:
+    """``make xpkg`` with no docker on PATH: every file it writes to dist/, by name."""
+    for stale in (ROOT / "dist").glob(f"*{RELEASE}*.xpkg"):
+        stale.unlink()
+    result = subprocess.run(
+        ["make", "--no-print-directory", "-o", ".venv/.installed", "xpkg", f"VERSION={RELEASE}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "docker" not in result.stdout
+    for arch in ARCHES:  # the digest and size of each image
+        assert f"runtime-{arch}.tar: linux/{arch} sha256:" in result.stdout
+        assert "MiB uncompressed" in result.stdout
+    return {p.name: p.read_bytes() for p in (ROOT / "dist").glob(f"*{RELEASE}*.xpkg")}
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_xpkg_builds_both_runtimes_into_the_function_twice_alike():
+    if not tools.available(tools.CLI):
+        message = f"the crossplane CLI is not built in {tools.tools_dir()}: run `make tools`"
+        if os.environ.get("CI"):
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    first = make_xpkg()
+    assert sorted(first) == sorted(
+        [f"function-forge-{RELEASE}-{a}.xpkg" for a in ARCHES]
+        + [f"configuration-clusters-{RELEASE}.xpkg", f"configuration-infrastructure-{RELEASE}.xpkg"]
+    )
+    for arch in ARCHES:  # the Function embeds its architecture's runtime layer
+        runtime = image.read(ROOT / "build" / f"runtime-{arch}.tar")
+        with tarfile.open(ROOT / "build" / f"runtime-{arch}.tar") as tar:
+            runtime_config = json.loads(
+                tar.extractfile(f"blobs/sha256/{runtime.digest[7:]}").read()
+            )
+        with tarfile.open(
+            fileobj=io.BytesIO(first[f"function-forge-{RELEASE}-{arch}.xpkg"])
+        ) as xpkg:
+            manifest = json.loads(xpkg.extractfile("manifest.json").read())[0]
+            config = json.loads(xpkg.extractfile(manifest["Config"]).read())
+        assert config["architecture"] == arch
+        assert config["config"]["User"] == "65532:65532"
+        assert config["config"]["Entrypoint"] == list(image.ENTRYPOINT)
+        assert runtime_config["rootfs"]["diff_ids"][0] in config["rootfs"]["diff_ids"]
+    assert make_xpkg() == first, "a second build gives the same packages, byte for byte"
