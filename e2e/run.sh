@@ -15,7 +15,7 @@
 #      port-forward, to list the vCluster's namespaces;
 #   7. the Cluster deleted (deletion must finish on its own), everything torn down.
 #
-# Needs docker (with a running engine and buildx), kind, helm, kubectl, curl, the
+# Needs docker (with a running engine, for kind), kind, helm, kubectl, curl, the
 # crossplane CLI and network access. When one is missing it says which and exits 0
 # (SKIP), so that it never fails a test run on a machine without them; set
 # E2E_REQUIRED=1 (CI) to make that a failure. E2E_KEEP=1 keeps the cluster.
@@ -43,8 +43,6 @@ preflight() {
     missing+=("docker")
   elif ! docker info >/dev/null 2>&1; then
     missing+=("a Docker engine (the docker CLI is here, but 'docker info' reaches no daemon)")
-  elif ! docker buildx version >/dev/null 2>&1; then
-    missing+=("docker buildx")
   fi
   for tool in kind helm kubectl curl go "$CROSSPLANE"; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
@@ -56,7 +54,7 @@ preflight() {
   if ((${#missing[@]})); then
     printf 'SKIP e2e: missing:\n'
     printf '  - %s\n' "${missing[@]}"
-    printf 'make e2e needs docker (engine and buildx), kind, helm, kubectl, curl, go, the crossplane CLI and network access.\n'
+    printf 'make e2e needs docker (an engine, for kind), kind, helm, kubectl, curl, go, the crossplane CLI and network access.\n'
     [[ ${E2E_REQUIRED:-0} == 1 ]] && exit 1
     exit 0
   fi
@@ -124,6 +122,7 @@ build_and_push() {
   # containerd ignores certs.d (then it would try HTTPS against the registry).
   local runtime
   runtime="${IN_CLUSTER_REGISTRY}/forge/$(pin 'versions.FUNCTION_PACKAGE.rsplit("/", 1)[1]'):${VERSION}"
+  docker load --input "build/runtime-${ARCH}.tar"  # make xpkg built it without Docker
   docker tag "function-forge-runtime:${VERSION}-${ARCH}" "$runtime"
   kind load docker-image --name "$CLUSTER" "$runtime"
 }

@@ -36,6 +36,8 @@ from forge_dev.render import FunctionServers
 from forge_dev.render.examples import render_stage, stages
 from tests.conformance.conftest import ROOT
 
+pytestmark = pytest.mark.runtime_image
+
 SERVICE, NAMESPACE = "function-forge", "crossplane-system"
 SERVER_NAME = f"{SERVICE}.{NAMESPACE}"  # what Crossplane dials: dns:///<svc>.<ns>:9443
 CERTS_DIR = "/tls/server"

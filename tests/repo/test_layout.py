@@ -9,7 +9,6 @@ imports another test module.
 from __future__ import annotations
 
 import ast
-import shutil
 import subprocess
 import sys
 import tomllib
@@ -216,18 +215,10 @@ print(len({runtime!r}))
 
 
 def test_the_runtime_wheel_holds_only_the_runtime(tmp_path: Path) -> None:
-    """The package the image installs (``pip install .``) carries no tooling module."""
-    # What the image build copies (Dockerfile), so no stale build/ of the checkout counts.
-    source = tmp_path / "source"
-    shutil.copytree(PACKAGES["forge"], source / "functions" / "forge")
-    for name in ("pyproject.toml", "constraints.txt"):
-        shutil.copy(ROOT / name, source / name)
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(source)],
-        check=True,
-        capture_output=True,
-    )
-    (wheel,) = tmp_path.glob("*.whl")
+    """The package the image installs carries no tooling module."""
+    from forge_dev.packaging.image import runtime_wheel  # noqa: PLC0415
+
+    wheel = runtime_wheel(ROOT, tmp_path)  # from a clean copy: no stale build/ counts
     names = zipfile.ZipFile(wheel).namelist()
     tops = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")}
     assert tops == {"forge"}

@@ -368,7 +368,6 @@ def make(*args: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize(
     ("target", "variable", "message"),
     [
-        ("image", "DOCKER=/nonexistent/docker", "make image: /nonexistent/docker is not installed"),
         (
             "xpkg",
             "CROSSPLANE=no-such-crossplane",
@@ -391,7 +390,7 @@ def test_make_targets_stop_when_their_tool_is_missing(target, variable, message)
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 @pytest.mark.skipif(shutil.which("go") is None, reason="the charts need go (module cache)")
 def test_make_packages_assembles_without_docker_or_cli():
-    result = make("packages", f"VERSION={DEV}", "CROSSPLANE=no-such-crossplane", "DOCKER=no-docker")
+    result = make("packages", f"VERSION={DEV}", "CROSSPLANE=no-such-crossplane")
     assert result.returncode == 0, result.stderr
     contents = Contents.load(ROOT / "build" / CLUSTERS.name)
     assert contents.meta["kind"] == "Configuration"

@@ -21,6 +21,8 @@ from forge_dev import tools
 from forge_dev.packaging import image
 from tests.support.packaging import ROOT
 
+pytestmark = pytest.mark.runtime_image
+
 VERSION = "0.0.0-test"
 RELEASE = "v0.0.0-reproducible"  # make xpkg stamps a release version
 ARCHES = list(image.ARCHES)
