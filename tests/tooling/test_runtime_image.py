@@ -214,3 +214,19 @@ def test_make_xpkg_builds_both_runtimes_into_the_function_twice_alike():
         assert config["config"]["Entrypoint"] == list(image.ENTRYPOINT)
         assert runtime_config["rootfs"]["diff_ids"][0] in config["rootfs"]["diff_ids"]
     assert make_xpkg() == first, "a second build gives the same packages, byte for byte"
+
+
+def test_debian_versions_are_ordered_as_dpkg_orders_them():
+    ordered = [
+        "1.0~rc1",
+        "1.0",
+        "1.0-1~deb12u1",
+        "1.0-1~deb12u2",
+        "1.0-1",
+        "1.0a",
+        "1.0.1",
+        "1:0.1",
+    ]
+    keys = [image.debian._version_key(v) for v in ordered]
+    assert keys == sorted(keys)
+    assert len(set(map(repr, keys))) == len(keys)

@@ -136,9 +136,9 @@ def _release_hashes(base: str, suite: str) -> dict[str, str]:
     return hashes
 
 
-def packages_index(mirror: dict[str, str], arch: str) -> dict[str, list[Deb | dict[str, str]]]:
-    """Every package of the release's main component for ``arch``, newest pocket last."""
-    index: dict[str, list[Deb | dict[str, str]]] = {}
+def packages_index(mirror: dict[str, str], arch: str) -> dict[str, list[dict[str, str]]]:
+    """Every package of the release's main component for ``arch``: its stanza per pocket."""
+    index: dict[str, list[dict[str, str]]] = {}
     for suite, archive in SUITES.items():
         base = mirror[archive]
         path = f"main/binary-{arch}/Packages.xz"
@@ -172,8 +172,7 @@ def resolve(
         candidates = index.get(name)
         if not candidates:
             raise PackagingError(f"{name} ({arch}) is not in Debian {RELEASE}")
-        fields = max(candidates, key=lambda f: _version_key(str(f["Version"])))
-        assert isinstance(fields, dict)
+        fields = max(candidates, key=lambda f: _version_key(f["Version"]))
         chosen[name] = Deb(
             name=name,
             version=fields["Version"],

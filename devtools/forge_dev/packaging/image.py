@@ -218,7 +218,7 @@ class _Tree:
         self.entries: dict[str, tuple[tarfile.TarInfo, bytes | None]] = {}
 
     def add(self, info: tarfile.TarInfo, content: bytes | None, origin: str) -> None:
-        name = str(PurePosixPath(info.name.lstrip("./") or "."))
+        name = str(PurePosixPath(info.name.removeprefix("./").lstrip("/") or "."))
         if name == "." or name.startswith("../"):
             return
         parent = PurePosixPath(name).parent
@@ -249,7 +249,7 @@ class _Tree:
 
 def _kept(name: str) -> bool:
     """Whether a file a Debian package installs belongs in the image."""
-    name = name.lstrip("./")
+    name = name.removeprefix("./")
     if name.startswith(BIN_DIRS):
         return name == PYTHON.lstrip("/")
     if name.startswith("usr/share/doc/"):
