@@ -93,7 +93,7 @@ def test_the_image_holds_python_and_the_runtime_only(builds, arch):
     dist_infos = {t for t in tops if t.endswith(".dist-info")}
     assert any(t.startswith("catalyst_forge_functions-") for t in dist_infos)
     # Every installed distribution is one the lock pins, or the runtime itself.
-    pinned = {w.filename.split("-")[0].lower() for w in image._read_lock()[1][arch]}
+    pinned = {w.filename.split("-")[0].lower() for w in image.read_lock()[1][arch]}
     assert {t.split("-")[0].lower() for t in dist_infos} == pinned | {"catalyst_forge_functions"}
 
 
@@ -119,7 +119,7 @@ def test_the_image_runs_the_function_as_non_root(builds, arch):
 
 @pytest.mark.parametrize("arch", ARCHES)
 def test_every_library_a_program_needs_is_in_the_image(builds, arch):
-    tree = image._Tree()
+    tree = image.Tree()
     archive = layer(builds[0][arch])
     for member in archive.getmembers():
         handle = archive.extractfile(member) if member.isfile() else None
@@ -136,7 +136,7 @@ def test_every_library_a_program_needs_is_in_the_image(builds, arch):
 
 
 def test_the_lock_pins_every_input_by_sha256():
-    debs, wheels = image._read_lock()
+    debs, wheels = image.read_lock()
     assert set(debs) == set(wheels) == set(ARCHES)
     for arch in ARCHES:
         names = {d.name for d in debs[arch]}
@@ -156,7 +156,7 @@ def test_the_lock_pins_every_input_by_sha256():
 
 
 def test_a_deb_that_is_not_the_pinned_one_is_refused(tmp_path):
-    deb = image._read_lock()[0]["amd64"][0]
+    deb = image.read_lock()[0]["amd64"][0]
     mirror = tmp_path / "mirror"
     (mirror / deb.filename).parent.mkdir(parents=True)
     (mirror / deb.filename).write_bytes(b"not the package")

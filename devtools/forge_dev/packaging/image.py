@@ -118,10 +118,11 @@ def _wheel(path: Path) -> Wheel:
 def lock(root: Path) -> dict[str, object]:
     """Resolve every input anew: the Debian closure and the wheels, for each architecture."""
     mirror = debian.mirrors()
-    locked: dict[str, object] = {"release": debian.RELEASE, "debian": {}, "wheels": {}}
+    debs: dict[str, list[dict[str, object]]] = {}
+    wheels: dict[str, list[dict[str, object]]] = {}
     for arch in ARCHES:
-        debs = debian.resolve(mirror, arch, list(DEBIAN_ROOTS), DEBIAN_EXCLUDED)
-        locked["debian"][arch] = [asdict(d) for d in debs]  # type: ignore[index]
+        resolved = debian.resolve(mirror, arch, list(DEBIAN_ROOTS), DEBIAN_EXCLUDED)
+        debs[arch] = [asdict(d) for d in resolved]
         with tempfile.TemporaryDirectory() as tmp:
             _pip(
                 [
@@ -135,14 +136,16 @@ def lock(root: Path) -> dict[str, object]:
                     *runtime_requirements(root),
                 ]
             )
-            wheels = sorted((_wheel(p) for p in Path(tmp).glob("*.whl")), key=lambda w: w.name)
-        locked["wheels"][arch] = [asdict(w) for w in wheels]  # type: ignore[index]
+            found = sorted((_wheel(p) for p in Path(tmp).glob("*.whl")), key=lambda w: w.name)
+        wheels[arch] = [asdict(w) for w in found]
+    locked = {"release": debian.RELEASE, "debian": debs, "wheels": wheels}
     text = json.dumps(locked, indent=1, sort_keys=True) + "\n"
     LOCK.write_text(text, encoding="utf-8")
     return locked
 
 
-def _read_lock() -> tuple[dict[str, list[debian.Deb]], dict[str, list[Wheel]]]:
+def read_lock() -> tuple[dict[str, list[debian.Deb]], dict[str, list[Wheel]]]:
+    """The pinned Debian packages and wheels of each architecture."""
     data = json.loads(LOCK.read_text(encoding="utf-8"))
     debs = {a: [debian.Deb(**d) for d in data["debian"][a]] for a in data["debian"]}
     wheels = {a: [Wheel(**w) for w in data["wheels"][a]] for a in data["wheels"]}
@@ -211,7 +214,7 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-class _Tree:
+class Tree:
     """The image's files: path -> (TarInfo, content), every parent directory present."""
 
     def __init__(self) -> None:
@@ -257,7 +260,7 @@ def _kept(name: str) -> bool:
     return not name.startswith(DROPPED_DIRS)
 
 
-def _add_deb(tree: _Tree, deb: Path) -> None:
+def _add_deb(tree: Tree, deb: Path) -> None:
     for info, content in debian.data_members(deb):
         if info.isdir() or not _kept(info.name):
             continue
@@ -268,7 +271,7 @@ def _add_deb(tree: _Tree, deb: Path) -> None:
         tree.add(info, content, deb.name)
 
 
-def _add_wheel(tree: _Tree, wheel: Path) -> None:
+def _add_wheel(tree: Tree, wheel: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         for item in archive.infolist():
             name = item.filename
@@ -288,7 +291,7 @@ def _add_wheel(tree: _Tree, wheel: Path) -> None:
             tree.add(info, content, wheel.name)
 
 
-def _add_system(tree: _Tree) -> None:
+def _add_system(tree: Tree) -> None:
     """The few files a non-root process expects: its user, its group, a /tmp."""
     tree.file(
         "etc/passwd",
@@ -335,7 +338,7 @@ def elf_needed(content: bytes) -> list[str]:
     return names
 
 
-def unresolved_libraries(tree: _Tree) -> list[str]:
+def unresolved_libraries(tree: Tree) -> list[str]:
     """``file: library`` for every DT_NEEDED library no file in the image is named."""
     files = {PurePosixPath(n).name for n, (i, _) in tree.entries.items() if not i.isdir()}
     missing = []
@@ -345,7 +348,7 @@ def unresolved_libraries(tree: _Tree) -> list[str]:
     return missing
 
 
-def _layer(tree: _Tree, epoch: int) -> bytes:
+def _layer(tree: Tree, epoch: int) -> bytes:
     """The tree as one uncompressed tar layer, entries sorted, owned by root (but /home)."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
@@ -417,7 +420,7 @@ def image_tag(version: str, arch: str) -> str:
 
 def build(root: Path, build_dir: Path, version: str, arches: Iterable[str]) -> list[BuiltImage]:
     """Build each architecture's image into ``build_dir`` from the lock's pinned inputs."""
-    debs, wheels = _read_lock()
+    debs, wheels = read_lock()
     cache = root / ".cache" / "image"
     mirror: dict[str, str] | None = None
     epoch = int(os.environ.get("SOURCE_DATE_EPOCH", "0"))
@@ -426,7 +429,7 @@ def build(root: Path, build_dir: Path, version: str, arches: Iterable[str]) -> l
     for arch in arches:
         if arch not in ARCHES:
             raise PackagingError(f"unknown architecture {arch!r} (known: {', '.join(ARCHES)})")
-        tree = _Tree()
+        tree = Tree()
         for deb in debs[arch]:
             cached = cache / "debs" / deb.sha256 / Path(deb.filename).name
             if mirror is None and not cached.is_file():
