@@ -230,3 +230,27 @@ def test_debian_versions_are_ordered_as_dpkg_orders_them():
     keys = [image.debian._version_key(v) for v in ordered]
     assert keys == sorted(keys)
     assert len(set(map(repr, keys))) == len(keys)
+
+
+def test_the_debian_archive_comes_from_apt_sources_in_either_format(tmp_path, monkeypatch):
+    listed = tmp_path / "sources.list"
+    listed.write_text("# old style\ndeb [arch=amd64] http://mirror.test/debian bookworm main\n")
+    drop_ins = tmp_path / "sources.list.d"
+    drop_ins.mkdir()
+    (drop_ins / "debian.sources").write_text(
+        "Types: deb\nURIs: http://security.test/debian-security/\n"
+        "Suites: bookworm-security\nComponents: main\n\n"
+        "Types: deb-src\nURIs: http://elsewhere.test/\nSuites: bookworm\n"
+    )
+    monkeypatch.setattr(image.debian, "SOURCES", (listed, drop_ins))
+    monkeypatch.delenv("FORGE_DEBIAN_MIRROR", raising=False)
+    monkeypatch.delenv("FORGE_DEBIAN_SECURITY_MIRROR", raising=False)
+    assert image.debian.mirrors() == {
+        "debian": "http://mirror.test/debian",
+        "security": "http://security.test/debian-security",
+    }
+    monkeypatch.setenv("FORGE_DEBIAN_MIRROR", "http://override.test/debian/")
+    assert image.debian.mirrors()["debian"] == "http://override.test/debian"
+    (drop_ins / "debian.sources").unlink()
+    with pytest.raises(image.PackagingError, match="no Debian bookworm archive for security"):
+        image.debian.mirrors()

@@ -3,7 +3,7 @@
 The archive is the one this machine's apt uses (``/etc/apt/sources.list*``; override with
 ``FORGE_DEBIAN_MIRROR`` and ``FORGE_DEBIAN_SECURITY_MIRROR``). ``resolve`` reads the
 suites' ``Packages`` indexes, each checked against its ``InRelease`` SHA256 (whose
-signature ``gpgv`` checks with Debian's archive keyring when both are there), and walks
+signature ``gpgv`` checks with Debian's archive keyring; both are required), and walks
 Depends/Pre-Depends from the roots; ``fetch`` downloads a pinned ``.deb`` and checks its
 SHA256; ``data_members`` reads the files a ``.deb`` installs (its ``data.tar``) with the
 standard library.
@@ -116,15 +116,19 @@ def _get(url: str) -> bytes:
 
 
 def _release_hashes(base: str, suite: str) -> dict[str, str]:
-    """SHA256 of every index a suite's InRelease lists (signature checked when possible)."""
-    signed = _get(f"{base}/dists/{suite}/InRelease")
+    """SHA256 of every index a suite's InRelease lists, its signature checked."""
     gpgv = shutil.which("gpgv")
-    if gpgv and KEYRING.is_file():
-        check = subprocess.run(
-            [gpgv, "--keyring", str(KEYRING), "-"], input=signed, capture_output=True, check=False
+    if gpgv is None or not KEYRING.is_file():
+        raise PackagingError(
+            f"resolving Debian packages needs gpgv and {KEYRING} to check the archive's "
+            "signature: apt-get install gpgv debian-archive-keyring"
         )
-        if check.returncode != 0:
-            raise PackagingError(f"{suite}/InRelease: bad signature: {check.stderr.decode()}")
+    signed = _get(f"{base}/dists/{suite}/InRelease")
+    check = subprocess.run(
+        [gpgv, "--keyring", str(KEYRING), "-"], input=signed, capture_output=True, check=False
+    )
+    if check.returncode != 0:
+        raise PackagingError(f"{suite}/InRelease: bad signature: {check.stderr.decode()}")
     text = signed.decode("utf-8", errors="replace")
     body = text.split("\n\n", 1)[1] if text.startswith("-----BEGIN PGP SIGNED") else text
     sha256 = _fields(body.split("-----BEGIN PGP SIGNATURE", 1)[0]).get("SHA256", "")
