@@ -213,9 +213,14 @@ def _part_key(part: str) -> list[tuple[str, int]]:
     return key
 
 
+def cached(deb: Deb, cache: Path) -> Path:
+    """Where ``fetch`` keeps a package."""
+    return cache / "debs" / deb.sha256 / Path(deb.filename).name
+
+
 def fetch(deb: Deb, mirror: dict[str, str], cache: Path) -> Path:
     """The ``.deb`` in ``cache`` (downloaded once), its SHA256 checked against the pin."""
-    path = cache / "debs" / deb.sha256 / Path(deb.filename).name
+    path = cached(deb, cache)
     if path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == deb.sha256:
         return path
     data = _get(f"{mirror[deb.archive]}/{deb.filename}")

@@ -155,7 +155,14 @@ def read_lock() -> tuple[dict[str, list[debian.Deb]], dict[str, list[Wheel]]]:
 # --- inputs -----------------------------------------------------------------------------
 
 
-def _fetch_wheels(wheels: list[Wheel], arch: str, root: Path, cache: Path) -> list[Path]:
+def _fetch_debs(debs: list[debian.Deb], cache: Path) -> list[Path]:
+    """The pinned ``.deb`` files, from the cache or the archive apt's sources name."""
+    cold = [d for d in debs if not debian.cached(d, cache).is_file()]
+    mirror = debian.mirrors() if cold else {}
+    return [debian.fetch(d, mirror, cache) for d in debs]
+
+
+def _fetch_wheels(wheels: list[Wheel], arch: str, cache: Path) -> list[Path]:
     """The pinned wheels, from the cache or pip (``--require-hashes``)."""
     dest = cache / "wheels" / arch
     paths = [dest / w.filename for w in wheels]
@@ -422,7 +429,6 @@ def build(root: Path, build_dir: Path, version: str, arches: Iterable[str]) -> l
     """Build each architecture's image into ``build_dir`` from the lock's pinned inputs."""
     debs, wheels = read_lock()
     cache = root / ".cache" / "image"
-    mirror: dict[str, str] | None = None
     epoch = int(os.environ.get("SOURCE_DATE_EPOCH", "0"))
     own = runtime_wheel(root, build_dir / "wheel")
     built = []
@@ -430,12 +436,9 @@ def build(root: Path, build_dir: Path, version: str, arches: Iterable[str]) -> l
         if arch not in ARCHES:
             raise PackagingError(f"unknown architecture {arch!r} (known: {', '.join(ARCHES)})")
         tree = Tree()
-        for deb in debs[arch]:
-            cached = cache / "debs" / deb.sha256 / Path(deb.filename).name
-            if mirror is None and not cached.is_file():
-                mirror = debian.mirrors()
-            _add_deb(tree, debian.fetch(deb, mirror or {}, cache))
-        for wheel in [*_fetch_wheels(wheels[arch], arch, root, cache), own]:
+        for deb in _fetch_debs(debs[arch], cache):
+            _add_deb(tree, deb)
+        for wheel in [*_fetch_wheels(wheels[arch], arch, cache), own]:
             _add_wheel(tree, wheel)
         _add_system(tree)
         missing = unresolved_libraries(tree)
