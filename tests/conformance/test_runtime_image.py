@@ -49,7 +49,10 @@ PROXY = ROOT / "tests" / "support" / "mtls_proxy.py"
 def podman(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(["podman", *args], capture_output=True, text=True, check=False)
     if check and result.returncode != 0:
-        raise AssertionError(f"podman {args[0]} failed: {result.stderr[-2000:]}")
+        raise AssertionError(
+            f"podman {args[0]} failed (its setup on Debian: docs/development.md, "
+            f"'The runtime image'): {result.stderr[-2000:]}"
+        )
     return result
 
 
