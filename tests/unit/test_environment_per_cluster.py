@@ -242,3 +242,9 @@ def test_a_tenant_cannot_read_an_environments_tenancy():
     shared = config("platform", tenancy={"platformNamespaces": ["default"]})
     (fatal,) = eso([shared, sandbox], labels={LABEL: "sandbox"}).fatal
     assert "spec.providerConfigRef: ClusterProviderConfig default is the platform's" in fatal
+
+
+def test_a_vcluster_is_not_warned_of_keys_it_never_reads():
+    spec = {"provider": "vcluster"}
+    out = cluster([config("platform", argocd={"roleArn": STAGING_ROLE})], spec=spec)
+    assert [s for s, _ in selection(out)] == [fnv1.SEVERITY_NORMAL]

@@ -53,8 +53,9 @@ ENVIRONMENT_KEYS = frozenset(AWS_ENV_DEFAULTS.values())
 def compose(ctx: Context) -> None:
     """Namespace -> cluster -> bootstrap -> Argo CD -> status."""
     aws = field(ctx.xr, "spec", "provider") == "aws"
-    # A Cluster's environment is its name, as on its Argo CD cluster Secret.
-    ctx.scope = environment.Scope(ctx.name, ENVIRONMENT_KEYS)
+    # A Cluster's environment is its name, as on its Argo CD cluster Secret. A vCluster
+    # reads none of the keys of one environment: nothing to warn about.
+    ctx.scope = environment.Scope(ctx.name, ENVIRONMENT_KEYS if aws else frozenset())
     spec = ctx.spec(
         ClusterSpec, ENV_DEFAULTS | AWS_ENV_DEFAULTS if aws else ENV_DEFAULTS
     ).resolved()

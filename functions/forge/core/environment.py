@@ -172,8 +172,8 @@ def _name(config: Mapping[str, Any]) -> str:
 
 def _environment_of(config: Mapping[str, Any]) -> str | None:
     """The environment an EnvironmentConfig is labelled for; None: it is shared."""
-    labels = config.get("metadata", {}).get("labels") or {}
-    value = labels.get(ENVIRONMENT_LABEL)
+    labels = config.get("metadata", {}).get("labels")
+    value = labels.get(ENVIRONMENT_LABEL) if isinstance(labels, Mapping) else None
     return None if value is None else str(value)
 
 
