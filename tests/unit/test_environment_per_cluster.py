@@ -17,6 +17,8 @@ from typing import Any
 import crossplane.function.proto.v1.run_function_pb2 as fnv1
 
 from forge.core import environment
+from forge.core.context import Context
+from forge.models.cluster import ClusterSpec
 from forge_dev.render.load import load_one
 from forge_dev.simulate.requests import build, environment_config, render, step_input
 
@@ -248,3 +250,27 @@ def test_a_vcluster_is_not_warned_of_keys_it_never_reads():
     spec = {"provider": "vcluster"}
     out = cluster([config("platform", argocd={"roleArn": STAGING_ROLE})], spec=spec)
     assert [s for s, _ in selection(out)] == [fnv1.SEVERITY_NORMAL]
+
+
+def test_what_only_the_platform_chooses_comes_from_the_clusters_environment():
+    """A Cluster that names staging's config still gets Argo CD's namespace from the
+    Composition's selection as its own environment reads it, never from staging's."""
+    platform = [
+        config("dev", "dev", argocd={"namespace": "argocd-dev"}),
+        config("staging", "staging", argocd={"namespace": "argocd-staging"}),
+    ]
+    xr = copy.deepcopy(CLUSTER)
+    xr["spec"] = {**CLUSTER["spec"], "environmentConfigRef": {"name": "staging"}}
+    req = build(
+        xr,
+        required={
+            environment.REQUIREMENT: platform[1:],
+            environment.PLATFORM_REQUIREMENT: platform,
+        },
+        step_input=step_input("Cluster"),
+    )
+    ctx = Context(req, fnv1.RunFunctionResponse())
+    ctx.scope = environment.Scope("dev", KEYS)
+    ctx.spec(ClusterSpec)
+    assert ctx.env["argocd"] == {"namespace": "argocd-staging"}  # the defaults it named
+    assert ctx.platform_environment()["argocd"] == {"namespace": "argocd-dev"}
