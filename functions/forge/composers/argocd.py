@@ -25,7 +25,7 @@ from typing import Any
 from crossplane.function import response
 
 from forge.composers.access import ClusterAccess
-from forge.core import naming, xr_names
+from forge.core import environment, naming, xr_names
 from forge.core.context import Context
 from forge.core.observed import field
 from forge.models.cluster import ARGOCD_NAMESPACE_DEFAULT, ClusterSpec
@@ -33,7 +33,7 @@ from forge.versions import GROUP
 
 KEY = "argocd-cluster"
 SECRET_TYPE_LABEL = "argocd.argoproj.io/secret-type"
-ENVIRONMENT_LABEL = f"{GROUP}/environment"
+ENVIRONMENT_LABEL = environment.ENVIRONMENT_LABEL
 PROVIDER_LABEL = f"{GROUP}/provider"
 _DATA_KEYS = ("name", "server", "config", "project")
 # Namespaces whose Secrets are not Argo CD's: the system's, Crossplane's, and every

@@ -29,7 +29,7 @@ from forge.composers.bootstrap import Bootstrap
 from forge.composers.eks import base as eks_base
 from forge.composers.eks import pod_identity
 from forge.composers.eks.pod_identity import CROSSPLANE_CONDITION
-from forge.core import naming
+from forge.core import environment, naming
 from forge.core.context import Context
 from forge.core.observed import field
 from forge.models.cluster import (
@@ -44,11 +44,18 @@ NAMESPACE_KEY = "namespace"
 # Stages only EKS has. A vCluster writes them as not required: one set of conditions for
 # every Cluster, whatever its provider, and none left behind by an earlier spec.
 EKS_STAGES = ("NetworkReady", "NodeGroupsReady", "AddonsReady", "AccessReady")
+# What differs between environments and reaches into them (Argo CD's role, the identities
+# and who may reach the API): read only from the Cluster's own environment's
+# EnvironmentConfig, never from a shared one (docs/environmentconfig.md).
+ENVIRONMENT_KEYS = frozenset(AWS_ENV_DEFAULTS.values())
 
 
 def compose(ctx: Context) -> None:
     """Namespace -> cluster -> bootstrap -> Argo CD -> status."""
     aws = field(ctx.xr, "spec", "provider") == "aws"
+    # A Cluster's environment is its name, as on its Argo CD cluster Secret. A vCluster
+    # reads none of the keys of one environment: nothing to warn about.
+    ctx.scope = environment.Scope(ctx.name, ENVIRONMENT_KEYS if aws else frozenset())
     spec = ctx.spec(
         ClusterSpec, ENV_DEFAULTS | AWS_ENV_DEFAULTS if aws else ENV_DEFAULTS
     ).resolved()

@@ -59,8 +59,10 @@ class Context:
         self.name: str = field(self.xr, "metadata", "name", default="")
         self.namespace: str | None = field(self.xr, "metadata", "namespace") or None
         self.env: Mapping[str, Any] = {}  # shared between calls: read only
-        # The selector whose EnvironmentConfigs came back empty, if so: errors mention it.
-        self.unmatched_environment: environment.Selector | None = None
+        # Why no EnvironmentConfig was read, if none was: errors that blame one say so.
+        self.unmatched_environment: str | None = None
+        # The environment this XR belongs to (a Cluster's); None: it reads shared ones.
+        self.scope: environment.Scope | None = None
         # Whether the XR named its own EnvironmentConfig; what Crossplane sent for it.
         self._xr_names_environment = False
         self._env: environment.Selection | None = None
@@ -75,34 +77,38 @@ class Context:
         """Ask for the environment's EnvironmentConfigs and load what arrived.
 
         The XR's ``spec.environmentConfigRef.name`` wins over the step input's
-        ``environmentConfig`` selector (a name or matchLabels).
+        ``environmentConfig`` selector (a name or matchLabels), and is read whole; the
+        step input's is read as ``scope`` reads it (``environment.selected``).
         """
         self._xr_names_environment = bool(ref_name)
         selector = self._environment_selector(ref_name)
         if selector is None:
             return
         environment.request(self.rsp, selector)
-        found = environment.selected(self.req)
+        scope = environment.EVERYTHING if ref_name else self.scope
+        found = environment.selected(self.req, scope=scope)
         if found is None:  # Crossplane answers the requirement on its next call
             return
-        environment.report(self.rsp, selector, found.names)
+        environment.report(self.rsp, selector, found)
         self.env = found.data
-        self.unmatched_environment = None if found.names else selector
+        self.unmatched_environment = (
+            None if found.names else environment.why_none_read(selector, found)
+        )
         self._env = found
 
     def platform_selection(self) -> environment.Selection | None:
-        """The EnvironmentConfigs the Composition selects: the platform's, whatever the
-        XR's ``spec.environmentConfigRef`` names, for what only the platform chooses
-        (tenancy, Argo CD's namespace). Without a reference it is the selection ``env``
-        came from; with one, it is asked for under its own requirement. None until
-        Crossplane has answered."""
+        """The EnvironmentConfigs the Composition selects, as ``scope`` reads them: the
+        platform's, whatever the XR's ``spec.environmentConfigRef`` names, for what only
+        the platform chooses (tenancy, Argo CD's namespace). Without a reference it is the
+        selection ``env`` came from; with one, it is asked for under its own requirement.
+        None until Crossplane has answered."""
         selector = self._composition_selector()
         if selector is None:
             return environment.NONE_SELECTED
         if not self._xr_names_environment:
             return self._env
         environment.request(self.rsp, selector, environment.PLATFORM_REQUIREMENT)
-        return environment.selected(self.req, environment.PLATFORM_REQUIREMENT)
+        return environment.selected(self.req, environment.PLATFORM_REQUIREMENT, self.scope)
 
     def platform_environment(self) -> Mapping[str, Any]:
         """The data of ``platform_selection``; empty until Crossplane answers, as ``env``."""
@@ -128,9 +134,7 @@ class Context:
         """
         if self.unmatched_environment is None or "EnvironmentConfig" not in error:
             return ""
-        return (
-            f"; no EnvironmentConfig was read: none matched {self.unmatched_environment.describe()}"
-        )
+        return f"; no EnvironmentConfig was read: {self.unmatched_environment}"
 
     def spec(self, model: type[Spec], env_defaults: EnvDefaults | None = None) -> Spec:
         """Validate the XR's spec, environment defaults merged underneath it.

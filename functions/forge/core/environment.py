@@ -1,8 +1,9 @@
 """EnvironmentConfig support: ask Crossplane for it, merge it under the XR.
 
-Precedence, lowest first: the EnvironmentConfigs (sorted by name, later wins),
-then the XR's own spec. A composer declares which environment keys feed which
-spec fields; only those are used, so an environment cannot inject arbitrary spec.
+Precedence, lowest first: the shared EnvironmentConfigs (sorted by name, later wins),
+the XR's own environment's, then the XR's own spec. A composer declares which
+environment keys feed which spec fields; only those are used, so an environment cannot
+inject arbitrary spec.
 Every call says which EnvironmentConfigs it read, or which selector matched none: an
 EnvironmentConfig without the selected label is otherwise dropped without a word.
 
@@ -10,6 +11,13 @@ What only the platform chooses (Argo CD's namespace, tenancy) is read from the p
 EnvironmentConfigs alone: those the Composition's step input selects. An XR that names
 its own (``spec.environmentConfigRef``) gets its defaults from that one, and the
 platform's are asked for beside it (``PLATFORM_REQUIREMENT``).
+
+Each EnvironmentConfig the Composition selects belongs to the environment its
+``ENVIRONMENT_LABEL`` names; one without it is shared. An XR with a ``Scope`` (a
+Cluster: its environment is its name) reads the shared ones and its environment's,
+never another environment's, and the keys of one environment (``Scope.keys``) from its
+environment's alone. An XR without one (the bundle, PlatformCluster: nobody chooses
+their environment, so no tenant can) reads the shared ones alone.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ import crossplane.function.proto.v1.run_function_pb2 as fnv1
 from crossplane.function import resource, response
 
 from forge.core.cache import ByteBoundedCache
+from forge.versions import GROUP
 
 REQUIREMENT = "environment-configs"
 # The Composition's own selection, asked for separately when an XR names another one:
@@ -30,6 +39,9 @@ PLATFORM_REQUIREMENT = "platform-environment-configs"
 API_VERSION = "apiextensions.crossplane.io/v1beta1"
 KIND = "EnvironmentConfig"
 REASON = "EnvironmentConfigSelection"  # the event reason of what report() says
+# The label that puts an EnvironmentConfig in one environment (the Argo CD cluster Secret
+# of a Cluster carries it too, with the Cluster's name).
+ENVIRONMENT_LABEL = f"{GROUP}/environment"
 # Selections already converted, by their bytes: converting a large EnvironmentConfig (a
 # long tenancy list) costs milliseconds, and the same one comes back on every call.
 CACHE_BYTES = 16 * 1024 * 1024
@@ -101,21 +113,39 @@ def request(
 
 
 @dataclass(frozen=True)
+class Scope:
+    """The environment an XR belongs to, and the keys only that environment's
+    EnvironmentConfig may set (a shared one setting them is ambiguous)."""
+
+    name: str
+    keys: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
 class Selection:
-    """The EnvironmentConfigs Crossplane sent for one requirement: their names in order,
-    their ``data`` merged (shared between calls: read it, never change it), and ``key``,
-    their bytes (equal keys, equal selections)."""
+    """The EnvironmentConfigs read for one requirement: their names in order, their
+    ``data`` merged (shared between calls: read it, never change it), ``key``, their
+    bytes and the scope (equal keys, equal selections), the environment read for, those
+    left out as other environments', and what was ambiguous (Warning results)."""
 
     names: tuple[str, ...]
     data: Mapping[str, Any]
     key: bytes
+    environment: str | None = None
+    left_out: tuple[str, ...] = ()
+    ambiguous: tuple[str, ...] = ()
 
 
 NONE_SELECTED = Selection((), {}, b"")
+# The scope of a selection the XR made itself (spec.environmentConfigRef): all it names.
+EVERYTHING = Scope("")
 
 
-def selected(req: fnv1.RunFunctionRequest, requirement: str = REQUIREMENT) -> Selection | None:
-    """The EnvironmentConfigs Crossplane sent; None before it has answered."""
+def selected(
+    req: fnv1.RunFunctionRequest, requirement: str = REQUIREMENT, scope: Scope | None = None
+) -> Selection | None:
+    """The EnvironmentConfigs Crossplane sent, as ``scope`` reads them (None: the
+    shared ones alone; ``EVERYTHING``: all of them); None before Crossplane has answered."""
     if requirement not in req.required_resources:
         return None
     items = req.required_resources[requirement].items
@@ -123,16 +153,83 @@ def selected(req: fnv1.RunFunctionRequest, requirement: str = REQUIREMENT) -> Se
         len(encoded).to_bytes(8, "big") + encoded
         for encoded in (i.resource.SerializeToString(deterministic=True) for i in items)
     )
+    if scope is not EVERYTHING:
+        key += repr(scope).encode()  # another scope reads another Selection
     found = _SELECTIONS.get((key,))
     if found is None:
         configs = sorted(
             (resource.struct_to_dict(item.resource) for item in items),
             key=lambda c: c.get("metadata", {}).get("name", ""),
         )
-        names = tuple(c.get("metadata", {}).get("name", "") for c in configs)
-        found = Selection(names, merged_data(configs), key)
+        found = _read(configs, key, scope)
         _SELECTIONS.put((key,), found, size=3 * len(key))  # the key, the dicts
     return found
+
+
+def _name(config: Mapping[str, Any]) -> str:
+    return str(config.get("metadata", {}).get("name", ""))
+
+
+def _environment_of(config: Mapping[str, Any]) -> str | None:
+    """The environment an EnvironmentConfig is labelled for; None: it is shared."""
+    labels = config.get("metadata", {}).get("labels")
+    value = labels.get(ENVIRONMENT_LABEL) if isinstance(labels, Mapping) else None
+    return None if value is None else str(value)
+
+
+def _read(configs: list[dict[str, Any]], key: bytes, scope: Scope | None) -> Selection:
+    """What ``scope`` reads of ``configs`` (sorted by name): the shared ones, then its
+    environment's (labelled for it; else, unlabelled, named after it), merged in name
+    order; one environment's keys only from its environment's."""
+    if scope is EVERYTHING:
+        return Selection(tuple(_name(c) for c in configs), merged_data(configs), key)
+    shared = [c for c in configs if _environment_of(c) is None]
+    left_out = tuple(_name(c) for c in configs if _environment_of(c) is not None)
+    if scope is None:
+        return Selection(tuple(_name(c) for c in shared), merged_data(shared), key, None, left_out)
+    own = [c for c in configs if _environment_of(c) == scope.name]
+    left_out = tuple(n for n in left_out if n not in {_name(c) for c in own})
+    if not own:  # one named after the environment, labelled for none (the earlier contract)
+        own = [c for c in shared if _name(c) == scope.name]
+        shared = [c for c in shared if _name(c) != scope.name]
+    ambiguous: list[str] = []
+    if len(own) > 1:
+        names = [_name(c) for c in own]
+        ambiguous.append(
+            f"EnvironmentConfigs {', '.join(names)} are all labelled {ENVIRONMENT_LABEL}="
+            f"{scope.name}: their data merge in name order ({names[-1]} wins); keep one "
+            f"EnvironmentConfig per environment"
+        )
+    shared_data: dict[str, Any] = {}
+    for config in shared:
+        data = dict(config.get("data") or {})
+        scoped = sorted(k for k in scope.keys if lookup(data, k) is not None)
+        if scoped:
+            ambiguous.append(
+                f"EnvironmentConfig {_name(config)} is labelled for no environment, so its "
+                f"{', '.join(scoped)} (the keys of one environment) are not read for "
+                f"environment {scope.name}: label it {ENVIRONMENT_LABEL}=<its environment>, "
+                "or move them to environment "
+                f"{scope.name}'s EnvironmentConfig"
+            )
+            data = _without(data, scoped)
+        shared_data = deep_merge(shared_data, data)
+    data = deep_merge(shared_data, merged_data(own))
+    names = tuple(_name(c) for c in [*shared, *own])
+    return Selection(names, data, key, scope.name, left_out, tuple(ambiguous))
+
+
+def _without(data: Mapping[str, Any], dotted_keys: list[str]) -> dict[str, Any]:
+    """A copy of ``data`` without the values at ``dotted_keys`` (``argocd.roleArn``)."""
+    copy = dict(data)
+    for dotted in dotted_keys:
+        *parents, leaf = dotted.split(".")
+        target = copy
+        for part in parents:
+            target[part] = dict(target[part])
+            target = target[part]
+        target.pop(leaf, None)
+    return copy
 
 
 def merged_data(configs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -154,19 +251,46 @@ def none_selected(selector: Selector) -> str:
     return message
 
 
-def report(rsp: fnv1.RunFunctionResponse, selector: Selector, names: tuple[str, ...]) -> None:
-    """Say which EnvironmentConfigs were read, or which selector matched none.
+def why_none_read(selector: Selector, found: Selection) -> str:
+    """Why ``found`` holds no EnvironmentConfig: none matched, or those that matched are
+    other environments' (an error that blames the environment says so)."""
+    if found.left_out:
+        return (
+            f"those selected by {selector.describe()} ({', '.join(found.left_out)}) are "
+            f"labelled {ENVIRONMENT_LABEL} for {_other_environments(found)}"
+        )
+    return f"none matched {selector.describe()}"
+
+
+def _other_environments(found: Selection) -> str:
+    if found.environment is None:
+        return "an environment, and this XR reads only shared ones"
+    return f"environments other than {found.environment}"
+
+
+def report(rsp: fnv1.RunFunctionResponse, selector: Selector, found: Selection) -> None:
+    """Say which EnvironmentConfigs were read, or which selector matched none, and warn
+    of what was ambiguous.
 
     A missing named one is a Warning (the user named it); an empty label selection is
     Normal, as an environment without EnvironmentConfigs is legitimate.
     """
     result = rsp.results.add(severity=fnv1.SEVERITY_NORMAL, reason=REASON)
+    names = found.names
+    environment = "" if found.environment is None else f" for environment {found.environment}"
     if names:
         plural = "s" if len(names) > 1 else ""
         result.message = (
-            f"read EnvironmentConfig{plural} {', '.join(names)}, selected by {selector.describe()}"
+            f"read EnvironmentConfig{plural} {', '.join(names)}{environment}, selected by "
+            f"{selector.describe()}"
         )
+        if found.left_out:
+            result.message += f"; left out as other environments': {', '.join(found.left_out)}"
+    elif found.left_out:
+        result.message = f"read no EnvironmentConfig{environment}: {why_none_read(selector, found)}"
     else:
         result.message = none_selected(selector)
         if selector.name:
             result.severity = fnv1.SEVERITY_WARNING
+    for message in found.ambiguous:
+        rsp.results.add(severity=fnv1.SEVERITY_WARNING, reason=REASON, message=message)
