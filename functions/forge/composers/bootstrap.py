@@ -36,7 +36,7 @@ from typing import Any
 from forge import versions
 from forge.composers import helm, objects, stack, usage
 from forge.composers.access import ClusterAccess
-from forge.core import naming
+from forge.core import naming, tier
 from forge.core.context import Context
 from forge.core.observed import field
 from forge.models.base import ProviderConfigRef
@@ -173,7 +173,7 @@ def _crossplane(ctx: Context, spec: ClusterSpec, access: ClusterAccess, config: 
         namespace=access.namespace,
         chart=chart,
         target_namespace=stack.CROSSPLANE_NAMESPACE,
-        values={},
+        values=crossplane_values(spec.tier),
         overrides=spec.crossplane_install.values,
         provider_config=ProviderConfigRef(kind="ProviderConfig", name=config),
         orphan=True,
@@ -181,6 +181,22 @@ def _crossplane(ctx: Context, spec: ClusterSpec, access: ClusterAccess, config: 
     ready = ctx.compose(CROSSPLANE_KEY, manifest)
     _hold_cluster(ctx, access, CROSSPLANE_KEY)
     return ready
+
+
+def crossplane_values(tier_name: str | None) -> dict[str, Any]:
+    """Production: two Crossplane and two RBAC manager pods (the chart has them elect a
+    leader), spread over zones; otherwise the chart's defaults. The chart renders no
+    PodDisruptionBudget."""
+    if tier_name != tier.PRODUCTION:
+        return {}
+    return {
+        "replicas": tier.REPLICAS,
+        "topologySpreadConstraints": tier.zone_spread({"app": "crossplane"}),
+        "rbacManager": {
+            "replicas": tier.REPLICAS,
+            "topologySpreadConstraints": tier.zone_spread({"app": "crossplane-rbac-manager"}),
+        },
+    }
 
 
 def _hold_cluster(ctx: Context, access: ClusterAccess, key: str) -> None:
