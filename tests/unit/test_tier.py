@@ -191,9 +191,11 @@ def test_production_eks_has_one_nat_gateway_per_zone(production_eks):
         assert route["natGatewayIdRef"] == {"name": f"dev-nat-us-west-2{zone}"}
 
 
-def test_development_eks_keeps_one_nat_gateway():
+def test_development_eks_keeps_one_nat_gateway_and_one_crossplane():
     out = converge(eks.XR, max_rounds=12)[-1]
     assert sorted(eks.of_kind(out, "NATGateway")) == ["aws-nat-us-west-2a"]
+    assert "replicas" not in out.resources["crossplane"]["spec"]["forProvider"]["values"]
+    assert not [key for key in out.resources if key.startswith("stack-budget-")]
 
 
 def test_an_explicit_nat_gateway_mode_wins_in_production():
@@ -202,12 +204,22 @@ def test_an_explicit_nat_gateway_mode_wins_in_production():
     assert sorted(eks.of_kind(final, "NATGateway")) == ["aws-nat-us-west-2a"]
 
 
-def test_production_crossplane_runs_two_of_each(production_eks, schema_store):
+def test_production_crossplane_runs_two_of_each_with_budgets(production_eks, schema_store):
     got = production_eks.resources["crossplane"]["spec"]["forProvider"]["values"]
     assert got["replicas"] == 2
     assert got["rbacManager"]["replicas"] == 2
     assert got["topologySpreadConstraints"] == spread(app="crossplane")
     assert_known_keys(schema_store, "crossplane", "2.3.4", got)
+    budgets = {
+        key: resource["spec"]["forProvider"]["manifest"]
+        for key, resource in production_eks.resources.items()
+        if key.startswith("stack-budget-")
+    }
+    assert {b["metadata"]["name"]: b["spec"] for b in budgets.values()} == {
+        app: {"maxUnavailable": 1, "selector": {"matchLabels": {"app": app}}}
+        for app in ("crossplane", "crossplane-rbac-manager")
+    }
+    assert {b["metadata"]["namespace"] for b in budgets.values()} == {"crossplane-system"}
 
 
 def vcluster_render(xr: dict[str, Any], observed: dict | None = None):

@@ -80,6 +80,8 @@ def compose(ctx: Context, spec: ClusterSpec, access: ClusterAccess) -> Bootstrap
     _crossplane_stage(ctx, bool(configs), configs_exist, access.nodes_ready, crossplane_ready)
 
     items = stack.build(spec.stack)
+    if spec.tier == tier.PRODUCTION:
+        items += stack.budgets()
     keys = [f"{STACK_PREFIX}{item.key}" for item in items]
     installation = None
     if crossplane_ready or any(ctx.is_composed(key) for key in keys):
@@ -185,8 +187,8 @@ def _crossplane(ctx: Context, spec: ClusterSpec, access: ClusterAccess, config: 
 
 def crossplane_values(tier_name: str | None) -> dict[str, Any]:
     """Production: two Crossplane and two RBAC manager pods (the chart has them elect a
-    leader), spread over zones; otherwise the chart's defaults. The chart renders no
-    PodDisruptionBudget."""
+    leader), spread over zones (their budgets are ``stack.budgets``); otherwise the
+    chart's defaults."""
     if tier_name != tier.PRODUCTION:
         return {}
     return {
