@@ -116,8 +116,8 @@ def _highly_available(ctx: Context, spec: ClusterSpec) -> bool:
     chosen once: moving a running vCluster between SQLite and etcd would lose its state."""
     if not ctx.is_composed(RELEASE_KEY):
         return spec.tier == tier.PRODUCTION
-    deployed = ctx.observed.get(RELEASE_KEY, "spec", "forProvider", "values", *ETCD_DEPLOYED)
-    deployed = deployed is True
+    values = ("spec", "forProvider", "values")
+    deployed = ctx.observed.get(RELEASE_KEY, *values, *ETCD_DEPLOYED) is True
     if spec.tier == tier.PRODUCTION and not deployed:
         response.warning(
             ctx.rsp,
