@@ -58,7 +58,7 @@ def spread(**labels: str) -> list[dict[str, Any]]:
 # The infrastructure bundle --------------------------------------------------------------
 
 
-def test_cert_manager_runs_two_of_each_component_with_budgets(assert_schema_valid):
+def test_cert_manager_runs_two_of_each_component_with_budgets(assert_schema_valid, schema_store):
     out = run(bundle_xr("CertManager", "cert-manager"), PRODUCTION)
     got = values(out, "release")
     for section, component in ((got, "controller"), (got["webhook"], "webhook")):
@@ -73,6 +73,7 @@ def test_cert_manager_runs_two_of_each_component_with_budgets(assert_schema_vali
     assert got["cainjector"]["replicaCount"] == 2
     assert got["cainjector"]["podDisruptionBudget"] == BUDGET
     assert_schema_valid(out.resources["release"])
+    assert schema_store.validate_helm_values("cert-manager", "v1.21.1", got) == []
 
 
 def test_development_keeps_the_charts_defaults():
@@ -85,7 +86,7 @@ def test_development_keeps_the_charts_defaults():
     assert "podDisruptionBudget" not in keda
 
 
-def test_external_secrets_elects_a_leader_among_two_of_each(assert_schema_valid):
+def test_external_secrets_elects_a_leader_among_two_of_each(assert_schema_valid, schema_store):
     out = run(bundle_xr("ExternalSecretsOperator", "eso"), PRODUCTION)
     got = values(out, "release")
     assert got["leaderElect"] is True
@@ -97,6 +98,7 @@ def test_external_secrets_elects_a_leader_among_two_of_each(assert_schema_valid)
         {"maxSkew": 1, "topologyKey": ZONE, "whenUnsatisfiable": "ScheduleAnyway"}
     ]
     assert_schema_valid(out.resources["release"])
+    assert schema_store.validate_helm_values("external-secrets", "2.9.0", got) == []
 
 
 def test_istiod_runs_two_so_the_chart_renders_its_budget(schema_store):
@@ -235,7 +237,7 @@ def vcluster_release(xr: dict[str, Any], observed: dict | None = None) -> dict[s
     return vcluster_render(xr, observed).resources["vcluster"]
 
 
-def test_a_new_production_vcluster_is_highly_available_on_etcd(assert_schema_valid):
+def test_a_new_production_vcluster_is_highly_available_on_etcd(assert_schema_valid, schema_store):
     release = vcluster_release(vcluster_cluster.xr_with(tier="production"))
     control_plane = release["spec"]["forProvider"]["values"]["controlPlane"]
     assert control_plane["statefulSet"]["highAvailability"] == {"replicas": 3}
@@ -244,6 +246,8 @@ def test_a_new_production_vcluster_is_highly_available_on_etcd(assert_schema_val
     assert etcd["statefulSet"]["highAvailability"] == {"replicas": 3}
     assert control_plane["advanced"]["podDisruptionBudget"]["enabled"] is True
     assert_schema_valid(release)
+    got = release["spec"]["forProvider"]["values"]
+    assert schema_store.validate_helm_values("vcluster", "0.36.1", got) == []
 
 
 def test_a_running_vcluster_keeps_its_backing_store():
