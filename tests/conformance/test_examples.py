@@ -29,6 +29,7 @@ WITHOUT_CRD = {
     "gateway.networking.k8s.io",
     "apiextensions.k8s.io",
     "storage.k8s.io",
+    "policy",
 }
 
 

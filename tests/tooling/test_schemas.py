@@ -291,6 +291,16 @@ MUTATIONS: list[tuple[str, Callable[[], Obj], str]] = [
         "must be an integer or a string",
     ),
     (
+        "int-or-string is never a fraction",
+        lambda: _set(
+            drc(),
+            "spec.deploymentTemplate.spec.template.spec.containers.0.resources.limits.cpu",
+            1.5,
+        ),
+        "spec.deploymentTemplate.spec.template.spec.containers[0].resources.limits[cpu]: "
+        "must be an integer or a string",
+    ),
+    (
         "embedded resource needs kind",
         lambda: _del(k8s_object(), "spec.forProvider.manifest.kind"),
         "spec.forProvider.manifest.kind: required field missing",

@@ -2,8 +2,8 @@
 
 Small on purpose: enough to reject unknown top-level fields and wrong types (the usual
 composition bugs), in the same structural form as CRD schemas so one engine checks both.
-Fields follow the Kubernetes API reference for core/v1, rbac.authorization.k8s.io/v1 and
-storage.k8s.io/v1.
+Fields follow the Kubernetes API reference for core/v1, rbac.authorization.k8s.io/v1,
+storage.k8s.io/v1 and policy/v1.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from forge_dev.schemas.objectmeta import NameRule
 _STR: dict[str, Any] = {"type": "string"}
 _BOOL: dict[str, Any] = {"type": "boolean"}
 _STR_LIST: dict[str, Any] = {"type": "array", "items": _STR}
+_INT_OR_STRING: dict[str, Any] = {"x-kubernetes-int-or-string": True}
 # Secret/ConfigMap data keys: IsConfigMapKey in k8s.io/apimachinery.
 _KEY_PATTERN = r"^[-._a-zA-Z0-9]+$"
 
@@ -185,6 +186,23 @@ BUILTIN_KINDS: dict[tuple[str, str], BuiltinKind] = {
         _root(subjects=_SUBJECTS, roleRef=_ROLE_REF) | {"required": ["roleRef"]},
         namespaced=True,
         name_rule="path-segment",
+    ),
+    ("policy/v1", "PodDisruptionBudget"): BuiltinKind(
+        _root(
+            spec={
+                "type": "object",
+                "properties": {
+                    "minAvailable": _INT_OR_STRING,
+                    "maxUnavailable": _INT_OR_STRING,
+                    "selector": _LABEL_SELECTOR,
+                    "unhealthyPodEvictionPolicy": {
+                        "type": "string",
+                        "enum": ["IfHealthyBudget", "AlwaysAllow"],
+                    },
+                },
+            }
+        ),
+        namespaced=True,
     ),
     ("storage.k8s.io/v1", "StorageClass"): BuiltinKind(
         _root(

@@ -184,7 +184,9 @@ class StructuralValidator:
             self._null(s, path, strict)
             return
         if s.get("x-kubernetes-int-or-string"):
-            if not (isinstance(v, str) or (_is_type(v, "integer") and isinstance(v, int))):
+            # JSON has one number type: 1.0 is the integer 1 (a protobuf Struct, which
+            # carries composed resources, keeps every number as a double).
+            if not (isinstance(v, str) or _is_type(v, "integer")):
                 self.errors.append(
                     f"{_show(path)}: must be an integer or a string, got {type_name(v)}"
                 )

@@ -36,7 +36,7 @@ from typing import Any
 from forge import versions
 from forge.composers import helm, objects, stack, usage
 from forge.composers.access import ClusterAccess
-from forge.core import naming
+from forge.core import naming, tier
 from forge.core.context import Context
 from forge.core.observed import field
 from forge.models.base import ProviderConfigRef
@@ -80,6 +80,8 @@ def compose(ctx: Context, spec: ClusterSpec, access: ClusterAccess) -> Bootstrap
     _crossplane_stage(ctx, bool(configs), configs_exist, access.nodes_ready, crossplane_ready)
 
     items = stack.build(spec.stack)
+    if spec.tier == tier.PRODUCTION:
+        items += stack.budgets()
     keys = [f"{STACK_PREFIX}{item.key}" for item in items]
     installation = None
     if crossplane_ready or any(ctx.is_composed(key) for key in keys):
@@ -173,7 +175,7 @@ def _crossplane(ctx: Context, spec: ClusterSpec, access: ClusterAccess, config: 
         namespace=access.namespace,
         chart=chart,
         target_namespace=stack.CROSSPLANE_NAMESPACE,
-        values={},
+        values=crossplane_values(spec.tier),
         overrides=spec.crossplane_install.values,
         provider_config=ProviderConfigRef(kind="ProviderConfig", name=config),
         orphan=True,
@@ -181,6 +183,22 @@ def _crossplane(ctx: Context, spec: ClusterSpec, access: ClusterAccess, config: 
     ready = ctx.compose(CROSSPLANE_KEY, manifest)
     _hold_cluster(ctx, access, CROSSPLANE_KEY)
     return ready
+
+
+def crossplane_values(tier_name: str | None) -> dict[str, Any]:
+    """Production: two Crossplane and two RBAC manager pods (the chart has them elect a
+    leader), spread over zones (their budgets are ``stack.budgets``); otherwise the
+    chart's defaults."""
+    if tier_name != tier.PRODUCTION:
+        return {}
+    return {
+        "replicas": tier.REPLICAS,
+        "topologySpreadConstraints": tier.zone_spread({"app": "crossplane"}),
+        "rbacManager": {
+            "replicas": tier.REPLICAS,
+            "topologySpreadConstraints": tier.zone_spread({"app": "crossplane-rbac-manager"}),
+        },
+    }
 
 
 def _hold_cluster(ctx: Context, access: ClusterAccess, key: str) -> None:

@@ -29,7 +29,7 @@ from forge.composers.bootstrap import Bootstrap
 from forge.composers.eks import base as eks_base
 from forge.composers.eks import pod_identity
 from forge.composers.eks.pod_identity import CROSSPLANE_CONDITION
-from forge.core import environment, naming
+from forge.core import environment, naming, tier
 from forge.core.context import Context
 from forge.core.observed import field
 from forge.models.cluster import (
@@ -59,6 +59,7 @@ def compose(ctx: Context) -> None:
     spec = ctx.spec(
         ClusterSpec, ENV_DEFAULTS | AWS_ENV_DEFAULTS if aws else ENV_DEFAULTS
     ).resolved()
+    spec = spec.model_copy(update={"tier": tier.resolve(ctx, spec.tier)})
     if spec.provider == "vcluster":
         vcluster.check(ctx)
     else:

@@ -230,3 +230,22 @@ def build(stack: Stack) -> list[StackItem]:
             StackItem(f"config-{provider}", "config", _provider_config(group, pc_name, credentials))
         )
     return items
+
+
+def budgets() -> list[StackItem]:
+    """PodDisruptionBudgets for Crossplane and its RBAC manager, which run two replicas
+    each in production: the chart (v2.3.4) renders none. ``maxUnavailable: 1`` lets a
+    drain evict one at a time, and never blocks one that runs a single replica."""
+    return [
+        StackItem(
+            f"budget-{app}",
+            "runtime",
+            {
+                "apiVersion": "policy/v1",
+                "kind": "PodDisruptionBudget",
+                "metadata": {"name": app, "namespace": CROSSPLANE_NAMESPACE},
+                "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app": app}}},
+            },
+        )
+        for app in ("crossplane", "crossplane-rbac-manager")
+    ]

@@ -26,7 +26,7 @@ from crossplane.function import response
 from forge import versions
 from forge.composers import helm, vcluster_kubeconfig
 from forge.composers.access import ClusterAccess, SecretKey, namespace_for
-from forge.core import naming
+from forge.core import naming, tier
 from forge.core.context import Context
 from forge.core.environment import deep_merge
 from forge.core.errors import SpecError
@@ -34,6 +34,22 @@ from forge.core.observed import field
 from forge.models.cluster import ClusterSpec
 
 RELEASE_KEY = "vcluster"
+ETCD_DEPLOYED = ("controlPlane", "backingStore", "etcd", "deploy", "enabled")
+# Production: three control-plane replicas (they elect a leader) on a deployed three-member
+# etcd (embedded SQLite serves one replica only), two CoreDNS replicas, and a
+# PodDisruptionBudget that lets one control-plane pod go at a time.
+HIGHLY_AVAILABLE: dict[str, Any] = {
+    "controlPlane": {
+        "statefulSet": {"highAvailability": {"replicas": 3}},
+        "backingStore": {
+            "etcd": {
+                "deploy": {"enabled": True, "statefulSet": {"highAvailability": {"replicas": 3}}}
+            }
+        },
+        "coredns": {"deployment": {"replicas": tier.REPLICAS}},
+        "advanced": {"podDisruptionBudget": {"enabled": True, "maxUnavailable": 1}},
+    }
+}
 KUBECONFIG_REQUIREMENT = "vcluster-kubeconfig"
 KUBECONFIG_KEY = "config"
 
@@ -52,6 +68,8 @@ def compose(ctx: Context, spec: ClusterSpec) -> ClusterAccess:
     server = f"https://{release}.{namespace}.svc"
     chart = dataclasses.replace(versions.VCLUSTER, version=spec.vcluster.chart_version)
     values, overrides = _values(ctx.name, spec.vcluster.values, release, namespace, server)
+    if _highly_available(ctx, spec):
+        values = deep_merge(values, HIGHLY_AVAILABLE)
     manifest = helm.release(
         name=release,
         namespace=namespace,
@@ -90,6 +108,24 @@ def compose(ctx: Context, spec: ClusterSpec) -> ClusterAccess:
         kubeconfig=secret,
         client_certificate=config.certificate,
     )
+
+
+def _highly_available(ctx: Context, spec: ClusterSpec) -> bool:
+    """Whether the vCluster runs ``HIGHLY_AVAILABLE``: a new one in production; an existing
+    one only when it already keeps its state in a deployed etcd. The backing store is
+    chosen once: moving a running vCluster between SQLite and etcd would lose its state."""
+    if not ctx.is_composed(RELEASE_KEY):
+        return spec.tier == tier.PRODUCTION
+    values = ("spec", "forProvider", "values")
+    deployed = ctx.observed.get(RELEASE_KEY, *values, *ETCD_DEPLOYED) is True
+    if spec.tier == tier.PRODUCTION and not deployed:
+        response.warning(
+            ctx.rsp,
+            "the vCluster keeps its single replica on embedded SQLite: a production vCluster "
+            "is highly available on a deployed etcd only when created so (moving a running one "
+            "would lose its state); create a new Cluster to have one",
+        )
+    return deployed
 
 
 def _values(

@@ -7,7 +7,7 @@ rejected so that a typo is an error naming the field, not a silent no-op.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.alias_generators import to_camel
@@ -24,6 +24,20 @@ Values = Annotated[
         default_factory=dict,
         description="Helm values merged last, over everything this API derives.",
         json_schema_extra={"x-kubernetes-preserve-unknown-fields": True},
+    ),
+]
+
+# The environment's tier (forge.core.tier): production raises the defaults to highly
+# available ones. An XR may raise it, never lower it; left out, the environment's applies.
+TierField = Annotated[
+    Literal["production", "development"] | None,
+    Field(
+        default=None,
+        description=(
+            "production: at least two replicas with a PodDisruptionBudget for every controller "
+            "and webhook (docs/environmentconfig.md#tier). Default: the EnvironmentConfig's "
+            "tier, else development; may raise it, never lower it."
+        ),
     ),
 ]
 

@@ -15,6 +15,7 @@ from forge.models.base import (
     EnvironmentConfigRef,
     Model,
     ProviderConfigRef,
+    TierField,
     Values,
     reject_duplicates,
 )
@@ -191,12 +192,20 @@ class Network(Model):
         ),
         json_schema_extra={"x-kubernetes-list-type": "set"},
     )
-    nat_gateways: Literal["Single", "PerZone"] = Field(
-        default="Single", description="One NAT gateway, or one per zone for zone-failure tolerance."
+    nat_gateways: Literal["Single", "PerZone"] | None = Field(
+        default=None,
+        description=(
+            "One NAT gateway, or one per zone for zone-failure tolerance. "
+            "Default: PerZone in production (tier), else Single."
+        ),
     )
     subnet_ids: SubnetIds | None = Field(
         default=None, description="Bring your own network: existing subnets; no VPC is composed."
     )
+
+    def nat_mode(self, tier: str | None) -> Literal["Single", "PerZone"]:
+        """``natGateways``; left out, one per zone in production and a single one otherwise."""
+        return self.nat_gateways or ("PerZone" if tier == "production" else "Single")
 
     @model_validator(mode="after")
     def _shape(self) -> Network:
@@ -532,6 +541,7 @@ class ClusterSpec(Model):
     """An environment cluster."""
 
     environment_config_ref: EnvironmentConfigRef | None = None
+    tier: TierField
     provider: Literal["aws", "vcluster"]
     region: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-\d$", max_length=32)
     kubernetes_version: KubernetesVersion | None = Field(

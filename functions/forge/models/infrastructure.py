@@ -13,6 +13,7 @@ from forge.models.base import (
     EnvironmentConfigRef,
     Model,
     ProviderConfigRef,
+    TierField,
     Values,
     immutable,
 )
@@ -55,6 +56,7 @@ class InfraSpec(Model):
     """
 
     environment_config_ref: EnvironmentConfigRef | None = None
+    tier: TierField
     chart_version: SemVer
     namespace: ChartNamespace
     values: Values

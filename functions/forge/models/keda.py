@@ -48,8 +48,12 @@ class Resources(Model):
 class Operator(Model):
     """The operator (one active replica by leader election; a second one takes over)."""
 
-    replicas: int = Field(
-        default=1, ge=1, le=3, description="2 for high availability (with a PodDisruptionBudget)."
+    replicas: int | None = Field(
+        default=None,
+        ge=1,
+        le=3,
+        description="2+ for high availability (with a PodDisruptionBudget). Default: 2 in "
+        "production (tier), else 1.",
     )
     resources: Resources | None = None
 
@@ -64,11 +68,12 @@ class MetricsServer(Model):
             "adapter per cluster. Without it ScaledObjects cannot scale beyond activation."
         ),
     )
-    replicas: int = Field(
-        default=1,
+    replicas: int | None = Field(
+        default=None,
         ge=1,
         le=3,
-        description="Extra replicas only shorten failover (one serves); 2+ adds a budget.",
+        description="Extra replicas only shorten failover (one serves); 2+ adds a budget. "
+        "Default: 2 in production (tier), else 1.",
     )
     resources: Resources | None = None
 
@@ -81,7 +86,9 @@ class Webhooks(Model):
         default="Ignore",
         description="Fail blocks ScaledObject changes while the webhook is down.",
     )
-    replicas: int = Field(default=1, ge=1, le=3)
+    replicas: int | None = Field(
+        default=None, ge=1, le=3, description="Default: 2 in production (tier), else 1."
+    )
     resources: Resources | None = None
 
 

@@ -85,7 +85,14 @@ class KubePrometheusStack(Model):
     retention_size: ByteSize | None = Field(
         default=None, description="Also cap the data by size, e.g. 45GiB (below the volume)."
     )
-    replicas: int = Field(default=1, ge=1, le=5, description="Prometheus replicas.")
+    replicas: int | None = Field(
+        default=None,
+        ge=1,
+        le=5,
+        description=(
+            "Prometheus replicas (2+ adds a budget). Default: 2 in production (tier), else 1."
+        ),
+    )
     storage: Storage | None = None
     grafana: Grafana = Field(default_factory=Grafana)
     alertmanager: Alertmanager = Field(default_factory=Alertmanager)

@@ -63,7 +63,7 @@ def compose(e: Eks) -> Network:
     if settings.subnet_ids is not None:
         return Network(subnet_ids=list(settings.subnet_ids.private))
     zones = settings.zones(e.region)
-    nat_zones = zones if settings.nat_gateways == "PerZone" else zones[:1]
+    nat_zones = zones if settings.nat_mode(e.spec.tier) == "PerZone" else zones[:1]
     built: dict[str, dict[str, Any]] = {}
 
     def add(key: str, kind: str, name: str, params: dict[str, Any], name_tag: bool = True) -> None:

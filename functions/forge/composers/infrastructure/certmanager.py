@@ -22,6 +22,7 @@ from forge.composers.infrastructure.service_accounts import (
     service_account_status,
     service_account_values,
 )
+from forge.core import naming, tier
 from forge.core.context import Context
 from forge.models.certmanager import (
     LETSENCRYPT,
@@ -55,6 +56,8 @@ def compose(ctx: Context) -> None:
         "crds": {"enabled": True, "keep": True},
         **service_account_values(SERVICE_ACCOUNT, irsa),
     }
+    if spec.tier == tier.PRODUCTION:
+        values.update(highly_available(naming.helm_release(ctx.name)))
     if any(s.http01 for i in issuers if i.acme for s in i.acme.solvers):
         values["config"] = {**CONTROLLER_CONFIG, "gatewayAPI": {"enabled": True}}
     chart = versions.Chart(
@@ -73,6 +76,23 @@ def compose(ctx: Context) -> None:
             ],
         }
     )
+
+
+def highly_available(release: str) -> dict[str, Any]:
+    """Production: two of each of the controller, webhook and cainjector (the controller
+    and cainjector elect a leader), each with a PodDisruptionBudget, spread over zones."""
+    values: dict[str, Any] = {}
+    for key, component in (
+        ("", "controller"),
+        ("webhook", "webhook"),
+        ("cainjector", "cainjector"),
+    ):
+        labels = {"app.kubernetes.io/instance": release, "app.kubernetes.io/component": component}
+        target = values.setdefault(key, {}) if key else values
+        target["replicaCount"] = tier.REPLICAS
+        target["podDisruptionBudget"] = {"enabled": True, "minAvailable": 1}
+        target["topologySpreadConstraints"] = tier.zone_spread(labels)
+    return values
 
 
 def _issuers(ctx: Context, spec: CertManagerSpec) -> list[Issuer]:

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from forge.composers import helm, objects, usage
 from forge.composers.infrastructure import boundary
-from forge.core import naming
+from forge.core import naming, tier
 from forge.core.context import Context, EnvDefaults
 from forge.models.base import ProviderConfigRef
 from forge.models.infrastructure import ChartStatus, InfraSpec
@@ -23,10 +23,10 @@ Spec = TypeVar("Spec", bound=InfraSpec)
 
 def checked_spec(ctx: Context, model: type[Spec], env_defaults: EnvDefaults | None = None) -> Spec:
     """The XR's validated spec (``Context.spec``), checked against the platform's tenancy
-    policy before anything is composed (``boundary``)."""
+    policy before anything is composed (``boundary``), its tier resolved (``tier``)."""
     parsed = ctx.spec(model, env_defaults)
     boundary.check(ctx, parsed)
-    return parsed
+    return parsed.model_copy(update={"tier": tier.resolve(ctx, parsed.tier)})
 
 
 def install_chart(

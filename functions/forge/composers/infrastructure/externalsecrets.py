@@ -22,6 +22,7 @@ from forge.composers.infrastructure.service_accounts import (
     service_account_status,
     service_account_values,
 )
+from forge.core import tier
 from forge.core.context import Context
 from forge.models.base import LocalSecretKeyRef
 from forge.models.externalsecrets import (
@@ -36,6 +37,20 @@ STORE_API_VERSION = "external-secrets.io/v1"
 STORE_KEY = "cluster-secret-store"
 KEEP_ANNOTATION = "helm.sh/resource-policy"
 
+_BUDGET = {"enabled": True, "minAvailable": 1}
+# Production: two of the controller, webhook and cert controller, each with a budget.
+# leaderElect makes both controllers elect a leader (the chart passes
+# --enable-leader-election to each); the chart adds each component's own selector to the
+# global zone spread.
+HIGHLY_AVAILABLE: dict[str, Any] = {
+    "global": {"topologySpreadConstraints": tier.zone_spread()},
+    "leaderElect": True,
+    "replicaCount": tier.REPLICAS,
+    "podDisruptionBudget": _BUDGET,
+    "webhook": {"replicaCount": tier.REPLICAS, "podDisruptionBudget": _BUDGET},
+    "certController": {"replicaCount": tier.REPLICAS, "podDisruptionBudget": _BUDGET},
+}
+
 
 def compose(ctx: Context) -> None:
     """Release -> ClusterSecretStore Object (after the Release is ready) -> status."""
@@ -48,6 +63,7 @@ def compose(ctx: Context) -> None:
         # Uninstalling must not delete the CRDs, and with them every ExternalSecret.
         "crds": {"annotations": {KEEP_ANNOTATION: "keep"}},
         **service_account_values(SERVICE_ACCOUNT, irsa),
+        **(HIGHLY_AVAILABLE if spec.tier == tier.PRODUCTION else {}),
     }
     chart = versions.Chart(
         versions.EXTERNAL_SECRETS.name, versions.EXTERNAL_SECRETS.repository, spec.chart_version

@@ -23,7 +23,7 @@ from typing import Any
 
 from forge.composers import objects, usage
 from forge.composers.infrastructure import common, gateway_api
-from forge.core import naming
+from forge.core import naming, tier
 from forge.core.context import Context
 from forge.core.errors import SpecError
 from forge.core.observed import field
@@ -83,6 +83,13 @@ def istiod_values(spec: IstioSpec) -> dict[str, Any]:
     }
     if spec.gateway_api.experimental:
         values["env"] = {"PILOT_ENABLE_ALPHA_GATEWAY_API": "true"}
+    if spec.tier == tier.PRODUCTION:
+        # Two istiods at least: the chart's PodDisruptionBudget
+        # (global.defaultPodDisruptionBudget) is rendered only for more than one.
+        labels = {"app": "istiod", "istio.io/rev": spec.revision or "default"}
+        values["autoscaleMin"] = tier.REPLICAS
+        values["replicaCount"] = tier.REPLICAS
+        values["topologySpreadConstraints"] = tier.zone_spread(labels)
     return values
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from forge.composers.infrastructure import common
 from forge.composers.infrastructure.service_accounts import service_account_status
+from forge.core import tier
 from forge.core.context import Context
 from forge.models.keda import (
     ENV_DEFAULTS,
@@ -24,6 +25,12 @@ from forge.versions import KEDA, Chart
 # The components as the chart's prometheus, podDisruptionBudget and resources sections
 # name them (its top-level section for the metrics server is "metricsServer").
 _COMPONENTS = ("operator", "metricServer", "webhooks")
+# The chart's topologySpreadConstraints keys and each component's pod label ``app``.
+_POD_APPS = {
+    "operator": "keda-operator",
+    "metricsServer": "keda-operator-metrics-apiserver",
+    "webhooks": "keda-admission-webhooks",
+}
 
 
 def _resources(resources: Resources) -> dict[str, Any]:
@@ -34,13 +41,14 @@ def keda_values(spec: KedaSpec) -> dict[str, Any]:
     """Helm values for the keda chart."""
     level = spec.log_level
     metrics, webhooks = spec.metrics_server, spec.webhooks
+    replicas = _replicas(spec)
     values: dict[str, Any] = {
-        "operator": {"replicaCount": spec.operator.replicas},
-        "metricsServer": {"enabled": metrics.enabled, "replicaCount": metrics.replicas},
+        "operator": {"replicaCount": replicas["operator"]},
+        "metricsServer": {"enabled": metrics.enabled, "replicaCount": replicas["metricServer"]},
         "webhooks": {
             "enabled": webhooks.enabled,
             "failurePolicy": webhooks.failure_policy,
-            "replicaCount": webhooks.replicas,
+            "replicaCount": replicas["webhooks"],
         },
         "logging": {
             "operator": {"level": level},
@@ -57,9 +65,13 @@ def keda_values(spec: KedaSpec) -> dict[str, Any]:
     identity = spec.aws_identity
     if identity is not None and identity.source == "IRSA":
         values["podIdentity"] = {"aws": {"irsa": {"enabled": True, "roleArn": identity.role_arn}}}
-    budgets = _budgets(spec)
+    budgets = _budgets(spec, replicas)
     if budgets:
         values["podDisruptionBudget"] = budgets
+    if spec.tier == tier.PRODUCTION:
+        values["topologySpreadConstraints"] = {
+            name: tier.zone_spread({"app": app}) for name, app in _POD_APPS.items()
+        }
     components = zip(_COMPONENTS, (spec.operator, metrics, webhooks), strict=True)
     resources = {name: _resources(c.resources) for name, c in components if c.resources}
     if resources:
@@ -84,14 +96,22 @@ def _prometheus(spec: KedaSpec) -> dict[str, Any]:
     }
 
 
-def _budgets(spec: KedaSpec) -> dict[str, Any]:
+def _replicas(spec: KedaSpec) -> dict[str, int]:
+    """Each component's replicas: the spec's, else two in production and one otherwise."""
+    components = zip(_COMPONENTS, (spec.operator, spec.metrics_server, spec.webhooks), strict=True)
+    return {name: tier.replicas(spec.tier, c.replicas) for name, c in components}
+
+
+def _budgets(spec: KedaSpec, replicas: dict[str, int]) -> dict[str, Any]:
     """A PodDisruptionBudget (one pod always up) for each replicated component."""
-    replicated = {
-        "operator": spec.operator.replicas,
-        "metricServer": spec.metrics_server.replicas if spec.metrics_server.enabled else 1,
-        "webhooks": spec.webhooks.replicas if spec.webhooks.enabled else 1,
+    running = {
+        "operator": True,
+        "metricServer": spec.metrics_server.enabled,
+        "webhooks": spec.webhooks.enabled,
     }
-    return {name: {"minAvailable": 1} for name, replicas in replicated.items() if replicas > 1}
+    return {
+        name: {"minAvailable": 1} for name, count in replicas.items() if running[name] and count > 1
+    }
 
 
 def compose(ctx: Context) -> None:

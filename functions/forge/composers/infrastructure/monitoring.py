@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from forge.composers.infrastructure import common
-from forge.core import naming
+from forge.core import naming, tier
 from forge.core.context import Context
 from forge.core.errors import SpecError
 from forge.models.monitoring import (
@@ -37,12 +37,13 @@ COLLECTORS: dict[str, tuple[str, str, list[str]]] = {
 
 
 def kube_prometheus_stack_values(
-    kps: KubePrometheusStack, cluster_name: str | None
+    kps: KubePrometheusStack, cluster_name: str | None, tier_name: str | None = None
 ) -> dict[str, Any]:
     """Prometheus (retention, storage, cluster label), Grafana and Alertmanager."""
+    replicas = tier.replicas(tier_name, kps.replicas)
     prometheus: dict[str, Any] = {
         "retention": kps.retention,
-        "replicas": kps.replicas,
+        "replicas": replicas,
         **{f"{s}SelectorNilUsesHelmValues": False for s in _SELECTORS},
     }
     if kps.retention_size:
@@ -72,7 +73,24 @@ def kube_prometheus_stack_values(
     }
     for component in _CONTROL_PLANE:
         values[component] = {"enabled": kps.control_plane_metrics}
+    if replicas > 1:
+        values["prometheus"]["podDisruptionBudget"] = {"enabled": True, "minAvailable": 1}
+    if tier_name == tier.PRODUCTION:
+        _highly_available(values, kps.alertmanager.enabled)
     return values
+
+
+def _highly_available(values: dict[str, Any], alertmanager: bool) -> None:
+    """Production: Prometheus and Alertmanager replicas prefer distinct zones; two
+    Alertmanagers (they gossip, so an alert is sent once) with a budget. The operator
+    stays one: it elects no leader, and Prometheus runs on while it restarts."""
+    values["prometheus"]["prometheusSpec"]["podAntiAffinityTopologyKey"] = tier.ZONE
+    if alertmanager:
+        values["alertmanager"]["alertmanagerSpec"] = {
+            "replicas": tier.REPLICAS,
+            "podAntiAffinityTopologyKey": tier.ZONE,
+        }
+        values["alertmanager"]["podDisruptionBudget"] = {"enabled": True, "minAvailable": 1}
 
 
 def _destination(destination: Destination, namespace: str) -> dict[str, Any]:
@@ -142,7 +160,7 @@ def compose(ctx: Context) -> None:
     else:
         pinned = KUBE_PROMETHEUS_STACK
         kps = spec.kube_prometheus_stack
-        values = kube_prometheus_stack_values(kps, spec.cluster_name)
+        values = kube_prometheus_stack_values(kps, spec.cluster_name, spec.tier)
         if kps.grafana.enabled:
             secret = kps.grafana.admin_secret_ref
             # Without a Secret of ours, the Grafana subchart keeps a generated one.
