@@ -136,14 +136,14 @@ def _retired(e: Eks, wanted: list[str]) -> list[str]:
     return sorted(found)
 
 
-def _admit(e: Eks, plane: ControlPlane, arn: str, *, platform: bool) -> bool | None:
-    """Compose a principal's entry and policy association; whether both are Ready (None
-    when not composed yet)."""
+def _admit(e: Eks, plane: ControlPlane, arn: str, *, platform: bool) -> bool:
+    """Compose a principal's entry and policy association (once the cluster is up);
+    whether both are Ready."""
     ident = principal_id(arn)
     entry_key = f"{_ENTRY_PREFIX}{ident}"
     policy_key = f"{entry_key}{_POLICY_SUFFIX}"
     if not e.due(entry_key, plane.ready):
-        return None
+        return False
     name = e.name("access", ident)
     entry = e.manifest(
         EKS,
@@ -176,10 +176,10 @@ def compose(e: Eks, plane: ControlPlane, platform: Sequence[str] = ()) -> Access
     )
     wanted = principals(e, platform)
     for arn in wanted:
-        access.ready[arn] = bool(_admit(e, plane, arn, platform=arn in platform))
+        access.ready[arn] = _admit(e, plane, arn, platform=arn in platform)
     retired = _retired(e, wanted)
     settled = bool(platform) and all(access.ready[arn] for arn in platform)
     if not settled:
         for arn in retired:
-            access.kept[arn] = bool(_admit(e, plane, arn, platform=True))
+            access.kept[arn] = _admit(e, plane, arn, platform=True)
     return access
