@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import base64
+import time
 from pathlib import Path
 
 import pytest
 import yaml
 
-from forge_dev.e2e_local.aws_player import AWS_KINDS, AwsPlayer, aws_crds
+from forge_dev.e2e_local.aws_player import (
+    AWS_KINDS,
+    ENTRY_DELAY,
+    PLATFORM_ROLE,
+    AwsPlayer,
+    EksAccess,
+    aws_crds,
+)
 from forge_dev.e2e_local.env import schema_root
 from forge_dev.e2e_local.kube import load_documents
 
@@ -99,3 +107,45 @@ def test_a_write_into_a_terminating_namespace_is_not_a_player_failure(tmp_path):
     player.reconcile = other
     with pytest.raises(ForbiddenError):
         player.step()
+
+
+def _cluster_mr(bootstrap: bool | None) -> dict:
+    access = {} if bootstrap is None else {"bootstrapClusterCreatorAdminPermissions": bootstrap}
+    return {
+        "metadata": {"name": "dev", "namespace": "cluster-dev"},
+        "spec": {"forProvider": {"accessConfig": access}, "providerConfigRef": {}},
+    }
+
+
+def test_eks_access_play_admits_the_creator_only_when_eks_would(tmp_path):
+    player = AwsPlayer(_Kube(), tmp_path / "aws.log")
+    key = ("eks.aws.m.upbound.io/v1beta1", "Cluster")
+    assert player._refusal(key, _cluster_mr(None)) == ""  # EKS's default: creator admin
+    assert player.eks.admitted(("cluster-dev", "dev"), PLATFORM_ROLE)
+    other = AwsPlayer(_Kube(), tmp_path / "aws.log")
+    assert other._refusal(key, _cluster_mr(False)) == ""
+    assert not other.eks.admitted(("cluster-dev", "dev"), PLATFORM_ROLE)
+    # Changing the setting later is refused as upjet refuses a ForceNew argument.
+    refusal = other._refusal(key, _cluster_mr(True))
+    assert "requires replacing it" in refusal and "bootstrap_cluster_creator" in refusal
+
+
+def test_eks_access_play_admits_an_entry_only_after_its_delay_and_with_its_policy(tmp_path):
+    access = EksAccess()
+    cluster = ("cluster-dev", "dev")
+    access.entries[cluster] = {PLATFORM_ROLE: time.monotonic()}
+    access.admins[cluster] = {PLATFORM_ROLE}
+    assert not access.admitted(cluster, PLATFORM_ROLE)  # IAM's eventual consistency
+    access.entries[cluster][PLATFORM_ROLE] -= ENTRY_DELAY
+    assert access.admitted(cluster, PLATFORM_ROLE)
+    access.admins[cluster].clear()
+    assert not access.admitted(cluster, PLATFORM_ROLE)
+
+
+def test_eks_access_play_reports_a_loss_only_after_access_was_had():
+    access = EksAccess()
+    cluster = ("cluster-dev", "dev")
+    access.timeline[cluster] = [(0.0, "a", False), (1.0, "a", True), (2.0, "b", True)]
+    assert access.lost(cluster) == []
+    access.timeline[cluster].append((3.0, "c", False))
+    assert access.lost(cluster) == ["c"]

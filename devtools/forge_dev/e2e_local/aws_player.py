@@ -17,7 +17,18 @@ clients read them:
   token being the preview's fake one) is created owned by the ClusterAuth, as
   crossplane-runtime's connection publisher does, so garbage collection removes it.
 
-Not modelled: ProviderConfigUsages, AWS errors and eventual consistency, drift, the
+EKS authentication is played too (``EksAccess``): the principal the provider acts as is
+its ProviderConfig's (the last ``assumeRoleChain`` role, else ``PLATFORM_ROLE``, the
+provider's own Pod Identity role); a cluster created with
+``bootstrapClusterCreatorAdminPermissions`` (EKS's default) admits its creator; an
+``AccessEntry`` admits its principal a few seconds after it is created (IAM's eventual
+consistency) and, with an ``AccessPolicyAssociation``, as an admin; deleting the entry
+removes both. Changing ``bootstrapClusterCreatorAdminPermissions`` on an existing cluster
+is refused as provider-upjet-aws refuses it (the argument forces a new cluster). Whether
+the principal each ``ClusterAuth`` mints its token for is admitted is recorded over time:
+what the platform's ProviderConfigs into the cluster would meet.
+
+Not modelled: ProviderConfigUsages, other AWS errors and eventual consistency, drift, the
 ClusterAuth token's refresh.
 """
 
@@ -33,7 +44,7 @@ from forge_dev.e2e_local import pki, standins, xrs
 from forge_dev.e2e_local.controlplane import ROOT
 from forge_dev.e2e_local.env import Environment, schema_root
 from forge_dev.e2e_local.kube import Kube, condition, is_true, load_documents
-from forge_dev.e2e_local.live_player import Played, ProviderPlayer
+from forge_dev.e2e_local.live_player import Played, ProviderPlayer, _cond, _gen
 from forge_dev.e2e_local.procs import HarnessError
 from forge_dev.paths import stages_dir
 from forge_dev.simulate import aws as preview
@@ -49,6 +60,54 @@ CLUSTER_PROVIDER_CONFIG = {
 }
 EKS_CLUSTER = (preview.EKS, "Cluster")
 CLUSTER_AUTH = (preview.EKS, "ClusterAuth")
+ACCESS_ENTRY = (preview.EKS, "AccessEntry")
+POLICY_ASSOCIATION = (preview.EKS, "AccessPolicyAssociation")
+# The role the played provider acts as without an assumeRoleChain (its Pod Identity).
+PLATFORM_ROLE = f"arn:aws:iam::{preview.ACCOUNT}:role/forge-platform"
+BOOTSTRAP_ADMIN = "bootstrapClusterCreatorAdminPermissions"
+# How long a new access entry takes to admit its principal (IAM's eventual consistency).
+ENTRY_DELAY = 3.0
+CREATING = "creating"  # a refusal that is a wait: Ready False, Creating
+
+
+class EksAccess:
+    """Who may use each played EKS cluster, by (namespace, cluster MR name)."""
+
+    def __init__(self) -> None:
+        self.created_with: dict[tuple[str, str], bool] = {}  # the bootstrap setting
+        self.creators: dict[tuple[str, str], str] = {}  # admitted as creator
+        self.entries: dict[tuple[str, str], dict[str, float]] = {}  # principal -> since
+        self.admins: dict[tuple[str, str], set[str]] = {}  # principals with the admin policy
+        # (monotonic time, event): entries Ready, associations, entries deleted.
+        self.events: list[tuple[float, str]] = []
+        # (namespace, cluster) -> [(monotonic time, principal, admitted)] on each change.
+        self.timeline: dict[tuple[str, str], list[tuple[float, str, bool]]] = {}
+
+    def event(self, what: str) -> None:
+        """Record ``what`` once, with the time it first happened."""
+        if what not in {e for _, e in self.events}:
+            self.events.append((time.monotonic(), what))
+
+    def when(self, what: str) -> float | None:
+        return next((t for t, e in self.events if e == what), None)
+
+    def admitted(self, cluster: tuple[str, str], principal: str) -> bool:
+        if self.creators.get(cluster) == principal:
+            return True
+        since = self.entries.get(cluster, {}).get(principal)
+        ready = since is not None and time.monotonic() - since >= ENTRY_DELAY
+        return ready and principal in self.admins.get(cluster, set())
+
+    def lost(self, cluster: tuple[str, str]) -> list[str]:
+        """Each moment the platform's ClusterAuth principal was refused after it had been
+        admitted."""
+        seen, lost = False, []
+        for _, principal, ok in self.timeline.get(cluster, []):
+            if ok:
+                seen = True
+            elif seen:
+                lost.append(principal)
+        return lost
 
 
 class AwsPlayer(ProviderPlayer):
@@ -57,8 +116,95 @@ class AwsPlayer(ProviderPlayer):
     def __init__(self, kube: Kube, log) -> None:
         super().__init__(kube, log)
         self.cas: dict[tuple[str, str], pki.CA] = {}
+        self.eks = EksAccess()
 
     kinds = AWS_KINDS
+
+    def identity(self, mr: dict) -> str:
+        """The principal the provider acts as for ``mr``: its ProviderConfig's last
+        ``assumeRoleChain`` role, else the provider's own."""
+        ref = mr["spec"].get("providerConfigRef") or {}
+        kind = ref.get("kind") or "ClusterProviderConfig"
+        ns = mr["metadata"].get("namespace") if kind == "ProviderConfig" else None
+        config = self.kube.get(PROVIDER_CONFIG_API, kind, ref.get("name") or "default", ns)
+        chain = ((config or {}).get("spec") or {}).get("assumeRoleChain") or []
+        return chain[-1].get("roleARN") or PLATFORM_ROLE if chain else PLATFORM_ROLE
+
+    def step(self) -> None:
+        super().step()
+        self._record_access()
+
+    def reconcile(self, played: Played, mr: dict) -> None:
+        key, md = (played.api_version, played.kind), mr["metadata"]
+        deleting = bool(md.get("deletionTimestamp"))
+        if key == ACCESS_ENTRY and deleting:
+            cluster = (md["namespace"], mr["spec"]["forProvider"]["clusterNameRef"]["name"])
+            principal = mr["spec"]["forProvider"]["principalArn"]
+            if self.eks.entries.get(cluster, {}).pop(principal, None) is not None:
+                self.eks.admins.get(cluster, set()).discard(principal)
+                self.eks.event(f"deleted entry {principal}")
+        if not deleting and (refusal := self._refusal(key, mr)):
+            if refusal == CREATING:
+                wanted = [_cond("Ready", "False", "Creating", _gen(mr))]
+            else:
+                wanted = [_cond("Synced", "False", "ReconcileError", _gen(mr), refusal)]
+            self._set_conditions(mr, wanted)
+            return
+        super().reconcile(played, mr)
+
+    def _refusal(self, key: tuple[str, str], mr: dict) -> str:
+        """Why the provider would not reconcile ``mr`` now (EKS's and upjet's refusals)."""
+        spec = mr["spec"]["forProvider"]
+        ns = mr["metadata"]["namespace"]
+        if key == EKS_CLUSTER:
+            cluster = (ns, mr["metadata"]["name"])
+            wanted = (spec.get("accessConfig") or {}).get(BOOTSTRAP_ADMIN, True)
+            if cluster not in self.eks.created_with:
+                self.eks.created_with[cluster] = wanted
+                if wanted:
+                    self.eks.creators[cluster] = self.identity(mr)
+            elif self.eks.created_with[cluster] != wanted:
+                was = str(self.eks.created_with[cluster]).lower()
+                return (
+                    "refuse to update the external resource because the following update "
+                    "requires replacing it: cannot change the value of the argument "
+                    f'"access_config.0.bootstrap_cluster_creator_admin_permissions" from '
+                    f'"{was}" to "{str(wanted).lower()}"'
+                )
+        if key == ACCESS_ENTRY:
+            cluster = (ns, spec["clusterNameRef"]["name"])
+            entries = self.eks.entries.setdefault(cluster, {})
+            if spec["principalArn"] not in entries:
+                entries[spec["principalArn"]] = time.monotonic()
+            if time.monotonic() - entries[spec["principalArn"]] < ENTRY_DELAY:
+                return CREATING
+            self.eks.event(f"entry ready {spec['principalArn']}")
+        if key == POLICY_ASSOCIATION:
+            cluster = (ns, spec["clusterNameRef"]["name"])
+            entry = self.kube.get(*ACCESS_ENTRY, spec["principalArnRef"]["name"], ns)
+            principal = entry and entry["spec"]["forProvider"]["principalArn"]
+            if not principal or principal not in self.eks.entries.get(cluster, {}):
+                return "ResourceNotFoundException: the principal has no access entry"
+            if principal not in self.eks.admins.setdefault(cluster, set()):
+                self.eks.admins[cluster].add(principal)
+                self.eks.event(f"associated {principal}")
+        return ""
+
+    def _record_access(self) -> None:
+        """Whether the principal of each ClusterAuth's token is admitted, on each change."""
+        if not self.kube.served(*CLUSTER_AUTH):
+            return
+        for auth in self.kube.list(*CLUSTER_AUTH):
+            md = auth["metadata"]
+            if md.get("deletionTimestamp") or not is_true(auth, "Ready"):
+                continue
+            cluster = (md["namespace"], auth["spec"]["forProvider"]["clusterNameRef"]["name"])
+            principal = self.identity(auth)
+            state = (principal, self.eks.admitted(cluster, principal))
+            timeline = self.eks.timeline.setdefault(cluster, [])
+            if not timeline or timeline[-1][1:] != state:
+                timeline.append((time.monotonic(), *state))
+                self._say(f"EKS {cluster[0]}/{cluster[1]}: {state[0]} admitted: {state[1]}")
 
     def ca(self, namespace: str, cluster: str) -> pki.CA:
         """The EKS cluster's certificate authority (one throwaway CA per cluster)."""
@@ -169,6 +315,82 @@ def _wait(env: Environment, what: str, check, deadline: float):
     )
 
 
+ROTATED_ROLE = f"arn:aws:iam::{preview.ACCOUNT}:role/forge-platform-rotated"
+
+
+def _platform_principals(env: Environment, path, principals: list[str]) -> None:
+    """The example's EnvironmentConfigs, naming ``principals`` as the platform's."""
+    for doc in load_documents(path):
+        if doc.get("kind") == "EnvironmentConfig":
+            doc.setdefault("data", {}).setdefault("aws", {})["platformPrincipalArns"] = principals
+            env.kube.apply(doc)
+
+
+def _nudge(env: Environment, xr: dict, why: str) -> None:
+    """Have Crossplane reconcile the XR now: an EnvironmentConfig is no composed resource,
+    so with realtime compositions its change is otherwise seen at the next sync."""
+    cur = xrs.get_xr(env, xr)
+    env.kube.patch(cur, {"metadata": {"annotations": {"forge.projectcatalyst.io/e2e": why}}})
+
+
+def _rotate(env: Environment, player: AwsPlayer, path, xr: dict, deadline: float) -> str:
+    """The runbook of docs/operations.md: name the new principal beside the old, switch the
+    ProviderConfig to it, then drop the old. The principal the kubeconfig's token is minted
+    for is admitted throughout; the new entry is Ready before the old one goes; the cluster
+    is neither replaced nor refused an update."""
+    name = xr["metadata"]["name"]
+    cluster = (f"cluster-{name}", name)
+    before = xrs.uids(env, xrs.get_xr(env, xr))
+    t = time.monotonic()
+    _platform_principals(env, path, [PLATFORM_ROLE, ROTATED_ROLE])
+    _nudge(env, xr, "both-principals")
+
+    def admitted_and_ready():
+        cur = xrs.get_xr(env, xr)
+        ok = player.eks.admitted(cluster, ROTATED_ROLE) and is_true(cur, "AccessReady")
+        return cur if ok else None
+
+    _wait(env, f"{ROTATED_ROLE} admitted to {name}", admitted_and_ready, deadline)
+    config = {**CLUSTER_PROVIDER_CONFIG, "spec": {**CLUSTER_PROVIDER_CONFIG["spec"]}}
+    config["spec"]["assumeRoleChain"] = [{"roleARN": ROTATED_ROLE}]
+    env.kube.apply(config)
+    _wait(
+        env,
+        f"the ClusterAuth of {name} minting for {ROTATED_ROLE}",
+        lambda: (line := player.eks.timeline.get(cluster)) and line[-1][1] == ROTATED_ROLE,
+        deadline,
+    )
+    _platform_principals(env, path, [ROTATED_ROLE])
+    _nudge(env, xr, "new-principal-only")
+
+    def old_gone():
+        cur = xrs.get_xr(env, xr)
+        entries = env.kube.list(*ACCESS_ENTRY, cluster[0])
+        old = [e for e in entries if e["spec"]["forProvider"]["principalArn"] == PLATFORM_ROLE]
+        return cur if not old and is_true(cur, "Ready") else None
+
+    after = xrs.uids(
+        env, _wait(env, f"the access entry of {PLATFORM_ROLE} gone", old_gone, deadline)
+    )
+    lost = player.eks.lost(cluster)
+    if lost:
+        raise HarnessError(f"the platform lost access to {name} as {sorted(set(lost))}")
+    new_ready = [player.eks.when(f"{e} {ROTATED_ROLE}") for e in ("entry ready", "associated")]
+    old_deleted = player.eks.when(f"deleted entry {PLATFORM_ROLE}")
+    if None in new_ready or old_deleted is None or max(new_ready) > old_deleted:
+        raise HarnessError(f"the old entry went before the new one was Ready: {player.eks.events}")
+    eks = env.kube.get(*EKS_CLUSTER, name, cluster[0])
+    if not is_true(eks, "Synced") or before.get(f"Cluster/{name}") != after.get(f"Cluster/{name}"):
+        raise HarnessError(f"the EKS cluster was refused or replaced: {condition(eks, 'Synced')}")
+    replaced = sorted(k for k in before if k in after and before[k] != after[k])
+    if replaced:
+        raise HarnessError(f"rotating the platform's principal replaced {replaced}")
+    return (
+        f"platform principal rotated in {time.monotonic() - t:.1f}s (new entry Ready "
+        f"{old_deleted - max(new_ready):.1f}s before the old one went, access never lost)"
+    )
+
+
 def aws_lifecycle(env: Environment, budget: float) -> str:  # noqa: PLR0915 (one story)
     """The EKS Cluster of examples/cluster-aws-token, with only the environment's
     EnvironmentConfig, which names no Argo CD role: Ready, registered with Argo CD by the
@@ -187,8 +409,10 @@ def aws_lifecycle(env: Environment, budget: float) -> str:  # noqa: PLR0915 (one
     # (keda's); what was there is put back afterwards, for the scenarios that follow.
     env_api = "apiextensions.crossplane.io/v1beta1"
     earlier = env.kube.get(env_api, "EnvironmentConfig", "dev")
+    environment = stages_dir(base) / "01-created" / "required.yaml"
     try:
-        xrs.environment_configs(env, stages_dir(base) / "01-created" / "required.yaml")
+        # The platform names the principal its AWS ProviderConfig acts as.
+        _platform_principals(env, environment, [PLATFORM_ROLE])
         xr = yaml.safe_load((base / "xr.yaml").read_text())
         name = xr["metadata"]["name"]
         ns = f"cluster-{name}"
@@ -196,6 +420,11 @@ def aws_lifecycle(env: Environment, budget: float) -> str:  # noqa: PLR0915 (one
         env.kube.apply(xr)
         obj = xrs.wait_ready(env, xr, deadline)
         ready_s = time.monotonic() - t
+        eks = env.kube.get(*EKS_CLUSTER, name, ns)
+        if eks["spec"]["forProvider"]["accessConfig"][BOOTSTRAP_ADMIN] is not False:
+            raise HarnessError("a new EKS cluster still makes its creator an admin")
+        if (ns, name) in player.eks.creators or not player.eks.admitted((ns, name), PLATFORM_ROLE):
+            raise HarnessError(f"{PLATFORM_ROLE} is not admitted by its access entry")
 
         # The Argo CD cluster Secret: the argocd-manager token and the EKS cluster's CA.
         argocd = xrs.argocd_secret(env, name)
@@ -257,6 +486,8 @@ def aws_lifecycle(env: Environment, budget: float) -> str:  # noqa: PLR0915 (one
             raise HarnessError(f"the second node group replaced {recreated}, removed {gone}")
         added = sorted(k for k in after if k not in before)
 
+        rotated = _rotate(env, player, environment, xr, deadline)
+
         pairs = xrs.usages(env, name)
         t = time.monotonic()
         xrs.delete_and_wait(env, xr, deadline)
@@ -272,6 +503,7 @@ def aws_lifecycle(env: Environment, budget: float) -> str:  # noqa: PLR0915 (one
     finally:
         player.stop()
         player.kube.close()
+        env.kube.apply(CLUSTER_PROVIDER_CONFIG)  # acting as PLATFORM_ROLE again
         if earlier is None:
             env.kube.delete(env_api, "EnvironmentConfig", "dev")
         else:
@@ -290,6 +522,6 @@ def aws_lifecycle(env: Environment, budget: float) -> str:  # noqa: PLR0915 (one
         f"{len(aws_crds())} AWS CRDs in {install_s:.1f}s; Ready in {ready_s:.1f}s "
         f"({len(before)} composed); Argo CD: the argocd-manager bearerToken (from the token "
         f"Object's connection Secret), the EKS CA; second node group "
-        f"in {update_s:.1f}s (+{len(added)}: {', '.join(added)}), nothing replaced; "
+        f"in {update_s:.1f}s (+{len(added)}: {', '.join(added)}), nothing replaced; {rotated}; "
         f"deleted in {deleted_s:.1f}s in Usage order ({ordered} pairs), nothing left"
     )

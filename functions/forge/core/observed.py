@@ -104,6 +104,10 @@ class Observed:
     def __contains__(self, key: str) -> bool:
         return key in self._resources
 
+    def __iter__(self) -> Iterator[str]:
+        """The names of every observed composed resource."""
+        return iter(list(self._resources))
+
     def resource(self, key: str) -> struct_pb2.Struct | None:
         """The observed object, or None when it does not exist yet."""
         if key not in self._resources:

@@ -670,6 +670,10 @@ ENV_DEFAULTS = {"region": "region"}
 # Argo CD's namespace: only the EnvironmentConfig sets it (composers/argocd.py checks it).
 ARGOCD_NAMESPACE_KEY = "argocd.namespace"
 ARGOCD_NAMESPACE_DEFAULT = "argocd"
+# The principals the platform's AWS ProviderConfigs act as: only the platform's
+# EnvironmentConfig names them (composers/eks/access_entries.py reads and checks them).
+PLATFORM_PRINCIPALS_KEY = "aws.platformPrincipalArns"
+PLATFORM_PRINCIPALS_MAX = 10
 # Read only for provider aws: a vCluster has no use for an IAM role.
 AWS_ENV_DEFAULTS = {
     "aws.publicAccessCidrs": PUBLIC_ACCESS_CIDRS_KEY,

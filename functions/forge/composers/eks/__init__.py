@@ -32,7 +32,7 @@ from forge.composers.eks import (
 )
 from forge.composers.eks.base import Eks
 from forge.core.context import Context
-from forge.models.cluster import ClusterSpec
+from forge.models.cluster import PLATFORM_PRINCIPALS_KEY, ClusterSpec
 
 
 @dataclass
@@ -54,15 +54,17 @@ class Parts:
 def compose(ctx: Context, spec: ClusterSpec) -> ClusterAccess:
     """Compose the EKS cluster and everything it needs; report each stage."""
     e = Eks.of(ctx, spec)
+    platform = access_entries.platform_principals(ctx)
     net = network.compose(e)
     roles = iam.compose(e)
-    plane = control_plane.compose(e, net, roles)
+    creator_admin = access_entries.creator_admin(e, platform)
+    plane = control_plane.compose(e, net, roles, creator_admin=creator_admin)
     installed = addons.Addons.of(e)
     networking_ready = addons.compose_networking(e, plane, installed)
     groups = nodegroups.compose(e, net, roles, plane, networking_ready)
     addons.compose_workloads(e, plane, groups.ready, installed)
     balancing = loadbalancer.compose(e, plane, groups.ready, installed)
-    admitted = access_entries.compose(e, plane)
+    admitted = access_entries.compose(e, plane, platform)
     own = pod_identity.crossplane(e, plane)
     bundle = workloads.compose(e, plane)
     secret = kubeconfig.compose(e, plane)
@@ -75,7 +77,7 @@ def compose(ctx: Context, spec: ClusterSpec) -> ClusterAccess:
         namespace=e.namespace,
         server=plane.endpoint,
         ca_data=plane.ca_data,
-        kubeconfig=secret.secret if _usable(secret, own) else None,
+        kubeconfig=secret.secret if _usable(secret, own, admitted) else None,
         aws_auth=(
             AwsAuth(cluster_name=e.cluster_name, role_arn=argocd_role)
             if argocd_role and admitted.ready.get(argocd_role)
@@ -92,9 +94,14 @@ def compose(ctx: Context, spec: ClusterSpec) -> ClusterAccess:
     )
 
 
-def _usable(secret: kubeconfig.Kubeconfig, own: pod_identity.Identity | None) -> bool:
-    """Bootstrap starts the stack's AWS providers: their identity must exist before them."""
-    return secret.written and (own is None or own.ready)
+def _usable(
+    secret: kubeconfig.Kubeconfig,
+    own: pod_identity.Identity | None,
+    admitted: access_entries.Access,
+) -> bool:
+    """Bootstrap starts the stack's AWS providers: their identity must exist before them.
+    The ClusterAuth's token is the platform's: usable once the platform is admitted."""
+    return secret.written and (own is None or own.ready) and admitted.platform_admitted
 
 
 def _stages(e: Eks, parts: Parts) -> None:
@@ -149,18 +156,33 @@ def _stages(e: Eks, parts: Parts) -> None:
     if parts.load_balancing.identity is not None:
         identities[loadbalancer.PURPOSE] = parts.load_balancing.identity
     waiting_access += [purpose for purpose, ident in identities.items() if not ident.ready]
+    message = f"waiting for access of {', '.join(waiting_access)}" if waiting_access else ""
+    kept = _kept(parts.access)
     ctx.stage(
         "AccessReady",
-        not waiting_access,
-        "Available" if not waiting_access else "Configuring",
-        f"waiting for access of {', '.join(waiting_access)}" if waiting_access else "",
+        not (waiting_access or kept),
+        "Configuring" if waiting_access or kept else "Available",
+        "; ".join(m for m in (message, kept) if m),
     )
+
+
+def _kept(access: access_entries.Access) -> str:
+    """Why the entries of principals the platform no longer names are still there."""
+    if not access.kept:
+        return ""
+    old = ", ".join(sorted(access.kept))
+    if not access.platform:
+        return (
+            f"the platform's EnvironmentConfig names no {PLATFORM_PRINCIPALS_KEY}: the access "
+            f"of {old} is kept, or the platform would lose this cluster"
+        )
+    return f"the access of {old} is kept until then"
 
 
 def _kubeconfig_stage(e: Eks, parts: Parts) -> None:
     secret, own = parts.kubeconfig, parts.crossplane
     where = f"{secret.secret.namespace}/{secret.secret.name}"
-    if _usable(secret, own):
+    if _usable(secret, own, parts.access):
         e.ctx.stage("KubeconfigReady", True, "Available")
     elif not secret.composed:
         e.ctx.stage(
@@ -169,6 +191,14 @@ def _kubeconfig_stage(e: Eks, parts: Parts) -> None:
     elif not secret.written:
         e.ctx.stage(
             "KubeconfigReady", False, "Creating", f"waiting for ClusterAuth to write {where}"
+        )
+    elif not parts.access.platform_admitted:
+        e.ctx.stage(
+            "KubeconfigReady",
+            False,
+            "WaitingForPlatformAccess",
+            "the kubeconfig's token is the platform's: waiting for the access entry of "
+            f"{', '.join(parts.access.platform)}",
         )
     else:
         e.ctx.stage(

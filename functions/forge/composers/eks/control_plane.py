@@ -84,8 +84,11 @@ def target_version(requested: str | None, running: str | None) -> tuple[str, str
     return requested, ""
 
 
-def compose(e: Eks, network: Network, roles: Roles) -> ControlPlane:
-    """Compose the cluster once its role and subnets are ready; read what EKS reports."""
+def compose(e: Eks, network: Network, roles: Roles, *, creator_admin: bool = True) -> ControlPlane:
+    """Compose the cluster once its role and subnets are ready; read what EKS reports.
+
+    ``creator_admin``: whether EKS makes the creator an admin (``access_entries.creator_admin``).
+    """
     observed = e.ctx.observed
     reported = observed.get(CLUSTER, "status", "atProvider", "version")
     running = known(reported)
@@ -114,9 +117,9 @@ def compose(e: Eks, network: Network, roles: Roles) -> ControlPlane:
             "vpcConfig": vpc_config,
             "accessConfig": {
                 "authenticationMode": aws.authentication_mode,
-                # The platform's provider identity creates the cluster; ClusterAuth
-                # tokens are minted for it, so it must be an admin from the start.
-                "bootstrapClusterCreatorAdminPermissions": True,
+                # Off when the platform names its principals: they get access entries,
+                # which survive a change of the identity that created the cluster.
+                "bootstrapClusterCreatorAdminPermissions": creator_admin,
             },
             # The add-ons are EKS managed add-ons composed here, not self-managed copies.
             "bootstrapSelfManagedAddons": False,
