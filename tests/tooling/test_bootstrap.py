@@ -41,7 +41,7 @@ def test_provider_kubernetes_is_named_as_the_configurations_depend_on_it():
     source, _, version = provider["spec"]["package"].rpartition(":")
     assert source in deps
     assert provider["metadata"]["name"] == dependency_name(source)
-    assert version.startswith("v1.") and deps[source]["version"].startswith(">=v1.")
+    assert deps[source]["version"] == version
 
 
 def test_objects_are_the_platformcluster_stacks_own():

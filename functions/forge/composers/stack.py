@@ -86,6 +86,17 @@ def _packages(stack: Stack) -> list[StackPackage]:
         ),
     ]
     if stack.aws.enabled:
+        # The families' config package, at their version: each family depends on it at
+        # any version, so unpinned Crossplane would install its newest.
+        packages.append(
+            StackPackage(
+                "provider-aws-family",
+                "Provider",
+                versions.PROVIDER_AWS_FAMILY,
+                f"{versions.PROVIDER_AWS_FAMILY}:{stack.aws.version}",
+                AWS_ACCOUNT,
+            )
+        )
         for family in sorted(stack.aws.families):
             repository = f"{versions.PROVIDER_AWS_REPOSITORY}-{family}"
             image = f"{repository}:{stack.aws.version}"
