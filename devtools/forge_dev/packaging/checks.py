@@ -29,7 +29,7 @@ from forge_dev.packaging.layout import (
     load_docs,
     xrd_type,
 )
-from forge_dev.packaging.semver import Constraint, SemverError, Version
+from forge_dev.packaging.semver import Constraint, SemverError
 
 META_GROUP = "meta.pkg.crossplane.io"
 # What Crossplane's package linters (crossplane-runtime pkg/xpkg/lint.go) accept.
