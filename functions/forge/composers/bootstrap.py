@@ -29,6 +29,7 @@ finalizer) while any ProviderConfigUsage points at it.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from dataclasses import dataclass
 from typing import Any
@@ -45,6 +46,9 @@ from forge.models.cluster import ClusterSpec
 HELM_CONFIG_KEY = "provider-config-helm"
 KUBERNETES_CONFIG_KEY = "provider-config-kubernetes"
 CROSSPLANE_KEY = "crossplane"
+# The chart's default activations (["*"]) create a policy activating every managed
+# resource kind; the stack's own policy activates the ones we compose.
+CROSSPLANE_VALUES = {"provider": {"defaultActivations": []}}
 STACK_PREFIX = "stack-"
 USAGE_PREFIX = "usage-"
 
@@ -173,7 +177,7 @@ def _crossplane(ctx: Context, spec: ClusterSpec, access: ClusterAccess, config: 
         namespace=access.namespace,
         chart=chart,
         target_namespace=stack.CROSSPLANE_NAMESPACE,
-        values={},
+        values=copy.deepcopy(CROSSPLANE_VALUES),
         overrides=spec.crossplane_install.values,
         provider_config=ProviderConfigRef(kind="ProviderConfig", name=config),
         orphan=True,

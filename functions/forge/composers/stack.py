@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from forge import versions, xpkg
+from forge.composers import activation
 from forge.models.stack import Package, Stack
 
 CROSSPLANE_NAMESPACE = "crossplane-system"
@@ -213,7 +214,8 @@ def provider_configs(stack: Stack) -> dict[str, dict[str, str]]:
 
 def build(stack: Stack) -> list[StackItem]:
     """Every manifest of the stack, in a stable order."""
-    items: list[StackItem] = []
+    # Only the managed resource kinds we compose (and ``activate``) are active.
+    items = [StackItem("activation-policy", "runtime", activation.policy(stack.activate))]
     runtime_configs: set[str] = set()
     for package in _packages(stack):
         account = package.service_account
