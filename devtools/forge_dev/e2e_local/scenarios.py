@@ -8,6 +8,7 @@ import time
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import yaml
 from cryptography import x509
@@ -292,10 +293,46 @@ def configurations(env: Environment, budget: float) -> str:
                     raise HarnessError(f"Composition {name}: labels {labels}, want {want}")
             checked[kind] += 1
     deps = _dependency_graph(env)
+    active = _activations(env)
     return (
         f"bootstrap/ applied with kubectl; {len(CONFIGURATIONS)} Configurations Healthy "
         f"(release {env.version}); {checked['CompositeResourceDefinition']} XRDs, "
-        f"{checked['Composition']} Compositions from their revisions; {deps}"
+        f"{checked['Composition']} Compositions from their revisions; {deps}; {active}"
+    )
+
+
+def _activations(env: Environment) -> str:
+    """Only the managed resource kinds we compose are active: the bootstrap's activation
+    policy activates each of them (the AWS stand-ins are SafeStart, so nothing else does;
+    the harness's Crossplane has no default policy, as the chart's
+    ``provider.defaultActivations: []`` leaves none), and a kind we never compose stays
+    an inactive ManagedResourceDefinition with no CRD."""
+    from forge.composers.activation import COMPOSED  # noqa: PLC0415 (the function's)
+    from forge_dev.e2e_local.standins import UNCOMPOSED  # noqa: PLC0415
+
+    kube = env.kube
+    uncomposed = Path(UNCOMPOSED[1]).stem.split("_", 1)
+    uncomposed_name = f"{uncomposed[1]}.{uncomposed[0]}"
+
+    def settled() -> dict[str, str]:
+        states = {
+            m["metadata"]["name"]: m["spec"].get("state", "Inactive")
+            for m in kube.list("apiextensions.crossplane.io/v1alpha1", "ManagedResourceDefinition")
+        }
+        if uncomposed_name not in states:
+            raise RuntimeError(f"no ManagedResourceDefinition {uncomposed_name}: {sorted(states)}")
+        wrong = {n: s for n, s in states.items() if (n in COMPOSED) != (s == "Active")}
+        if wrong:
+            raise RuntimeError(f"activation not as the policy says: {wrong}")
+        return states
+
+    states = kube.wait("only the composed kinds active", settled, timeout=60)
+    if kube.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", uncomposed_name):
+        raise HarnessError(f"{uncomposed_name} is inactive but its CRD exists")
+    active = sum(1 for s in states.values() if s == "Active")
+    return (
+        f"{active} of {len(states)} managed resource kinds active, exactly the composed ones "
+        f"({uncomposed_name} inactive, no CRD)"
     )
 
 

@@ -45,6 +45,7 @@ class StandIn:
     version: str
     crds: tuple[str, ...]
     depends_on: tuple[tuple[str, str], ...] = ()
+    capabilities: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -62,6 +63,14 @@ def newer(version: str) -> str:
     """The next minor release after ``version`` (``v1.4.0`` -> ``v1.5.0``)."""
     major, minor, _ = version.removeprefix("v").split(".", 2)
     return f"v{major}.{int(minor) + 1}.0"
+
+
+# The AWS family providers declare SafeStart (provider-upjet-aws package/crossplane.yaml.tmpl):
+# Crossplane installs their kinds as inactive ManagedResourceDefinitions, which only an
+# activation policy activates. The ec2 stand-in also carries a kind our compositions never
+# compose, which must stay inactive.
+AWS_CAPABILITIES = ("SafeStart",)
+UNCOMPOSED = ("ec2", "provider-upjet-aws/ec2.aws.m.upbound.io_securitygroups.yaml")
 
 
 def _files(provider: str, group: str, managed: str) -> tuple[str, ...]:
@@ -101,6 +110,7 @@ def standins(crds_root: Path) -> list[StandIn]:
         by_family.setdefault(group.split(".")[0], []).append(
             aws_crd_file(crds_root, api_version, kind)
         )
+    by_family[UNCOMPOSED[0]].append(UNCOMPOSED[1])
     for name, files in sorted(by_family.items()):
         out.append(
             StandIn(
@@ -108,6 +118,7 @@ def standins(crds_root: Path) -> list[StandIn]:
                 aws,
                 tuple(sorted(set(files))),
                 ((family, f">={aws}"),),
+                AWS_CAPABILITIES,
             )
         )
     return out
@@ -133,6 +144,8 @@ def build(workdir: Path, crds_root: Path) -> list[tuple[StandIn, Built]]:
             },
             "spec": {},
         }
+        if standin.capabilities:
+            meta["spec"]["capabilities"] = list(standin.capabilities)
         if standin.depends_on:
             meta["spec"]["dependsOn"] = [
                 {
