@@ -60,8 +60,8 @@ def test_objects_are_the_platformcluster_stacks_own():
         bare = {**obj, "metadata": {k: v for k, v in obj["metadata"].items() if k != "annotations"}}
         assert bare == items[key]
     # runtime config, binding and Provider of provider-kubernetes; our Function; two
-    # ClusterProviderConfigs
-    assert shared == 6
+    # ClusterProviderConfigs; the activation policy
+    assert shared == 7
 
 
 def test_crossplane_may_compose_namespaces():
