@@ -23,6 +23,12 @@ PROVIDER_HELM = ("xpkg.crossplane.io/crossplane-contrib/provider-helm", "v1.4.0"
 PROVIDER_KUBERNETES = ("xpkg.crossplane.io/crossplane-contrib/provider-kubernetes", "v1.2.1")
 PROVIDER_AWS_REPOSITORY = "xpkg.upbound.io/upbound/provider-aws"
 PROVIDER_AWS_VERSION = "v2.6.0"
+# The AWS families' config package (the AWS ProviderConfigs). Each family provider depends
+# on it at any version, so it is pinned with them, at the same version.
+PROVIDER_AWS_FAMILY = PROVIDER_AWS_REPOSITORY.rsplit("/", 1)[0] + "/provider-family-aws"
+# The Configurations depend on each provider at exactly these pins (a bare version is an
+# exact constraint): Crossplane installs the newest version a range allows, and the
+# stack, which installs the pins, would then lower it (docs/decisions/0020-*).
 
 
 @dataclass(frozen=True)

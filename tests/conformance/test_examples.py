@@ -103,5 +103,5 @@ def test_bootstrap_is_admitted(schema_dirs):
     """Every object of ``bootstrap/`` as the API server admits it (Crossplane's and the
     providers' CRDs; RBAC is compiled in)."""
     objs = load_stream(ROOT / "bootstrap")
-    assert len(objs) == 9
+    assert len(objs) == 10  # with the activation policy
     assert_admitted(objs, schema_dirs)

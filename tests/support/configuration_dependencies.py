@@ -13,6 +13,7 @@ KNOWN = {
     "xpkg.crossplane.io/crossplane-contrib/provider-kubernetes": (
         "crossplane-contrib-provider-kubernetes"
     ),
+    "xpkg.upbound.io/upbound/provider-family-aws": "upbound-provider-family-aws",
     "xpkg.upbound.io/upbound/provider-aws-ec2": "upbound-provider-aws-ec2",
     "xpkg.upbound.io/upbound/provider-aws-eks": "upbound-provider-aws-eks",
     "xpkg.upbound.io/upbound/provider-aws-iam": "upbound-provider-aws-iam",

@@ -11,11 +11,14 @@ from __future__ import annotations
 import copy
 import shutil
 from pathlib import Path
+from typing import get_args
 
 import pytest
 import yaml
 
 from forge import versions
+from forge.composers import stack
+from forge.models.stack import AwsFamily, AwsProviders, Stack
 from forge_dev.generate import INPUT_CRD, input_crd
 from forge_dev.packaging import checks
 from forge_dev.packaging.assemble import EXAMPLES, assemble, example_xrs, read_apis
@@ -322,8 +325,8 @@ def test_provider_groups_map_to_packages():
     ("change", "message"),
     [
         (
-            lambda d: d[0]["spec"]["dependsOn"][1].update(version=">=v1.3.0, <v2.0.0"),
-            "its lower bound must be the pinned",
+            lambda d: d[0]["spec"]["dependsOn"][1].update(version=">=v1.4.0, <v2.0.0"),
+            "must be exactly the pinned",
         ),
         (
             lambda d: d[0]["spec"]["dependsOn"][0].update(version=">=v0.0.1"),
@@ -376,3 +379,38 @@ def test_a_stable_release_must_match_the_version_the_stack_installs(tmp_path):
         checks.version_errors(load(current[FUNCTION.name]), FUNCTION, versions.FUNCTION_VERSION)
         == []
     )
+
+
+def _stack_installs() -> dict[str, str]:
+    """Provider repository -> the version the self-management stack installs by default,
+    with every AWS family enabled."""
+    every_family = AwsProviders(enabled=True, families=list(get_args(AwsFamily)))
+    installs: dict[str, str] = {}
+    for item in stack.build(Stack(aws=every_family)):
+        if item.manifest["kind"] == "Provider":
+            repository, _, tag = item.manifest["spec"]["package"].rpartition(":")
+            installs[repository] = tag
+    return installs
+
+
+def test_configurations_depend_on_exactly_what_the_stack_installs(built):
+    """Crossplane's resolver installs the newest version a constraint allows, and the stack
+    then applies its own version to the same Provider: anything but the stack's exact
+    version as the constraint lowers a provider (issue 19, item 2)."""
+    installs = _stack_installs()
+    for spec in CONFIGURATIONS:
+        for dep in load(built[spec.name]).dependencies("Provider"):
+            package = checks.dependency_package(dep)
+            assert dep["version"] == installs.get(package), (spec.name, package, installs)
+
+
+def test_the_aws_family_config_package_is_pinned_too(built):
+    """Every AWS family provider depends on provider-family-aws at any version, so the
+    resolver would install its newest: the Configuration and the stack pin it."""
+    family = versions.PROVIDER_AWS_FAMILY
+    deps = {
+        checks.dependency_package(d): d["version"]
+        for d in load(built[CLUSTERS.name]).dependencies("Provider")
+    }
+    assert deps.get(family) == versions.PROVIDER_AWS_VERSION
+    assert _stack_installs().get(family) == versions.PROVIDER_AWS_VERSION

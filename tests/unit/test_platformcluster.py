@@ -34,6 +34,7 @@ def test_first_render_installs_packages_but_no_provider_configs(assert_schema_va
     assert not out.fatal
     kinds = {key: inner(m)["kind"] for key, m in out.resources.items()}
     assert kinds == {
+        "activation-policy": "ManagedResourceActivationPolicy",
         "runtime-provider-helm": "DeploymentRuntimeConfig",
         "rbac-provider-helm": "ClusterRoleBinding",
         "package-provider-helm": "Provider",

@@ -175,13 +175,15 @@ class Environment:
         """The platform's ``bootstrap/`` applied with the real kubectl, as the README says;
         before it, what the harness stands in for: the packages in a local mirror (ours
         at this checkout's version and at the release ``bootstrap/`` pins, the stand-in
-        providers at their pinned versions) with Crossplane's ImageConfigs pointing there,
+        providers at their pinned versions and a newer one each) with Crossplane's
+        ImageConfigs pointing there,
         and Argo CD's namespace."""
         from forge import versions  # noqa: PLC0415 (the function's)
 
         kube = self.kube
         for standin, built in self.standins:
-            self.registry.push(built, standin.version)
+            for tag in standin.tags:
+                self.registry.push(built, tag)
         for built in self.packages.values():
             for tag in dict.fromkeys((self.version, versions.FUNCTION_VERSION)):
                 self.registry.push(built, tag)

@@ -8,6 +8,7 @@ import time
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import yaml
 from cryptography import x509
@@ -190,17 +191,20 @@ def platformcluster_lifecycle(env: Environment, budget: float) -> str:
     """The example PlatformCluster: its stack applied for real through provider-kubernetes
     (the in-cluster ClusterProviderConfig of ``bootstrap/``), so Crossplane installs its
     packages; it adopts what the bootstrap installed (same names: the Providers get the
-    stack's runtime configs) and Crossplane reports every package Installed and Healthy;
+    stack's runtime configs) and Crossplane reports every package Installed and Healthy,
+    no provider at a lower version than the resolver installed it, each at its pin;
     then its ProviderConfigs, Ready; deleted with nothing composed left, and what its
     Objects applied still there (stack.deletionPolicy Orphan)."""
     deadline = time.monotonic() + budget
     xr = yaml.safe_load((ROOT / "examples" / "platformcluster" / "xr.yaml").read_text())
+    resolved = _provider_versions(env)
     t = time.monotonic()
     env.kube.apply(xr)
     obj = wait_ready(env, xr, deadline)
     ready_s = time.monotonic() - t
     packages = (obj.get("status") or {}).get("packages") or {}
     live = _stack_packages(env, packages)
+    pins = _never_lowered(env, resolved, _provider_versions(env))
     deleted_s = delete_and_wait(env, xr, deadline)
     orphaned = _stack_packages(env, packages)
     if sorted(orphaned) != sorted(live):
@@ -209,7 +213,8 @@ def platformcluster_lifecycle(env: Environment, budget: float) -> str:
     return (
         f"Ready in {ready_s:.1f}s ({n} composed); {len(live)} packages installed by "
         f"Crossplane from its Objects, Healthy, runtime configs adopted "
-        f"({', '.join(f'{k}: {v}' for k, v in sorted(live.items()))}); deleted in "
+        f"({', '.join(f'{k}: {v}' for k, v in sorted(live.items()))}); none downgraded, "
+        f"{pins}; deleted in "
         f"{deleted_s:.1f}s, nothing composed left, the packages orphaned in place"
     )
 
@@ -288,17 +293,54 @@ def configurations(env: Environment, budget: float) -> str:
                     raise HarnessError(f"Composition {name}: labels {labels}, want {want}")
             checked[kind] += 1
     deps = _dependency_graph(env)
+    active = _activations(env)
     return (
         f"bootstrap/ applied with kubectl; {len(CONFIGURATIONS)} Configurations Healthy "
         f"(release {env.version}); {checked['CompositeResourceDefinition']} XRDs, "
-        f"{checked['Composition']} Compositions from their revisions; {deps}"
+        f"{checked['Composition']} Compositions from their revisions; {deps}; {active}"
+    )
+
+
+def _activations(env: Environment) -> str:
+    """Only the managed resource kinds we compose are active: the bootstrap's activation
+    policy activates each of them (the AWS stand-ins are SafeStart, so nothing else does;
+    the harness's Crossplane has no default policy, as the chart's
+    ``provider.defaultActivations: []`` leaves none), and a kind we never compose stays
+    an inactive ManagedResourceDefinition with no CRD."""
+    from forge.composers.activation import COMPOSED  # noqa: PLC0415 (the function's)
+    from forge_dev.e2e_local.standins import UNCOMPOSED  # noqa: PLC0415
+
+    kube = env.kube
+    uncomposed = Path(UNCOMPOSED[1]).stem.split("_", 1)
+    uncomposed_name = f"{uncomposed[1]}.{uncomposed[0]}"
+
+    def settled() -> dict[str, str]:
+        states = {
+            m["metadata"]["name"]: m["spec"].get("state", "Inactive")
+            for m in kube.list("apiextensions.crossplane.io/v1alpha1", "ManagedResourceDefinition")
+        }
+        if uncomposed_name not in states:
+            raise RuntimeError(f"no ManagedResourceDefinition {uncomposed_name}: {sorted(states)}")
+        wrong = {n: s for n, s in states.items() if (n in COMPOSED) != (s == "Active")}
+        if wrong:
+            raise RuntimeError(f"activation not as the policy says: {wrong}")
+        return states
+
+    states = kube.wait("only the composed kinds active", settled, timeout=60)
+    if kube.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", uncomposed_name):
+        raise HarnessError(f"{uncomposed_name} is inactive but its CRD exists")
+    active = sum(1 for s in states.values() if s == "Active")
+    return (
+        f"{active} of {len(states)} managed resource kinds active, exactly the composed ones "
+        f"({uncomposed_name} inactive, no CRD)"
     )
 
 
 def _dependency_graph(env: Environment) -> str:
     """Crossplane resolved every dependency of our Configurations once, under the name
     ``forge.xpkg.dependency_name`` gives it (the name our stacks install it under), and
-    took the bootstrap's provider-kubernetes as that dependency instead of a second one."""
+    took the bootstrap's provider-kubernetes as that dependency instead of a second one;
+    each provider at the release's pin though the mirror holds a newer one."""
     from forge.xpkg import dependency_name  # noqa: PLC0415 (the function's)
 
     kube = env.kube
@@ -344,8 +386,53 @@ def _dependency_graph(env: Environment) -> str:
         raise HarnessError(f"provider-kubernetes is not the bootstrap's: {kubernetes['spec']}")
     return (
         f"{len(installed)} packages resolved, each once ({', '.join(sorted(installed))}); "
-        f"{len(env.standins)} of them stand-in providers (real CRDs, no controller)"
+        f"{len(env.standins)} of them stand-in providers (real CRDs, no controller), "
+        f"{_at_the_pins(env, _provider_versions(env))}"
     )
+
+
+def _provider_versions(env: Environment) -> dict[str, str]:
+    """Provider name -> the tag Crossplane installs it at (its ``spec.package``, as the
+    resolver or the stack wrote it; the mirror's ImageConfig does not rewrite it)."""
+    return {
+        p["metadata"]["name"]: p["spec"]["package"].rpartition(":")[2]
+        for p in env.kube.list("pkg.crossplane.io/v1", "Provider")
+    }
+
+
+def _at_the_pins(env: Environment, running: dict[str, str]) -> str:
+    """Every stand-in provider installed runs the release's pin, though the mirror holds
+    a newer release of each (``standins.StandIn.tags``)."""
+    from forge.xpkg import dependency_name  # noqa: PLC0415 (the function's)
+
+    wrong, pinned = {}, []
+    for standin, _ in env.standins:
+        name = dependency_name(standin.repository)
+        if name not in running:
+            continue
+        pinned.append(name)
+        if running[name] != standin.version:
+            wrong[name] = (
+                f"{running[name]}, not the pinned {standin.version} "
+                f"(the mirror has {' and '.join(standin.tags)})"
+            )
+    if wrong:
+        raise HarnessError(f"providers not at the release's pins: {wrong}")
+    return f"{len(pinned)} providers at their pins with a newer release in the mirror"
+
+
+def _never_lowered(env: Environment, before: dict[str, str], after: dict[str, str]) -> str:
+    """No provider's version went down between ``before`` and ``after``."""
+    from forge_dev.packaging.semver import Version  # noqa: PLC0415
+
+    lowered = {
+        name: f"{version} -> {after[name]}"
+        for name, version in before.items()
+        if name in after and Version.parse(after[name]) < Version.parse(version)
+    }
+    if lowered:
+        raise HarnessError(f"providers downgraded: {lowered}")
+    return _at_the_pins(env, after)
 
 
 SCENARIOS = (

@@ -4,7 +4,8 @@ Provider packages cannot be pulled here (no network beyond the package registrie
 each provider our Configurations depend on is built as a Provider xpkg of its own with the
 real CRDs from ``../shared/crds`` (only the kinds our compositions compose, to keep the
 API server light), by the real ``crossplane xpkg build``, and pushed to the local
-registry under the provider's own repository path and pinned version. Crossplane then
+registry under the provider's own repository path, at its pinned version and at a newer
+one (``StandIn.tags``), as a real registry holds releases after ours. Crossplane then
 resolves our Configurations' dependencies, installs the providers and establishes their
 CRDs as it would from the real packages; the providers' controllers are what the
 player plays. The AWS families depend on a ``provider-family-aws`` stand-in that owns
@@ -44,10 +45,32 @@ class StandIn:
     version: str
     crds: tuple[str, ...]
     depends_on: tuple[tuple[str, str], ...] = ()
+    capabilities: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
         return self.repository.rsplit("/", 1)[1]
+
+    @property
+    def tags(self) -> tuple[str, str]:
+        """The pinned version and a newer release beside it in the mirror: Crossplane
+        installs the newest version a dependency's constraint allows, so a constraint
+        that allows more than the pin shows as the newer one installed."""
+        return (self.version, newer(self.version))
+
+
+def newer(version: str) -> str:
+    """The next minor release after ``version`` (``v1.4.0`` -> ``v1.5.0``)."""
+    major, minor, _ = version.removeprefix("v").split(".", 2)
+    return f"v{major}.{int(minor) + 1}.0"
+
+
+# The AWS family providers declare SafeStart (provider-upjet-aws package/crossplane.yaml.tmpl):
+# Crossplane installs their kinds as inactive ManagedResourceDefinitions, which only an
+# activation policy activates. The ec2 stand-in also carries a kind our compositions never
+# compose, which must stay inactive.
+AWS_CAPABILITIES = ("SafeStart",)
+UNCOMPOSED = ("ec2", "provider-upjet-aws/ec2.aws.m.upbound.io_securitygroups.yaml")
 
 
 def _files(provider: str, group: str, managed: str) -> tuple[str, ...]:
@@ -87,6 +110,7 @@ def standins(crds_root: Path) -> list[StandIn]:
         by_family.setdefault(group.split(".")[0], []).append(
             aws_crd_file(crds_root, api_version, kind)
         )
+    by_family[UNCOMPOSED[0]].append(UNCOMPOSED[1])
     for name, files in sorted(by_family.items()):
         out.append(
             StandIn(
@@ -94,6 +118,7 @@ def standins(crds_root: Path) -> list[StandIn]:
                 aws,
                 tuple(sorted(set(files))),
                 ((family, f">={aws}"),),
+                AWS_CAPABILITIES,
             )
         )
     return out
@@ -119,6 +144,8 @@ def build(workdir: Path, crds_root: Path) -> list[tuple[StandIn, Built]]:
             },
             "spec": {},
         }
+        if standin.capabilities:
+            meta["spec"]["capabilities"] = list(standin.capabilities)
         if standin.depends_on:
             meta["spec"]["dependsOn"] = [
                 {

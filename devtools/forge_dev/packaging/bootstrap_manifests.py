@@ -95,8 +95,11 @@ def manifests() -> list[BootstrapFile]:
             "03-configurations.yaml",
             "The platform's APIs and our Function, at one release. Crossplane installs the\n"
             "other dependencies: provider-helm and the AWS family providers\n"
-            "(provider-kubernetes is there already).",
+            "(provider-kubernetes is there already). The activation policy activates the\n"
+            "managed resource kinds the APIs compose, and only those once the Crossplane\n"
+            "chart's provider.defaultActivations is [] (docs/operations.md).",
             [
+                *_stack_items("activation-policy"),
                 # Crossplane never upgrades an installed dependency (but with an alpha
                 # flag): a release moves this tag before the Configurations'
                 # (docs/decisions/0006-function-first-in-bootstrap.md).

@@ -29,7 +29,7 @@ from forge_dev.packaging.layout import (
     load_docs,
     xrd_type,
 )
-from forge_dev.packaging.semver import Constraint, SemverError, Version
+from forge_dev.packaging.semver import Constraint, SemverError
 
 META_GROUP = "meta.pkg.crossplane.io"
 # What Crossplane's package linters (crossplane-runtime pkg/xpkg/lint.go) accept.
@@ -68,6 +68,7 @@ PROVIDER_GROUPS = {
 PINNED = {
     versions.PROVIDER_HELM[0]: versions.PROVIDER_HELM[1],
     versions.PROVIDER_KUBERNETES[0]: versions.PROVIDER_KUBERNETES[1],
+    versions.PROVIDER_AWS_FAMILY: versions.PROVIDER_AWS_VERSION,
 }
 _AWS_GROUP = re.compile(r"^(?:(?P<family>[a-z0-9]+)\.)?aws\.m\.upbound\.io$")
 
@@ -247,6 +248,10 @@ def provider_errors(contents: Contents, composed: Iterable[str]) -> list[str]:
             used.add(wanted)
         else:
             errors.append(f"composes {api_version}, but no dependency provides it ({wanted})")
+    if versions.PROVIDER_AWS_FAMILY in deps and any(
+        d.startswith(f"{versions.PROVIDER_AWS_REPOSITORY}-") for d in used
+    ):
+        used.add(versions.PROVIDER_AWS_FAMILY)  # pinned beside the families that need it
     errors += [f"depends on {d}, but composes nothing it provides" for d in sorted(deps - used)]
     return errors
 
@@ -300,21 +305,19 @@ def _allows(constraint: str, version: str) -> bool:
 
 
 def _provider_version_errors(dep: dict[str, Any]) -> list[str]:
-    """A provider's constraint starts at the version this release pins (and installs)."""
+    """A provider's constraint is exactly the version this release pins (and the stack
+    installs): Crossplane installs the newest version a range allows, which the stack
+    would then lower."""
     package = dependency_package(dep)
     pinned = PINNED.get(package)
     if pinned is None and package.startswith(f"{versions.PROVIDER_AWS_REPOSITORY}-"):
         pinned = versions.PROVIDER_AWS_VERSION
     if pinned is None:
         return [f"Provider dependency {package} is not pinned in forge/versions.py"]
-    try:
-        minimum = Constraint.parse(str(dep.get("version", ""))).minimum()
-    except SemverError as exc:
-        return [f"Provider dependency {package}: {exc}"]
-    if minimum != Version.parse(pinned):
+    if dep.get("version") != pinned:
         return [
-            f"Provider dependency {package} version {dep.get('version')!r}: its lower bound must "
-            f"be the pinned {pinned} (forge/versions.py)"
+            f"Provider dependency {package} version {dep.get('version')!r}: must be exactly "
+            f"the pinned {pinned!r} (forge/versions.py)"
         ]
     return []
 

@@ -29,6 +29,7 @@ finalizer) while any ProviderConfigUsage points at it.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from dataclasses import dataclass
 from typing import Any
@@ -45,6 +46,9 @@ from forge.models.cluster import ClusterSpec
 HELM_CONFIG_KEY = "provider-config-helm"
 KUBERNETES_CONFIG_KEY = "provider-config-kubernetes"
 CROSSPLANE_KEY = "crossplane"
+# The chart's default activations (["*"]) create a policy activating every managed
+# resource kind; the stack's own policy activates the ones we compose.
+CROSSPLANE_VALUES = {"provider": {"defaultActivations": []}}
 STACK_PREFIX = "stack-"
 USAGE_PREFIX = "usage-"
 
@@ -186,12 +190,13 @@ def _crossplane(ctx: Context, spec: ClusterSpec, access: ClusterAccess, config: 
 
 
 def crossplane_values(tier_name: str | None) -> dict[str, Any]:
-    """Production: two Crossplane and two RBAC manager pods (the chart has them elect a
-    leader), spread over zones (their budgets are ``stack.budgets``); otherwise the
-    chart's defaults."""
+    """No default activations (the stack's policy activates what we compose); in
+    production also two Crossplane and two RBAC manager pods (the chart has them elect a
+    leader), spread over zones (their budgets are ``stack.budgets``)."""
+    values = copy.deepcopy(CROSSPLANE_VALUES)
     if tier_name != tier.PRODUCTION:
-        return {}
-    return {
+        return values
+    return values | {
         "replicas": tier.REPLICAS,
         "topologySpreadConstraints": tier.zone_spread({"app": "crossplane"}),
         "rbacManager": {

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from forge import versions, xpkg
+from forge.composers import activation
 from forge.models.stack import Package, Stack
 
 CROSSPLANE_NAMESPACE = "crossplane-system"
@@ -86,6 +87,17 @@ def _packages(stack: Stack) -> list[StackPackage]:
         ),
     ]
     if stack.aws.enabled:
+        # The families' config package, at their version: each family depends on it at
+        # any version, so unpinned Crossplane would install its newest.
+        packages.append(
+            StackPackage(
+                "provider-aws-family",
+                "Provider",
+                versions.PROVIDER_AWS_FAMILY,
+                f"{versions.PROVIDER_AWS_FAMILY}:{stack.aws.version}",
+                AWS_ACCOUNT,
+            )
+        )
         for family in sorted(stack.aws.families):
             repository = f"{versions.PROVIDER_AWS_REPOSITORY}-{family}"
             image = f"{repository}:{stack.aws.version}"
@@ -202,7 +214,8 @@ def provider_configs(stack: Stack) -> dict[str, dict[str, str]]:
 
 def build(stack: Stack) -> list[StackItem]:
     """Every manifest of the stack, in a stable order."""
-    items: list[StackItem] = []
+    # Only the managed resource kinds we compose (and ``activate``) are active.
+    items = [StackItem("activation-policy", "runtime", activation.policy(stack.activate))]
     runtime_configs: set[str] = set()
     for package in _packages(stack):
         account = package.service_account

@@ -11,6 +11,10 @@ from forge.core.errors import FieldError
 from forge.models.base import DnsLabel, LocalSecretKeyRef, Model, immutable
 
 SemVer = Annotated[str, Field(pattern=r"^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$")]
+# A ManagedResourceDefinition name (``buckets.s3.aws.m.upbound.io``) or a ``*.<group>``
+# prefix, as a ManagedResourceActivationPolicy's ``spec.activate`` takes them.
+_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+MrdActivation = Annotated[str, Field(pattern=rf"^(\*\.)?{_LABEL}(\.{_LABEL})+$", max_length=253)]
 AwsFamily = Literal[
     "ec2", "eks", "iam", "route53", "secretsmanager", "kms", "s3", "rds", "elasticache", "sts"
 ]
@@ -71,6 +75,16 @@ class Stack(Model):
     kubernetes: Package = Field(default_factory=Package)
     aws: AwsProviders = Field(default_factory=AwsProviders)
     function: Package = Field(default_factory=Package)
+    activate: list[MrdActivation] = Field(
+        default_factory=list,
+        max_length=64,
+        description=(
+            "More managed resource kinds for this Crossplane to activate, beside the ones "
+            "Forge composes: ManagedResourceDefinition names (buckets.s3.aws.m.upbound.io) "
+            "or *.<group> prefixes."
+        ),
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+    )
     provider_config_name: DnsLabel = Field(
         default="default",
         description=(

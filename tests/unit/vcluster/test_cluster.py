@@ -251,7 +251,7 @@ def test_crossplane_install_pins_the_chart_beside_crossplanes_own_spec(creds):
     out = converged(xr, creds)[-1]
     release = out.resources["crossplane"]["spec"]["forProvider"]
     assert release["chart"]["version"] == "2.2.1"
-    assert release["values"] == {"args": ["--debug"]}
+    assert release["values"] == {"args": ["--debug"], "provider": {"defaultActivations": []}}
     assert out.status["outputs"]["versions"]["crossplane"] == "2.2.1"
 
 

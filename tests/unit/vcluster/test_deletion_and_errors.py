@@ -180,6 +180,7 @@ def test_generated_xrd_and_composition_are_checked_in():
 
 
 STACK = [
+    "stack-activation-policy",
     "stack-package-function-forge",
     "stack-package-provider-helm",
     "stack-package-provider-kubernetes",
