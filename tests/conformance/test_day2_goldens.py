@@ -75,3 +75,21 @@ def test_an_eks_cluster_runs_cluster_autoscaler_with_its_own_identity():
     for group in groups:
         assert "desiredSize" not in group["spec"]["forProvider"]["scalingConfig"]
         assert "desiredSize" in group["spec"]["initProvider"]["scalingConfig"]
+
+
+def test_kube_prometheus_stack_crds_come_from_a_release_helm_upgrades():
+    first = composed(MONITORING / "01-installing/expected.yaml")
+    assert list(first) == ["prometheus-operator-crds"]  # the stack waits for its CRDs
+    final = composed(sorted(MONITORING.glob("*/expected.yaml"))[-1])
+    crds = final["prometheus-operator-crds"]["spec"]["forProvider"]
+    assert crds["chart"]["name"] == "prometheus-operator-crds"
+    assert crds["chart"]["version"] == versions.PROMETHEUS_OPERATOR_CRDS.version
+    assert crds["values"]["crds"]["annotations"] == {"helm.sh/resource-policy": "keep"}
+    assert crds["takeOwnership"] is True
+    stack = final["kube-prometheus-stack"]
+    assert stack["spec"]["forProvider"]["values"]["crds"] == {"enabled": False}
+    holder = final["kube-prometheus-stack-uses-prometheus-operator-crds"]["spec"]
+    assert holder["by"]["resourceRef"]["name"] == stack["metadata"]["name"]
+    assert (
+        holder["of"]["resourceRef"]["name"] == final["prometheus-operator-crds"]["metadata"]["name"]
+    )
