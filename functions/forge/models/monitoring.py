@@ -79,8 +79,7 @@ class Alertmanager(Model):
 
 
 class PrometheusOperatorCrds(Model):
-    """The Prometheus Operator CRDs (ServiceMonitor, PrometheusRule, ...): their own Helm
-    release, so that upgrading it upgrades them (the stack's chart never does)."""
+    """The Prometheus Operator CRDs: a Helm release of their own, which upgrades them."""
 
     install: bool = Field(
         default=True,
