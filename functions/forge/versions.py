@@ -68,12 +68,31 @@ KEDA = Chart("keda", "https://kedacore.github.io/charts", "2.20.2")
 KUBE_PROMETHEUS_STACK = Chart(
     "kube-prometheus-stack", "https://prometheus-community.github.io/helm-charts", "88.5.3"
 )
+# kube-prometheus-stack's CRDs as templates (so that an upgrade upgrades them): the
+# release whose Prometheus Operator (appVersion) is the stack's, v0.93.1.
+PROMETHEUS_OPERATOR_CRDS = Chart(
+    "prometheus-operator-crds", "https://prometheus-community.github.io/helm-charts", "31.0.1"
+)
 K8S_MONITORING = Chart("k8s-monitoring", "https://grafana.github.io/helm-charts", "4.4.0")
 # Installed into every EKS Cluster (kube-system): NLBs for LoadBalancer Services, ALBs for
 # Ingresses. Its chart ships no values schema.
 AWS_LOAD_BALANCER_CONTROLLER = Chart(
     "aws-load-balancer-controller", "https://aws.github.io/eks-charts", "3.5.0"
 )
+# Installed into every EKS Cluster (kube-system): scales each node group between its
+# minSize and maxSize. Its chart ships no values schema. The chart's image is one
+# Kubernetes minor; CLUSTER_AUTOSCALER_IMAGES gives the image for the minor a cluster runs
+# (cluster-autoscaler releases one minor per Kubernetes minor, and supports only that one).
+CLUSTER_AUTOSCALER = Chart(
+    "cluster-autoscaler", "https://kubernetes.github.io/autoscaler", "9.59.0"
+)
+CLUSTER_AUTOSCALER_IMAGES: dict[str, str] = {
+    "1.31": "v1.31.5",
+    "1.32": "v1.32.7",
+    "1.33": "v1.33.6",
+    "1.34": "v1.34.5",
+    "1.35": "v1.35.2",
+}
 
 # EKS managed add-on versions for each Kubernetes minor a Cluster may run. EKS picks an
 # add-on's version once, at creation, and never moves it; these pins move each add-on

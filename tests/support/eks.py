@@ -191,5 +191,8 @@ def check_round(keys: set[str], observed: dict[str, Observed]) -> None:
     if new("load-balancer-controller"):
         assert groups and ready(*groups, "aws-addon-coredns", "aws-pod-identity-lb-controller")
         assert "provider-config-helm" in observed
+    if new("cluster-autoscaler"):
+        assert groups and ready(*groups, "aws-addon-coredns", "aws-pod-identity-autoscaler")
+        assert "provider-config-helm" in observed
     if new("argocd-cluster"):
         assert ready("aws-eks-cluster", *[k for k in keys if k.startswith("aws-access-")])

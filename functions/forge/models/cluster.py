@@ -19,7 +19,12 @@ from forge.models.base import (
     Values,
     reject_duplicates,
 )
-from forge.models.eks_workloads import LoadBalancerController, PolicyArn, WorkloadIdentity
+from forge.models.eks_workloads import (
+    ClusterAutoscaler,
+    LoadBalancerController,
+    PolicyArn,
+    WorkloadIdentity,
+)
 from forge.models.stack import AwsProviders, SemVer, Stack
 
 # Who may reach an EKS cluster's public API endpoint: the environment's (for example the
@@ -363,6 +368,15 @@ class Aws(Model):
             "The AWS Load Balancer Controller in kube-system, with its own role by Pod "
             "Identity, once the node groups and coredns run. values merge over the API's "
             "(clusterName, region, vpcId, serviceAccount, defaultTags)."
+        ),
+    )
+    cluster_autoscaler: ClusterAutoscaler = Field(
+        default_factory=ClusterAutoscaler,
+        description=(
+            "cluster-autoscaler in kube-system, with its own role by Pod Identity, once the "
+            "node groups and coredns run: it finds the node groups by the tags EKS puts on "
+            "their Auto Scaling groups and scales each between minSize and maxSize. values "
+            "merge over the API's (autoDiscovery, awsRegion, image.tag, rbac.serviceAccount)."
         ),
     )
     tags: dict[str, str] = Field(

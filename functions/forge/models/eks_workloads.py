@@ -1,4 +1,5 @@
-"""EKS: the AWS identities of the bundle's workloads, and the AWS Load Balancer Controller.
+"""EKS: the AWS identities of the bundle's workloads, the AWS Load Balancer Controller and
+cluster-autoscaler.
 
 The infrastructure bundle (ExternalDNS, CertManager, ExternalSecretsOperator, KEDA) runs
 in the new cluster and can be told ``source: PodIdentity``: its pods then get AWS
@@ -145,5 +146,25 @@ class LoadBalancerController(Model):
 
     @model_validator(mode="after")
     def _unique(self) -> LoadBalancerController:
+        reject_duplicates(self.policy_arns, "policyArns[{}]", "policy")
+        return self
+
+
+class ClusterAutoscaler(Model):
+    """cluster-autoscaler: scales each node group between its minSize and maxSize."""
+
+    enabled: bool = Field(
+        default=True,
+        description="Install it (off: node groups stay at the size they were created with).",
+    )
+    chart_version: SemVer = Field(
+        default=versions.CLUSTER_AUTOSCALER.version,
+        description="cluster-autoscaler chart version (kubernetes.github.io/autoscaler).",
+    )
+    values: Values
+    policy_arns: list[PolicyArn] = _extra_policies()  # type: ignore[assignment]
+
+    @model_validator(mode="after")
+    def _unique(self) -> ClusterAutoscaler:
         reject_duplicates(self.policy_arns, "policyArns[{}]", "policy")
         return self

@@ -78,6 +78,25 @@ class Alertmanager(Model):
     enabled: bool = True
 
 
+class PrometheusOperatorCrds(Model):
+    """The Prometheus Operator CRDs: a Helm release of their own, which upgrades them."""
+
+    install: bool = Field(
+        default=True,
+        description=(
+            "Install them with the prometheus-operator-crds chart before the stack; false: "
+            "the cluster brings its own (the stack's chart installs none either way)."
+        ),
+    )
+    chart_version: SemVer = Field(
+        default=versions.PROMETHEUS_OPERATOR_CRDS.version,
+        description=(
+            "prometheus-operator-crds chart version: keep its appVersion (the Prometheus "
+            "Operator release) the stack's when changing either chart's version."
+        ),
+    )
+
+
 class KubePrometheusStack(Model):
     """kube-prometheus-stack settings (read when stack is kube-prometheus-stack)."""
 
@@ -96,6 +115,7 @@ class KubePrometheusStack(Model):
     storage: Storage | None = None
     grafana: Grafana = Field(default_factory=Grafana)
     alertmanager: Alertmanager = Field(default_factory=Alertmanager)
+    crds: PrometheusOperatorCrds = Field(default_factory=PrometheusOperatorCrds)
     control_plane_metrics: bool = Field(
         default=False,
         description=(

@@ -117,6 +117,7 @@ def test_every_converged_trust_policy_is_conditioned(final, large):
         for purpose, (namespace, account) in {
             "crossplane": ("crossplane-system", "provider-aws"),
             "lb-controller": ("kube-system", "aws-load-balancer-controller"),
+            "autoscaler": ("kube-system", "cluster-autoscaler"),
             "ebs-csi": ("kube-system", "ebs-csi-controller-sa"),
             "external-dns": ("external-dns", "external-dns"),
             "cert-manager": ("cert-manager", "cert-manager"),

@@ -64,8 +64,10 @@ def test_the_network_outlives_the_nodes_and_the_cluster(final):
     assert {"aws-nat-us-west-2a", "aws-route-public", "aws-rta-private-us-west-2b"} <= set(network)
     for key in network:
         assert order[key] > order["aws-eks-cluster"] > group, key
-    # The load balancer controller's Release is let go before the cluster (and the network).
+    # The load balancer controller's and the autoscaler's Releases are let go before the
+    # cluster (and the network).
     assert order["load-balancer-controller"] < order["aws-eks-cluster"]
+    assert order["cluster-autoscaler"] < order["aws-eks-cluster"]
     names = [m["metadata"]["name"] for m in final.resources.values() if m["kind"] == "Usage"]
     assert len(names) == len(set(names)), "two Usages of one name"
 

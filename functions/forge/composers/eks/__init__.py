@@ -1,11 +1,11 @@
 """EKS: the AWS provider part of a Cluster.
 
 In real-world order: network -> IAM -> control plane -> networking add-ons ->
-node groups -> workload add-ons (and the default StorageClass they serve) and
-the AWS Load Balancer Controller -> access entries -> Pod Identity for the
-cluster's own Crossplane and for the infrastructure bundle's workloads -> kubeconfig
--> without an Argo CD IAM role, the argocd-manager ServiceAccount and its token in
-the new cluster (``argocd_manager``).
+node groups -> workload add-ons (and the default StorageClass they serve),
+the AWS Load Balancer Controller and cluster-autoscaler -> access entries ->
+Pod Identity for the cluster's own Crossplane and for the infrastructure bundle's
+workloads -> kubeconfig -> without an Argo CD IAM role, the argocd-manager
+ServiceAccount and its token in the new cluster (``argocd_manager``).
 Everything lives in the cluster's namespace on the platform and uses
 ``spec.aws.providerConfigRef``. ``compose`` returns how the rest of the Cluster
 reaches the new cluster; each field is set only once what it describes exists.
@@ -20,6 +20,7 @@ from forge.composers.eks import (
     access_entries,
     addons,
     argocd_manager,
+    autoscaler,
     control_plane,
     iam,
     kubeconfig,
@@ -45,6 +46,7 @@ class Parts:
     groups: nodegroups.NodeGroups
     addons: addons.Addons
     load_balancing: loadbalancer.LoadBalancing
+    autoscaling: autoscaler.Autoscaling
     access: access_entries.Access
     crossplane: pod_identity.Identity | None
     workloads: dict[str, pod_identity.Identity]
@@ -64,12 +66,16 @@ def compose(ctx: Context, spec: ClusterSpec) -> ClusterAccess:
     groups = nodegroups.compose(e, net, roles, plane, networking_ready)
     addons.compose_workloads(e, plane, groups.ready, installed)
     balancing = loadbalancer.compose(e, plane, groups.ready, installed)
+    scaling = autoscaler.compose(e, plane, groups.ready, installed)
     admitted = access_entries.compose(e, plane, platform)
     own = pod_identity.crossplane(e, plane)
     bundle = workloads.compose(e, plane)
     secret = kubeconfig.compose(e, plane)
     _stages(
-        e, Parts(net, roles, plane, groups, installed, balancing, admitted, own, bundle, secret)
+        e,
+        Parts(
+            net, roles, plane, groups, installed, balancing, scaling, admitted, own, bundle, secret
+        ),
     )
     argocd_role = spec.argocd.role_arn
     manager = argocd_manager.compose(e)
@@ -89,7 +95,7 @@ def compose(ctx: Context, spec: ClusterSpec) -> ClusterAccess:
         bearer_token=manager.token,
         argocd_pending=manager.pending,
         cluster_objects={**storage.compose(e, installed), **manager.objects},
-        cluster_releases=balancing.releases,
+        cluster_releases={**balancing.releases, **scaling.releases},
         cluster_object_connections=manager.connections,
     )
 
@@ -143,7 +149,7 @@ def _stages(e: Eks, parts: Parts) -> None:
         )
     else:
         ctx.stage("NodeGroupsReady", False, "Creating", f"creating {', '.join(groups.creating)}")
-    pending = parts.addons.pending + parts.load_balancing.pending
+    pending = parts.addons.pending + parts.load_balancing.pending + parts.autoscaling.pending
     ctx.stage(
         "AddonsReady",
         not pending,
@@ -155,6 +161,8 @@ def _stages(e: Eks, parts: Parts) -> None:
     identities = {**parts.workloads}
     if parts.load_balancing.identity is not None:
         identities[loadbalancer.PURPOSE] = parts.load_balancing.identity
+    if parts.autoscaling.identity is not None:
+        identities[autoscaler.PURPOSE] = parts.autoscaling.identity
     waiting_access += [purpose for purpose, ident in identities.items() if not ident.ready]
     message = f"waiting for access of {', '.join(waiting_access)}" if waiting_access else ""
     kept = _kept(parts.access)

@@ -306,3 +306,47 @@ def load_balancer_controller(e: Eks) -> str:
             balancers[1],
         ),
     )
+
+
+# The tags EKS puts on a managed node group's Auto Scaling group, which cluster-autoscaler's
+# auto-discovery looks for (cluster-autoscaler/cloudprovider/aws/README.md, "Auto-Discovery
+# Setup"): ``enabled: true`` and ``<cluster>: owned``.
+AUTOSCALER_TAG = "k8s.io/cluster-autoscaler"
+
+
+def cluster_autoscaler(e: Eks) -> str:
+    """Read Auto Scaling groups, launch templates and instance types; change the desired
+    capacity of, and terminate instances in, only the Auto Scaling groups tagged for this
+    cluster's autoscaler (EKS tags each managed node group's so); read only this cluster's
+    node groups (their labels and taints, for a group at zero nodes)."""
+    name = e.cluster_name
+    return document(
+        allow(
+            "Describe",
+            [
+                "autoscaling:DescribeAutoScalingGroups",
+                "autoscaling:DescribeAutoScalingInstances",
+                "autoscaling:DescribeLaunchConfigurations",
+                "autoscaling:DescribeScalingActivities",
+                "ec2:DescribeImages",
+                "ec2:DescribeInstanceTypes",
+                "ec2:DescribeLaunchTemplateVersions",
+                "ec2:GetInstanceTypesFromInstanceRequirements",
+            ],
+            "*",
+        ),
+        allow(
+            "ScaleOwnNodeGroups",
+            ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"],
+            _regional(e, "autoscaling", "autoScalingGroup:*:autoScalingGroupName/*"),
+            StringEquals={
+                f"aws:ResourceTag/{AUTOSCALER_TAG}/enabled": "true",
+                f"aws:ResourceTag/{AUTOSCALER_TAG}/{name}": "owned",
+            },
+        ),
+        allow(
+            "ReadOwnNodeGroups",
+            ["eks:DescribeNodegroup"],
+            _regional(e, "eks", f"nodegroup/{name}/*"),
+        ),
+    )

@@ -1,5 +1,15 @@
 """Monitoring: kube-prometheus-stack in the cluster, or k8s-monitoring to remote endpoints.
 
+kube-prometheus-stack ships the Prometheus Operator CRDs in a ``crds/`` directory, which
+Helm installs once and never upgrades. So the stack never installs them
+(``crds.enabled: false``): unless ``crds.install`` is false, a release of the
+prometheus-operator-crds chart, whose CRDs are templates, installs them first and
+upgrades them with its version; they are annotated ``helm.sh/resource-policy: keep``, so
+uninstalling never deletes them (nor every ServiceMonitor and PrometheusRule). The first
+install takes ownership of CRDs an earlier release installed through the stack's
+``crds/`` (they have no Helm owner). The stack waits for it, and a Usage makes the stack's
+release hold it, so deleting the XR uninstalls the stack first.
+
 k8s-monitoring fails to render when a feature has no destination for its signal or
 a collector serves no feature, so the model enables features from the destinations
 and each enabled feature brings the Alloy collector shaped for it.
@@ -9,10 +19,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from forge.composers import helm, usage
 from forge.composers.infrastructure import common
 from forge.core import naming, tier
 from forge.core.context import Context
 from forge.core.errors import SpecError
+from forge.models.infrastructure import ChartStatus
 from forge.models.monitoring import (
     ENV_DEFAULTS,
     Destination,
@@ -20,11 +32,13 @@ from forge.models.monitoring import (
     KubePrometheusStack,
     MonitoringSpec,
 )
-from forge.versions import K8S_MONITORING, KUBE_PROMETHEUS_STACK, Chart
+from forge.versions import K8S_MONITORING, KUBE_PROMETHEUS_STACK, PROMETHEUS_OPERATOR_CRDS, Chart
 
 # Selectors that, left true, make Prometheus ignore monitors and rules of other releases.
 _SELECTORS = ("serviceMonitor", "podMonitor", "rule", "probe", "scrapeConfig")
 _CONTROL_PLANE = ("kubeControllerManager", "kubeScheduler", "kubeEtcd")
+CRDS_KEY = PROMETHEUS_OPERATOR_CRDS.name
+KEEP = {"helm.sh/resource-policy": "keep"}
 
 # feature -> (chart key, Alloy collector, the collector's presets)
 COLLECTORS: dict[str, tuple[str, str, list[str]]] = {
@@ -67,6 +81,8 @@ def kube_prometheus_stack_values(
             "passwordKey": secret.password_key,
         }
     values: dict[str, Any] = {
+        # Never Helm's crds/ (installed once, never upgraded): see the module docstring.
+        "crds": {"enabled": False},
         "prometheus": {"prometheusSpec": prometheus},
         "grafana": grafana,
         "alertmanager": {"enabled": kps.alertmanager.enabled},
@@ -166,8 +182,37 @@ def compose(ctx: Context) -> None:
             # Without a Secret of ours, the Grafana subchart keeps a generated one.
             status["grafanaAdminSecret"] = secret.name if secret else f"{release}-grafana"
     chart = Chart(pinned.name, pinned.repository, spec.chart_version or pinned.version)
-    _, chart_status = common.install_chart(
-        ctx, spec, key=pinned.name, chart=chart, values=values, release_name=release
+    crds = _crds(ctx, spec) if spec.stack == "kube-prometheus-stack" else None
+    charts = [crds[1]] if crds else []
+    if crds is None or crds[1].ready or ctx.is_composed(pinned.name):
+        manifest, chart_status = common.install_chart(
+            ctx, spec, key=pinned.name, chart=chart, values=values, release_name=release
+        )
+        if crds is not None:
+            holder = usage.usage(of=crds[0], by=manifest)
+            ctx.compose(f"{pinned.name}-uses-{CRDS_KEY}", holder)
+    else:
+        chart_status = ChartStatus.of(chart, release, spec.namespace, False)
+    common.report(ctx, [*charts, chart_status])
+    ctx.set_status({**status, "chart": chart_status.model_dump(by_alias=True)})
+
+
+def _crds(ctx: Context, spec: MonitoringSpec) -> tuple[dict[str, Any], ChartStatus] | None:
+    """The prometheus-operator-crds Release (unless the cluster brings the CRDs)."""
+    crds = spec.kube_prometheus_stack.crds
+    if not crds.install:
+        return None
+    chart = Chart(CRDS_KEY, PROMETHEUS_OPERATOR_CRDS.repository, crds.chart_version)
+    name = naming.helm_release(ctx.name, "crds")
+    manifest = helm.release(
+        name=name,
+        namespace=str(ctx.namespace),
+        chart=chart,
+        target_namespace=spec.namespace,
+        values={"crds": {"annotations": dict(KEEP)}},
+        provider_config=spec.provider_config_ref,
     )
-    common.report(ctx, [chart_status])
-    ctx.set_status(status)
+    # One-time (provider-helm records it): adopts CRDs the stack's crds/ installed.
+    manifest["spec"]["forProvider"]["takeOwnership"] = True
+    ready = ctx.compose(CRDS_KEY, manifest)
+    return manifest, ChartStatus.of(chart, name, spec.namespace, ready)

@@ -1,0 +1,106 @@
+"""cluster-autoscaler: what adds nodes for Pending pods and removes idle ones, on EKS.
+
+Without it every node group stays at the size it was created with and ``maxSize`` is
+never used. It finds the node groups itself (auto-discovery): EKS tags each managed node
+group's Auto Scaling group ``k8s.io/cluster-autoscaler/enabled`` and
+``k8s.io/cluster-autoscaler/<cluster>``, and the group's ``minSize``/``maxSize`` are the
+Auto Scaling group's bounds, which it honours. The node groups set the desired size only
+at creation (``nodegroups``), so the provider never resets what it scaled.
+
+It gets a role of its own by Pod Identity (``policies.cluster_autoscaler``: scaling only
+the Auto Scaling groups tagged for this cluster) and is installed into ``kube-system`` of
+the new cluster like the AWS Load Balancer Controller (``loadbalancer``), once nodes,
+coredns and its association exist. Its image follows the Kubernetes minor the control
+plane runs (``versions.CLUSTER_AUTOSCALER_IMAGES``): cluster-autoscaler supports only
+its own minor.
+
+Deletion: the Release is orphaned and holds the EKS cluster, as the controller's does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from forge import versions
+from forge.composers.access import ClusterRelease
+from forge.composers.eks import policies
+from forge.composers.eks.addons import Addons
+from forge.composers.eks.base import Eks
+from forge.composers.eks.control_plane import ControlPlane
+from forge.composers.eks.pod_identity import Identity, pod_identity
+from forge.composers.helm import RELEASE_API_VERSION
+from forge.core.readiness import is_ready
+
+KEY = "cluster-autoscaler"
+NAME = "cluster-autoscaler"  # the Release MR, the Helm release, its fullname
+NAMESPACE = "kube-system"
+SERVICE_ACCOUNT = "cluster-autoscaler"
+PURPOSE = "autoscaler"
+
+
+@dataclass
+class Autoscaling:
+    """The autoscaler's identity and Release (for bootstrap) and their readiness."""
+
+    identity: Identity | None = None
+    releases: dict[str, ClusterRelease] = field(default_factory=dict)
+    ready: bool = True
+
+    @property
+    def pending(self) -> list[str]:
+        return [] if self.ready else [NAME]
+
+
+def image_tag(plane: ControlPlane) -> str | None:
+    """The image for the Kubernetes minor the control plane runs (during an upgrade it
+    moves first); None for a minor without a pin (the chart's own image)."""
+    running = plane.running or plane.manifest["spec"]["forProvider"]["version"]
+    return versions.CLUSTER_AUTOSCALER_IMAGES.get(running)
+
+
+def values(e: Eks, plane: ControlPlane) -> dict[str, Any]:
+    """The chart's values this API owns (``values`` of the spec merge over them)."""
+    out: dict[str, Any] = {
+        "cloudProvider": "aws",
+        "awsRegion": e.region,
+        # The chart looks for both tags: k8s.io/cluster-autoscaler/{enabled,<clusterName>}.
+        "autoDiscovery": {"clusterName": e.cluster_name},
+        "fullnameOverride": NAME,
+        "rbac": {"serviceAccount": {"create": True, "name": SERVICE_ACCOUNT}},
+    }
+    tag = image_tag(plane)
+    if tag:
+        out["image"] = {"tag": tag}
+    return out
+
+
+def compose(e: Eks, plane: ControlPlane, nodes_ready: bool, addons: Addons) -> Autoscaling:
+    """The role and association now; the Release once its inputs are ready."""
+    settings = e.spec.aws.cluster_autoscaler
+    if not settings.enabled:
+        return Autoscaling()
+    identity = pod_identity(
+        e,
+        PURPOSE,
+        namespace=NAMESPACE,
+        service_account=SERVICE_ACCOUNT,
+        policy_arns=list(settings.policy_arns),
+        plane=plane,
+        inline_policy=policies.cluster_autoscaler(e),
+    )
+    report = Autoscaling(identity=identity, ready=False)
+    inputs = nodes_ready and addons.ready.get("coredns", False) and identity.ready
+    if not e.due(KEY, inputs):
+        return report
+    chart = dataclasses.replace(versions.CLUSTER_AUTOSCALER, version=settings.chart_version)
+    report.releases[KEY] = ClusterRelease(
+        name=NAME,
+        chart=chart,
+        namespace=NAMESPACE,
+        values=values(e, plane),
+        overrides=settings.values,
+    )
+    report.ready = is_ready(RELEASE_API_VERSION, "Release", e.ctx.observed.resource(KEY))
+    return report
