@@ -28,6 +28,7 @@ from forge.composers.eks import (
     nodegroups,
     pod_identity,
     storage,
+    upgrade,
     workloads,
 )
 from forge.composers.eks.base import Eks
@@ -59,7 +60,8 @@ def compose(ctx: Context, spec: ClusterSpec) -> ClusterAccess:
     plane = control_plane.compose(e, net, roles)
     installed = addons.Addons.of(e)
     networking_ready = addons.compose_networking(e, plane, installed)
-    groups = nodegroups.compose(e, net, roles, plane, networking_ready)
+    behind = upgrade.NodeVersions(addons_behind=upgrade.addons_behind(e, plane, installed))
+    groups = nodegroups.compose(e, net, roles, plane, networking_ready, versions=behind)
     addons.compose_workloads(e, plane, groups.ready, installed)
     balancing = loadbalancer.compose(e, plane, groups.ready, installed)
     admitted = access_entries.compose(e, plane)
@@ -123,8 +125,27 @@ def _stages(e: Eks, parts: Parts) -> None:
         waiting = " and ".join(what for what, ok in inputs if not ok)
         ctx.stage("ClusterReady", False, "WaitingForInputs", f"waiting for {waiting}")
     _kubeconfig_stage(e, parts)
-    if groups.replacing:
+    moving = groups.versions
+    if moving.problems:
+        ctx.stage("NodeGroupsReady", False, "UnsupportedVersionChange", "; ".join(moving.problems))
+    elif groups.replacing:
         ctx.stage("NodeGroupsReady", False, "Replacing", "; ".join(groups.replacing))
+    elif moving.waiting:
+        ctx.stage(
+            "NodeGroupsReady",
+            False,
+            "WaitingForAddons",
+            f"{', '.join(moving.waiting)} upgrade to {plane.version} once the add-ons run "
+            f"their {plane.version} versions: waiting for {', '.join(moving.addons_behind)}",
+        )
+    elif groups.ready and moving.held:
+        ctx.stage(
+            "NodeGroupsReady",
+            True,
+            "UpgradeHeld",
+            f"{', '.join(moving.held)} held at their version by aws.upgrade.holdNodeGroups "
+            f"(the control plane runs {plane.version}); set it to false to upgrade them",
+        )
     elif groups.ready:
         ctx.stage("NodeGroupsReady", True, "Available")
     elif groups.waiting:

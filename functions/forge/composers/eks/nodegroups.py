@@ -26,6 +26,7 @@ from forge.composers.eks.base import EKS, NODE_GROUP_MAX, Eks
 from forge.composers.eks.control_plane import CLUSTER, ControlPlane
 from forge.composers.eks.iam import Roles
 from forge.composers.eks.network import Network
+from forge.composers.eks.upgrade import NodeVersions, node_version
 from forge.models.cluster import NodeGroup
 
 _GENERATION = re.compile(r"^[0-9a-f]{8}$")
@@ -41,6 +42,7 @@ class NodeGroups:
     waiting: bool = False
     creating: list[str] = field(default_factory=list)
     replacing: list[str] = field(default_factory=list)
+    versions: NodeVersions = field(default_factory=NodeVersions)
 
 
 def prefix(group: NodeGroup) -> str:
@@ -108,7 +110,14 @@ def _changes(e: Eks, key: str, group: NodeGroup) -> list[str]:
 
 
 def _manifest(
-    e: Eks, group: NodeGroup, name: str, *, network: Network, roles: Roles, plane: ControlPlane
+    e: Eks,
+    group: NodeGroup,
+    name: str,
+    *,
+    network: Network,
+    roles: Roles,
+    plane: ControlPlane,
+    version: str | None = None,
 ) -> dict[str, Any]:
     scaling: dict[str, int] = {"minSize": group.min_size, "maxSize": group.max_size}
     params: dict[str, Any] = {
@@ -124,17 +133,25 @@ def _manifest(
         "scalingConfig": scaling,
         "updateConfig": {"maxUnavailablePercentage": 33},
     }
-    if plane.version:
-        # Follow the running control plane: nodes upgrade after it, never before.
-        params["version"] = plane.version
+    if version:
+        # After the control plane and the add-ons, never before (forge.composers.eks.upgrade).
+        params["version"] = version
+    if e.spec.aws.upgrade.force:
+        params["forceUpdateVersion"] = True
     return e.manifest(EKS, "NodeGroup", name, params)
 
 
 def compose(
-    e: Eks, network: Network, roles: Roles, plane: ControlPlane, networking_ready: bool
+    e: Eks,
+    network: Network,
+    roles: Roles,
+    plane: ControlPlane,
+    networking_ready: bool,
+    *,
+    versions: NodeVersions,
 ) -> NodeGroups:
     """Compose every group (and keep earlier generations until their replacement is ready)."""
-    report = NodeGroups()
+    report = NodeGroups(versions=versions)
     inputs = plane.ready and network.ready and roles.node.ready and networking_ready
     existing = sorted(k for k in e.ctx.req.observed.resources if k.startswith("aws-nodegroup-"))
     for group in e.spec.node_groups:
@@ -142,7 +159,10 @@ def compose(
         key = f"{prefix(group)}{gen}"
         name = e.name(group.name, gen, max_len=NODE_GROUP_MAX)
         older = _older(existing, group, key)
-        manifest = _manifest(e, group, name, network=network, roles=roles, plane=plane)
+        version = node_version(e, key, group, plane, versions)
+        manifest = _manifest(
+            e, group, name, network=network, roles=roles, plane=plane, version=version
+        )
         ready = False
         if e.due(key, inputs):
             _size(e, group, key, older, manifest)
