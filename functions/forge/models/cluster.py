@@ -653,6 +653,25 @@ REBUILD_VALIDATIONS = [
     },
 ]
 
+
+def _minor(s: str) -> str:
+    """CEL: the minor of ``s``'s kubernetesVersion (``s``: ``self`` or ``oldSelf``)."""
+    return f"int({s}.kubernetesVersion.split('.')[1])"
+
+
+# EKS upgrades one minor version at a time and never back: refused when asked, rather than
+# admitted and then held back by the function. Unset, the cluster keeps what it runs, which
+# the API server cannot see: the function judges a first value (and a dropped one).
+VERSION_VALIDATIONS = [
+    {
+        "rule": "!has(oldSelf.kubernetesVersion) || !has(self.kubernetesVersion) || "
+        f"{_minor('self')} - {_minor('oldSelf')} in [0, 1]",
+        "message": "kubernetesVersion moves one minor version at a time and never back (EKS "
+        "upgrades 1.34 to 1.35, not to 1.36 or 1.33): set the next minor version, let the "
+        "upgrade finish, then the one after",
+    },
+]
+
 CLUSTER_VALIDATIONS = [
     {
         "rule": "self.provider != 'aws' || has(self.region)",
@@ -682,6 +701,7 @@ CLUSTER_VALIDATIONS = [
     },
     *AWS_VALIDATIONS,
     *REBUILD_VALIDATIONS,
+    *VERSION_VALIDATIONS,
 ]
 ClusterSpec.model_config["json_schema_extra"] = {"x-kubernetes-validations": CLUSTER_VALIDATIONS}
 ClusterSpec.model_rebuild(force=True)
