@@ -50,6 +50,9 @@ def test_an_upgrade_moves_control_plane_then_addons_then_node_groups(final):
     assert params(requested.resources["aws-eks-cluster"])["version"] == "1.35"
     assert addon_versions(requested) == versions.EKS_ADDONS["1.34"]
     assert group_version(requested, final) == "1.34"
+    status, reason, message = condition(requested, "ClusterReady")
+    assert (status, reason) == (TRUE, "Upgrading")
+    assert "from 1.34 to 1.35" in message
 
     plane_upgraded = step(spec, requested)
     assert addon_versions(plane_upgraded) == versions.EKS_ADDONS["1.35"]
@@ -58,6 +61,9 @@ def test_an_upgrade_moves_control_plane_then_addons_then_node_groups(final):
     status, reason, message = condition(plane_upgraded, "NodeGroupsReady")
     assert (status, reason) == (FALSE, "WaitingForAddons")
     assert "coredns" in message and "1.35" in message
+    status, reason, message = condition(plane_upgraded, "AddonsReady")
+    assert (status, reason) == (FALSE, "Upgrading")
+    assert "coredns" in message and "eks-pod-identity-agent" not in message  # same pin
 
     addons_upgraded = step(spec, plane_upgraded)
     assert group_version(addons_upgraded, final) == "1.35"

@@ -116,6 +116,14 @@ def _stages(e: Eks, parts: Parts) -> None:
         ctx.stage("ClusterReady", False, "UnknownVersion", plane.version_problem)
     elif plane.version_problem:
         ctx.stage("ClusterReady", False, "UnsupportedVersionChange", plane.version_problem)
+    elif plane.ready and plane.running and plane.running != _asked(plane):
+        ctx.stage(
+            "ClusterReady",
+            True,
+            "Upgrading",
+            f"EKS upgrades the control plane from {plane.running} to {_asked(plane)}; "
+            "the add-ons, then the node groups follow",
+        )
     elif plane.ready:
         ctx.stage("ClusterReady", True, "Available")
     elif plane.composed:
@@ -158,12 +166,20 @@ def _stages(e: Eks, parts: Parts) -> None:
     else:
         ctx.stage("NodeGroupsReady", False, "Creating", f"creating {', '.join(groups.creating)}")
     pending = parts.addons.pending + parts.load_balancing.pending
-    ctx.stage(
-        "AddonsReady",
-        not pending,
-        "Available" if not pending else "Installing",
-        f"waiting for {', '.join(pending)}" if pending else "",
-    )
+    if not pending and moving.addons_behind:
+        ctx.stage(
+            "AddonsReady",
+            False,
+            "Upgrading",
+            f"upgrading {', '.join(moving.addons_behind)} to their {plane.version} versions",
+        )
+    else:
+        ctx.stage(
+            "AddonsReady",
+            not pending,
+            "Available" if not pending else "Installing",
+            f"waiting for {', '.join(pending)}" if pending else "",
+        )
     own = parts.crossplane
     waiting_access = parts.access.pending + ([] if own is None or own.ready else ["crossplane"])
     identities = {**parts.workloads}
@@ -176,6 +192,11 @@ def _stages(e: Eks, parts: Parts) -> None:
         "Available" if not waiting_access else "Configuring",
         f"waiting for access of {', '.join(waiting_access)}" if waiting_access else "",
     )
+
+
+def _asked(plane: control_plane.ControlPlane) -> str:
+    """The version the control plane is asked to run."""
+    return plane.manifest["spec"]["forProvider"]["version"]
 
 
 def _kubeconfig_stage(e: Eks, parts: Parts) -> None:
