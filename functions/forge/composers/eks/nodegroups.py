@@ -110,14 +110,7 @@ def _changes(e: Eks, key: str, group: NodeGroup) -> list[str]:
 
 
 def _manifest(
-    e: Eks,
-    group: NodeGroup,
-    name: str,
-    *,
-    network: Network,
-    roles: Roles,
-    plane: ControlPlane,
-    version: str | None = None,
+    e: Eks, group: NodeGroup, name: str, *, network: Network, roles: Roles, plane: ControlPlane
 ) -> dict[str, Any]:
     scaling: dict[str, int] = {"minSize": group.min_size, "maxSize": group.max_size}
     params: dict[str, Any] = {
@@ -133,9 +126,6 @@ def _manifest(
         "scalingConfig": scaling,
         "updateConfig": {"maxUnavailablePercentage": 33},
     }
-    if version:
-        # After the control plane and the add-ons, never before (forge.composers.eks.upgrade).
-        params["version"] = version
     if e.spec.aws.upgrade.force:
         params["forceUpdateVersion"] = True
     return e.manifest(EKS, "NodeGroup", name, params)
@@ -159,10 +149,10 @@ def compose(
         key = f"{prefix(group)}{gen}"
         name = e.name(group.name, gen, max_len=NODE_GROUP_MAX)
         older = _older(existing, group, key)
+        manifest = _manifest(e, group, name, network=network, roles=roles, plane=plane)
         version = node_version(e, key, group, plane, versions)
-        manifest = _manifest(
-            e, group, name, network=network, roles=roles, plane=plane, version=version
-        )
+        if version:  # after the control plane and the add-ons (forge.composers.eks.upgrade)
+            manifest["spec"]["forProvider"]["version"] = version
         ready = False
         if e.due(key, inputs):
             _size(e, group, key, older, manifest)
