@@ -162,3 +162,18 @@ def test_kubernetes_1_36_has_addon_pins(final):
         out = step(spec, out)
     assert addon_versions(out) == versions.EKS_ADDONS["1.36"]
     assert group_version(out, final) == "1.36"
+
+
+def test_an_upgrade_eks_makes_itself_moves_addons_then_node_groups(final):
+    """STANDARD support: at its end EKS upgrades an unpinned control plane itself; the
+    add-ons and node groups follow in the same order."""
+    observed = observed_of(final)
+    cluster = copy.deepcopy(observed["aws-eks-cluster"].manifest)
+    cluster["status"]["atProvider"]["version"] = "1.35"
+    observed["aws-eks-cluster"] = Observed(cluster, observed["aws-eks-cluster"].connection)
+    spec = copy.deepcopy(XR["spec"])  # no kubernetesVersion
+    out = render(build(xr_with(**spec), observed=observed))
+    assert params(out.resources["aws-eks-cluster"])["version"] == "1.35"
+    assert addon_versions(out) == versions.EKS_ADDONS["1.35"]
+    assert group_version(out, final) == "1.34"
+    assert group_version(step(spec, out), final) == "1.35"
