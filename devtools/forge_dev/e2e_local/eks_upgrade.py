@@ -1,11 +1,12 @@
-"""Scenario ``cluster-aws``, its Kubernetes upgrade: one minor version up, in order.
+"""Scenario ``cluster-aws``, its Kubernetes upgrades: two minor versions up, one at a time.
 
-With the node groups held (``aws.upgrade.holdNodeGroups``), ``kubernetesVersion`` goes one
-minor up: the control plane must report the new version before any add-on is asked to
-move, the node groups must keep their version while held (``NodeGroupsReady:
-UpgradeHeld``); released, they move only once every add-on reports its new version. The
-AWS player (``aws_player.VersionPlay``) takes its time over each version and records what
-EKS would refuse (a node group ahead of its control plane): nothing may be refused.
+``kubernetesVersion`` goes one minor up: the control plane must report the new version
+before any add-on is asked to move, and the node groups are asked only once every add-on
+reports its new version. Then one more, with the node groups held
+(``aws.upgrade.holdNodeGroups``): they keep their version (``NodeGroupsReady:
+UpgradeHeld``) until released. The AWS player (``aws_player.VersionPlay``) takes its time
+over each version and records what EKS would refuse (a skipped minor version, a node
+group ahead of its control plane): nothing may be refused.
 """
 
 from __future__ import annotations
@@ -70,37 +71,45 @@ class _Watch:
 
 
 def upgrade(env: Environment, xr: dict, refused: list[str], deadline: float) -> str:
-    """Upgrade the Cluster ``xr`` one minor version, node groups held then released."""
-    name = xr["metadata"]["name"]
-    ns = f"cluster-{name}"
+    """Upgrade the Cluster ``xr`` two minor versions, one at a time: the first straight
+    through, the second with the node groups held, then released."""
+    straight = _one_minor_up(env, xr, deadline, hold=False)
+    held = _one_minor_up(env, xr, deadline, hold=True)
+    if refused:
+        raise HarnessError(f"EKS would have refused: {refused}")
+    return f"{straight}; {held}"
+
+
+def _one_minor_up(env: Environment, xr: dict, deadline: float, *, hold: bool) -> str:
+    """One minor version up, checked in order; ``hold``: node groups held first."""
+    ns = f"cluster-{xr['metadata']['name']}"
     running = _versions(env, ns)["cluster"][0][2]
     target = f"{running.split('.')[0]}.{int(running.split('.')[1]) + 1}"
     watch = _Watch(target)
     xr["spec"]["kubernetesVersion"] = target
-    xr["spec"].setdefault("aws", {})["upgrade"] = {"holdNodeGroups": True}
+    xr["spec"].setdefault("aws", {})["upgrade"] = {"holdNodeGroups": hold}
     t = time.monotonic()
     _apply_when_responsive(env, xr, deadline)
+    held_s = 0.0
+    if hold:
 
-    def held() -> dict | None:
-        watch.look(_versions(env, ns))
-        cur = xrs.get_xr(env, xr)
-        nodes = condition(cur, "NodeGroupsReady")
-        return (
-            cur if "add-ons report" in watch.seen and nodes.get("reason") == "UpgradeHeld" else None
-        )
+        def held() -> dict | None:
+            watch.look(_versions(env, ns))
+            cur = xrs.get_xr(env, xr)
+            reason = condition(cur, "NodeGroupsReady").get("reason")
+            return cur if "add-ons report" in watch.seen and reason == "UpgradeHeld" else None
 
-    _poll(env, "the add-ons at their new versions, the node groups held", held, deadline)
-    until = time.monotonic() + HELD_SECONDS
-    while time.monotonic() < until:
-        watch.look(_versions(env, ns))
-        time.sleep(0.3)
-    if "a node group asked" in watch.seen:
-        raise HarnessError("held node groups were asked for the new version")
-    held_s = time.monotonic() - t
-
-    xr["spec"]["aws"]["upgrade"] = {"holdNodeGroups": False}
-    t = time.monotonic()
-    _apply_when_responsive(env, xr, deadline)
+        _poll(env, "the add-ons at their new versions, the node groups held", held, deadline)
+        until = time.monotonic() + HELD_SECONDS
+        while time.monotonic() < until:
+            watch.look(_versions(env, ns))
+            time.sleep(0.3)
+        if "a node group asked" in watch.seen:
+            raise HarnessError("held node groups were asked for the new version")
+        held_s = time.monotonic() - t
+        xr["spec"]["aws"]["upgrade"] = {"holdNodeGroups": False}
+        t = time.monotonic()
+        _apply_when_responsive(env, xr, deadline)
 
     def done() -> dict | None:
         watch.look(_versions(env, ns))
@@ -110,12 +119,10 @@ def upgrade(env: Environment, xr: dict, refused: list[str], deadline: float) -> 
     _poll(env, f"the node groups at {target} and the Cluster Ready", done, deadline)
     watch.before("control plane reports", "an add-on asked")
     watch.before("add-ons report", "a node group asked")
-    if refused:
-        raise HarnessError(f"EKS would have refused: {refused}")
-    return (
-        f"upgrade {running} -> {target}: control plane, then add-ons, node groups held "
-        f"({held_s:.1f}s), released and upgraded in {time.monotonic() - t:.1f}s, in order"
-    )
+    took = f"{time.monotonic() - t:.1f}s"
+    if hold:
+        return f"{running} -> {target} node groups held ({held_s:.1f}s), released, in {took}"
+    return f"upgrade {running} -> {target} in order (control plane, add-ons, nodes) in {took}"
 
 
 def _poll(env: Environment, what: str, check, deadline: float) -> dict:
