@@ -15,10 +15,13 @@ import sys
 
 from forge_dev.paths import EXAMPLES, stages_dir
 from forge_dev.render import examples as goldens
-from forge_dev.simulate import stages, vcluster_stages
+from forge_dev.simulate import stages, upgrade_stages, vcluster_stages
 
-# Examples whose stages are moments of a run, not one stage per round.
-BY_MOMENT = {"cluster-vcluster": vcluster_stages.write_example_stages}
+# Examples whose stages are moments of a run, not one stage per round from nothing.
+BY_MOMENT = {
+    "cluster-vcluster": vcluster_stages.write_example_stages,
+    "cluster-aws-upgrade": upgrade_stages.write_example_stages,
+}
 # Examples whose stages are written by hand: chosen moments (a steady state, two
 # alternative fifth stages) with comments on their inputs. Only their goldens are rendered.
 BY_HAND = frozenset(

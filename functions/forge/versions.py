@@ -134,4 +134,14 @@ EKS_ADDONS: dict[str, dict[str, str]] = {
         "eks-pod-identity-agent": "v1.3.10-eksbuild.2",
         "aws-ebs-csi-driver": "v1.56.0-eksbuild.1",
     },
+    # Not read from describe-addon-versions (no AWS account here): builds that public EKS
+    # 1.36 configurations pin together and that a 1.36 cluster was seen running. Builds
+    # seen that early, not the newest, so that every region offers them; check them.
+    "1.36": {
+        "vpc-cni": "v1.22.4-eksbuild.3",
+        "kube-proxy": "v1.36.0-eksbuild.14",
+        "coredns": "v1.14.3-eksbuild.3",
+        "eks-pod-identity-agent": "v1.3.10-eksbuild.3",
+        "aws-ebs-csi-driver": "v1.63.1-eksbuild.1",
+    },
 }

@@ -151,3 +151,37 @@ def test_an_update_ratchets_what_it_does_not_touch(schema_dirs):
     new["spec"]["nodeGroups"][0]["maxSize"] = 4
     (touched,) = admit_update([(old, new)], schema_dirs)
     assert any("minSize must be <= maxSize" in e for e in touched.errors), touched.errors
+
+
+VERSION_CHANGES = [
+    # (old kubernetesVersion, new, refusal or "" when admitted)
+    ("1.34", "1.35", ""),
+    ("1.35", "1.36", ""),
+    ("1.34", "1.36", "kubernetesVersion moves one minor version at a time"),
+    ("1.35", "1.34", "kubernetesVersion moves one minor version at a time"),
+    ("1.31", "1.36", "kubernetesVersion moves one minor version at a time"),
+    # Unset, the cluster runs what it runs: only the function can judge the first value.
+    (None, "1.36", ""),
+    ("1.35", None, ""),
+]
+
+
+@pytest.mark.parametrize(("before", "after", "refusal"), VERSION_CHANGES)
+def test_the_api_server_refuses_a_version_skip_or_downgrade(before, after, refusal, schema_dirs):
+    """EKS upgrades one minor at a time and never back: the API server says so at once,
+    instead of the function holding the change back after it was accepted."""
+    old = load_one(AWS, "XR")
+    old["spec"].pop("kubernetesVersion", None)
+    if before:
+        old["spec"]["kubernetesVersion"] = before
+    new = copy.deepcopy(old)
+    new["spec"].pop("kubernetesVersion", None)
+    if after:
+        new["spec"]["kubernetesVersion"] = after
+    assert [v.status for v in admit([old, new], schema_dirs)] == ["valid", "valid"]
+    (verdict,) = admit_update([(old, new)], schema_dirs)
+    if not refusal:
+        assert (verdict.status, verdict.errors) == ("valid", ())
+    else:
+        assert verdict.status == "invalid"
+        assert any(refusal in e for e in verdict.errors), verdict.errors

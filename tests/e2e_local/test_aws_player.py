@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
+import copy
 import time
 from pathlib import Path
 
 import pytest
 import yaml
 
+from forge_dev.e2e_local import aws_player
 from forge_dev.e2e_local.aws_player import (
     AWS_KINDS,
     ENTRY_DELAY,
@@ -149,3 +151,46 @@ def test_eks_access_play_reports_a_loss_only_after_access_was_had():
     assert access.lost(cluster) == []
     access.timeline[cluster].append((3.0, "c", False))
     assert access.lost(cluster) == ["c"]
+
+
+def _running(manifest: dict, version_field: str, old: str, new: str) -> dict:
+    """``manifest`` asking for ``new`` while its provider last reported ``old``."""
+    mr = copy.deepcopy(manifest)
+    mr["spec"]["forProvider"][version_field] = new
+    mr.setdefault("status", {})["atProvider"] = {version_field: old}
+    return mr
+
+
+def test_the_played_eks_takes_its_time_over_a_version_and_refuses_what_eks_refuses(
+    tmp_path, monkeypatch
+):
+    """Issue 19 item 9: the played EKS reported a new version the moment it was asked, so
+    the order of an upgrade could not be seen; and it took a node group ahead of its
+    control plane, which EKS refuses."""
+    docs = load_documents(EXPECTED)
+    cluster = next(d for d in docs if d["kind"] == "Cluster" and d["apiVersion"].startswith("eks."))
+    group = next(d for d in docs if d["kind"] == "NodeGroup")
+    eks, nodes = (next(p for p in AWS_KINDS if p.kind == k) for k in ("Cluster", "NodeGroup"))
+
+    class Kube(_Kube):
+        def get(self, api_version, kind, name, namespace=None):
+            return {"status": {"atProvider": {"version": "1.34"}}} if kind == "Cluster" else None
+
+    player = AwsPlayer(Kube(), tmp_path / "aws.log")
+    upgrading = _running(cluster, "version", "1.34", "1.35")
+    assert player._at_provider(eks, upgrading)["version"] == "1.34"
+    assert player._at_provider(eks, upgrading)["version"] == "1.34"  # still upgrading
+    monkeypatch.setattr(aws_player, "UPGRADE_SECONDS", 0.0)
+    assert player._at_provider(eks, upgrading)["version"] == "1.35"
+    assert [r[1:] for r in player.versions.reported] == [
+        ("Cluster", cluster["metadata"]["namespace"], cluster["metadata"]["name"], "1.35")
+    ]
+    assert player._at_provider(eks, _running(cluster, "version", "1.34", "1.36"))["version"] == (
+        "1.34"
+    )
+    ahead = _running(group, "version", "1.34", "1.35")  # the control plane runs 1.34
+    assert player._at_provider(nodes, ahead)["version"] == "1.34"
+    assert player.versions.refused == [
+        "Unsupported Kubernetes minor version update from 1.34 to 1.36",
+        "Requested Nodegroup Kubernetes version 1.35 is greater than cluster version 1.34",
+    ]

@@ -27,6 +27,10 @@ removes both. Changing ``bootstrapClusterCreatorAdminPermissions`` on an existin
 is refused as provider-upjet-aws refuses it (the argument forces a new cluster). Whether
 the principal each ``ClusterAuth`` mints its token for is admitted is recorded over time:
 what the platform's ProviderConfigs into the cluster would meet.
+Version changes are played as EKS makes them (``VersionPlay``): an EKS Cluster, NodeGroup
+or Addon keeps reporting its old version for ``UPGRADE_SECONDS`` after its spec asks for
+another, and EKS's refusals are recorded and not applied: a control plane skipping a minor
+version or going back, a node group asking for a version newer than its control plane runs.
 
 Not modelled: ProviderConfigUsages, other AWS errors and eventual consistency, drift, the
 ClusterAuth token's refresh.
@@ -36,11 +40,12 @@ from __future__ import annotations
 
 import base64
 import time
+from dataclasses import dataclass, field
 
 import yaml
 
 from forge.versions import PROVIDER_AWS_REPOSITORY
-from forge_dev.e2e_local import pki, standins, xrs
+from forge_dev.e2e_local import eks_upgrade, pki, standins, xrs
 from forge_dev.e2e_local.controlplane import ROOT
 from forge_dev.e2e_local.env import Environment, schema_root
 from forge_dev.e2e_local.kube import Kube, condition, is_true, load_documents
@@ -110,6 +115,38 @@ class EksAccess:
         return lost
 
 
+# The field each EKS kind reports its version in.
+VERSIONED = {EKS_CLUSTER: "version", (preview.EKS, "NodeGroup"): "version"}
+VERSIONED[(preview.EKS, "Addon")] = "addonVersion"
+UPGRADE_SECONDS = 3.0
+
+
+@dataclass
+class VersionPlay:
+    """How EKS moves versions: slowly, one minor at a time, nodes never ahead."""
+
+    # (kind, namespace, name) -> (version asked for, when the upgrade started)
+    started: dict[tuple[str, str, str], tuple[str, float]] = field(default_factory=dict)
+    # (monotonic time it was reported, kind, namespace, name, version), in order
+    reported: list[tuple[float, str, str, str, str]] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+
+    def refusal(self, kind: str, old: str, wanted: str, control_plane: str | None) -> str:
+        """What EKS answers to moving ``kind`` from ``old`` to ``wanted`` ("" when it agrees)."""
+        if kind == "Cluster" and _minor(wanted) - _minor(old) not in (0, 1):
+            return f"Unsupported Kubernetes minor version update from {old} to {wanted}"
+        if kind == "NodeGroup" and control_plane and _minor(wanted) > _minor(control_plane):
+            return (
+                f"Requested Nodegroup Kubernetes version {wanted} is greater than cluster "
+                f"version {control_plane}"
+            )
+        return ""
+
+
+def _minor(version: str) -> int:
+    return int(version.split(".")[1])
+
+
 class AwsPlayer(ProviderPlayer):
     """provider-upjet-aws (ec2, iam, eks), played with forge_dev.simulate.aws's status hooks."""
 
@@ -117,6 +154,7 @@ class AwsPlayer(ProviderPlayer):
         super().__init__(kube, log)
         self.cas: dict[tuple[str, str], pki.CA] = {}
         self.eks = EksAccess()
+        self.versions = VersionPlay()
 
     kinds = AWS_KINDS
 
@@ -234,7 +272,45 @@ class AwsPlayer(ProviderPlayer):
         if key == CLUSTER_AUTH:
             # The provider writes the connection details before it reports Ready.
             self._connection_secret(mr)
+        if key in VERSIONED:
+            self._play_version(mr, at, VERSIONED[key])
         return at
+
+    def _play_version(self, mr: dict, at: dict, name: str) -> None:
+        """Report the old version until EKS finished moving it (or refused to)."""
+        md, kind = mr["metadata"], mr["kind"]
+        old = ((mr.get("status") or {}).get("atProvider") or {}).get(name)
+        wanted = at.get(name)
+        ident = (kind, md["namespace"], md["name"])
+        if old is None or wanted is None or old == wanted:
+            self.versions.started.pop(ident, None)
+            return
+        plane = None
+        if kind == "NodeGroup":
+            cluster = self.kube.get(
+                preview.EKS,
+                "Cluster",
+                mr["spec"]["forProvider"]["clusterNameRef"]["name"],
+                md["namespace"],
+            )
+            plane = ((cluster or {}).get("status") or {}).get("atProvider", {}).get("version")
+        refusal = "" if kind == "Addon" else self.versions.refusal(kind, old, wanted, plane)
+        if refusal:
+            if refusal not in self.versions.refused:
+                self.versions.refused.append(refusal)
+                self._say(f"{kind} {md['namespace']}/{md['name']}: EKS refuses: {refusal}")
+            at[name] = old
+            return
+        asked, since = self.versions.started.get(ident, ("", 0.0))
+        if asked != wanted:
+            self.versions.started[ident] = (wanted, time.monotonic())
+            at[name] = old
+        elif time.monotonic() - since < UPGRADE_SECONDS:
+            at[name] = old
+        else:
+            del self.versions.started[ident]
+            self.versions.reported.append((time.monotonic(), kind, *ident[1:], wanted))
+            self._say(f"{kind} {md['namespace']}/{md['name']}: now runs {wanted}")
 
     def _connection_secret(self, mr: dict) -> None:
         ref = mr["spec"].get("writeConnectionSecretToRef")
@@ -394,8 +470,8 @@ def _rotate(env: Environment, player: AwsPlayer, path, xr: dict, deadline: float
 def aws_lifecycle(env: Environment, budget: float) -> str:  # noqa: PLR0915 (one story)
     """The EKS Cluster of examples/cluster-aws-token, with only the environment's
     EnvironmentConfig, which names no Argo CD role: Ready, registered with Argo CD by the
-    argocd-manager token; a second node group converges with nothing replaced; deleted in
-    Usage order with nothing left."""
+    argocd-manager token; a second node group converges with nothing replaced; a Kubernetes
+    upgrade moves in order (``eks_upgrade``); deleted in Usage order with nothing left."""
 
     deadline = time.monotonic() + budget
     base = ROOT / "examples" / "cluster-aws-token"
@@ -485,6 +561,7 @@ def aws_lifecycle(env: Environment, budget: float) -> str:  # noqa: PLR0915 (one
         if gone or recreated:
             raise HarnessError(f"the second node group replaced {recreated}, removed {gone}")
         added = sorted(k for k in after if k not in before)
+        upgraded = eks_upgrade.upgrade(env, xr, player.versions.refused, deadline)
 
         rotated = _rotate(env, player, environment, xr, deadline)
 
@@ -522,6 +599,7 @@ def aws_lifecycle(env: Environment, budget: float) -> str:  # noqa: PLR0915 (one
         f"{len(aws_crds())} AWS CRDs in {install_s:.1f}s; Ready in {ready_s:.1f}s "
         f"({len(before)} composed); Argo CD: the argocd-manager bearerToken (from the token "
         f"Object's connection Secret), the EKS CA; second node group "
-        f"in {update_s:.1f}s (+{len(added)}: {', '.join(added)}), nothing replaced; {rotated}; "
+        f"in {update_s:.1f}s (+{len(added)}: {', '.join(added)}), nothing replaced; {upgraded}; "
+        f"{rotated}; "
         f"deleted in {deleted_s:.1f}s in Usage order ({ordered} pairs), nothing left"
     )

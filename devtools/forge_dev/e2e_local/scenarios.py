@@ -441,6 +441,6 @@ SCENARIOS = (
     Scenario("infrastructure-bundle", 240, bundle_lifecycle),
     Scenario("cluster-vcluster", 300, vcluster_lifecycle),
     Scenario("platformcluster", 300, platformcluster_lifecycle),
-    Scenario("cluster-aws", 420, aws_lifecycle),
+    Scenario("cluster-aws", 540, aws_lifecycle),
     Scenario("configuration-upgrade", 300, configuration_upgrade),
 )

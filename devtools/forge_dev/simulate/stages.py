@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -44,14 +45,11 @@ def answers(
     return answer(ask, world)
 
 
-def write_stages(example: Path, names: list[str]) -> None:
-    """Render round by round and write ``stages/NN-name/{observed,required}.yaml``.
+Reconcile = Callable[[dict[str, Observed]], tuple[list[dict[str, Any]], Rendered]]
 
-    Keys are written sorted: a Struct read back from the function has no stable order.
-    """
-    xr = yaml.safe_load((example / "xr.yaml").read_text())
-    first = stages_dir(example) / f"01-{names[0]}" / "required.yaml"
-    environment = [d for d in yaml.safe_load_all(first.read_text()) if d] if first.exists() else []
+
+def reconciler(xr: dict[str, Any], environment: list[dict[str, Any]]) -> Reconcile:
+    """One round of ``xr``: what Crossplane fetched for it, and the function's response."""
     given = step_input(xr["kind"])
 
     def reconcile(observed: dict[str, Observed]) -> tuple[list[dict[str, Any]], Rendered]:
@@ -61,7 +59,28 @@ def write_stages(example: Path, names: list[str]) -> None:
         fetched = [o for o in world if o in wanted and o["kind"] != ENVIRONMENT_CONFIG]
         return fetched, render(build(xr, observed=observed, required=required, step_input=given))
 
-    rounds = play(reconcile, lambda done: done[1].resources, lambda _: False, len(names))
+    return reconcile
+
+
+def environment_of(example: Path, first_stage: str) -> list[dict[str, Any]]:
+    """The environment: the first stage's ``required.yaml`` as written by hand."""
+    first = stages_dir(example) / f"01-{first_stage}" / "required.yaml"
+    return [d for d in yaml.safe_load_all(first.read_text()) if d] if first.exists() else []
+
+
+def write_stages(
+    example: Path, names: list[str], initial: Mapping[str, Observed] | None = None
+) -> None:
+    """Render round by round and write ``stages/NN-name/{observed,required}.yaml``.
+
+    ``initial``: what exists before the first round (default nothing). Keys are written
+    sorted: a Struct read back from the function has no stable order.
+    """
+    xr = yaml.safe_load((example / "xr.yaml").read_text())
+    first = stages_dir(example) / f"01-{names[0]}" / "required.yaml"
+    environment = environment_of(example, names[0])
+    reconcile = reconciler(xr, environment)
+    rounds = play(reconcile, lambda done: done[1].resources, lambda _: False, len(names), initial)
     for index, (name, (observed, (fetched, _))) in enumerate(
         zip(names, rounds, strict=True), start=1
     ):

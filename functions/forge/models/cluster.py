@@ -30,7 +30,7 @@ from forge.models.stack import AwsProviders, SemVer, Stack
 # Who may reach an EKS cluster's public API endpoint: the environment's (for example the
 # platform's egress addresses); with none, the endpoint is private.
 PUBLIC_ACCESS_CIDRS_KEY = "aws.publicAccessCidrs"
-KubernetesVersion = Literal["1.31", "1.32", "1.33", "1.34", "1.35"]
+KubernetesVersion = Literal["1.31", "1.32", "1.33", "1.34", "1.35", "1.36"]
 DEFAULT_EKS_VERSION = "1.34"
 # Graviton (ARM) instance families: a1, and <family><generation>g<options> (m7g, c6gn, r8gd...).
 GRAVITON = r"^(a1|[a-z]+[0-9]+g[a-z0-9-]*)[.]"
@@ -300,6 +300,35 @@ class CrossplaneIdentity(Model):
         return self
 
 
+class Upgrade(Model):
+    """How Kubernetes versions move: EKS's support policy, node groups, forcing."""
+
+    support_type: Literal["STANDARD", "EXTENDED"] = Field(
+        default="STANDARD",
+        description=(
+            "EKS upgradePolicy.supportType. STANDARD: at the end of standard support EKS "
+            "upgrades the cluster itself. EXTENDED: it stays on its version in paid extended "
+            "support (AWS's own default)."
+        ),
+    )
+    hold_node_groups: bool = Field(
+        default=False,
+        description=(
+            "Keep node groups at the version they run while the control plane and add-ons "
+            "upgrade (a maintenance window); set back to false to let them follow. New node "
+            "groups still join at the control plane's version."
+        ),
+    )
+    force: bool = Field(
+        default=False,
+        description=(
+            "Upgrade even when EKS's checks block it: forceUpdateVersion on the cluster "
+            "(overrides the upgrade insights readiness checks) and on node groups (replaces "
+            "nodes whose pods a PodDisruptionBudget keeps from draining)."
+        ),
+    )
+
+
 class Aws(Model):
     """EKS settings beyond node groups (cross-field rules: ``AWS_VALIDATIONS``)."""
 
@@ -346,6 +375,7 @@ class Aws(Model):
         json_schema_extra={"x-kubernetes-list-type": "set"},
     )
     addons: Addons = Field(default_factory=Addons)
+    upgrade: Upgrade = Field(default_factory=Upgrade)
     crossplane_identity: CrossplaneIdentity = Field(
         default_factory=CrossplaneIdentity,
         description=(
@@ -647,6 +677,25 @@ REBUILD_VALIDATIONS = [
     },
 ]
 
+
+def _minor(s: str) -> str:
+    """CEL: the minor of ``s``'s kubernetesVersion (``s``: ``self`` or ``oldSelf``)."""
+    return f"int({s}.kubernetesVersion.split('.')[1])"
+
+
+# EKS upgrades one minor version at a time and never back: refused when asked, rather than
+# admitted and then held back by the function. Unset, the cluster keeps what it runs, which
+# the API server cannot see: the function judges a first value (and a dropped one).
+VERSION_VALIDATIONS = [
+    {
+        "rule": "!has(oldSelf.kubernetesVersion) || !has(self.kubernetesVersion) || "
+        f"{_minor('self')} - {_minor('oldSelf')} in [0, 1]",
+        "message": "kubernetesVersion moves one minor version at a time and never back (EKS "
+        "upgrades 1.34 to 1.35, not to 1.36 or 1.33): set the next minor version, let the "
+        "upgrade finish, then the one after",
+    },
+]
+
 CLUSTER_VALIDATIONS = [
     {
         "rule": "self.provider != 'aws' || has(self.region)",
@@ -676,6 +725,7 @@ CLUSTER_VALIDATIONS = [
     },
     *AWS_VALIDATIONS,
     *REBUILD_VALIDATIONS,
+    *VERSION_VALIDATIONS,
 ]
 ClusterSpec.model_config["json_schema_extra"] = {"x-kubernetes-validations": CLUSTER_VALIDATIONS}
 ClusterSpec.model_rebuild(force=True)

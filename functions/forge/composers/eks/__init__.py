@@ -29,6 +29,7 @@ from forge.composers.eks import (
     nodegroups,
     pod_identity,
     storage,
+    upgrade,
     workloads,
 )
 from forge.composers.eks.base import Eks
@@ -63,7 +64,8 @@ def compose(ctx: Context, spec: ClusterSpec) -> ClusterAccess:
     plane = control_plane.compose(e, net, roles, creator_admin=creator_admin)
     installed = addons.Addons.of(e)
     networking_ready = addons.compose_networking(e, plane, installed)
-    groups = nodegroups.compose(e, net, roles, plane, networking_ready)
+    behind = upgrade.NodeVersions(addons_behind=upgrade.addons_behind(e, plane, installed))
+    groups = nodegroups.compose(e, net, roles, plane, networking_ready, versions=behind)
     addons.compose_workloads(e, plane, groups.ready, installed)
     balancing = loadbalancer.compose(e, plane, groups.ready, installed)
     scaling = autoscaler.compose(e, plane, groups.ready, installed)
@@ -127,6 +129,14 @@ def _stages(e: Eks, parts: Parts) -> None:
         ctx.stage("ClusterReady", False, "UnknownVersion", plane.version_problem)
     elif plane.version_problem:
         ctx.stage("ClusterReady", False, "UnsupportedVersionChange", plane.version_problem)
+    elif plane.ready and plane.running and plane.running != _asked(plane):
+        ctx.stage(
+            "ClusterReady",
+            True,
+            "Upgrading",
+            f"EKS upgrades the control plane from {plane.running} to {_asked(plane)}; "
+            "the add-ons, then the node groups follow",
+        )
     elif plane.ready:
         ctx.stage("ClusterReady", True, "Available")
     elif plane.composed:
@@ -136,8 +146,27 @@ def _stages(e: Eks, parts: Parts) -> None:
         waiting = " and ".join(what for what, ok in inputs if not ok)
         ctx.stage("ClusterReady", False, "WaitingForInputs", f"waiting for {waiting}")
     _kubeconfig_stage(e, parts)
-    if groups.replacing:
+    moving = groups.versions
+    if moving.problems:
+        ctx.stage("NodeGroupsReady", False, "UnsupportedVersionChange", "; ".join(moving.problems))
+    elif groups.replacing:
         ctx.stage("NodeGroupsReady", False, "Replacing", "; ".join(groups.replacing))
+    elif moving.waiting:
+        ctx.stage(
+            "NodeGroupsReady",
+            False,
+            "WaitingForAddons",
+            f"{', '.join(moving.waiting)} upgrade to {plane.version} once the add-ons run "
+            f"their {plane.version} versions: waiting for {', '.join(moving.addons_behind)}",
+        )
+    elif groups.ready and moving.held:
+        ctx.stage(
+            "NodeGroupsReady",
+            True,
+            "UpgradeHeld",
+            f"{', '.join(moving.held)} held at their version by aws.upgrade.holdNodeGroups "
+            f"(the control plane runs {plane.version}); set it to false to upgrade them",
+        )
     elif groups.ready:
         ctx.stage("NodeGroupsReady", True, "Available")
     elif groups.waiting:
@@ -150,12 +179,20 @@ def _stages(e: Eks, parts: Parts) -> None:
     else:
         ctx.stage("NodeGroupsReady", False, "Creating", f"creating {', '.join(groups.creating)}")
     pending = parts.addons.pending + parts.load_balancing.pending + parts.autoscaling.pending
-    ctx.stage(
-        "AddonsReady",
-        not pending,
-        "Available" if not pending else "Installing",
-        f"waiting for {', '.join(pending)}" if pending else "",
-    )
+    if not pending and moving.addons_behind:
+        ctx.stage(
+            "AddonsReady",
+            False,
+            "Upgrading",
+            f"upgrading {', '.join(moving.addons_behind)} to their {plane.version} versions",
+        )
+    else:
+        ctx.stage(
+            "AddonsReady",
+            not pending,
+            "Available" if not pending else "Installing",
+            f"waiting for {', '.join(pending)}" if pending else "",
+        )
     own = parts.crossplane
     waiting_access = parts.access.pending + ([] if own is None or own.ready else ["crossplane"])
     identities = {**parts.workloads}
@@ -185,6 +222,11 @@ def _kept(access: access_entries.Access) -> str:
             f"of {old} is kept, or the platform would lose this cluster"
         )
     return f"the access of {old} is kept until then"
+
+
+def _asked(plane: control_plane.ControlPlane) -> str:
+    """The version the control plane is asked to run."""
+    return plane.manifest["spec"]["forProvider"]["version"]
 
 
 def _kubeconfig_stage(e: Eks, parts: Parts) -> None:

@@ -49,17 +49,35 @@ class Addons:
         return [name for name in self.expected if not self.ready.get(name, False)]
 
 
-def version(plane: ControlPlane, name: str, settings: Addon) -> str | None:
+def version(e: Eks, plane: ControlPlane, name: str, settings: Addon) -> str | None:
     """The spec's version, else this release's pin for the Kubernetes the cluster runs.
 
     The running version, not the requested one: during an upgrade the control plane
-    moves first, and an add-on version must support the version it runs. A minor
-    without pins (a cluster older than this release) keeps EKS's choice.
+    moves first, and an add-on version must support the version it runs. So an add-on
+    moves only once the control plane is Ready at its new version; until then it keeps
+    the version it was last given. A minor without pins (a cluster older than this
+    release) keeps EKS's choice.
     """
     if settings.version:
         return settings.version
-    running = plane.running or plane.manifest["spec"]["forProvider"]["version"]
+    if not plane.ready or plane.version is None:
+        last = e.ctx.observed.get(f"aws-addon-{name}", "spec", "forProvider", "addonVersion")
+        if isinstance(last, str):
+            return last
+    running = plane.version or plane.running or plane.manifest["spec"]["forProvider"]["version"]
     return versions.EKS_ADDONS.get(running, {}).get(name)
+
+
+def settings_of(e: Eks, name: str) -> Addon:
+    """The spec's settings of the add-on ``name``."""
+    settings = e.spec.aws.addons
+    return {
+        "vpc-cni": settings.vpc_cni,
+        "kube-proxy": settings.kube_proxy,
+        "eks-pod-identity-agent": settings.pod_identity_agent,
+        "coredns": settings.coredns,
+        EBS_CSI: settings.ebs_csi_driver,
+    }[name]
 
 
 def _addon(e: Eks, plane: ControlPlane, name: str, settings: Addon) -> bool:
@@ -69,7 +87,7 @@ def _addon(e: Eks, plane: ControlPlane, name: str, settings: Addon) -> bool:
         "resolveConflictsOnCreate": "OVERWRITE",
         "resolveConflictsOnUpdate": "OVERWRITE",
     }
-    pinned = version(plane, name, settings)
+    pinned = version(e, plane, name, settings)
     if pinned:
         params["addonVersion"] = pinned
     if settings.configuration:

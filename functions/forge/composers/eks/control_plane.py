@@ -48,7 +48,8 @@ class ControlPlane:
         return {"name": self.manifest["metadata"]["name"]}
 
 
-def _minor(version: str) -> int:
+def minor(version: str) -> int:
+    """The minor of a <major>.<minor> version."""
     return int(version.split(".")[1])
 
 
@@ -69,7 +70,7 @@ def target_version(requested: str | None, running: str | None) -> tuple[str, str
         return requested or DEFAULT_EKS_VERSION, ""
     if requested is None or requested == running:
         return running, ""
-    step = _minor(requested) - _minor(running)
+    step = minor(requested) - minor(running)
     if step < 0:
         return (
             running,
@@ -79,7 +80,7 @@ def target_version(requested: str | None, running: str | None) -> tuple[str, str
     if step > 1:
         return running, (
             f"kubernetesVersion {requested} skips minor versions: EKS upgrades one at a time "
-            f"(running {running}, next {running.split('.')[0]}.{_minor(running) + 1})"
+            f"(running {running}, next {running.split('.')[0]}.{minor(running) + 1})"
         )
     return requested, ""
 
@@ -125,10 +126,12 @@ def compose(e: Eks, network: Network, roles: Roles, *, creator_admin: bool = Tru
             "bootstrapSelfManagedAddons": False,
             "enabledClusterLogTypes": list(aws.control_plane_logging),
             # AWS's default, EXTENDED, moves a cluster past standard support into paid
-            # extended support; STANDARD upgrades it automatically at the end instead.
-            "upgradePolicy": {"supportType": "STANDARD"},
+            # extended support; STANDARD (this API's default) upgrades it at the end instead.
+            "upgradePolicy": {"supportType": aws.upgrade.support_type},
         },
     )
+    if aws.upgrade.force:
+        manifest["spec"]["forProvider"]["forceUpdateVersion"] = True
     plane = ControlPlane(manifest=manifest, running=running, version_problem=problem)
     if not e.due(CLUSTER, roles.cluster.ready and network.subnets_ready):
         return plane

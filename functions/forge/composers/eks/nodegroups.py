@@ -26,6 +26,7 @@ from forge.composers.eks.base import EKS, NODE_GROUP_MAX, Eks
 from forge.composers.eks.control_plane import CLUSTER, ControlPlane
 from forge.composers.eks.iam import Roles
 from forge.composers.eks.network import Network
+from forge.composers.eks.upgrade import NodeVersions, node_version
 from forge.models.cluster import NodeGroup
 
 _GENERATION = re.compile(r"^[0-9a-f]{8}$")
@@ -41,6 +42,7 @@ class NodeGroups:
     waiting: bool = False
     creating: list[str] = field(default_factory=list)
     replacing: list[str] = field(default_factory=list)
+    versions: NodeVersions = field(default_factory=NodeVersions)
 
 
 def prefix(group: NodeGroup) -> str:
@@ -124,17 +126,22 @@ def _manifest(
         "scalingConfig": scaling,
         "updateConfig": {"maxUnavailablePercentage": 33},
     }
-    if plane.version:
-        # Follow the running control plane: nodes upgrade after it, never before.
-        params["version"] = plane.version
+    if e.spec.aws.upgrade.force:
+        params["forceUpdateVersion"] = True
     return e.manifest(EKS, "NodeGroup", name, params)
 
 
 def compose(
-    e: Eks, network: Network, roles: Roles, plane: ControlPlane, networking_ready: bool
+    e: Eks,
+    network: Network,
+    roles: Roles,
+    plane: ControlPlane,
+    networking_ready: bool,
+    *,
+    versions: NodeVersions,
 ) -> NodeGroups:
     """Compose every group (and keep earlier generations until their replacement is ready)."""
-    report = NodeGroups()
+    report = NodeGroups(versions=versions)
     inputs = plane.ready and network.ready and roles.node.ready and networking_ready
     existing = sorted(k for k in e.ctx.req.observed.resources if k.startswith("aws-nodegroup-"))
     for group in e.spec.node_groups:
@@ -143,6 +150,9 @@ def compose(
         name = e.name(group.name, gen, max_len=NODE_GROUP_MAX)
         older = _older(existing, group, key)
         manifest = _manifest(e, group, name, network=network, roles=roles, plane=plane)
+        version = node_version(e, key, group, plane, versions)
+        if version:  # after the control plane and the add-ons (forge.composers.eks.upgrade)
+            manifest["spec"]["forProvider"]["version"] = version
         ready = False
         if e.due(key, inputs):
             _size(e, group, key, older, manifest)
