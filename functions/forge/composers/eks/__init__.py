@@ -178,6 +178,13 @@ def _stages(e: Eks, parts: Parts) -> None:
         )
     else:
         ctx.stage("NodeGroupsReady", False, "Creating", f"creating {', '.join(groups.creating)}")
+    _addons_stage(e, parts)
+    _access_stage(e, parts)
+
+
+def _addons_stage(e: Eks, parts: Parts) -> None:
+    """AddonsReady: the add-ons, the load balancer controller and the autoscaler."""
+    ctx, plane, moving = e.ctx, parts.plane, parts.groups.versions
     pending = parts.addons.pending + parts.load_balancing.pending + parts.autoscaling.pending
     if not pending and moving.addons_behind:
         ctx.stage(
@@ -193,6 +200,11 @@ def _stages(e: Eks, parts: Parts) -> None:
             "Available" if not pending else "Installing",
             f"waiting for {', '.join(pending)}" if pending else "",
         )
+
+
+def _access_stage(e: Eks, parts: Parts) -> None:
+    """AccessReady: access entries and the Pod Identities of every workload."""
+    ctx = e.ctx
     own = parts.crossplane
     waiting_access = parts.access.pending + ([] if own is None or own.ready else ["crossplane"])
     identities = {**parts.workloads}
