@@ -5,7 +5,7 @@ The ``tier`` key of the EnvironmentConfig says which. It is read from the Enviro
 the Composition selects (the platform's) and from the one an XR names, and ``production``
 in either wins. An XR's ``spec.tier`` may raise the tier (production in a development
 environment), never lower it: a tenant cannot undo what the platform chose
-(docs/environmentconfig.md, decision 0020).
+(docs/environmentconfig.md, decision 0027).
 """
 
 from __future__ import annotations
