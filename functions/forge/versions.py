@@ -92,6 +92,8 @@ CLUSTER_AUTOSCALER_IMAGES: dict[str, str] = {
     "1.33": "v1.33.6",
     "1.34": "v1.34.5",
     "1.35": "v1.35.2",
+    # kubernetes/autoscaler#10280: v1.36.1 is the cluster-autoscaler-release-1.36 release.
+    "1.36": "v1.36.1",
 }
 
 # EKS managed add-on versions for each Kubernetes minor a Cluster may run. EKS picks an

@@ -30,13 +30,18 @@ def bundle_xr(kind: str, name: str, **spec: Any) -> dict[str, Any]:
     }
 
 
-def run(xr: dict[str, Any], env: dict[str, Any], platform: dict[str, Any] | None = None):
+def run(
+    xr: dict[str, Any],
+    env: dict[str, Any],
+    platform: dict[str, Any] | None = None,
+    observed: dict[str, Any] | None = None,
+):
     """Render as Crossplane does once it sent ``env`` (and, when the XR names its own
     EnvironmentConfig, the platform's selection ``platform``)."""
     required = {"environment-configs": [env]}
     if platform is not None:
         required["platform-environment-configs"] = [platform]
-    return render(build(xr, required=required, step_input=step_input(xr["kind"])))
+    return render(build(xr, observed, required=required, step_input=step_input(xr["kind"])))
 
 
 def values(out, key: str) -> dict[str, Any]:
@@ -132,7 +137,9 @@ def test_a_replica_count_the_spec_sets_wins_over_the_tier():
 
 
 def test_prometheus_and_alertmanager_run_two_with_budgets_across_zones(schema_store):
-    got = values(run(bundle_xr("Monitoring", "monitoring"), PRODUCTION), "kube-prometheus-stack")
+    xr, crds = bundle_xr("Monitoring", "monitoring"), "prometheus-operator-crds"
+    installed = {crds: observe(crds, run(xr, PRODUCTION).resources[crds])}  # the stack waits
+    got = values(run(xr, PRODUCTION, observed=installed), "kube-prometheus-stack")
     prometheus, alertmanager = got["prometheus"], got["alertmanager"]
     assert prometheus["prometheusSpec"]["replicas"] == 2
     assert prometheus["prometheusSpec"]["podAntiAffinityTopologyKey"] == ZONE
