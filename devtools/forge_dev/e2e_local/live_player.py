@@ -5,7 +5,8 @@ Releases, ``kubernetes.m.crossplane.io`` Objects), without a cloud, a cluster or
 It does what crossplane-runtime's managed reconciler does to the API objects:
 
 - adds the ``finalizer.managedresource.crossplane.io`` finalizer and sets the
-  ``crossplane.io/external-name`` annotation (the object's name) on first sight;
+  ``crossplane.io/external-name`` annotation (the object's name) on first sight, when
+  the MR names none;
 - resolves ``spec.providerConfigRef`` (``ProviderConfig`` in the MR's namespace or
   ``ClusterProviderConfig``): when it does not exist the MR is ``Synced=False``
   (``ReconcileError``) and nothing else happens, as with a real provider;
@@ -283,7 +284,12 @@ class ProviderPlayer:
                         "finalizers": [*finalizers, FINALIZER]
                         if FINALIZER not in finalizers
                         else finalizers,
-                        "annotations": {EXTERNAL_NAME: md["name"]},
+                        # crossplane-runtime sets it only when the MR names none.
+                        "annotations": {
+                            EXTERNAL_NAME: (md.get("annotations") or {}).get(
+                                EXTERNAL_NAME, md["name"]
+                            )
+                        },
                     }
                 },
             )

@@ -32,6 +32,10 @@ SubnetId = Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]
 Cidr = Annotated[str, Field(pattern=r"^(\d{1,3}\.){3}\d{1,3}/\d{1,2}$")]
 AddonVersion = Annotated[str, Field(pattern=r"^v\d+\.\d+\.\d+-eksbuild\.\d+$")]
 Zone = Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d[a-f]$", max_length=32)]
+# What CloudWatch Logs accepts as a log group's retention (PutRetentionPolicy).
+LogRetentionDays = Literal[
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922
+]
 PrincipalArn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/.+$")]
 
 
@@ -324,6 +328,14 @@ class Aws(Model):
         default=["api", "audit", "authenticator"],
         description="Control-plane log types sent to CloudWatch Logs.",
         json_schema_extra={"x-kubernetes-list-type": "set"},
+    )
+    control_plane_log_retention_days: LogRetentionDays = Field(
+        default=90,
+        description=(
+            "Days CloudWatch Logs keeps the control-plane logs (log group "
+            "/aws/eks/<cluster>/cluster, deleted with the cluster); one of the values "
+            "CloudWatch Logs offers."
+        ),
     )
     admins: list[PrincipalArn] = Field(
         default_factory=list,

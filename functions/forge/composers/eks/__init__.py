@@ -24,6 +24,7 @@ from forge.composers.eks import (
     iam,
     kubeconfig,
     loadbalancer,
+    log_group,
     network,
     nodegroups,
     pod_identity,
@@ -41,6 +42,7 @@ class Parts:
 
     network: network.Network
     roles: iam.Roles
+    logs: log_group.LogGroup
     plane: control_plane.ControlPlane
     groups: nodegroups.NodeGroups
     addons: addons.Addons
@@ -56,7 +58,8 @@ def compose(ctx: Context, spec: ClusterSpec) -> ClusterAccess:
     e = Eks.of(ctx, spec)
     net = network.compose(e)
     roles = iam.compose(e)
-    plane = control_plane.compose(e, net, roles)
+    logs = log_group.compose(e)
+    plane = control_plane.compose(e, net, roles, logs)
     installed = addons.Addons.of(e)
     networking_ready = addons.compose_networking(e, plane, installed)
     groups = nodegroups.compose(e, net, roles, plane, networking_ready)
@@ -67,7 +70,8 @@ def compose(ctx: Context, spec: ClusterSpec) -> ClusterAccess:
     bundle = workloads.compose(e, plane)
     secret = kubeconfig.compose(e, plane)
     _stages(
-        e, Parts(net, roles, plane, groups, installed, balancing, admitted, own, bundle, secret)
+        e,
+        Parts(net, roles, logs, plane, groups, installed, balancing, admitted, own, bundle, secret),
     )
     argocd_role = spec.argocd.role_arn
     manager = argocd_manager.compose(e)
@@ -119,7 +123,11 @@ def _stages(e: Eks, parts: Parts) -> None:
     elif plane.composed:
         ctx.stage("ClusterReady", False, "Creating", "EKS is creating the control plane")
     else:
-        inputs = (("the cluster role", parts.roles.cluster.ready), ("subnets", net.subnets_ready))
+        inputs = (
+            ("the cluster role", parts.roles.cluster.ready),
+            ("subnets", net.subnets_ready),
+            ("the control-plane log group", parts.logs.ready),
+        )
         waiting = " and ".join(what for what, ok in inputs if not ok)
         ctx.stage("ClusterReady", False, "WaitingForInputs", f"waiting for {waiting}")
     _kubeconfig_stage(e, parts)

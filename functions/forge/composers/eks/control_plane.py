@@ -16,6 +16,8 @@ from typing import Any
 
 from forge.composers.eks.base import EKS, Eks
 from forge.composers.eks.iam import Roles
+from forge.composers.eks.log_group import KEY as LOG_GROUP
+from forge.composers.eks.log_group import LogGroup
 from forge.composers.eks.network import Network
 from forge.models.cluster import DEFAULT_EKS_VERSION
 
@@ -84,8 +86,9 @@ def target_version(requested: str | None, running: str | None) -> tuple[str, str
     return requested, ""
 
 
-def compose(e: Eks, network: Network, roles: Roles) -> ControlPlane:
-    """Compose the cluster once its role and subnets are ready; read what EKS reports."""
+def compose(e: Eks, network: Network, roles: Roles, logs: LogGroup) -> ControlPlane:
+    """Compose the cluster once its role, subnets and log group are ready; read what EKS
+    reports."""
     observed = e.ctx.observed
     reported = observed.get(CLUSTER, "status", "atProvider", "version")
     running = known(reported)
@@ -127,7 +130,7 @@ def compose(e: Eks, network: Network, roles: Roles) -> ControlPlane:
         },
     )
     plane = ControlPlane(manifest=manifest, running=running, version_problem=problem)
-    if not e.due(CLUSTER, roles.cluster.ready and network.subnets_ready):
+    if not e.due(CLUSTER, roles.cluster.ready and network.subnets_ready and logs.ready):
         return plane
     plane.composed = True
     plane.ready = e.compose(CLUSTER, manifest)
@@ -135,6 +138,8 @@ def compose(e: Eks, network: Network, roles: Roles) -> ControlPlane:
         e.protect(key, used, CLUSTER, manifest)
     for key, used in network.held:
         e.protect(key, used, CLUSTER, manifest, by_keys=True)
+    if logs.manifest is not None:
+        e.protect(LOG_GROUP, logs.manifest, CLUSTER, manifest)
     if plane.ready:
         plane.endpoint = observed.get(CLUSTER, "status", "atProvider", "endpoint")
         plane.ca_data = observed.get(
