@@ -99,3 +99,29 @@ def test_a_write_into_a_terminating_namespace_is_not_a_player_failure(tmp_path):
     player.reconcile = other
     with pytest.raises(ForbiddenError):
         player.step()
+
+
+def test_the_external_name_an_mr_sets_is_kept(tmp_path):
+    """crossplane-runtime sets the external name only when the MR has none: the log group
+    is named after its annotation, /aws/eks/<cluster>/cluster, not after the MR."""
+    docs = load_documents(EXPECTED)
+    group = next(d for d in docs if d["kind"] == "Group")
+    group["metadata"] |= {"resourceVersion": "1", "uid": "uid-1"}
+    patches = []
+
+    class Recording(_Kube):
+        def patch(self, obj, body, **_kw):
+            patches.append(body)
+            raise StopIteration  # one first-sight write is all this test reads
+
+    player = AwsPlayer(Recording(), tmp_path / "aws.log")
+    logs = next(p for p in AWS_KINDS if p.kind == "Group")
+    with pytest.raises(StopIteration):
+        player.reconcile(logs, group)
+    (first,) = patches
+    assert first["metadata"]["annotations"] == {
+        "crossplane.io/external-name": "/aws/eks/dev/cluster"
+    }
+    at = player._at_provider(logs, group)
+    assert at["id"] == "/aws/eks/dev/cluster"
+    assert at["retentionInDays"] == 90
