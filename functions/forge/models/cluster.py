@@ -18,7 +18,12 @@ from forge.models.base import (
     Values,
     reject_duplicates,
 )
-from forge.models.eks_workloads import LoadBalancerController, PolicyArn, WorkloadIdentity
+from forge.models.eks_workloads import (
+    LoadBalancerController,
+    PolicyArn,
+    Teardown,
+    WorkloadIdentity,
+)
 from forge.models.stack import AwsProviders, SemVer, Stack
 
 # Who may reach an EKS cluster's public API endpoint: the environment's (for example the
@@ -366,6 +371,13 @@ class Aws(Model):
             "The AWS Load Balancer Controller in kube-system, with its own role by Pod "
             "Identity, once the node groups and coredns run. values merge over the API's "
             "(clusterName, region, vpcId, serviceAccount, defaultTags)."
+        ),
+    )
+    teardown: Teardown = Field(
+        default_factory=Teardown,
+        description=(
+            "Deleting the Cluster first deletes its LoadBalancer Services and Ingresses "
+            "(their load balancers) while the nodes run: forge-teardown, from this image."
         ),
     )
     tags: dict[str, str] = Field(

@@ -29,6 +29,7 @@ from forge.composers.eks import (
     nodegroups,
     pod_identity,
     storage,
+    teardown,
     workloads,
 )
 from forge.composers.eks.base import Eks
@@ -69,6 +70,7 @@ def compose(ctx: Context, spec: ClusterSpec) -> ClusterAccess:
     own = pod_identity.crossplane(e, plane)
     bundle = workloads.compose(e, plane)
     secret = kubeconfig.compose(e, plane)
+    teardown.hold(e)
     _stages(
         e,
         Parts(net, roles, logs, plane, groups, installed, balancing, admitted, own, bundle, secret),
@@ -90,7 +92,12 @@ def compose(ctx: Context, spec: ClusterSpec) -> ClusterAccess:
         nodes_ready=groups.ready,
         bearer_token=manager.token,
         argocd_pending=manager.pending,
-        cluster_objects={**storage.compose(e, installed), **manager.objects},
+        cluster_objects={
+            **storage.compose(e, installed),
+            **manager.objects,
+            **teardown.objects(spec.aws.teardown.image),
+        },
+        deleted_objects=frozenset({teardown.GATE_KEY}),
         cluster_releases=balancing.releases,
         cluster_object_connections=manager.connections,
     )
