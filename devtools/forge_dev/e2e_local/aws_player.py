@@ -17,8 +17,9 @@ clients read them:
   token being the preview's fake one) is created owned by the ClusterAuth, as
   crossplane-runtime's connection publisher does, so garbage collection removes it.
 
-Not modelled: ProviderConfigUsages, AWS errors and eventual consistency, drift, the
-ClusterAuth token's refresh.
+The new cluster's inside (the teardown gate, the load balancer controller's NLBs and the
+``DependencyViolation`` they cause) is ``eks_world``'s. Not modelled: ProviderConfigUsages,
+other AWS errors and eventual consistency, drift, the ClusterAuth token's refresh.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import yaml
 from forge.versions import PROVIDER_AWS_REPOSITORY
 from forge_dev.e2e_local import pki, standins, xrs
 from forge_dev.e2e_local.controlplane import ROOT
+from forge_dev.e2e_local.eks_world import EksWorld, service_path
 from forge_dev.e2e_local.env import Environment, schema_root
 from forge_dev.e2e_local.kube import Kube, condition, is_true, load_documents
 from forge_dev.e2e_local.live_player import Played, ProviderPlayer
@@ -57,8 +59,16 @@ class AwsPlayer(ProviderPlayer):
     def __init__(self, kube: Kube, log) -> None:
         super().__init__(kube, log)
         self.cas: dict[tuple[str, str], pki.CA] = {}
+        self.world = EksWorld()
 
     kinds = AWS_KINDS
+
+    def step(self) -> None:
+        super().step()
+        self.world.step(self.kube)
+
+    def _refused(self, played: Played, mr: dict) -> str:
+        return self.world.dependency(played.kind, mr["metadata"]["namespace"])
 
     def ca(self, namespace: str, cluster: str) -> pki.CA:
         """The EKS cluster's certificate authority (one throwaway CA per cluster)."""
@@ -172,8 +182,10 @@ def _wait(env: Environment, what: str, check, deadline: float):
 def aws_lifecycle(env: Environment, budget: float) -> str:  # noqa: PLR0915 (one story)
     """The EKS Cluster of examples/cluster-aws-token, with only the environment's
     EnvironmentConfig, which names no Argo CD role: Ready, registered with Argo CD by the
-    argocd-manager token; a second node group converges with nothing replaced; deleted in
-    Usage order with nothing left."""
+    argocd-manager token; a LoadBalancer Service in it gets a played NLB; a second node
+    group converges with nothing replaced; deleted in Usage order, the NLB first (by the
+    real forge.teardown against the played cluster, before the nodes go: the VPC and
+    subnets refuse deletion while it exists), with nothing left."""
 
     deadline = time.monotonic() + budget
     base = ROOT / "examples" / "cluster-aws-token"
@@ -208,6 +220,17 @@ def aws_lifecycle(env: Environment, budget: float) -> str:  # noqa: PLR0915 (one
             raise HarnessError(f"no argocd-manager token registration: {sorted(cfg)}")
         if cfg.get("bearerToken") != base64.b64decode(token["data"]["token"]).decode():
             raise HarnessError("Argo CD's bearerToken is not the connection Secret's token")
+        # A LoadBalancer Service in the new cluster gets its NLB from the played controller.
+        inside = player.world.cluster(ns, name)
+        inside.create(
+            service_path("istio-ingress", "gateway"),
+            {
+                "metadata": {"name": "gateway", "namespace": "istio-ingress"},
+                "spec": {"type": "LoadBalancer"},
+            },
+        )
+        _wait(env, "an NLB for the gateway Service", player.world.leftovers, deadline)
+        nlbs = player.world.leftovers()
         refs = obj["spec"]["crossplane"]["resourceRefs"]
         groups_before = [r["name"] for r in refs if r["kind"] == "NodeGroup"]
 
@@ -259,8 +282,13 @@ def aws_lifecycle(env: Environment, budget: float) -> str:  # noqa: PLR0915 (one
 
         pairs = xrs.usages(env, name)
         t = time.monotonic()
+        env.player.remote_gone = player.world.object_gone  # the gate goes when released
         xrs.delete_and_wait(env, xr, deadline)
         _wait(env, f"nothing composed by {name} left", lambda: not _aws_left(env, name), deadline)
+        if player.world.leftovers() or inside.objects:
+            raise HarnessError(
+                f"left in AWS: {player.world.leftovers()}; in the cluster: {sorted(inside.objects)}"
+            )
         ordered = xrs.check_deletion_order(env, pairs, player)
         _wait(
             env,
@@ -270,6 +298,7 @@ def aws_lifecycle(env: Environment, budget: float) -> str:  # noqa: PLR0915 (one
         )
         deleted_s = time.monotonic() - t
     finally:
+        env.player.remote_gone = None
         player.stop()
         player.kube.close()
         if earlier is None:
@@ -291,5 +320,6 @@ def aws_lifecycle(env: Environment, budget: float) -> str:  # noqa: PLR0915 (one
         f"({len(before)} composed); Argo CD: the argocd-manager bearerToken (from the token "
         f"Object's connection Secret), the EKS CA; second node group "
         f"in {update_s:.1f}s (+{len(added)}: {', '.join(added)}), nothing replaced; "
-        f"deleted in {deleted_s:.1f}s in Usage order ({ordered} pairs), nothing left"
+        f"NLB {', '.join(nlbs)} for a LoadBalancer Service; deleted in {deleted_s:.1f}s in "
+        f"Usage order ({ordered} pairs), the NLB first by the teardown gate, nothing left"
     )
