@@ -12,10 +12,10 @@ controller runs against. Each pass (``EksWorld.step``):
   go only once it is gone (``object_gone``, the provider-kubernetes player's hook);
 - nodes run while a ready ``NodeGroup`` of the cluster exists; on them, the AWS Load
   Balancer Controller (once its Release was installed: orphaned, it keeps running)
-  gives each LoadBalancer Service an NLB and a security group in the cluster's VPC (finalizer ``service.k8s.aws/resources``),
-  and deletes them, then the finalizer, when the Service is being deleted; and the
-  teardown controller (once its Deployment's Object was applied) makes one pass of
-  ``forge.teardown.step``;
+  gives each LoadBalancer Service an NLB and a security group in the cluster's VPC
+  (finalizer ``service.k8s.aws/resources``), and deletes them, then the finalizer, when
+  the Service is being deleted; and the teardown controller (once its Deployment's
+  Object was applied) makes one pass of ``forge.teardown.step``;
 - while an NLB exists, AWS refuses to delete the cluster's VPC, subnets and security
   groups (``dependency``: ``DependencyViolation``, as EC2 answers).
 """
