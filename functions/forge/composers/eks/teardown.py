@@ -137,6 +137,8 @@ def deployment(image: str) -> dict[str, Any]:
                 "spec": {
                     "serviceAccountName": NAME,
                     "priorityClassName": "system-cluster-critical",
+                    # Whatever taints the node groups carry: it must run to let go.
+                    "tolerations": [{"operator": "Exists"}],
                     "securityContext": {
                         "runAsNonRoot": True,
                         "runAsUser": 65532,
