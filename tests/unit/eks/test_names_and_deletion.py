@@ -86,7 +86,8 @@ def test_nothing_a_spec_change_removes_is_held_while_the_xr_lives():
     assert not {name for kind, name in held if kind == "NATGateway"} - {"dev-nat-us-west-2a"}
     assert not [name for kind, name in held if kind == "NodeGroup"]
     single = render(build(xr_with(), observed=observed_of(final)))
-    assert "aws-nat-us-west-2b" not in single.resources  # Crossplane deletes it, unblocked
+    released = render(build(xr_with(), observed=observed_of(single)))  # the gate's Usage first
+    assert "aws-nat-us-west-2b" not in released.resources  # Crossplane deletes it, unblocked
 
 
 def test_without_usages_aws_ordering_is_lost(final):

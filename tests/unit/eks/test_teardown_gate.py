@@ -108,3 +108,18 @@ def test_disabling_the_load_balancer_controller_lets_its_identity_go(final, disa
     assert "by" not in first.resources[f"{HOLD}aws-pod-identity-lb-controller"]["spec"]
     second = render(build(off, observed=observed_of(first)))
     assert not [k for k in second.resources if "lb-controller" in k]
+
+
+def test_every_zones_nat_gateway_outlives_the_gate_and_single_lets_the_others_go():
+    """The load balancer controller reaches AWS through its zone's NAT gateway."""
+    per_zone = converge(xr_with(aws={"network": {"natGateways": "PerZone"}}), max_rounds=12)[-1]
+    order = _order(per_zone)
+    for zone in ("us-west-2a", "us-west-2b", "us-west-2c"):
+        assert order[f"aws-nat-{zone}"] > order[GATE], zone
+    single = xr_with(aws={"network": {"natGateways": "Single"}})
+    first = render(build(single, observed=observed_of(per_zone)))
+    assert "by" not in first.resources[f"{HOLD}aws-nat-us-west-2b"]["spec"]
+    assert "by" in first.resources[f"{HOLD}aws-nat-us-west-2a"]["spec"]
+    second = render(build(single, observed=observed_of(first)))
+    assert "aws-nat-us-west-2b" not in second.resources
+    assert f"{HOLD}aws-nat-us-west-2b" not in second.resources

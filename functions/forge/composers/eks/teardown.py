@@ -14,13 +14,13 @@ Cluster composes, in the new cluster through its kubernetes ProviderConfig:
   waits until they are gone and removes the finalizer.
 
 Usages keep what the controllers need until the gate's Object is gone: the node
-groups, the add-ons (networking, DNS, the Pod Identity agent), the load balancer
-controller's role and association, and the ClusterAuth that writes the kubeconfig the
-Object deletes the gate with. When one of them leaves the spec while the cluster stays
-(a node group removed or replaced), its Usage lets go first: one reconcile composes
-the resource as it is and its Usage without ``by`` (a Usage being deleted would wait
-for ``by``, crossplane v2.3.4 internal/controller/protection/usage/reconciler.go:316-
-353), the next drops both.
+groups, the add-ons (networking, DNS, the Pod Identity agent), every zone's NAT gateway,
+the load balancer controller's role and association, and the ClusterAuth that writes
+the kubeconfig the Object deletes the gate with. When one of them leaves the spec while
+the cluster stays (a node group removed or replaced, ``natGateways`` from ``PerZone`` to
+``Single``), its Usage lets go first: one reconcile composes the resource as it is and
+its Usage without ``by`` (a Usage being deleted would wait for ``by``, crossplane v2.3.4
+internal/controller/protection/usage/reconciler.go:316-353), the next drops both.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ HELD = (
     "aws-nodegroup-",
     "aws-addon-",
     "aws-clusterauth",
+    "aws-nat-",  # every zone's egress: the controllers reach AWS and the EKS API by it
     f"aws-role-{LB_PURPOSE}",
     f"aws-pod-identity-{LB_PURPOSE}",
 )
