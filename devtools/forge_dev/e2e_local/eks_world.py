@@ -169,9 +169,9 @@ class EksWorld:
         """Whether what a played (other cluster's) Object applied is gone: only the gate
         is ever deleted, and it goes when its finalizer does."""
         md = mr["metadata"]
-        for (ns, name), inside in self.clusters.items():
-            if ns == md["namespace"] and md["name"] == naming.name(name, GATE_KEY):
-                with self._lock:
+        with self._lock:  # the AWS player's thread changes the clusters meanwhile
+            for (ns, name), inside in self.clusters.items():
+                if ns == md["namespace"] and md["name"] == naming.name(name, GATE_KEY):
                     return teardown.gate_path() not in inside.objects
         return True
 
