@@ -140,9 +140,9 @@ def load_balanced(api: Api) -> list[tuple[str, dict[str, Any]]]:
 
 
 def _name(path: str) -> str:
-    """``namespace/name`` of an item path, for logs."""
+    """``resource namespace/name`` of an item path, for logs (``services default/web``)."""
     parts = path.split("/")
-    return f"{parts[-3]}/{parts[-1]}"
+    return f"{parts[-2]} {parts[-3]}/{parts[-1]}"
 
 
 def step(api: Api, gate: str = gate_path()) -> bool:
@@ -161,7 +161,7 @@ def step(api: Api, gate: str = gate_path()) -> bool:
     remaining = load_balanced(api)
     for path, item in remaining:
         if not item["metadata"].get("deletionTimestamp"):
-            log.info("deleting %s %s", item.get("kind", "object"), _name(path))
+            log.info("deleting %s", _name(path))
             with contextlib.suppress(NotFoundError):  # gone meanwhile
                 api.delete(path)
     if remaining:

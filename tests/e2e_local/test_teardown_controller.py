@@ -124,3 +124,32 @@ def test_the_gate_goes_only_after_every_load_balancer(cluster, tmp_path):
     assert kube.get("v1", "Service", "gateway", "default") is None
     assert kube.get("networking.k8s.io/v1", "Ingress", "web", "default") is None
     assert kube.get("v1", "Service", "internal", "default") is not None  # not load-balanced
+
+
+def test_a_pass_logs_names_only(caplog):
+    """What the controller logs: the objects it deletes and waits for, nothing else."""
+    from forge_dev.e2e_local.eks_world import PlayedCluster, service_path  # noqa: PLC0415
+
+    inside = PlayedCluster()
+    inside.create(teardown.gate_path(), gate_objects.gate())
+    path = service_path("istio-ingress", "gateway")
+    inside.create(
+        path,
+        {
+            "metadata": {
+                "name": "gateway",
+                "namespace": "istio-ingress",
+                "finalizers": [SERVICE_FINALIZER],
+            },
+            "spec": {"type": "LoadBalancer"},
+        },
+    )
+    inside.delete(teardown.gate_path())
+    with caplog.at_level("INFO", logger="forge.teardown"):
+        assert teardown.step(inside) is False
+    assert "deleting services istio-ingress/gateway" in caplog.text
+    assert "waiting for 1 load-balanced object(s) to be gone" in caplog.text
+    inside.objects[path]["metadata"]["finalizers"] = []
+    inside._finish(path)
+    assert teardown.step(inside) is True
+    assert teardown.gate_path() not in inside.objects
