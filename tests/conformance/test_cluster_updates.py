@@ -15,6 +15,10 @@ import pytest
 from forge.models.cluster import NEW_CLUSTER
 from forge_dev.render.load import load_one
 from forge_dev.schemas.apiserver import admit, admit_update
+from forge_dev.simulate.converge import converge
+from forge_dev.simulate.player import observe
+from forge_dev.simulate.requests import build, render
+from tests.support.eks import xr_with
 
 ROOT = Path(__file__).resolve().parents[2]
 AWS = ROOT / "examples/cluster-aws/xr.yaml"
@@ -185,3 +189,21 @@ def test_the_api_server_refuses_a_version_skip_or_downgrade(before, after, refus
     else:
         assert verdict.status == "invalid"
         assert any(refusal in e for e in verdict.errors), verdict.errors
+def test_the_api_server_admits_a_teardown_usage_letting_go(schema_dirs):
+    """Removing a node group: its Usage by the teardown gate is updated to have no ``by``
+    (and a reason) before both go; the Usage CRD admits that update and the result."""
+    xr = xr_with()
+    xr["spec"]["nodeGroups"].append(
+        {"name": "batch", "instanceType": "m5.large", "minSize": 1, "maxSize": 3}
+    )
+    final = converge(xr, max_rounds=12)[-1]
+    xr["spec"]["nodeGroups"].pop()
+    observed = {key: observe(key, manifest) for key, manifest in final.resources.items()}
+    released = render(build(xr, observed=observed))
+    (key,) = [
+        k for k in released.resources if k.startswith("aws-teardown-hold-aws-nodegroup-batch")
+    ]
+    old, new = final.resources[key], released.resources[key]
+    assert "by" in old["spec"] and "by" not in new["spec"]
+    verdicts = admit([new], schema_dirs) + admit_update([(old, new)], schema_dirs)
+    assert [(v.status, v.errors) for v in verdicts] == [("valid", ())] * 2

@@ -194,3 +194,27 @@ def test_the_played_eks_takes_its_time_over_a_version_and_refuses_what_eks_refus
         "Unsupported Kubernetes minor version update from 1.34 to 1.36",
         "Requested Nodegroup Kubernetes version 1.35 is greater than cluster version 1.34",
     ]
+def test_the_external_name_an_mr_sets_is_kept(tmp_path):
+    """crossplane-runtime sets the external name only when the MR has none: the log group
+    is named after its annotation, /aws/eks/<cluster>/cluster, not after the MR."""
+    docs = load_documents(EXPECTED)
+    group = next(d for d in docs if d["kind"] == "Group")
+    group["metadata"] |= {"resourceVersion": "1", "uid": "uid-1"}
+    patches = []
+
+    class Recording(_Kube):
+        def patch(self, obj, body, **_kw):
+            patches.append(body)
+            raise StopIteration  # one first-sight write is all this test reads
+
+    player = AwsPlayer(Recording(), tmp_path / "aws.log")
+    logs = next(p for p in AWS_KINDS if p.kind == "Group")
+    with pytest.raises(StopIteration):
+        player.reconcile(logs, group)
+    (first,) = patches
+    assert first["metadata"]["annotations"] == {
+        "crossplane.io/external-name": "/aws/eks/dev/cluster"
+    }
+    at = player._at_provider(logs, group)
+    assert at["id"] == "/aws/eks/dev/cluster"
+    assert at["retentionInDays"] == 90

@@ -51,6 +51,7 @@ TAGGED = {
     "Addon",
     "AccessEntry",
     "PodIdentityAssociation",
+    "Group",
 }
 
 

@@ -32,8 +32,9 @@ or Addon keeps reporting its old version for ``UPGRADE_SECONDS`` after its spec 
 another, and EKS's refusals are recorded and not applied: a control plane skipping a minor
 version or going back, a node group asking for a version newer than its control plane runs.
 
-Not modelled: ProviderConfigUsages, other AWS errors and eventual consistency, drift, the
-ClusterAuth token's refresh.
+The new cluster's inside (the teardown gate, the load balancer controller's NLBs and the
+``DependencyViolation`` they cause) is ``eks_world``'s. Not modelled: ProviderConfigUsages,
+other AWS errors and eventual consistency, drift, the ClusterAuth token's refresh.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ import yaml
 from forge.versions import PROVIDER_AWS_REPOSITORY
 from forge_dev.e2e_local import eks_upgrade, pki, standins, xrs
 from forge_dev.e2e_local.controlplane import ROOT
+from forge_dev.e2e_local.eks_world import EksWorld, service_path
 from forge_dev.e2e_local.env import Environment, schema_root
 from forge_dev.e2e_local.kube import Kube, condition, is_true, load_documents
 from forge_dev.e2e_local.live_player import Played, ProviderPlayer, _cond, _gen
@@ -155,6 +157,7 @@ class AwsPlayer(ProviderPlayer):
         self.cas: dict[tuple[str, str], pki.CA] = {}
         self.eks = EksAccess()
         self.versions = VersionPlay()
+        self.world = EksWorld()
 
     kinds = AWS_KINDS
 
@@ -170,7 +173,11 @@ class AwsPlayer(ProviderPlayer):
 
     def step(self) -> None:
         super().step()
+        self.world.step(self.kube)
         self._record_access()
+
+    def _refused(self, played: Played, mr: dict) -> str:
+        return self.world.dependency(played.kind, mr["metadata"]["namespace"])
 
     def reconcile(self, played: Played, mr: dict) -> None:
         key, md = (played.api_version, played.kind), mr["metadata"]
@@ -470,8 +477,11 @@ def _rotate(env: Environment, player: AwsPlayer, path, xr: dict, deadline: float
 def aws_lifecycle(env: Environment, budget: float) -> str:  # noqa: PLR0915 (one story)
     """The EKS Cluster of examples/cluster-aws-token, with only the environment's
     EnvironmentConfig, which names no Argo CD role: Ready, registered with Argo CD by the
-    argocd-manager token; a second node group converges with nothing replaced; a Kubernetes
-    upgrade moves in order (``eks_upgrade``); deleted in Usage order with nothing left."""
+    argocd-manager token; a LoadBalancer Service in it gets a played NLB; a second node
+    group converges with nothing replaced; a Kubernetes upgrade moves in order
+    (``eks_upgrade``); the platform's principal rotates; deleted in Usage order, the NLB
+    first (by the real forge.teardown against the played cluster, before the nodes go: the
+    VPC and subnets refuse deletion while it exists), with nothing left."""
 
     deadline = time.monotonic() + budget
     base = ROOT / "examples" / "cluster-aws-token"
@@ -513,6 +523,17 @@ def aws_lifecycle(env: Environment, budget: float) -> str:  # noqa: PLR0915 (one
             raise HarnessError(f"no argocd-manager token registration: {sorted(cfg)}")
         if cfg.get("bearerToken") != base64.b64decode(token["data"]["token"]).decode():
             raise HarnessError("Argo CD's bearerToken is not the connection Secret's token")
+        # A LoadBalancer Service in the new cluster gets its NLB from the played controller.
+        inside = player.world.cluster(ns, name)
+        inside.create(
+            service_path("istio-ingress", "gateway"),
+            {
+                "metadata": {"name": "gateway", "namespace": "istio-ingress"},
+                "spec": {"type": "LoadBalancer"},
+            },
+        )
+        _wait(env, "an NLB for the gateway Service", player.world.leftovers, deadline)
+        nlbs = player.world.leftovers()
         refs = obj["spec"]["crossplane"]["resourceRefs"]
         groups_before = [r["name"] for r in refs if r["kind"] == "NodeGroup"]
 
@@ -567,8 +588,13 @@ def aws_lifecycle(env: Environment, budget: float) -> str:  # noqa: PLR0915 (one
 
         pairs = xrs.usages(env, name)
         t = time.monotonic()
+        env.player.remote_gone = player.world.object_gone  # the gate goes when released
         xrs.delete_and_wait(env, xr, deadline)
         _wait(env, f"nothing composed by {name} left", lambda: not _aws_left(env, name), deadline)
+        if player.world.leftovers() or inside.objects:
+            raise HarnessError(
+                f"left in AWS: {player.world.leftovers()}; in the cluster: {sorted(inside.objects)}"
+            )
         ordered = xrs.check_deletion_order(env, pairs, player)
         _wait(
             env,
@@ -578,6 +604,7 @@ def aws_lifecycle(env: Environment, budget: float) -> str:  # noqa: PLR0915 (one
         )
         deleted_s = time.monotonic() - t
     finally:
+        env.player.remote_gone = None
         player.stop()
         player.kube.close()
         env.kube.apply(CLUSTER_PROVIDER_CONFIG)  # acting as PLATFORM_ROLE again
@@ -600,6 +627,7 @@ def aws_lifecycle(env: Environment, budget: float) -> str:  # noqa: PLR0915 (one
         f"({len(before)} composed); Argo CD: the argocd-manager bearerToken (from the token "
         f"Object's connection Secret), the EKS CA; second node group "
         f"in {update_s:.1f}s (+{len(added)}: {', '.join(added)}), nothing replaced; {upgraded}; "
-        f"{rotated}; "
-        f"deleted in {deleted_s:.1f}s in Usage order ({ordered} pairs), nothing left"
+        f"{rotated}; NLB {', '.join(nlbs)} for a LoadBalancer Service; deleted in "
+        f"{deleted_s:.1f}s in Usage order ({ordered} pairs), the NLB first by the teardown "
+        "gate, nothing left"
     )

@@ -5,7 +5,8 @@ Releases, ``kubernetes.m.crossplane.io`` Objects), without a cloud, a cluster or
 It does what crossplane-runtime's managed reconciler does to the API objects:
 
 - adds the ``finalizer.managedresource.crossplane.io`` finalizer and sets the
-  ``crossplane.io/external-name`` annotation (the object's name) on first sight;
+  ``crossplane.io/external-name`` annotation (the object's name) on first sight, when
+  the MR names none;
 - resolves ``spec.providerConfigRef`` (``ProviderConfig`` in the MR's namespace or
   ``ClusterProviderConfig``): when it does not exist the MR is ``Synced=False``
   (``ReconcileError``) and nothing else happens, as with a real provider;
@@ -55,6 +56,7 @@ import subprocess
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -201,6 +203,9 @@ class ProviderPlayer:
     deleted: list[tuple[float, str, str, str]] = field(default_factory=list)
     # The CA of each played vCluster, by (namespace, release): what its API would serve.
     vcluster_cas: dict[tuple[str, str], pki.CA] = field(default_factory=dict)
+    # Whether what a played Object (another cluster's) applied is gone, once deleted;
+    # None: at once. Scenario cluster-aws sets it (eks_world.EksWorld.object_gone).
+    remote_gone: Callable[[dict], bool] | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -256,6 +261,12 @@ class ProviderPlayer:
                 self._set_conditions(mr, [_cond("Ready", "False", "Deleting", _gen(mr))])
                 if played is OBJECT and not self._delete_applied(mr):
                     return  # the applied object is still going: the next pass looks again
+                refused = self._refused(played, mr)
+                if refused:  # the external system refuses: the provider retries
+                    self._set_conditions(
+                        mr, [_cond("Synced", "False", "ReconcileError", _gen(mr), refused)]
+                    )
+                    return
                 if played is RELEASE and _chart(mr) == "gateway":
                     self._gateway_service(mr, uninstall=True)
                 if played is RELEASE and self.helm and self.helm.ours(mr):
@@ -283,7 +294,12 @@ class ProviderPlayer:
                         "finalizers": [*finalizers, FINALIZER]
                         if FINALIZER not in finalizers
                         else finalizers,
-                        "annotations": {EXTERNAL_NAME: md["name"]},
+                        # crossplane-runtime sets it only when the MR names none.
+                        "annotations": {
+                            EXTERNAL_NAME: (md.get("annotations") or {}).get(
+                                EXTERNAL_NAME, md["name"]
+                            )
+                        },
                     }
                 },
             )
@@ -428,11 +444,11 @@ class ProviderPlayer:
     def _delete_applied(self, mr: dict) -> bool:
         """Whether the Object may let go: what it applied here is deleted and gone (when its
         policies include Delete), or it orphans it."""
-        if not self._in_cluster(mr):
-            return True
         policies = mr["spec"].get("managementPolicies") or ["*"]
         if not ("*" in policies or "Delete" in policies):
             return True
+        if not self._in_cluster(mr):
+            return self.remote_gone is None or self.remote_gone(mr)
         manifest = mr["spec"]["forProvider"]["manifest"]
         md = manifest["metadata"]
         if (
@@ -445,6 +461,10 @@ class ProviderPlayer:
                 manifest["apiVersion"], manifest["kind"], md["name"], md.get("namespace")
             )
         return False
+
+    def _refused(self, played: Played, mr: dict) -> str:
+        """Why the external system refuses to delete this resource now ("": it does not)."""
+        return ""
 
     def _connection_secret(self, mr: dict, observed: dict, in_cluster: bool) -> None:
         """``spec.connectionDetails`` into the Secret ``spec.writeConnectionSecretToRef``

@@ -2,7 +2,7 @@
 
 Small on purpose: enough to reject unknown top-level fields and wrong types (the usual
 composition bugs), in the same structural form as CRD schemas so one engine checks both.
-Fields follow the Kubernetes API reference for core/v1, rbac.authorization.k8s.io/v1,
+Fields follow the Kubernetes API reference for core/v1, apps/v1, rbac.authorization.k8s.io/v1,
 storage.k8s.io/v1 and policy/v1.
 """
 
@@ -160,6 +160,34 @@ BUILTIN_KINDS: dict[tuple[str, str], BuiltinKind] = {
             secrets={"type": "array", "items": _OBJECT_REF},
             imagePullSecrets={"type": "array", "items": _LOCAL_REF},
             automountServiceAccountToken=_BOOL,
+        ),
+        namespaced=True,
+    ),
+    # The teardown controller: the pod template is the API server's to check.
+    ("apps/v1", "Deployment"): BuiltinKind(
+        _root(
+            spec={
+                "type": "object",
+                "required": ["selector", "template"],
+                "properties": {
+                    "replicas": {"type": "integer"},
+                    "selector": _LABEL_SELECTOR,
+                    "strategy": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+                    "template": {
+                        "type": "object",
+                        "properties": {
+                            "metadata": {
+                                "type": "object",
+                                "x-kubernetes-preserve-unknown-fields": True,
+                            },
+                            "spec": {
+                                "type": "object",
+                                "x-kubernetes-preserve-unknown-fields": True,
+                            },
+                        },
+                    },
+                },
+            }
         ),
         namespaced=True,
     ),

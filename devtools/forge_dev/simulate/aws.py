@@ -28,6 +28,7 @@ ACCOUNT = "123456789012"
 EC2 = "ec2.aws.m.upbound.io/v1beta1"
 IAM = "iam.aws.m.upbound.io/v1beta1"
 EKS = "eks.aws.m.upbound.io/v1beta1"
+LOGS = "cloudwatchlogs.aws.m.upbound.io/v1beta1"
 CREATED = "2026-01-01T00:00:00Z"
 # A certificate authority as EKS reports it: base64 of a PEM block (not a real key).
 CA_PEM = (
@@ -254,6 +255,18 @@ def _pod_identity(manifest: Manifest, at: dict[str, Any]) -> None:
     )
 
 
+def _log_group(manifest: Manifest, at: dict[str, Any]) -> None:
+    """The group is named after its external name (the provider's NameAsIdentifier)."""
+    annotations = manifest["metadata"].get("annotations") or {}
+    name = annotations.get("crossplane.io/external-name", _name(manifest))
+    at.update(
+        id=name,
+        arn=f"arn:aws:logs:{_region(manifest)}:{ACCOUNT}:log-group:{name}",
+        logGroupClass="STANDARD",
+        skipDestroy=False,
+    )
+
+
 _COMPUTED: dict[tuple[str, str], Callable[[Manifest, dict[str, Any]], None]] = {
     (EC2, "VPC"): _vpc,
     (EC2, "Subnet"): _subnet,
@@ -271,6 +284,7 @@ _COMPUTED: dict[tuple[str, str], Callable[[Manifest, dict[str, Any]], None]] = {
     (EKS, "AccessEntry"): _access_entry,
     (EKS, "AccessPolicyAssociation"): _policy_association,
     (EKS, "PodIdentityAssociation"): _pod_identity,
+    (LOGS, "Group"): _log_group,
 }
 
 

@@ -106,8 +106,10 @@ class ClusterAccess:
     and its identity are); bootstrap installs them through the helm ProviderConfig.
     ``cluster_object_connections`` says, by the same keys, which of those objects'
     fields come back in a connection Secret (EKS without a role: the argocd-manager
-    token). ``bearer_token`` is that token once read; ``argocd_pending`` says what Argo
-    CD's credentials still wait for, when the provider part knows better than "inputs".
+    token). ``deleted_objects`` names those whose Objects delete what they applied (EKS:
+    the teardown gate); the rest are orphaned. ``bearer_token`` is that token once read;
+    ``argocd_pending`` says what Argo CD's credentials still wait for, when the provider
+    part knows better than "inputs".
     """
 
     namespace: str
@@ -125,6 +127,7 @@ class ClusterAccess:
     cluster_objects: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     cluster_releases: Mapping[str, ClusterRelease] = field(default_factory=dict)
     cluster_object_connections: Mapping[str, ObjectConnection] = field(default_factory=dict)
+    deleted_objects: frozenset[str] = frozenset()
 
 
 def namespace_for(xr_name: str) -> str:

@@ -104,7 +104,8 @@ def compose(ctx: Context, spec: ClusterSpec, access: ClusterAccess) -> Bootstrap
 def _cluster_objects(ctx: Context, access: ClusterAccess, config: str, exists: bool) -> None:
     """The provider part's in-cluster objects, through the kubernetes ProviderConfig.
 
-    Orphaned like the stack: they die with the cluster, which a Usage holds meanwhile.
+    Orphaned like the stack: they die with the cluster, which a Usage holds meanwhile;
+    only those ``ClusterAccess.deleted_objects`` names are deleted (the teardown gate).
     """
     target = objects.Target(
         provider_config=ProviderConfigRef(kind="ProviderConfig", name=config),
@@ -114,8 +115,9 @@ def _cluster_objects(ctx: Context, access: ClusterAccess, config: str, exists: b
     for key, manifest in access.cluster_objects.items():
         if exists or ctx.is_composed(key):
             connection = access.cluster_object_connections.get(key)
+            orphan = key not in access.deleted_objects
             wrapped = objects.wrap(
-                ctx, key, dict(manifest), target, orphan=True, connection=connection
+                ctx, key, dict(manifest), target, orphan=orphan, connection=connection
             )
             ctx.compose(key, wrapped)
             _hold_cluster(ctx, access, key)

@@ -23,6 +23,7 @@ from forge.models.eks_workloads import (
     ClusterAutoscaler,
     LoadBalancerController,
     PolicyArn,
+    Teardown,
     WorkloadIdentity,
 )
 from forge.models.stack import AwsProviders, SemVer, Stack
@@ -38,6 +39,10 @@ SubnetId = Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]
 Cidr = Annotated[str, Field(pattern=r"^(\d{1,3}\.){3}\d{1,3}/\d{1,2}$")]
 AddonVersion = Annotated[str, Field(pattern=r"^v\d+\.\d+\.\d+-eksbuild\.\d+$")]
 Zone = Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d[a-f]$", max_length=32)]
+# What CloudWatch Logs accepts as a log group's retention (PutRetentionPolicy).
+LogRetentionDays = Literal[
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922
+]
 PrincipalArn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/.+$")]
 
 
@@ -368,6 +373,14 @@ class Aws(Model):
         description="Control-plane log types sent to CloudWatch Logs.",
         json_schema_extra={"x-kubernetes-list-type": "set"},
     )
+    control_plane_log_retention_days: LogRetentionDays = Field(
+        default=90,
+        description=(
+            "Days CloudWatch Logs keeps the control-plane logs (log group "
+            "/aws/eks/<cluster>/cluster, deleted with the cluster); one of the values "
+            "CloudWatch Logs offers."
+        ),
+    )
     admins: list[PrincipalArn] = Field(
         default_factory=list,
         max_length=20,
@@ -407,6 +420,13 @@ class Aws(Model):
             "node groups and coredns run: it finds the node groups by the tags EKS puts on "
             "their Auto Scaling groups and scales each between minSize and maxSize. values "
             "merge over the API's (autoDiscovery, awsRegion, image.tag, rbac.serviceAccount)."
+        ),
+    )
+    teardown: Teardown = Field(
+        default_factory=Teardown,
+        description=(
+            "Deleting the Cluster first deletes its LoadBalancer Services and Ingresses "
+            "(their load balancers) while the nodes run: forge-teardown, from this image."
         ),
     )
     tags: dict[str, str] = Field(

@@ -130,6 +130,20 @@ class WorkloadIdentity(Model):
     keda: KedaWorkload = Field(default_factory=KedaWorkload)
 
 
+class Teardown(Model):
+    """The teardown controller: deletes LoadBalancer Services and Ingresses before the nodes."""
+
+    image: str = Field(
+        default=f"{versions.FUNCTION_PACKAGE}:{versions.FUNCTION_VERSION}",
+        pattern=r"^[a-z0-9]+([._/:-][a-z0-9]+)*(:[A-Za-z0-9_.-]{1,128})?(@sha256:[a-f0-9]{64})?$",
+        max_length=512,
+        description=(
+            "Image of the forge-teardown controller in kube-system: the function's own "
+            "image, which runs it. Set it to a mirror for a private registry."
+        ),
+    )
+
+
 class LoadBalancerController(Model):
     """The AWS Load Balancer Controller: NLBs for LoadBalancer Services, ALBs for Ingresses."""
 

@@ -75,6 +75,7 @@ def test_first_renders_compose_namespace_then_network_and_iam_then_nat(history):
         "EIP",
         "Role",
         "RolePolicyAttachment",
+        "Group",  # the control-plane log group, which EKS adopts
     }
     assert condition(history[1], "ClusterReady")[1] == "WaitingForInputs"
     assert {"NATGateway", "Usage"} <= {m["kind"] for m in aws_resources(history[2]).values()}

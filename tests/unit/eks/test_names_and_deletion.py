@@ -75,22 +75,27 @@ def test_the_network_outlives_the_nodes_and_the_cluster(final):
 def test_nothing_a_spec_change_removes_is_held_while_the_xr_lives():
     """A Usage that is no longer desired holds its resource until its user is gone: only
     what goes with the XR may be held by something that stays (node groups and extra NAT
-    gateways come and go with the spec)."""
+    gateways come and go with the spec). The teardown gate's Usages of node groups let go
+    first (test_teardown_gate)."""
     spec = {"aws": {"network": {"natGateways": "PerZone"}}}
     final = converge(xr_with(**spec))[-1]
     held = {
         (m["spec"]["of"]["kind"], m["spec"]["of"]["resourceRef"]["name"])
         for m in final.resources.values()
-        if m["kind"] == "Usage"
+        if m["kind"] == "Usage" and m["spec"]["by"]["resourceRef"]["name"] != "dev-teardown-gate"
     }
     assert ("NATGateway", "dev-nat-us-west-2a") in held
     assert not {name for kind, name in held if kind == "NATGateway"} - {"dev-nat-us-west-2a"}
     assert not [name for kind, name in held if kind == "NodeGroup"]
     single = render(build(xr_with(), observed=observed_of(final)))
-    assert "aws-nat-us-west-2b" not in single.resources  # Crossplane deletes it, unblocked
+    released = render(build(xr_with(), observed=observed_of(single)))  # the gate's Usage first
+    assert "aws-nat-us-west-2b" not in released.resources  # Crossplane deletes it, unblocked
 
 
 def test_without_usages_aws_ordering_is_lost(final):
-    naive = {k: m for k, m in final.resources.items() if m["kind"] != "Usage"}
+    # (Without Usages the teardown gate could not reach the cluster at all.)
+    naive = {
+        k: m for k, m in final.resources.items() if m["kind"] != "Usage" and k != "teardown-gate"
+    }
     rounds = deletion.simulate(naive, cluster="aws-eks-cluster")
     assert "aws-eks-cluster" in rounds[0] and "aws-vpc" in rounds[0]

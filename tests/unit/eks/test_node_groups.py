@@ -98,10 +98,12 @@ def test_instance_type_change_replaces_the_group_before_removing_it(final):
     assert not out.composite_ready
     usage = f"aws-usage-eks-cluster-by-{old_key.removeprefix('aws-')}"
     assert usage in out.resources
-    # Once the replacement is ready, the old group (and its Usage) go.
-    observed = observed_of(out)
-    done = render(build(xr, observed=observed))
-    assert old_key not in done.resources and usage not in done.resources
+    # Once the replacement is ready, the old group (and its Usage) go: after the teardown
+    # gate's Usage of it has let go (test_teardown_gate).
+    released = render(build(xr, observed=observed_of(out)))
+    assert old_key in released.resources and usage not in released.resources
+    done = render(build(xr, observed=observed_of(released)))
+    assert old_key not in done.resources
     assert new_key in done.resources
     assert condition(done, "NodeGroupsReady")[:2] == (TRUE, "Available")
     assert done.composite_ready
@@ -144,6 +146,7 @@ def test_adding_a_second_group_renames_nothing(final):
     assert {k.rsplit("-", 1)[0] for k in added} == {
         "aws-nodegroup-batch",
         "aws-usage-eks-cluster-by-nodegroup-batch",
+        "aws-teardown-hold-aws-nodegroup-batch",
     }
 
 

@@ -25,11 +25,13 @@ from forge.composers.eks import (
     iam,
     kubeconfig,
     loadbalancer,
+    log_group,
     network,
     nodegroups,
     pod_identity,
     storage,
     upgrade,
+    teardown,
     workloads,
 )
 from forge.composers.eks.base import Eks
@@ -43,6 +45,7 @@ class Parts:
 
     network: network.Network
     roles: iam.Roles
+    logs: log_group.LogGroup
     plane: control_plane.ControlPlane
     groups: nodegroups.NodeGroups
     addons: addons.Addons
@@ -61,7 +64,8 @@ def compose(ctx: Context, spec: ClusterSpec) -> ClusterAccess:
     net = network.compose(e)
     roles = iam.compose(e)
     creator_admin = access_entries.creator_admin(e, platform)
-    plane = control_plane.compose(e, net, roles, creator_admin=creator_admin)
+    logs = log_group.compose(e)
+    plane = control_plane.compose(e, net, roles, logs, creator_admin=creator_admin)
     installed = addons.Addons.of(e)
     networking_ready = addons.compose_networking(e, plane, installed)
     behind = upgrade.NodeVersions(addons_behind=upgrade.addons_behind(e, plane, installed))
@@ -73,10 +77,12 @@ def compose(ctx: Context, spec: ClusterSpec) -> ClusterAccess:
     own = pod_identity.crossplane(e, plane)
     bundle = workloads.compose(e, plane)
     secret = kubeconfig.compose(e, plane)
+    teardown.hold(e)
     _stages(
         e,
         Parts(
-            net, roles, plane, groups, installed, balancing, scaling, admitted, own, bundle, secret
+            net, roles, logs, plane, groups, installed, balancing, scaling, admitted, own, bundle,
+            secret,
         ),
     )
     argocd_role = spec.argocd.role_arn
@@ -96,7 +102,12 @@ def compose(ctx: Context, spec: ClusterSpec) -> ClusterAccess:
         nodes_ready=groups.ready,
         bearer_token=manager.token,
         argocd_pending=manager.pending,
-        cluster_objects={**storage.compose(e, installed), **manager.objects},
+        cluster_objects={
+            **storage.compose(e, installed),
+            **manager.objects,
+            **teardown.objects(spec.aws.teardown.image),
+        },
+        deleted_objects=frozenset({teardown.GATE_KEY}),
         cluster_releases={**balancing.releases, **scaling.releases},
         cluster_object_connections=manager.connections,
     )
@@ -142,7 +153,11 @@ def _stages(e: Eks, parts: Parts) -> None:
     elif plane.composed:
         ctx.stage("ClusterReady", False, "Creating", "EKS is creating the control plane")
     else:
-        inputs = (("the cluster role", parts.roles.cluster.ready), ("subnets", net.subnets_ready))
+        inputs = (
+            ("the cluster role", parts.roles.cluster.ready),
+            ("subnets", net.subnets_ready),
+            ("the control-plane log group", parts.logs.ready),
+        )
         waiting = " and ".join(what for what, ok in inputs if not ok)
         ctx.stage("ClusterReady", False, "WaitingForInputs", f"waiting for {waiting}")
     _kubeconfig_stage(e, parts)

@@ -16,6 +16,8 @@ from typing import Any
 
 from forge.composers.eks.base import EKS, Eks
 from forge.composers.eks.iam import Roles
+from forge.composers.eks.log_group import KEY as LOG_GROUP
+from forge.composers.eks.log_group import LogGroup
 from forge.composers.eks.network import Network
 from forge.models.cluster import DEFAULT_EKS_VERSION
 
@@ -85,8 +87,11 @@ def target_version(requested: str | None, running: str | None) -> tuple[str, str
     return requested, ""
 
 
-def compose(e: Eks, network: Network, roles: Roles, *, creator_admin: bool = True) -> ControlPlane:
-    """Compose the cluster once its role and subnets are ready; read what EKS reports.
+def compose(
+    e: Eks, network: Network, roles: Roles, logs: LogGroup, *, creator_admin: bool = True
+) -> ControlPlane:
+    """Compose the cluster once its role, subnets and log group are ready; read what EKS
+    reports.
 
     ``creator_admin``: whether EKS makes the creator an admin (``access_entries.creator_admin``).
     """
@@ -133,7 +138,7 @@ def compose(e: Eks, network: Network, roles: Roles, *, creator_admin: bool = Tru
     if aws.upgrade.force:
         manifest["spec"]["forProvider"]["forceUpdateVersion"] = True
     plane = ControlPlane(manifest=manifest, running=running, version_problem=problem)
-    if not e.due(CLUSTER, roles.cluster.ready and network.subnets_ready):
+    if not e.due(CLUSTER, roles.cluster.ready and network.subnets_ready and logs.ready):
         return plane
     plane.composed = True
     plane.ready = e.compose(CLUSTER, manifest)
@@ -141,6 +146,8 @@ def compose(e: Eks, network: Network, roles: Roles, *, creator_admin: bool = Tru
         e.protect(key, used, CLUSTER, manifest)
     for key, used in network.held:
         e.protect(key, used, CLUSTER, manifest, by_keys=True)
+    if logs.manifest is not None:
+        e.protect(LOG_GROUP, logs.manifest, CLUSTER, manifest)
     if plane.ready:
         plane.endpoint = observed.get(CLUSTER, "status", "atProvider", "endpoint")
         plane.ca_data = observed.get(

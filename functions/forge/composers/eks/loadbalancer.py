@@ -10,7 +10,8 @@ that start after it). ``vpcId`` comes from the EKS cluster, so no pod needs inst
 metadata; ``defaultTags`` are the cluster's tags.
 
 Deletion: the Release is orphaned, like Crossplane's (the controller dies with the
-nodes), and holds the EKS cluster; docs/operations.md says what deleting a Cluster leaves.
+nodes), and holds the EKS cluster; the teardown gate (``teardown``) keeps the nodes and
+the controller's identity until the cluster's load balancers are gone.
 """
 
 from __future__ import annotations

@@ -79,8 +79,9 @@ def _older(existing: list[str], group: NodeGroup, current: str) -> list[str]:
     ]
 
 
-def _kept(e: Eks, key: str) -> dict[str, Any]:
-    """An earlier generation exactly as it exists, so that it stays until replaced.
+def kept(e: Eks, key: str) -> dict[str, Any]:
+    """A resource exactly as it exists: an earlier generation until it is replaced, or
+    what the teardown gate lets go of (``teardown.hold``).
 
     (The one place a whole observed spec is copied: rare, and only while replacing.)
     """
@@ -166,11 +167,11 @@ def compose(
         if ready:
             continue
         for old in older:
-            kept = _kept(e, old)
-            e.compose(old, kept)
-            e.protect(CLUSTER, plane.manifest, old, kept)
+            copy = kept(e, old)
+            e.compose(old, copy)
+            e.protect(CLUSTER, plane.manifest, old, copy)
             report.replacing.append(
-                f"{group.name}: {kept['metadata']['name']} is replaced by {name} "
+                f"{group.name}: {copy['metadata']['name']} is replaced by {name} "
                 f"({', '.join(_changes(e, old, group))} changed) and removed once {name} is ready"
             )
     return report
