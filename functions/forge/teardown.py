@@ -7,7 +7,7 @@ deletes every Service of type LoadBalancer and every Ingress, waits until they a
 gone (the AWS Load Balancer Controller removes its finalizer from each once it has
 deleted its load balancer, target groups and security groups) and removes the gate's
 finalizer. Usages on the platform keep the nodes, the add-ons and the controller's
-identity until the gate is gone (docs/decisions/0021-teardown-gate.md).
+identity until the gate is gone (docs/decisions/0024-teardown-gate.md).
 
 It acts on the gate's deletion, never on its own termination, so node rotation and
 drains tear nothing down. Standard library only: the API server is reached with the
