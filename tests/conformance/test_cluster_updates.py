@@ -189,6 +189,8 @@ def test_the_api_server_refuses_a_version_skip_or_downgrade(before, after, refus
     else:
         assert verdict.status == "invalid"
         assert any(refusal in e for e in verdict.errors), verdict.errors
+
+
 def test_the_api_server_admits_a_teardown_usage_letting_go(schema_dirs):
     """Removing a node group: its Usage by the teardown gate is updated to have no ``by``
     (and a reason) before both go; the Usage CRD admits that update and the result."""

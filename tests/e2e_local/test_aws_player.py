@@ -194,6 +194,8 @@ def test_the_played_eks_takes_its_time_over_a_version_and_refuses_what_eks_refus
         "Unsupported Kubernetes minor version update from 1.34 to 1.36",
         "Requested Nodegroup Kubernetes version 1.35 is greater than cluster version 1.34",
     ]
+
+
 def test_the_external_name_an_mr_sets_is_kept(tmp_path):
     """crossplane-runtime sets the external name only when the MR has none: the log group
     is named after its annotation, /aws/eks/<cluster>/cluster, not after the MR."""

@@ -30,8 +30,8 @@ from forge.composers.eks import (
     nodegroups,
     pod_identity,
     storage,
-    upgrade,
     teardown,
+    upgrade,
     workloads,
 )
 from forge.composers.eks.base import Eks
@@ -81,7 +81,17 @@ def compose(ctx: Context, spec: ClusterSpec) -> ClusterAccess:
     _stages(
         e,
         Parts(
-            net, roles, logs, plane, groups, installed, balancing, scaling, admitted, own, bundle,
+            net,
+            roles,
+            logs,
+            plane,
+            groups,
+            installed,
+            balancing,
+            scaling,
+            admitted,
+            own,
+            bundle,
             secret,
         ),
     )
