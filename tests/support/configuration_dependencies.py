@@ -14,6 +14,7 @@ KNOWN = {
         "crossplane-contrib-provider-kubernetes"
     ),
     "xpkg.upbound.io/upbound/provider-family-aws": "upbound-provider-family-aws",
+    "xpkg.upbound.io/upbound/provider-aws-cloudwatchlogs": "upbound-provider-aws-cloudwatchlogs",
     "xpkg.upbound.io/upbound/provider-aws-ec2": "upbound-provider-aws-ec2",
     "xpkg.upbound.io/upbound/provider-aws-eks": "upbound-provider-aws-eks",
     "xpkg.upbound.io/upbound/provider-aws-iam": "upbound-provider-aws-iam",

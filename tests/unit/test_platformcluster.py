@@ -80,7 +80,7 @@ def test_aws_providers_with_irsa(assert_schema_valid):
     runtime = inner(final.resources["runtime-provider-aws"])
     annotations = runtime["spec"]["serviceAccountTemplate"]["metadata"]["annotations"]
     assert annotations == {"eks.amazonaws.com/role-arn": role}
-    for family in ("ec2", "eks", "iam"):
+    for family in ("cloudwatchlogs", "ec2", "eks", "iam"):
         provider = inner(final.resources[f"package-provider-aws-{family}"])
         assert provider["spec"]["runtimeConfigRef"]["name"] == "provider-aws"
     assert inner(final.resources["config-aws"])["spec"]["credentials"] == {"source": "IRSA"}

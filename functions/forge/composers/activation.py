@@ -17,6 +17,7 @@ POLICY_NAME = "forge"
 # provider-kubernetes Object, as its MRD name. tests/tooling/test_activation.py holds this
 # equal to what the goldens compose.
 COMPOSED = (
+    "groups.cloudwatchlogs.aws.m.upbound.io",
     "eips.ec2.aws.m.upbound.io",
     "internetgateways.ec2.aws.m.upbound.io",
     "natgateways.ec2.aws.m.upbound.io",

@@ -16,7 +16,17 @@ SemVer = Annotated[str, Field(pattern=r"^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$")]
 _LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 MrdActivation = Annotated[str, Field(pattern=rf"^(\*\.)?{_LABEL}(\.{_LABEL})+$", max_length=253)]
 AwsFamily = Literal[
-    "ec2", "eks", "iam", "route53", "secretsmanager", "kms", "s3", "rds", "elasticache", "sts"
+    "cloudwatchlogs",
+    "ec2",
+    "eks",
+    "iam",
+    "route53",
+    "secretsmanager",
+    "kms",
+    "s3",
+    "rds",
+    "elasticache",
+    "sts",
 ]
 
 
@@ -61,7 +71,7 @@ class AwsProviders(Model):
     enabled: bool = False
     version: SemVer = versions.PROVIDER_AWS_VERSION
     families: list[AwsFamily] = Field(
-        default=["ec2", "eks", "iam"],
+        default=["cloudwatchlogs", "ec2", "eks", "iam"],
         min_length=1,
         json_schema_extra={"x-kubernetes-list-type": "set"},
     )
