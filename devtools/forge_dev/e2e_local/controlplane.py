@@ -1,7 +1,7 @@
 """The Kubernetes control plane as local processes on 127.0.0.1: etcd, kube-apiserver
 (secure port only, a throwaway CA, service-account keys, an admin kubeconfig, the Node
 authorizer for the e2e node's kubelet) and kube-controller-manager (garbage collector,
-namespace controller, service accounts, Deployments, EndpointSlices).
+namespace controller, service accounts, Deployments, EndpointSlices, node lifecycle).
 
 The node that runs pods is node.py's. The binaries are the ones ``make kube-tools`` builds
 into ``.cache/tools`` (etcd may also be Debian's).
@@ -27,7 +27,9 @@ TOOLS = ROOT / ".cache" / "tools"
 # deletion) and what those need (service accounts and their tokens, for
 # --use-service-account-credentials; the root CA ConfigMap every namespace gets); what
 # Crossplane's package runtime needs (its Deployments' ReplicaSets and pods, the
-# EndpointSlices of its headless Services, which cluster DNS answers from).
+# EndpointSlices of its headless Services, which cluster DNS answers from); the node
+# lifecycle controller (it lifts the not-ready taint the API server's TaintNodesByCondition
+# admission puts on a new node).
 CONTROLLERS = (
     "garbage-collector-controller",
     "namespace-controller",
@@ -37,6 +39,7 @@ CONTROLLERS = (
     "deployment-controller",
     "replicaset-controller",
     "endpointslice-controller",
+    "node-lifecycle-controller",
 )
 
 

@@ -130,6 +130,8 @@ def containerd_config(workdir: Path, sandbox_image: str) -> str:
             f'  conf_dir = "{workdir / "cni" / "net.d"}"',
             f"[{cri}.registry]",
             f'  config_path = "{d / "certs.d"}"',
+            '[plugins."io.containerd.internal.v1.opt"]',
+            f'  path = "{d / "opt"}"',
             "",
         ]
     )
@@ -220,6 +222,11 @@ def kubelet_config(workdir: Path, ca: Path, port: int, healthz_port: int) -> dic
     }
 
 
+def schedulable(node: dict | None) -> bool:
+    """Ready, and no taint left that keeps pods off (the not-ready taint a new node gets)."""
+    return is_true(node, "Ready") and not (node.get("spec") or {}).get("taints")
+
+
 class Node:
     """containerd, CoreDNS, kube-scheduler and a kubelet, in ``workdir/node``."""
 
@@ -264,8 +271,8 @@ class Node:
         self._scheduler()
         self._kubelet()
         self.kube.wait(
-            f"node {NODE_NAME} Ready",
-            lambda: is_true(self.kube.get("v1", "Node", NODE_NAME), "Ready"),
+            f"node {NODE_NAME} Ready and untainted",
+            lambda: schedulable(self.kube.get("v1", "Node", NODE_NAME)),
             timeout=timeout,
             alive=self.procs.check_alive,
         )
@@ -452,6 +459,7 @@ class Node:
             if ns.startswith("cni-"):
                 subprocess.run(["ip", "netns", "delete", ns], capture_output=True, check=False)
         _unmount_under(self.workdir)
+        _remove_log_links(self.workdir)
         if self._bridge_made:
             subprocess.run(
                 [str(self.tools.ip), "link", "delete", BRIDGE], capture_output=True, check=False
@@ -536,6 +544,18 @@ def _unmount_under(root: Path) -> None:
                 points.append(point)
     for point in sorted(set(points), key=len, reverse=True):
         subprocess.run(["umount", "--lazy", point], capture_output=True, check=False)
+
+
+def _remove_log_links(root: Path) -> None:
+    """The kubelet links each container's log into /var/log/containers (a fixed path):
+    remove the links into ``root`` that a forced teardown leaves."""
+    d = Path("/var/log/containers")
+    if not d.is_dir():
+        return
+    for link in d.iterdir():
+        with contextlib.suppress(OSError):
+            if link.is_symlink() and str(link.readlink()).startswith(str(root) + "/"):
+                link.unlink()
 
 
 def _http_ok(url: str) -> bool:
