@@ -13,6 +13,7 @@ import os
 import random
 import socket
 import struct
+import subprocess
 import time
 import tomllib
 from pathlib import Path
@@ -116,6 +117,27 @@ def test_crossplane_without_a_node_keeps_the_host_resolver(tmp_path):
     assert xp.resolv_conf is None
 
 
+def _coredns_or_skip() -> Path:
+    coredns = TOOLS / "coredns"
+    if not coredns.exists():
+        if os.environ.get("FORGE_E2E_LOCAL_REQUIRED") == "1":
+            raise HarnessError(f"missing {coredns}: run `make kube-tools`")
+        pytest.skip(f"missing {coredns}: run `make kube-tools`")
+    return coredns
+
+
+def test_the_cluster_dns_binary_cannot_send_a_query_anywhere():
+    """The CoreDNS we build has the plugins of its Corefile (and what they pull in), none
+    that sends a query on: no forward, grpc, etcd, hosts, file or cache of another's."""
+    out = subprocess.run(
+        [str(_coredns_or_skip()), "-plugins"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert "kubernetes" in out
+    assert not {"forward", "grpc", "etcd", "route53", "clouddns", "azure", "hosts", "file"} & set(
+        out
+    )
+
+
 # --- cluster DNS against the real API server ------------------------------------------
 def _query(port: int, name: str) -> tuple[int, list[str]]:
     """One A query to 127.0.0.1:port: (rcode, the answer's IPv4 addresses)."""
@@ -147,11 +169,9 @@ def _query(port: int, name: str) -> tuple[int, list[str]]:
 
 @pytest.mark.e2e_local
 def test_cluster_dns_answers_a_headless_service_and_refuses_the_rest(tmp_path):
-    coredns = TOOLS / "coredns"
+    coredns = _coredns_or_skip()
     try:
         tools = Tools.find()
-        if not coredns.exists():
-            raise HarnessError(f"missing {coredns}: run `make kube-tools`")
     except HarnessError as exc:
         if os.environ.get("FORGE_E2E_LOCAL_REQUIRED") == "1":
             raise

@@ -33,6 +33,7 @@ from forge_dev.e2e_local.kube import Kube
 from forge_dev.e2e_local.procs import HarnessError, Proc, Procs, free_port
 
 NAMESPACE = "crossplane-system"
+SERVICE_ACCOUNT = "crossplane"
 CA_SECRET = "crossplane-root-ca"
 SERVER_SECRET = "crossplane-tls-server"
 CLIENT_SECRET = "crossplane-tls-client"
@@ -113,9 +114,18 @@ class Crossplane:
         module = core_module_dir()
         self.webhook_port = free_port()
         self.kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
+        # The chart's ServiceAccount: the package runtime copies its image pull secrets
+        # into every package's Deployment, and fails when it does not exist.
+        self.kube.apply(
+            {
+                "apiVersion": "v1",
+                "kind": "ServiceAccount",
+                "metadata": {"name": SERVICE_ACCOUNT, "namespace": NAMESPACE},
+            }
+        )
         env = self._env() | {
             "POD_NAMESPACE": NAMESPACE,
-            "POD_SERVICE_ACCOUNT": "crossplane",
+            "POD_SERVICE_ACCOUNT": SERVICE_ACCOUNT,
             "CRDS_PATH": str(module / "cluster" / "crds"),
             "WEBHOOK_CONFIGS_PATH": str(module / "cluster" / "webhookconfigurations"),
             "ENABLE_WEBHOOKS": "true",

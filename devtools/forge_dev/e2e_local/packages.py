@@ -29,7 +29,9 @@ FUNCTION_NAME = "input-output-hk-catalyst-forge-function-forge"
 PKG = "pkg.crossplane.io/v1"
 MANIFEST_TYPES = (
     "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.oci.image.index.v1+json",
     "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
 )
 
 
@@ -168,6 +170,8 @@ def config_diff_ids(registry: str, repository: str, digest: str) -> list[str]:
             return json.load(resp)
 
     manifest = get(f"manifests/{digest}", ", ".join(MANIFEST_TYPES))
+    if "manifests" in manifest:  # an index: the first image's (one per architecture)
+        manifest = get(f"manifests/{manifest['manifests'][0]['digest']}", ", ".join(MANIFEST_TYPES))
     config = get(f"blobs/{manifest['config']['digest']}", "*/*")
     return config["rootfs"]["diff_ids"]
 
