@@ -226,3 +226,86 @@ def test_cluster_dns_answers_a_headless_service_and_refuses_the_rest(tmp_path):
         procs.stop_all()
         kube.close()
         cp.stop()
+
+
+# --- the node against the real control plane ---------------------------------------------
+def _node_tools_or_skip():
+    from forge_dev.e2e_local.node import NodeTools  # noqa: PLC0415
+
+    try:
+        return Tools.find(), NodeTools.find()
+    except HarnessError as exc:
+        if os.environ.get("FORGE_E2E_LOCAL_REQUIRED") == "1":
+            raise
+        pytest.skip(str(exc))
+
+
+def _leftovers(workdir: Path) -> list[str]:
+    """What a node could leave on the machine: its bridge, pod network namespaces, mounts
+    under its workdir, containerd shims."""
+    found = []
+    if Path(f"/sys/class/net/{BRIDGE}").exists():
+        found.append(f"bridge {BRIDGE}")
+    netns = Path("/var/run/netns")
+    found += [f"netns {p.name}" for p in netns.iterdir()] if netns.is_dir() else []
+    found += [
+        f"mount {line.split()[4]}"
+        for line in Path("/proc/self/mountinfo").read_text().splitlines()
+        if line.split()[4].startswith(str(workdir))
+    ]
+    for pid in Path("/proc").iterdir():
+        if pid.name.isdigit():
+            try:
+                cmd = (pid / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"containerd-shim" in cmd and str(workdir).encode() in cmd:
+                found.append(f"shim {pid.name}")
+    return found
+
+
+@pytest.mark.e2e_local
+@pytest.mark.skipif(os.geteuid() != 0, reason="a node needs root")
+def test_node_runs_a_pod_from_the_local_registry_and_leaves_nothing(tmp_path):
+    """The node comes up Ready and schedulable, runs a pod of an image from the local
+    registry with an address on the node's bridge, and its teardown removes the bridge,
+    the pod's network namespace, every mount and the shims."""
+    from forge_dev.e2e_local.kube import Kube  # noqa: PLC0415 (the optional e2e extra)
+    from forge_dev.e2e_local.node import Node  # noqa: PLC0415
+    from forge_dev.e2e_local.packages import Registry  # noqa: PLC0415
+
+    tools, _ = _node_tools_or_skip()
+    before = _leftovers(tmp_path)
+    cp = ControlPlane(tmp_path, tools).start()
+    kube = Kube(cp.kubeconfig, tmp_path / "cache")
+    registry = Registry(tmp_path).start()
+    node = None
+    try:
+        node = Node(tmp_path, cp, kube, registry.host).start()
+        assert "Ready" in node.describe()
+        kube.apply(
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": "pause", "namespace": "default"},
+                "spec": {
+                    "automountServiceAccountToken": False,
+                    "containers": [{"name": "pause", "image": node.sandbox_image}],
+                },
+            }
+        )
+
+        def running():
+            status = (kube.get("v1", "Pod", "pause", "default") or {}).get("status") or {}
+            return status if status.get("phase") == "Running" else None
+
+        status = kube.wait("the pod Running", running, timeout=120, alive=node.check_alive)
+        assert status["podIP"].startswith(POD_SUBNET.rsplit(".", 1)[0] + ".")
+        assert status["containerStatuses"][0]["imageID"] == node.sandbox_image
+    finally:
+        if node is not None:
+            node.stop()
+        registry.stop()
+        kube.close()
+        cp.stop()
+    assert _leftovers(tmp_path) == before
