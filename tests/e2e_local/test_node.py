@@ -309,3 +309,43 @@ def test_node_runs_a_pod_from_the_local_registry_and_leaves_nothing(tmp_path):
         kube.close()
         cp.stop()
     assert _leftovers(tmp_path) == before
+
+
+class _Pods:
+    def __init__(self, pods: list[dict]) -> None:
+        self.pods = pods
+        self.asked: tuple = ()
+
+    def list(self, api_version, kind, namespace=None, label_selector=None):
+        self.asked = (api_version, kind, namespace, label_selector)
+        return self.pods
+
+
+def _pod(phase: str, ready: bool) -> dict:
+    return {
+        "metadata": {"name": "fn-abc"},
+        "spec": {"nodeName": "forge-e2e-node"},
+        "status": {
+            "phase": phase,
+            "containerStatuses": [
+                {"ready": ready, "image": "r/fn:v1", "imageID": "r/fn@sha256:aa"}
+            ],
+        },
+    }
+
+
+def test_the_function_pod_counts_only_when_running_and_ready():
+    from forge_dev.e2e_local.packages import FUNCTION_NAME, FunctionPod, function_pod  # noqa: PLC0415
+
+    kube = _Pods([_pod("Pending", False), _pod("Running", False)])
+    assert function_pod(kube) is None
+    assert kube.asked == (
+        "v1",
+        "Pod",
+        "crossplane-system",
+        f"pkg.crossplane.io/function={FUNCTION_NAME}",
+    )
+    kube.pods.append(_pod("Running", True))
+    assert function_pod(kube) == FunctionPod(
+        "fn-abc", "forge-e2e-node", "r/fn:v1", "r/fn@sha256:aa"
+    )
