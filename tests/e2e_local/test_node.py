@@ -349,3 +349,22 @@ def test_the_function_pod_counts_only_when_running_and_ready():
     assert function_pod(kube) == FunctionPod(
         "fn-abc", "forge-e2e-node", "r/fn:v1", "r/fn@sha256:aa"
     )
+
+
+def test_pause_holds_on_with_a_controllers_flags_and_exits_on_sigterm(tmp_path):
+    """A stand-in provider's pod runs pause with the flags its DeploymentRuntimeConfig
+    gives the controller (provider-kubernetes gets --sanitize-secrets): it must keep
+    running, then stop cleanly on SIGTERM."""
+    oci = TOOLS / "forge-e2e-oci"
+    if not oci.exists():
+        if os.environ.get("FORGE_E2E_LOCAL_REQUIRED") == "1":
+            raise HarnessError(f"missing {oci}: run `make kube-tools`")
+        pytest.skip(f"missing {oci}: run `make kube-tools`")
+    proc = subprocess.Popen([str(oci), "pause", "--sanitize-secrets", "--debug"])
+    try:
+        with pytest.raises(subprocess.TimeoutExpired):
+            proc.wait(1)
+        proc.terminate()
+        assert proc.wait(10) == 0
+    finally:
+        proc.kill()

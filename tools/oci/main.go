@@ -2,7 +2,7 @@
 // sandbox ("pause") image:
 //
 //	forge-e2e-oci registry ADDRESS      an OCI registry (go-containerregistry's, in memory)
-//	forge-e2e-oci pause                 sleep until SIGTERM or SIGINT, reaping children
+//	forge-e2e-oci pause [ARG ...]       sleep until SIGTERM or SIGINT, reaping children
 //	forge-e2e-oci pause-image REFERENCE push an image of this program (entrypoint
 //	                                    `/pause pause`) over plain HTTP; print its digest
 //	forge-e2e-oci pause-tarball FILE    the same image as a `docker save` tarball
@@ -42,7 +42,9 @@ func main() {
 	case len(os.Args) == 3 && os.Args[1] == "registry":
 		srv := &http.Server{Addr: os.Args[2], Handler: registry.New(), ReadHeaderTimeout: 10 * time.Second}
 		log.Fatal(srv.ListenAndServe())
-	case len(os.Args) == 2 && os.Args[1] == "pause":
+	case len(os.Args) >= 2 && os.Args[1] == "pause":
+		// A stand-in provider's pod passes its controller's flags (a
+		// DeploymentRuntimeConfig's args): there is no controller to take them.
 		pause()
 	case len(os.Args) == 3 && os.Args[1] == "pause-image":
 		digest, err := pushPauseImage(os.Args[2])
