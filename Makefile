@@ -159,6 +159,7 @@ e2e: ## End-to-end on kind (SKIPs, exit 0, when docker/kind/helm/kubectl/crosspl
 # (a wrapper module separate from tools/go.mod, so Crossplane's dependency graph is
 # untouched); the binaries are built as Kubernetes' own hack/lib/golang.sh builds them.
 .PHONY: kube-tools e2e-local
+NODE_TOOLS := $(TOOLS)/kubelet $(TOOLS)/kube-scheduler $(TOOLS)/coredns
 KUBE_MODULE  := k8s.io/kubernetes
 KUBE_VERSION := $(shell awk '$$1 == "$(KUBE_MODULE)" {print $$2} $$1 == "require" && $$2 == "$(KUBE_MODULE)" {print $$3}' tools/kube/go.mod)
 KUBE_LDFLAGS := -s -w -X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION) \
@@ -167,7 +168,7 @@ KUBE_LDFLAGS := -s -w -X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION
   -X k8s.io/component-base/version.gitTreeState=clean
 KUBE_BUILD    = cd tools/kube && CGO_ENABLED=0 $(GO) build -trimpath -tags selinux,notest,grpcnotrace
 
-kube-tools: $(TOOLS)/kube-apiserver $(TOOLS)/kube-controller-manager $(TOOLS)/kubectl $(TOOLS)/etcd $(TOOLS)/forge-e2e-oci ## Build kube-apiserver, kube-controller-manager, kubectl, etcd and the e2e registry into .cache/tools (needs Go; long the first time)
+kube-tools: $(TOOLS)/kube-apiserver $(TOOLS)/kube-controller-manager $(TOOLS)/kubectl $(TOOLS)/etcd $(TOOLS)/forge-e2e-oci $(NODE_TOOLS) ## Build the control plane, the node (kubelet, kube-scheduler, CoreDNS), kubectl, etcd and the e2e registry into .cache/tools (needs Go; long the first time)
 
 $(TOOLS)/kube-apiserver: tools/kube/go.mod tools/kube/go.sum
 	@command -v $(GO) >/dev/null 2>&1 || { echo "make kube-tools: Go is not installed (see docs/development.md)" >&2; exit 1; }
@@ -178,6 +179,19 @@ $(TOOLS)/kube-controller-manager: tools/kube/go.mod tools/kube/go.sum
 	@command -v $(GO) >/dev/null 2>&1 || { echo "make kube-tools: Go is not installed (see docs/development.md)" >&2; exit 1; }
 	@mkdir -p $(TOOLS)
 	$(KUBE_BUILD) -ldflags "$(KUBE_LDFLAGS)" -o ../../$@ $(KUBE_MODULE)/cmd/kube-controller-manager
+
+# The e2e node: kubelet and kube-scheduler from the same pin, CoreDNS from its
+# own wrapper module (tools/coredns). The sandbox image's pause program is forge-e2e-oci's.
+
+$(TOOLS)/kubelet $(TOOLS)/kube-scheduler: tools/kube/go.mod tools/kube/go.sum
+	@command -v $(GO) >/dev/null 2>&1 || { echo "make kube-tools: Go is not installed (see docs/development.md)" >&2; exit 1; }
+	@mkdir -p $(TOOLS)
+	$(KUBE_BUILD) -ldflags "$(KUBE_LDFLAGS)" -o ../../$@ $(KUBE_MODULE)/cmd/$(notdir $@)
+
+$(TOOLS)/coredns: tools/coredns/go.mod tools/coredns/go.sum tools/coredns/main.go
+	@command -v $(GO) >/dev/null 2>&1 || { echo "make kube-tools: Go is not installed (see docs/development.md)" >&2; exit 1; }
+	@mkdir -p $(TOOLS)
+	cd tools/coredns && CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o ../../$@ .
 
 # kubectl applies the platform's one-time bootstrap/ as a platform team does.
 $(TOOLS)/kubectl: tools/kube/go.mod tools/kube/go.sum

@@ -63,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     setup = ", ".join(f"{k} {v:.1f}s" for k, v in env.timings.items())
     rows.append(("environment", time.monotonic() - t, "ok", setup))
+    rows.append(("node", 0.0, "ok", env.node.describe()))
+    rows.append(("function pod", 0.0, "ok", env.function_detail))
     try:
         for scenario in chosen:
             print(f"=== {scenario.name} (budget {scenario.budget:.0f}s)", flush=True)

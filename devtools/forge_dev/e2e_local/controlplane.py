@@ -1,9 +1,10 @@
 """The Kubernetes control plane as local processes on 127.0.0.1: etcd, kube-apiserver
-(secure port only, a throwaway CA, service-account keys, an admin kubeconfig) and
-kube-controller-manager (garbage collector, namespace controller, service accounts).
+(secure port only, a throwaway CA, service-account keys, an admin kubeconfig, the Node
+authorizer for the e2e node's kubelet) and kube-controller-manager (garbage collector,
+namespace controller, service accounts, Deployments, EndpointSlices, node lifecycle).
 
-No kubelet, no scheduler, no kube-proxy: pods never run. The binaries are the ones
-``make kube-tools`` builds into ``.cache/tools`` (etcd may also be Debian's).
+The node that runs pods is node.py's. The binaries are the ones ``make kube-tools`` builds
+into ``.cache/tools`` (etcd may also be Debian's).
 """
 
 from __future__ import annotations
@@ -24,13 +25,21 @@ TOOLS = ROOT / ".cache" / "tools"
 
 # What kube-controller-manager runs: what deletion needs (garbage collection, namespace
 # deletion) and what those need (service accounts and their tokens, for
-# --use-service-account-credentials; the root CA ConfigMap every namespace gets).
+# --use-service-account-credentials; the root CA ConfigMap every namespace gets); what
+# Crossplane's package runtime needs (its Deployments' ReplicaSets and pods, the
+# EndpointSlices of its headless Services, which cluster DNS answers from); the node
+# lifecycle controller (it lifts the not-ready taint the API server's TaintNodesByCondition
+# admission puts on a new node).
 CONTROLLERS = (
     "garbage-collector-controller",
     "namespace-controller",
     "serviceaccount-controller",
     "serviceaccount-token-controller",
     "root-ca-certificate-publisher-controller",
+    "deployment-controller",
+    "replicaset-controller",
+    "endpointslice-controller",
+    "node-lifecycle-controller",
 )
 
 
@@ -192,7 +201,8 @@ class ControlPlane:
                     f"--service-account-signing-key-file={d / 'sa.key'}",
                     "--service-account-issuer=https://kubernetes.default.svc",
                     "--service-cluster-ip-range=10.0.0.0/24",
-                    "--authorization-mode=RBAC",
+                    "--authorization-mode=Node,RBAC",
+                    "--enable-admission-plugins=NodeRestriction",
                     "--allow-privileged=true",
                     "--profiling=false",
                     "--v=1",

@@ -9,8 +9,11 @@ init container and main container run them, with three differences a process on
   the URL ``https://localhost:<port>/validate-no-usages`` (same path, same CA bundle);
 - the TLS Secrets init writes (``crossplane-tls-server``, ``crossplane-tls-client``) are
   copied to directories, where the chart mounts them as volumes;
-- ``--package-runtime=External``: Crossplane creates no Deployments; the harness runs the
-  function and sets its FunctionRevision's ``status.endpoint``.
+- its resolver reads the e2e node's ``resolv.conf`` (cluster DNS): Crossplane runs in a
+  mount namespace of its own where that file is bind-mounted on ``/etc/resolv.conf`` (Go's
+  resolver reads only that path), so the endpoint its default package runtime gives a
+  Function, ``dns:///<service>.<namespace>:9443`` for a headless Service, resolves to the
+  function's pod IPs as it does in a cluster.
 
 Crossplane authenticates as the control plane's admin (no service account token outside
 a pod), so its RBAC is not what the chart grants.
@@ -30,6 +33,7 @@ from forge_dev.e2e_local.kube import Kube
 from forge_dev.e2e_local.procs import HarnessError, Proc, Procs, free_port
 
 NAMESPACE = "crossplane-system"
+SERVICE_ACCOUNT = "crossplane"
 CA_SECRET = "crossplane-root-ca"
 SERVER_SECRET = "crossplane-tls-server"
 CLIENT_SECRET = "crossplane-tls-client"
@@ -73,8 +77,16 @@ def core_module_dir() -> Path:
 class Crossplane:
     """``crossplane core init`` + ``crossplane core start`` against ``cp``."""
 
-    def __init__(self, cp: ControlPlane, kube: Kube, workdir: Path, binary: Path | None = None):
+    def __init__(
+        self,
+        cp: ControlPlane,
+        kube: Kube,
+        workdir: Path,
+        resolv_conf: Path | None = None,
+        binary: Path | None = None,
+    ):
         self.cp = cp
+        self.resolv_conf = resolv_conf
         self.kube = kube
         self.workdir = workdir
         self.binary = binary or TOOLS / "crossplane"
@@ -102,9 +114,18 @@ class Crossplane:
         module = core_module_dir()
         self.webhook_port = free_port()
         self.kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
+        # The chart's ServiceAccount: the package runtime copies its image pull secrets
+        # into every package's Deployment, and fails when it does not exist.
+        self.kube.apply(
+            {
+                "apiVersion": "v1",
+                "kind": "ServiceAccount",
+                "metadata": {"name": SERVICE_ACCOUNT, "namespace": NAMESPACE},
+            }
+        )
         env = self._env() | {
             "POD_NAMESPACE": NAMESPACE,
-            "POD_SERVICE_ACCOUNT": "crossplane",
+            "POD_SERVICE_ACCOUNT": SERVICE_ACCOUNT,
             "CRDS_PATH": str(module / "cluster" / "crds"),
             "WEBHOOK_CONFIGS_PATH": str(module / "cluster" / "webhookconfigurations"),
             "ENABLE_WEBHOOKS": "true",
@@ -183,11 +204,11 @@ class Crossplane:
             Proc(
                 "crossplane",
                 [
+                    *(in_resolver_namespace(self.resolv_conf) if self.resolv_conf else ()),
                     str(self.binary),
                     "core",
                     "start",
                     f"--namespace={NAMESPACE}",
-                    "--package-runtime=External",
                     f"--xpkg-cache-dir={self.workdir / 'xpkg-cache'}",
                     f"--xfn-cache-dir={self.workdir / 'xfn-cache'}",
                     "--enable-webhooks",
@@ -215,6 +236,21 @@ class Crossplane:
 
     def check_alive(self) -> None:
         self.procs.check_alive()
+
+
+def in_resolver_namespace(resolv_conf: Path) -> list[str]:
+    """The argv prefix that runs a command in a new mount namespace where ``resolv_conf`` is
+    ``/etc/resolv.conf`` (the host's file is untouched)."""
+    return [
+        "unshare",
+        "--mount",
+        "--propagation=private",
+        "--",
+        "/bin/sh",
+        "-c",
+        'mount --bind "$0" /etc/resolv.conf && exec "$@"',
+        str(resolv_conf),
+    ]
 
 
 def _ok(url: str) -> bool:

@@ -1,9 +1,11 @@
-"""One local environment: the control plane, Crossplane, a registry, our function, the
-provider player, and what the platform's bootstrap installs before any XR exists."""
+"""One local environment: the control plane, a registry, the e2e node, Crossplane (whose
+default package runtime runs our function and the stand-in providers as pods on the node),
+the provider player, and what the platform's bootstrap installs before any XR exists."""
 
 from __future__ import annotations
 
 import contextlib
+import platform
 import shutil
 import subprocess
 import threading
@@ -15,10 +17,21 @@ from pathlib import Path
 
 from forge_dev.e2e_local import standins
 from forge_dev.e2e_local.controlplane import ROOT, TOOLS, ControlPlane
-from forge_dev.e2e_local.crossplane import Crossplane
+from forge_dev.e2e_local.crossplane import NAMESPACE, Crossplane
 from forge_dev.e2e_local.kube import Kube, is_true, load_documents
 from forge_dev.e2e_local.live_player import PLAYED, HelmRunner, ProviderPlayer
-from forge_dev.e2e_local.packages import Built, FunctionRuntime, Registry, build
+from forge_dev.e2e_local.node import Node
+from forge_dev.e2e_local.packages import (
+    FUNCTION_NAME,
+    Built,
+    FunctionPod,
+    Registry,
+    build,
+    config_diff_ids,
+    function_pod,
+    manifest_digest,
+    tarball_diff_ids,
+)
 from forge_dev.e2e_local.procs import HarnessError
 
 # The Configuration packages the bootstrap installs (python -m forge_dev.packaging names).
@@ -102,7 +115,10 @@ class Environment:
         self.loop_kube: Kube | None = None
         self.crossplane: Crossplane | None = None
         self.registry: Registry | None = None
-        self.function: FunctionRuntime | None = None
+        self.node: Node | None = None
+        self.runtime_image: Path | None = None
+        self.function: FunctionPod | None = None
+        self.function_detail = ""
         self.player: ProviderPlayer | None = None
         self.loop: Loop | None = None
         self.timings: dict[str, float] = {}
@@ -133,28 +149,30 @@ class Environment:
         self.workdir.mkdir(parents=True)
         self._timed("control plane", self.cp.start)
         self.kube = Kube(self.cp.kubeconfig, self.workdir / "cache")
-        self.crossplane = Crossplane(self.cp, self.kube, self.workdir)
-        self._timed("crossplane", self.crossplane.start)
         self.registry = Registry(self.workdir)
         self.registry.start()
+        self.node = Node(self.workdir, self.cp, self.kube, self.registry.host)
+        self._timed("node", self.node.start)
+        self.crossplane = Crossplane(
+            self.cp, self.kube, self.workdir, resolv_conf=self.node.resolv_conf
+        )
+        self._timed("crossplane", self.crossplane.start)
+        self._timed("runtime image", self.build_runtime_image)
         self._timed("xpkg build", self.build_packages)
         self._timed("stand-in providers", self.build_standins)
         # The background loop has its own client: the discovery cache is per client.
         self.loop_kube = Kube(self.cp.kubeconfig, self.workdir / "cache-loop")
-        self.function = FunctionRuntime(self.loop_kube, self.workdir, self.crossplane.root_ca())
-        self._timed("function", self.function.start)
         self.player = ProviderPlayer(
             self.loop_kube,
             self.workdir / "logs" / "player.log",
             helm=HelmRunner(TOOLS / "helm", self.cp.kubeconfig, self.registry.host),
         )
-        self.loop = Loop(
-            [self.player.step, self.function.play], self.workdir / "logs" / "loop.log"
-        ).start()
+        self.loop = Loop([self.player.step], self.workdir / "logs" / "loop.log").start()
         self._timed("platform bootstrap", self.bootstrap)
+        self._timed("function pod", self.wait_function_pod)
 
     def stop(self) -> None:
-        for part in (self.loop, self.function, self.crossplane, self.registry):
+        for part in (self.loop, self.crossplane, self.node, self.registry):
             if part is not None:
                 with contextlib.suppress(Exception):
                     part.stop()
@@ -166,7 +184,7 @@ class Environment:
     def check_alive(self) -> None:
         """Raise if any process died or the background loop keeps failing."""
         self.cp.check_alive()
-        for part in (self.crossplane, self.function, self.registry):
+        for part in (self.crossplane, self.node, self.registry):
             if part is not None:
                 part.procs.check_alive()
 
@@ -241,7 +259,49 @@ class Environment:
         from forge_dev.packaging import release  # noqa: PLC0415 (the function's)
 
         self.version = release.from_git(ROOT)
-        self.packages = build(self.workdir, self.version)
+        self.packages = build(self.workdir, self.version, self.runtime_image)
+
+    def build_runtime_image(self) -> None:
+        """The runtime image ``make image`` builds, for the node's architecture."""
+        from forge_dev.packaging import image, release  # noqa: PLC0415 (the function's)
+
+        arch = {"x86_64": "amd64", "aarch64": "arm64"}[platform.machine()]
+        built = image.build(
+            ROOT, self.workdir / "packages" / "image", release.from_git(ROOT), [arch]
+        )
+        self.runtime_image = built[0].tarball
+
+    def wait_function_pod(self, timeout: float = 180) -> None:
+        """Our Function's pod Running and Ready on the node, running the image we pushed:
+        the digest the node's containerd resolved is the pushed Function package's, and
+        that package's first layer is the runtime image's."""
+        from forge_dev.packaging import image  # noqa: PLC0415 (the function's)
+
+        self.wait_healthy("Function", FUNCTION_NAME, timeout)
+        pod = self.kube.wait(
+            f"the pod of Function {FUNCTION_NAME} Running and Ready",
+            lambda: function_pod(self.kube),
+            timeout=timeout,
+            alive=self.check_alive,
+        )
+        built = self.packages["function"]
+        pushed = manifest_digest(self.registry.host, built.repository, self.version)
+        if not pod.image_id.endswith("@" + pushed):
+            raise HarnessError(
+                f"the function's pod runs {pod.image_id}, not the pushed package {pushed}"
+            )
+        runtime = image.read(self.runtime_image)
+        layers = config_diff_ids(self.registry.host, built.repository, pushed)
+        if not set(tarball_diff_ids(self.runtime_image)) <= set(layers):
+            raise HarnessError(
+                f"the pushed Function package {pushed} does not embed the runtime image "
+                f"{runtime.digest} (its layers: {layers})"
+            )
+        self.function = pod
+        self.function_detail = (
+            f"pod {NAMESPACE}/{pod.name} Running on {pod.node}: {pod.image_id.split('@')[1]} "
+            f"(the pushed Function package, embedding runtime image {runtime.digest})"
+        )
 
     def push_charts(self) -> None:
         """Our charts (the Gateway API CRDs), built as ``make packages`` builds them and
@@ -257,7 +317,13 @@ class Environment:
 
     def build_standins(self) -> None:
         """The providers our Configurations depend on, as stand-in packages."""
-        self.standins = standins.build(self.workdir / "packages", schema_root() / "crds")
+        pause = self.workdir / "packages" / "pause.tar"
+        subprocess.run(
+            [str(TOOLS / "forge-e2e-oci"), "pause-tarball", str(pause)],
+            check=True,
+            capture_output=True,
+        )
+        self.standins = standins.build(self.workdir / "packages", schema_root() / "crds", pause)
 
     def wait_established(self, names: list[str], timeout: float = 60) -> None:
         for name in names:

@@ -1,40 +1,38 @@
-"""Packages as users install them, and the External package runtime played.
+"""Packages as users install them.
 
 - ``build``: the package roots assembled as ``python -m forge_dev.packaging assemble`` writes
   them, each built into an xpkg by the real ``crossplane xpkg build`` (the crossplane CLI
-  v2.2.0, ``.cache/tools/crossplane-cli``). The Function package embeds no runtime image:
-  the image is built by Docker (``make image``), which no machine of ours has, and with
-  ``--package-runtime=External`` Crossplane runs none (the harness runs the function).
+  v2.2.0, ``.cache/tools/crossplane-cli``); the Function embeds the runtime image that
+  ``forge_dev.packaging.image`` builds, as ``make packages`` does.
 - ``Registry``: go-containerregistry's registry on 127.0.0.1 (``forge-e2e-oci registry``);
-  ``push`` pushes an xpkg there with the real ``crossplane xpkg push``.
-- ``FunctionRuntime``: our function as a local process, serving mTLS with a certificate
-  signed by Crossplane's own CA (``crossplane-root-ca``), so Crossplane's function client
-  trusts it and it trusts Crossplane's client certificate. It plays what
-  ``--package-runtime=External`` leaves to an external controller: the active
-  FunctionRevision's ``status.endpoint`` and its ``RuntimeHealthy`` condition.
+  ``push`` pushes an xpkg there with the real ``crossplane xpkg push``. Crossplane and the
+  e2e node's containerd pull from it.
+- ``function_pod``: the pod Crossplane's default package runtime runs our Function in.
 """
 
 from __future__ import annotations
 
-import base64
-import contextlib
-import datetime as dt
+import json
 import socket
 import subprocess
-import sys
+import tarfile
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from kubernetes.dynamic.exceptions import ConflictError, NotFoundError
-
-from forge_dev.e2e_local import pki
 from forge_dev.e2e_local.controlplane import ROOT, TOOLS
 from forge_dev.e2e_local.crossplane import NAMESPACE
-from forge_dev.e2e_local.kube import Kube, condition
+from forge_dev.e2e_local.kube import Kube
 from forge_dev.e2e_local.procs import HarnessError, Proc, Procs, free_port, wait_for
 
 FUNCTION_NAME = "input-output-hk-catalyst-forge-function-forge"
 PKG = "pkg.crossplane.io/v1"
+MANIFEST_TYPES = (
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+)
 
 
 def cli() -> Path:
@@ -64,9 +62,10 @@ class Built:
     file: Path
 
 
-def build(workdir: Path, version: str) -> dict[str, Built]:
+def build(workdir: Path, version: str, runtime_image: Path | None = None) -> dict[str, Built]:
     """Every package of this checkout, assembled as ``python -m forge_dev.packaging assemble``
-    does and built by ``crossplane xpkg build`` (the Function without a runtime image)."""
+    does and built by ``crossplane xpkg build``; the Function embeds ``runtime_image`` (a
+    ``docker save`` tarball of ``forge_dev.packaging.image``), as ``make packages`` does."""
     from forge_dev.packaging.assemble import EXAMPLES, assemble  # noqa: PLC0415 (the function's)
     from forge_dev.packaging.layout import PACKAGES, REGISTRY  # noqa: PLC0415
 
@@ -76,6 +75,9 @@ def build(workdir: Path, version: str) -> dict[str, Built]:
     for spec in PACKAGES:
         root = roots[spec.name]
         file = out / f"{spec.name}-{version}.xpkg"
+        embedded = []
+        if spec.kind == "Function" and runtime_image is not None:
+            embedded = [f"--embed-runtime-image-tarball={runtime_image}"]
         _run(
             [
                 str(cli()),
@@ -84,6 +86,7 @@ def build(workdir: Path, version: str) -> dict[str, Built]:
                 f"--package-root={root}",
                 f"--examples-root={root.parent / EXAMPLES / spec.name}",
                 f"--package-file={file}",
+                *embedded,
             ],
             f"crossplane xpkg build of {spec.name}",
         )
@@ -146,145 +149,69 @@ class Registry:
         self.procs.stop_all()
 
 
-class FunctionRuntime:
-    """function-forge on 127.0.0.1 with mTLS, and the External runtime of its revisions."""
+def manifest_digest(registry: str, repository: str, tag: str) -> str:
+    """The digest the registry serves for ``repository:tag`` (what a pull resolves to)."""
+    req = urllib.request.Request(
+        f"http://{registry}/v2/{repository}/manifests/{tag}",
+        method="HEAD",
+        headers={"Accept": ", ".join(MANIFEST_TYPES)},
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return resp.headers["Docker-Content-Digest"]
 
-    def __init__(self, kube: Kube, workdir: Path, ca: tuple[bytes, bytes]) -> None:
-        self.kube = kube
-        self.workdir = workdir
-        self.ca = pki.CA.load(*ca)
-        self.procs = Procs()
-        self.port = 0
 
-    @property
-    def endpoint(self) -> str:
-        return f"dns:///127.0.0.1:{self.port}"
+def config_diff_ids(registry: str, repository: str, digest: str) -> list[str]:
+    """The layer diff IDs of an image's config, as the registry serves it."""
 
-    def start(self) -> FunctionRuntime:
-        certs = self.workdir / "function-tls"
-        # The Deployment runtime issues the same kind of certificate for its Service name.
-        crt, key = self.ca.issue(
-            FUNCTION_NAME, dns=("localhost",), ips=("127.0.0.1",), server=True, client=True
-        )
-        pki.write(certs / "tls.crt", crt)
-        pki.write(certs / "tls.key", key, private=True)
-        pki.write(certs / "ca.crt", self.ca.cert_pem)
-        self.port = free_port()
-        exe = Path(sys.executable).parent / "function-forge"
-        self.procs.start(
-            Proc(
-                "function-forge",
-                [
-                    str(exe),
-                    f"--tls-server-certs-dir={certs}",
-                    f"--address=127.0.0.1:{self.port}",
-                    "--debug",
-                ],
-                self.workdir / "logs" / "function-forge.log",
+    def get(path: str, accept: str) -> dict:
+        req = urllib.request.Request(f"http://{registry}/v2/{repository}/{path}")
+        req.add_header("Accept", accept)
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return json.load(resp)
+
+    manifest = get(f"manifests/{digest}", ", ".join(MANIFEST_TYPES))
+    if "manifests" in manifest:  # an index: the first image's (one per architecture)
+        manifest = get(f"manifests/{manifest['manifests'][0]['digest']}", ", ".join(MANIFEST_TYPES))
+    config = get(f"blobs/{manifest['config']['digest']}", "*/*")
+    return config["rootfs"]["diff_ids"]
+
+
+def tarball_diff_ids(tarball: Path) -> list[str]:
+    """The layer diff IDs of a ``docker save`` tarball's image."""
+    with tarfile.open(tarball) as tar:
+        manifest = json.load(tar.extractfile("manifest.json"))[0]
+        return json.load(tar.extractfile(manifest["Config"]))["rootfs"]["diff_ids"]
+
+
+@dataclass(frozen=True)
+class FunctionPod:
+    """The pod Crossplane's package runtime runs our function in."""
+
+    name: str
+    node: str
+    image: str  # the pod's image reference
+    image_id: str  # the digest the node's runtime resolved it to (repository@sha256:...)
+
+
+def function_pod(kube: Kube) -> FunctionPod | None:
+    """Our Function's pod, once it is Running and Ready (None before)."""
+    pods = kube.list(
+        "v1",
+        "Pod",
+        namespace=NAMESPACE,
+        label_selector=f"pkg.crossplane.io/function={FUNCTION_NAME}",
+    )
+    for pod in pods:
+        status = pod.get("status") or {}
+        statuses = status.get("containerStatuses") or []
+        if status.get("phase") == "Running" and statuses and all(c.get("ready") for c in statuses):
+            return FunctionPod(
+                pod["metadata"]["name"],
+                pod["spec"].get("nodeName", ""),
+                statuses[0]["image"],
+                statuses[0]["imageID"],
             )
-        )
-        wait_for(
-            f"function-forge on 127.0.0.1:{self.port}",
-            lambda: _port_open(self.port),
-            timeout=30,
-            alive=self.procs.check_alive,
-        )
-        return self
-
-    def stop(self) -> None:
-        self.procs.stop_all()
-
-    def check_alive(self) -> None:
-        self.procs.check_alive()
-
-    def play(self) -> int:
-        """One pass of the External runtime, as Crossplane's Deployment runtime does it
-        (``FunctionHooks.Pre``/``ProviderHooks``) minus the Deployments and Services: every
-        active revision of our function gets its TLS server Secret (our serving
-        certificate, owned by the revision), its observed TLS Secret name, our endpoint and
-        ``RuntimeHealthy``; every active ProviderRevision (a stand-in: no controller runs,
-        the player plays it) gets the same but an endpoint. Returns how many it changed."""
-        changed = 0
-        revisions = [
-            *self.kube.list(
-                PKG, "FunctionRevision", label_selector=f"pkg.crossplane.io/package={FUNCTION_NAME}"
-            ),
-            *self.kube.list(PKG, "ProviderRevision"),
-        ]
-        for rev in revisions:
-            if rev["spec"].get("desiredState") != "Active":
-                continue
-            # Crossplane may write it meanwhile: the next pass sees it anew.
-            with contextlib.suppress(ConflictError, NotFoundError):
-                changed += self._play(rev)
-        return changed
-
-    def _play(self, rev: dict) -> int:
-        spec, status = rev["spec"], rev.get("status") or {}
-        # With the External runtime no package sets TLS Secret names on its revision;
-        # the establisher still needs an observed one (it reads the CA bundle for
-        # webhooks from it). Use the name the package's runtime would have set; the
-        # certificate is our function's (from Crossplane's CA; no provider webhook runs).
-        package = rev["metadata"]["labels"]["pkg.crossplane.io/package"]
-        server_secret = spec.get("tlsServerSecretName") or f"{package}-tls-server"
-        self._ensure_server_secret(rev, server_secret)
-        wanted = {"tlsServerSecretName": server_secret}
-        if rev["kind"] == "FunctionRevision":
-            wanted["endpoint"] = self.endpoint
-        healthy = condition(rev, "RuntimeHealthy").get("status") == "True"
-        if healthy and all(status.get(k) == v for k, v in wanted.items()):
-            return 0
-        conditions = [
-            c for c in status.get("conditions") or [] if c.get("type") != "RuntimeHealthy"
-        ]
-        conditions.append(
-            {
-                "type": "RuntimeHealthy",
-                "status": "True",
-                "reason": "HealthyPackageRevision",
-                "lastTransitionTime": _now(),
-                "observedGeneration": rev["metadata"].get("generation", 1),
-            }
-        )
-        self.kube.patch(
-            rev,
-            {
-                # Optimistic concurrency: Crossplane writes this status too.
-                "metadata": {"resourceVersion": rev["metadata"]["resourceVersion"]},
-                "status": wanted | {"conditions": conditions},
-            },
-            subresource="status",
-        )
-        return 1
-
-    def _ensure_server_secret(self, rev: dict, name: str) -> None:
-        if self.kube.get("v1", "Secret", name, NAMESPACE) is not None:
-            return
-        certs = self.workdir / "function-tls"
-        data = {k: certs.joinpath(k).read_bytes() for k in ("tls.crt", "tls.key", "ca.crt")}
-        md = rev["metadata"]
-        self.kube.create(
-            {
-                "apiVersion": "v1",
-                "kind": "Secret",
-                "metadata": {
-                    "name": name,
-                    "namespace": NAMESPACE,
-                    "ownerReferences": [
-                        {
-                            "apiVersion": rev["apiVersion"],
-                            "kind": rev["kind"],
-                            "name": md["name"],
-                            "uid": md["uid"],
-                            "controller": True,
-                            "blockOwnerDeletion": True,
-                        }
-                    ],
-                },
-                "type": "kubernetes.io/tls",
-                "data": {k: base64.b64encode(v).decode() for k, v in data.items()},
-            }
-        )
+    return None
 
 
 def configuration_object(name: str, package: str) -> dict:
@@ -305,7 +232,3 @@ def function_object(package: str) -> dict:
         "metadata": {"name": FUNCTION_NAME},
         "spec": {"package": package},
     }
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -8,8 +8,10 @@ registry under the provider's own repository path, at its pinned version and at 
 one (``StandIn.tags``), as a real registry holds releases after ours. Crossplane then
 resolves our Configurations' dependencies, installs the providers and establishes their
 CRDs as it would from the real packages; the providers' controllers are what the
-player plays. The AWS families depend on a ``provider-family-aws`` stand-in that owns
-the AWS ProviderConfig kinds, as the real family providers do.
+player plays. Each stand-in embeds the e2e node's pause image as its runtime image, so
+the pod Crossplane's package runtime runs for it holds no controller. The AWS families
+depend on a ``provider-family-aws`` stand-in that owns the AWS ProviderConfig kinds, as
+the real family providers do.
 """
 
 from __future__ import annotations
@@ -124,8 +126,9 @@ def standins(crds_root: Path) -> list[StandIn]:
     return out
 
 
-def build(workdir: Path, crds_root: Path) -> list[tuple[StandIn, Built]]:
-    """Each stand-in built into an xpkg by ``crossplane xpkg build``."""
+def build(workdir: Path, crds_root: Path, runtime_image: Path) -> list[tuple[StandIn, Built]]:
+    """Each stand-in built into an xpkg by ``crossplane xpkg build``, embedding
+    ``runtime_image`` (the pause image's ``docker save`` tarball)."""
     out: list[tuple[StandIn, Built]] = []
     for standin in standins(crds_root):
         root = workdir / "standins" / standin.name
@@ -163,7 +166,14 @@ def build(workdir: Path, crds_root: Path) -> list[tuple[StandIn, Built]]:
                 (root / "crds" / f"{name}.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
         file = workdir / "standins" / f"{standin.name}-{standin.version}.xpkg"
         _run(
-            [str(cli()), "xpkg", "build", f"--package-root={root}", f"--package-file={file}"],
+            [
+                str(cli()),
+                "xpkg",
+                "build",
+                f"--package-root={root}",
+                f"--embed-runtime-image-tarball={runtime_image}",
+                f"--package-file={file}",
+            ],
             f"crossplane xpkg build of the {standin.name} stand-in",
         )
         repository = standin.repository.split("/", 1)[1]
