@@ -78,6 +78,7 @@ def test_names_that_refer_to_packages_follow_them():
         "crossplane-contrib-provider-helm": "provider-helm",
         "crossplane-contrib-provider-kubernetes": "provider-kubernetes",
         "upbound-provider-family-aws": "provider-aws",
+        "upbound-provider-aws-cloudwatchlogs": "provider-aws",
         "upbound-provider-aws-ec2": "provider-aws",
         "upbound-provider-aws-eks": "provider-aws",
         "upbound-provider-aws-iam": "provider-aws",
