@@ -77,14 +77,12 @@ def _crd(xrd: Path) -> dict:
     }
 
 
-def _istio(name: str, namespace: str) -> dict:
-    """An Istio XR as Argo CD applies it, held by Crossplane's finalizer."""
-    return {
-        "apiVersion": API_VERSION,
-        "kind": "Istio",
-        "metadata": {"name": name, "namespace": namespace, "finalizers": [COMPOSITE_FINALIZER]},
-        "spec": {},
-    }
+def _composite(kind: str, name: str, namespace: str | None = None) -> dict:
+    """An XR as Argo CD applies it, held by Crossplane's finalizer."""
+    meta = {"name": name, "finalizers": [COMPOSITE_FINALIZER]}
+    if namespace:
+        meta["namespace"] = namespace
+    return {"apiVersion": API_VERSION, "kind": kind, "metadata": meta, "spec": {}}
 
 
 def _api(cp: ControlPlane, kube, tmp_path) -> teardown.HttpApi:
@@ -121,7 +119,7 @@ def _crossplane(kube, stop: threading.Event, seen: list[tuple[str, bool]]) -> No
     """Release composites being deleted; note whether the gate still existed and no
     load-balanced object was being deleted yet."""
     while not stop.is_set():
-        for item in kube.list(API_VERSION, "Istio"):
+        for item in kube.list(API_VERSION, "Istio") + kube.list(API_VERSION, "PlatformCluster"):
             meta = item["metadata"]
             if meta.get("deletionTimestamp") and COMPOSITE_FINALIZER in (
                 meta.get("finalizers") or []
@@ -129,7 +127,8 @@ def _crossplane(kube, stop: threading.Event, seen: list[tuple[str, bool]]) -> No
                 held = kube.get("v1", "ConfigMap", teardown.GATE_NAME, "kube-system")
                 gateway = kube.get("v1", "Service", "gateway", "default")
                 untouched = gateway is not None and "deletionTimestamp" not in gateway["metadata"]
-                seen.append((f"Istio/{meta['namespace']}/{meta['name']}", held is not None))
+                where = f"{meta['namespace']}/" if meta.get("namespace") else ""
+                seen.append((f"{item['kind']}/{where}{meta['name']}", held is not None))
                 seen.append(("gateway untouched", untouched))
                 kube.patch(item, {"metadata": {"finalizers": None}})
         stop.wait(0.2)
@@ -140,10 +139,12 @@ def test_composites_then_load_balancers_then_the_gate(cluster, tmp_path):
     for key, manifest in gate_objects.objects("unused").items():
         if key != "teardown-deployment":
             kube.apply(manifest)
-    kube.apply(_crd(XRDS / "istios.yaml"))
-    kube.wait("Istio served", lambda: kube.served(API_VERSION, "Istio"), timeout=30)
-    kube.create(_istio("mesh", "default"))
-    kube.create(_istio("other", "kube-public"))
+    for xrd, kind in (("istios", "Istio"), ("platformclusters", "PlatformCluster")):
+        kube.apply(_crd(XRDS / f"{xrd}.yaml"))
+        kube.wait(f"{kind} served", lambda k=kind: kube.served(API_VERSION, k), timeout=30)
+    kube.create(_composite("Istio", "mesh", "default"))
+    kube.create(_composite("Istio", "other", "kube-public"))
+    kube.create(_composite("PlatformCluster", "platform"))  # cluster-scoped
     kube.create(_service("gateway", "LoadBalancer", [SERVICE_FINALIZER]))
     kube.create(_service("internal", "ClusterIP", []))
     kube.create(_ingress("web"))
@@ -178,14 +179,16 @@ def test_composites_then_load_balancers_then_the_gate(cluster, tmp_path):
         assert time.monotonic() < deadline, "the gate is still there"
         time.sleep(0.2)
     # Every composite first, while no load balancer was being deleted; the gate last.
-    assert sorted(seen[:4]) == [
+    assert sorted(seen[:6]) == [
         ("Istio/default/mesh", True),
         ("Istio/kube-public/other", True),
+        ("PlatformCluster/platform", True),
+        ("gateway untouched", True),
         ("gateway untouched", True),
         ("gateway untouched", True),
     ]
-    assert sorted(seen[4:]) == [("Ingress/web", True), ("Service/gateway", True)]
-    assert kube.list(API_VERSION, "Istio") == []
+    assert sorted(seen[6:]) == [("Ingress/web", True), ("Service/gateway", True)]
+    assert kube.list(API_VERSION, "Istio") == kube.list(API_VERSION, "PlatformCluster") == []
     assert kube.get("v1", "Service", "gateway", "default") is None
     assert kube.get("networking.k8s.io/v1", "Ingress", "web", "default") is None
     assert kube.get("v1", "Service", "internal", "default") is not None  # not load-balanced
