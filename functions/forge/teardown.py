@@ -2,12 +2,20 @@
 
 An EKS Cluster composes, in the new cluster, a ConfigMap (the gate) carrying the
 finalizer ``FINALIZER``, and this controller (``python3.11 -m forge.teardown``, from
-the function's own image). Deleting the Cluster deletes the gate; the controller then
-deletes every Service of type LoadBalancer and every Ingress, waits until they are
-gone (the AWS Load Balancer Controller removes its finalizer from each once it has
-deleted its load balancer, target groups and security groups) and removes the gate's
-finalizer. Usages on the platform keep the nodes, the add-ons and the controller's
-identity until the gate is gone (docs/decisions/0024-teardown-gate.md).
+the function's own image). Deleting the Cluster deletes the gate; the controller then,
+in order, each step only once the one before is done:
+
+1. deletes every composite resource of our API group (``forge.projectcatalyst.io``:
+   the infrastructure XRs Argo CD applied) and waits until they are gone: the
+   cluster's own Crossplane deletes what they composed (Helm releases, AWS resources
+   through its providers) while its providers and the nodes still run;
+2. deletes every Service of type LoadBalancer and every Ingress and waits until they
+   are gone (the AWS Load Balancer Controller removes its finalizer from each once it
+   has deleted its load balancer, target groups and security groups);
+3. removes the gate's finalizer.
+
+Usages on the platform keep the nodes, the add-ons and the controller's identity until
+the gate is gone (docs/decisions/0024-teardown-gate.md).
 
 It acts on the gate's deletion, never on its own termination, so node rotation and
 drains tear nothing down. Standard library only: the API server is reached with the
@@ -29,6 +37,8 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+from forge.versions import GROUP
 
 FINALIZER = "forge.projectcatalyst.io/teardown"
 GATE_NAME = "forge-teardown"
@@ -139,18 +149,53 @@ def load_balanced(api: Api) -> list[tuple[str, dict[str, Any]]]:
     return found
 
 
+def composites(api: Api) -> list[tuple[str, dict[str, Any]]]:
+    """Every object of our API group, in every namespace: (its path, the object).
+
+    The group's resources come from the API server's discovery at its preferred
+    version (whatever APIs this cluster's Crossplane installed); none when the group
+    is not served (its CRDs are not installed, or are going).
+    """
+    try:
+        version = api.get(f"/apis/{GROUP}")["preferredVersion"]["groupVersion"]
+        resources = api.get(f"/apis/{version}").get("resources", [])
+    except NotFoundError:
+        return []
+    found = []
+    for res in resources:
+        if "/" in res["name"] or not {"list", "delete"} <= set(res.get("verbs", [])):
+            continue  # a subresource (status)
+        plural = res["name"]
+        try:
+            items = api.get(f"/apis/{version}/{plural}").get("items", [])
+        except NotFoundError:
+            continue  # its CRD went meanwhile
+        for item in items:
+            meta = item["metadata"]
+            name = urllib.parse.quote(meta["name"], safe="")
+            if res.get("namespaced"):
+                namespace = urllib.parse.quote(meta["namespace"], safe="")
+                found.append((f"/apis/{version}/namespaces/{namespace}/{plural}/{name}", item))
+            else:
+                found.append((f"/apis/{version}/{plural}/{name}", item))
+    return found
+
+
 def _name(path: str) -> str:
     """``resource namespace/name`` of an item path, for logs (``services default/web``)."""
     parts = path.split("/")
-    return f"{parts[-2]} {parts[-3]}/{parts[-1]}"
+    if parts[-4] == "namespaces":
+        return f"{parts[-2]} {parts[-3]}/{parts[-1]}"
+    return f"{parts[-2]} {parts[-1]}"  # cluster-scoped
 
 
 def step(api: Api, gate: str = gate_path()) -> bool:
     """One pass; True once this pass released the gate.
 
     While the gate does not exist yet, or is not being deleted, nothing happens. Once it
-    is, every load-balanced object not yet deleting is deleted (again on each pass:
-    something may recreate it), and the gate's finalizer goes only when none is left.
+    is, every composite of our group not yet deleting is deleted; once none is left,
+    every load-balanced object not yet deleting is (again on each pass: Argo CD or a
+    controller may recreate them); the gate's finalizer goes only when none is left.
     """
     try:
         current = api.get(gate)
@@ -158,15 +203,9 @@ def step(api: Api, gate: str = gate_path()) -> bool:
         return False
     if not current["metadata"].get("deletionTimestamp"):
         return False
-    remaining = load_balanced(api)
-    for path, item in remaining:
-        if not item["metadata"].get("deletionTimestamp"):
-            log.info("deleting %s", _name(path))
-            with contextlib.suppress(NotFoundError):  # gone meanwhile
-                api.delete(path)
-    if remaining:
-        names = ", ".join(sorted(_name(path) for path, _ in remaining))
-        log.info("waiting for %d load-balanced object(s) to be gone: %s", len(remaining), names)
+    if _delete_and_wait(api, composites(api), "composite resource"):
+        return False
+    if _delete_and_wait(api, load_balanced(api), "load-balanced object"):
         return False
     finalizers = current["metadata"].get("finalizers", [])
     current["metadata"]["finalizers"] = [f for f in finalizers if f != FINALIZER]
@@ -176,8 +215,21 @@ def step(api: Api, gate: str = gate_path()) -> bool:
         return False  # changed meanwhile: read it again on the next pass
     except NotFoundError:
         return False
-    log.info("no load balancer left: released gate %s", _name(gate))
+    log.info("no composite or load balancer left: released gate %s", _name(gate))
     return True
+
+
+def _delete_and_wait(api: Api, remaining: list[tuple[str, dict[str, Any]]], what: str) -> bool:
+    """Delete what is not deleting yet; True while any of ``remaining`` is left."""
+    for path, item in remaining:
+        if not item["metadata"].get("deletionTimestamp"):
+            log.info("deleting %s", _name(path))
+            with contextlib.suppress(NotFoundError):  # gone meanwhile
+                api.delete(path)
+    if remaining:
+        names = ", ".join(sorted(_name(path) for path, _ in remaining))
+        log.info("waiting for %d %s(s) to be gone: %s", len(remaining), what, names)
+    return bool(remaining)
 
 
 def run(

@@ -1,8 +1,10 @@
 """forge.teardown against a real kube-apiserver, with the RBAC the Cluster composes.
 
-A stand-in for the AWS Load Balancer Controller removes ``service.k8s.aws/resources``
+A stand-in for the new cluster's Crossplane removes ``composite.apiextensions.crossplane.io``
+from composite resources being deleted (after deleting what they composed, in real life),
+and a stand-in for the AWS Load Balancer Controller removes ``service.k8s.aws/resources``
 and ``ingress.k8s.aws/resources`` from objects being deleted (after deleting their load
-balancers, in real life) and records whether the gate was still held at that moment.
+balancers); both record, in one list and in order, whether the gate was still held then.
 """
 
 from __future__ import annotations
@@ -10,16 +12,22 @@ from __future__ import annotations
 import os
 import threading
 import time
+from pathlib import Path
 
 import pytest
+import yaml
 
 from forge import teardown
 from forge.composers.eks import teardown as gate_objects
+from forge.versions import API_VERSION
 from forge_dev.e2e_local.controlplane import ControlPlane, Tools
 from forge_dev.e2e_local.procs import HarnessError
+from forge_dev.schemas import crd_for_xrd
 
 SERVICE_FINALIZER = "service.k8s.aws/resources"
 INGRESS_FINALIZER = "ingress.k8s.aws/resources"
+COMPOSITE_FINALIZER = "composite.apiextensions.crossplane.io"
+XRDS = Path(__file__).resolve().parents[2] / "xrds"
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +66,25 @@ def _ingress(name: str) -> dict:
     }
 
 
+def _crd(xrd: Path) -> dict:
+    """The CRD Crossplane creates for ``xrd``, as the API server is given it."""
+    crd = crd_for_xrd(yaml.safe_load(xrd.read_text()))
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": crd["metadata"]["name"]},
+        "spec": crd["spec"],
+    }
+
+
+def _composite(kind: str, name: str, namespace: str | None = None) -> dict:
+    """An XR as Argo CD applies it, held by Crossplane's finalizer."""
+    meta = {"name": name, "finalizers": [COMPOSITE_FINALIZER]}
+    if namespace:
+        meta["namespace"] = namespace
+    return {"apiVersion": API_VERSION, "kind": kind, "metadata": meta, "spec": {}}
+
+
 def _api(cp: ControlPlane, kube, tmp_path) -> teardown.HttpApi:
     """The controller's client, as in the pod: a token of its ServiceAccount and the CA."""
     from kubernetes.client import CoreV1Api  # noqa: PLC0415
@@ -88,11 +115,36 @@ def _lb_controller(kube, stop: threading.Event, seen: list[tuple[str, bool]]) ->
         stop.wait(0.2)
 
 
-def test_the_gate_goes_only_after_every_load_balancer(cluster, tmp_path):
+def _crossplane(kube, stop: threading.Event, seen: list[tuple[str, bool]]) -> None:
+    """Release composites being deleted; note whether the gate still existed and no
+    load-balanced object was being deleted yet."""
+    while not stop.is_set():
+        for item in kube.list(API_VERSION, "Istio") + kube.list(API_VERSION, "PlatformCluster"):
+            meta = item["metadata"]
+            if meta.get("deletionTimestamp") and COMPOSITE_FINALIZER in (
+                meta.get("finalizers") or []
+            ):
+                held = kube.get("v1", "ConfigMap", teardown.GATE_NAME, "kube-system")
+                gateway = kube.get("v1", "Service", "gateway", "default")
+                untouched = gateway is not None and "deletionTimestamp" not in gateway["metadata"]
+                where = f"{meta['namespace']}/" if meta.get("namespace") else ""
+                seen.append((f"{item['kind']}/{where}{meta['name']}", held is not None))
+                seen.append(("gateway untouched", untouched))
+                kube.patch(item, {"metadata": {"finalizers": None}})
+        stop.wait(0.2)
+
+
+def test_composites_then_load_balancers_then_the_gate(cluster, tmp_path):
     cp, kube = cluster
     for key, manifest in gate_objects.objects("unused").items():
         if key != "teardown-deployment":
             kube.apply(manifest)
+    for xrd, kind in (("istios", "Istio"), ("platformclusters", "PlatformCluster")):
+        kube.apply(_crd(XRDS / f"{xrd}.yaml"))
+        kube.wait(f"{kind} served", lambda k=kind: kube.served(API_VERSION, k), timeout=30)
+    kube.create(_composite("Istio", "mesh", "default"))
+    kube.create(_composite("Istio", "other", "kube-public"))
+    kube.create(_composite("PlatformCluster", "platform"))  # cluster-scoped
     kube.create(_service("gateway", "LoadBalancer", [SERVICE_FINALIZER]))
     kube.create(_service("internal", "ClusterIP", []))
     kube.create(_ingress("web"))
@@ -103,10 +155,15 @@ def test_the_gate_goes_only_after_every_load_balancer(cluster, tmp_path):
         assert teardown.step(api) is False
     gateway = kube.get("v1", "Service", "gateway", "default")
     assert "deletionTimestamp" not in gateway["metadata"]
+    assert "deletionTimestamp" not in kube.get(API_VERSION, "Istio", "mesh", "default")["metadata"]
 
     stop, seen = threading.Event(), []
-    standin = threading.Thread(target=_lb_controller, args=(kube, stop, seen), daemon=True)
-    standin.start()
+    standins = [
+        threading.Thread(target=target, args=(kube, stop, seen), daemon=True)
+        for target in (_crossplane, _lb_controller)
+    ]
+    for standin in standins:
+        standin.start()
     controller = threading.Thread(target=teardown.run, args=(api,), kwargs={"interval": 0.2})
     controller.start()
     try:
@@ -115,12 +172,23 @@ def test_the_gate_goes_only_after_every_load_balancer(cluster, tmp_path):
         assert not controller.is_alive(), "the gate was never released"
     finally:
         stop.set()
-        standin.join(timeout=10)
+        for standin in standins:
+            standin.join(timeout=10)
     deadline = time.monotonic() + 10
     while kube.get("v1", "ConfigMap", teardown.GATE_NAME, "kube-system") is not None:
         assert time.monotonic() < deadline, "the gate is still there"
         time.sleep(0.2)
-    assert sorted(seen) == [("Ingress/web", True), ("Service/gateway", True)]
+    # Every composite first, while no load balancer was being deleted; the gate last.
+    assert sorted(seen[:6]) == [
+        ("Istio/default/mesh", True),
+        ("Istio/kube-public/other", True),
+        ("PlatformCluster/platform", True),
+        ("gateway untouched", True),
+        ("gateway untouched", True),
+        ("gateway untouched", True),
+    ]
+    assert sorted(seen[6:]) == [("Ingress/web", True), ("Service/gateway", True)]
+    assert kube.list(API_VERSION, "Istio") == kube.list(API_VERSION, "PlatformCluster") == []
     assert kube.get("v1", "Service", "gateway", "default") is None
     assert kube.get("networking.k8s.io/v1", "Ingress", "web", "default") is None
     assert kube.get("v1", "Service", "internal", "default") is not None  # not load-balanced

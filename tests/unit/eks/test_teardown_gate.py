@@ -29,6 +29,9 @@ def test_the_gate_goes_before_what_its_controllers_need(final):
         "aws-addon-eks-pod-identity-agent",
         "aws-pod-identity-lb-controller",
         "aws-role-lb-controller",
+        # The cluster's Crossplane deletes what the infrastructure XRs composed in AWS.
+        "aws-pod-identity-crossplane",
+        "aws-role-crossplane",
         "aws-clusterauth",
     ):
         assert order[key] > gate, key
@@ -53,13 +56,26 @@ def test_the_controller_runs_from_the_function_image_unless_told_otherwise(final
     def image(out) -> str:
         deployment = out.resources["teardown-deployment"]["spec"]["forProvider"]["manifest"]
         (container,) = deployment["spec"]["template"]["spec"]["containers"]
-        assert container["command"][-2:] == ["-m", "forge.teardown"]
+        # The image's only interpreter (forge_dev/packaging/image.py): no shell, no venv.
+        assert container["command"] == ["/usr/bin/python3.11", "-m", "forge.teardown"]
         return container["image"]
 
     assert image(final) == "ghcr.io/input-output-hk/catalyst-forge/function-forge:v0.1.0"
     mirrored = "registry.example.com/mirror/function-forge:v0.1.0"
     out = converge(xr_with(aws={"teardown": {"image": mirrored}}), max_rounds=12)[-1]
     assert image(out) == mirrored
+
+
+def test_the_controller_may_delete_every_api_of_our_group(final):
+    role = final.resources["teardown-clusterrole"]["spec"]["forProvider"]["manifest"]
+    assert {
+        "apiGroups": ["forge.projectcatalyst.io"],
+        "resources": ["*"],
+        "verbs": [
+            "list",
+            "delete",
+        ],
+    } in role["rules"]
 
 
 def test_a_removed_node_group_is_let_go_over_two_reconciles():

@@ -125,6 +125,7 @@ def pod_identity(
 
 
 CROSSPLANE_CONDITION = "CrossplaneAwsPermissions"
+CROSSPLANE_PURPOSE = "crossplane"
 
 
 def crossplane_grants(e: Eks) -> tuple[list[str], str | None]:
@@ -186,7 +187,7 @@ def crossplane(e: Eks, plane: ControlPlane) -> Identity | None:
     policy_arns, boundary = crossplane_grants(e)
     return pod_identity(
         e,
-        "crossplane",
+        CROSSPLANE_PURPOSE,
         namespace=stack.CROSSPLANE_NAMESPACE,
         service_account=CROSSPLANE_SERVICE_ACCOUNT,
         policy_arns=policy_arns,

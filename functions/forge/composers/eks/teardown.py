@@ -9,13 +9,16 @@ Cluster composes, in the new cluster through its kubernetes ProviderConfig:
   ``forge.projectcatalyst.io/teardown``, whose Object deletes it (the only in-cluster
   Object that is not orphaned);
 - ``forge.teardown``, a controller from the function's own image
-  (``aws.teardown.image``), with a ServiceAccount and RBAC to delete Services and
-  Ingresses and release the gate: once the gate is being deleted it deletes them,
-  waits until they are gone and removes the finalizer.
+  (``aws.teardown.image``), with a ServiceAccount and RBAC to delete our composite
+  resources, Services and Ingresses and release the gate: once the gate is being
+  deleted it deletes the composites (the infrastructure XRs; the cluster's Crossplane
+  deletes what they composed) and waits until they are gone, then the LoadBalancer
+  Services and Ingresses likewise, and removes the finalizer.
 
 Usages keep what the controllers need until the gate's Object is gone: the node
 groups, the add-ons (networking, DNS, the Pod Identity agent), every zone's NAT gateway,
-the load balancer controller's role and association, and the ClusterAuth that writes
+the load balancer controller's and the cluster's Crossplane's roles and associations
+(with their policy attachments), and the ClusterAuth that writes
 the kubeconfig the Object deletes the gate with. When one of them leaves the spec while
 the cluster stays (a node group removed or replaced, ``natGateways`` from ``PerZone`` to
 ``Single``), its Usage lets go first: one reconcile composes the resource as it is and
@@ -34,8 +37,10 @@ from forge.composers import usage
 from forge.composers.eks.base import Eks
 from forge.composers.eks.loadbalancer import PURPOSE as LB_PURPOSE
 from forge.composers.eks.nodegroups import kept
+from forge.composers.eks.pod_identity import CROSSPLANE_PURPOSE
 from forge.composers.objects import OBJECT_API_VERSION
 from forge.core import naming
+from forge.versions import GROUP
 
 GATE_KEY = "teardown-gate"
 HOLD_PREFIX = "aws-teardown-hold-"
@@ -50,6 +55,9 @@ HELD = (
     "aws-nat-",  # every zone's egress: the controllers reach AWS and the EKS API by it
     f"aws-role-{LB_PURPOSE}",
     f"aws-pod-identity-{LB_PURPOSE}",
+    # The cluster's Crossplane deletes what the infrastructure XRs composed in AWS.
+    f"aws-role-{CROSSPLANE_PURPOSE}",
+    f"aws-pod-identity-{CROSSPLANE_PURPOSE}",
 )
 
 
@@ -64,8 +72,9 @@ def gate() -> dict[str, Any]:
             "finalizers": [teardown.FINALIZER],
         },
         "data": {
-            "purpose": "Deleting this ConfigMap deletes every LoadBalancer Service and "
-            "Ingress; forge-teardown removes its finalizer once they are gone."
+            "purpose": "Deleting this ConfigMap deletes every forge composite resource, "
+            "then every LoadBalancer Service and Ingress; forge-teardown removes its "
+            "finalizer once they are gone."
         },
     }
 
@@ -86,6 +95,8 @@ def _rbac() -> dict[str, dict[str, Any]]:
             "kind": "ClusterRole",
             "metadata": meta,
             "rules": [
+                # Every API of our group this cluster serves (found by discovery).
+                {"apiGroups": [GROUP], "resources": ["*"], "verbs": ["list", "delete"]},
                 {"apiGroups": [""], "resources": ["services"], "verbs": ["list", "delete"]},
                 {
                     "apiGroups": ["networking.k8s.io"],
@@ -149,8 +160,8 @@ def deployment(image: str) -> dict[str, Any]:
                         {
                             "name": "teardown",
                             "image": image,
-                            # The function image's virtual environment (Dockerfile).
-                            "command": ["/venv/fn/bin/python", "-m", "forge.teardown"],
+                            # The function image's only interpreter (packaging/image.py).
+                            "command": ["/usr/bin/python3.11", "-m", "forge.teardown"],
                             "resources": {
                                 "requests": {"cpu": "10m", "memory": "32Mi"},
                                 "limits": {"memory": "64Mi"},
