@@ -41,8 +41,11 @@ class BuiltProvider:
 
 
 def _go(args: list[str]) -> str:
+    go = shutil.which("go")
+    if go is None:
+        raise PackagingError("go is not on PATH: the provider's package comes from its Go module")
     out = subprocess.run(
-        ["go", *args], cwd=WRAPPER, capture_output=True, text=True, timeout=300, check=False
+        [go, *args], cwd=WRAPPER, capture_output=True, text=True, timeout=300, check=False
     )
     if out.returncode != 0:
         raise PackagingError(f"go {' '.join(args)} in {WRAPPER}: {out.stderr.strip()}")
