@@ -168,7 +168,7 @@ KUBE_LDFLAGS := -s -w -X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION
   -X k8s.io/component-base/version.gitTreeState=clean
 KUBE_BUILD    = cd tools/kube && CGO_ENABLED=0 $(GO) build -trimpath -tags selinux,notest,grpcnotrace
 
-kube-tools: $(TOOLS)/kube-apiserver $(TOOLS)/kube-controller-manager $(TOOLS)/kubectl $(TOOLS)/etcd $(TOOLS)/forge-e2e-oci $(NODE_TOOLS) ## Build the control plane, the node (kubelet, kube-scheduler, CoreDNS), kubectl, etcd and the e2e registry into .cache/tools (needs Go; long the first time)
+kube-tools: $(TOOLS)/kube-apiserver $(TOOLS)/kube-controller-manager $(TOOLS)/kubectl $(TOOLS)/etcd $(TOOLS)/forge-e2e-oci $(NODE_TOOLS) $(TOOLS)/provider-kubernetes ## Build the control plane, the node (kubelet, kube-scheduler, CoreDNS), kubectl, etcd, the e2e registry and provider-kubernetes into .cache/tools (needs Go; long the first time)
 
 $(TOOLS)/kube-apiserver: tools/kube/go.mod tools/kube/go.sum
 	@command -v $(GO) >/dev/null 2>&1 || { echo "make kube-tools: Go is not installed (see docs/development.md)" >&2; exit 1; }
@@ -211,6 +211,17 @@ $(TOOLS)/forge-e2e-oci: tools/oci/go.mod tools/oci/go.sum tools/oci/main.go
 	@command -v $(GO) >/dev/null 2>&1 || { echo "make kube-tools: Go is not installed (see docs/development.md)" >&2; exit 1; }
 	@mkdir -p $(TOOLS)
 	cd tools/oci && CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o ../../$@ .
+
+# The real provider-kubernetes (its own module, tools/provider-kubernetes, pins the release):
+# built as its Makefile builds a release (GO_STATIC_PACKAGES cmd/provider, CGO off), its
+# version stamped into internal/version. e2e-local packages it as a Provider xpkg.
+PK_MODULE := github.com/crossplane-contrib/provider-kubernetes
+$(TOOLS)/provider-kubernetes: tools/provider-kubernetes/go.mod tools/provider-kubernetes/go.sum
+	@command -v $(GO) >/dev/null 2>&1 || { echo "make kube-tools: Go is not installed (see docs/development.md)" >&2; exit 1; }
+	@mkdir -p $(TOOLS)
+	cd tools/provider-kubernetes && CGO_ENABLED=0 $(GO) build -trimpath -o ../../$@ \
+	  -ldflags "-s -w -X $(PK_MODULE)/internal/version.Version=$$($(GO) list -m -f '{{.Version}}' $(PK_MODULE))" \
+	  $(PK_MODULE)/cmd/provider
 
 # SCENARIOS="keda ..." runs only those (python -m forge_dev.e2e_local --list names them).
 e2e-local: $(STAMP) tools kube-tools ## End to end on a local control plane (etcd, kube-apiserver, kube-controller-manager, Crossplane; providers played): summary table

@@ -17,6 +17,7 @@ DRIVER = "forge-xp"  # ours: runs the engine and the API server's validation lib
 CLI = "crossplane-cli"  # the crossplane CLI v2.2.0: beta validate, xpkg build
 DNSLABEL = "forge-dnslabel"  # ours: crossplane-runtime's xpkg.ToDNSLabel, for forge.xpkg's test
 HELM = "helm"  # helm v4: lints, renders and pushes the gateway-api-crds chart
+PROVIDER_KUBERNETES = "provider-kubernetes"  # the real provider (make kube-tools), e2e-local
 
 
 class MissingToolError(RuntimeError):

@@ -9,6 +9,10 @@ pip: the only executable is ``/usr/bin/python3.11``, which runs ``-m forge.main`
 machine without emulation. Entries are sorted, owned by root, dated ``SOURCE_DATE_EPOCH``
 (default 0) and there are no ``.pyc`` files, so two builds give the same bytes and digest.
 
+``build_static`` writes the image of a static Go program (the real provider-kubernetes that
+e2e-local installs) the same way: the program, Debian's CA certificates as one bundle
+(``ca-certificates``, pinned in the lock's ``static``), the user 65532; nothing else.
+
 The output is a ``docker save`` tarball, which ``crossplane xpkg build
 --embed-runtime-image-tarball`` embeds and ``podman load`` loads. ``image.lock.json``
 beside this file pins every input; ``lock`` rewrites it (``make image-lock``).
@@ -61,6 +65,12 @@ ENV = (
 DROPPED_DIRS = ("usr/share/man/", "usr/share/info/", "usr/share/lintian/", "usr/share/locale/")
 BIN_DIRS = ("bin/", "sbin/", "usr/bin/", "usr/sbin/", "usr/libexec/")
 DIR_MODE = 0o755
+# A static program's image: Debian's CA certificates (the only package; its maintainer
+# scripts' tools are not followed) bundled where Go's crypto/x509 looks first.
+STATIC_DEBIAN_ROOTS = ("ca-certificates",)
+STATIC_DEBIAN_EXCLUDED = frozenset({"openssl", "debconf"})
+CA_CERTS = "usr/share/ca-certificates/mozilla/"
+CA_BUNDLE = "etc/ssl/certs/ca-certificates.crt"
 
 
 @dataclass(frozen=True)
@@ -138,7 +148,13 @@ def lock(root: Path) -> dict[str, object]:
             )
             found = sorted((_wheel(p) for p in Path(tmp).glob("*.whl")), key=lambda w: w.name)
         wheels[arch] = [asdict(w) for w in found]
-    locked = {"release": debian.RELEASE, "debian": debs, "wheels": wheels}
+    static = debian.resolve(mirror, "amd64", list(STATIC_DEBIAN_ROOTS), STATIC_DEBIAN_EXCLUDED)
+    locked = {
+        "release": debian.RELEASE,
+        "debian": debs,
+        "wheels": wheels,
+        "static": [asdict(d) for d in static],
+    }
     text = json.dumps(locked, indent=1, sort_keys=True) + "\n"
     LOCK.write_text(text, encoding="utf-8")
     return locked
@@ -150,6 +166,12 @@ def read_lock() -> tuple[dict[str, list[debian.Deb]], dict[str, list[Wheel]]]:
     debs = {a: [debian.Deb(**d) for d in data["debian"][a]] for a in data["debian"]}
     wheels = {a: [Wheel(**w) for w in data["wheels"][a]] for a in data["wheels"]}
     return debs, wheels
+
+
+def read_static_lock() -> list[debian.Deb]:
+    """The pinned Debian packages of a static program's image (architecture ``all``)."""
+    data = json.loads(LOCK.read_text(encoding="utf-8"))
+    return [debian.Deb(**d) for d in data["static"]]
 
 
 # --- inputs -----------------------------------------------------------------------------
@@ -373,7 +395,31 @@ def _json(value: object) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
 
 
-def _config(arch: str, diff_id: str, version: str, epoch: int) -> dict[str, object]:
+@dataclass(frozen=True)
+class Program:
+    """What an image runs and says of itself (its OCI config)."""
+
+    title: str
+    description: str
+    source: str
+    entrypoint: tuple[str, ...]
+    env: tuple[str, ...]
+    ports: tuple[int, ...]
+
+
+FUNCTION = Program(
+    title="function-forge",
+    description="Catalyst Forge composition function",
+    source="https://github.com/input-output-hk/catalyst-forge",
+    entrypoint=ENTRYPOINT,
+    env=ENV,
+    ports=(PORT,),
+)
+
+
+def _config(
+    arch: str, diff_id: str, version: str, epoch: int, program: Program = FUNCTION
+) -> dict[str, object]:
     created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
     config: dict[str, object] = {
         "architecture": arch,
@@ -381,14 +427,14 @@ def _config(arch: str, diff_id: str, version: str, epoch: int) -> dict[str, obje
         "created": created,
         "config": {
             "User": f"{USER}:{USER}",
-            "Entrypoint": list(ENTRYPOINT),
-            "Env": list(ENV),
-            "ExposedPorts": {f"{PORT}/tcp": {}},
+            "Entrypoint": list(program.entrypoint),
+            "Env": list(program.env),
+            "ExposedPorts": {f"{port}/tcp": {} for port in program.ports},
             "WorkingDir": "/",
             "Labels": {
-                "org.opencontainers.image.title": "function-forge",
-                "org.opencontainers.image.description": "Catalyst Forge composition function",
-                "org.opencontainers.image.source": "https://github.com/input-output-hk/catalyst-forge",
+                "org.opencontainers.image.title": program.title,
+                "org.opencontainers.image.description": program.description,
+                "org.opencontainers.image.source": program.source,
                 "org.opencontainers.image.licenses": "Apache-2.0",
                 "org.opencontainers.image.version": version,
             },
@@ -454,6 +500,49 @@ def build(root: Path, build_dir: Path, version: str, arches: Iterable[str]) -> l
         out.write_bytes(_docker_save(layer, config, image_tag(version, arch), epoch))
         built.append(BuiltImage(arch, out, f"sha256:{_sha256(config)}", len(layer)))
     return built
+
+
+def _add_ca_bundle(tree: Tree, deb: Path) -> None:
+    """Debian's CA certificates as ``update-ca-certificates`` bundles them (every Mozilla
+    certificate, in name order), and the package's copyright file."""
+    certs = []
+    for info, content in debian.data_members(deb):
+        name = info.name.removeprefix("./")
+        if info.isfile() and name.startswith(CA_CERTS) and name.endswith(".crt"):
+            certs.append((name, content or b""))
+        elif info.isfile() and name.startswith("usr/share/doc/") and name.endswith("/copyright"):
+            tree.file(name, content or b"")
+    if not certs:
+        raise PackagingError(f"{deb.name}: no certificates under /{CA_CERTS}")
+    tree.file(CA_BUNDLE, b"".join(c if c.endswith(b"\n") else c + b"\n" for _, c in sorted(certs)))
+
+
+def build_static(
+    binary: Path, out: Path, program: Program, *, version: str, arch: str, tag: str
+) -> BuiltImage:
+    """The image of a static program: ``binary`` at ``program.entrypoint[0]``, the CA bundle,
+    user 65532; no shell, no libraries (a program that links one is refused)."""
+    if arch not in ARCHES:
+        raise PackagingError(f"unknown architecture {arch!r} (known: {', '.join(ARCHES)})")
+    content = binary.read_bytes()
+    if elf_needed(content) or content[:4] != ELF_MAGIC:
+        raise PackagingError(f"{binary}: not a static ELF program (build it with CGO off)")
+    epoch = int(os.environ.get("SOURCE_DATE_EPOCH", "0"))
+    tree = Tree()
+    tree.file(program.entrypoint[0].lstrip("/"), content, 0o755)
+    for deb in _fetch_debs(read_static_lock(), root_cache()):
+        _add_ca_bundle(tree, deb)
+    _add_system(tree)
+    layer = _layer(tree, epoch)
+    config = _json(_config(arch, f"sha256:{_sha256(layer)}", version, epoch, program))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(_docker_save(layer, config, tag, epoch))
+    return BuiltImage(arch, out, f"sha256:{_sha256(config)}", len(layer))
+
+
+def root_cache() -> Path:
+    """Where pinned inputs are kept between builds (``.cache/image`` of this checkout)."""
+    return Path(__file__).resolve().parents[3] / ".cache" / "image"
 
 
 def read(path: Path) -> BuiltImage:
