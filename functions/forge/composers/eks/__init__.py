@@ -22,6 +22,7 @@ from forge.composers.eks import (
     argocd_manager,
     autoscaler,
     control_plane,
+    controller,
     iam,
     kubeconfig,
     loadbalancer,
@@ -49,8 +50,8 @@ class Parts:
     plane: control_plane.ControlPlane
     groups: nodegroups.NodeGroups
     addons: addons.Addons
-    load_balancing: loadbalancer.LoadBalancing
-    autoscaling: autoscaler.Autoscaling
+    load_balancing: controller.Controller
+    autoscaling: controller.Controller
     access: access_entries.Access
     crossplane: pod_identity.Identity | None
     workloads: dict[str, pod_identity.Identity]

@@ -19,38 +19,23 @@ Deletion: the Release is orphaned and holds the EKS cluster, as the controller's
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
 from typing import Any
 
 from forge import versions
-from forge.composers.access import ClusterRelease
-from forge.composers.eks import policies
+from forge.composers.eks import controller, policies
 from forge.composers.eks.addons import Addons
 from forge.composers.eks.base import Eks
 from forge.composers.eks.control_plane import ControlPlane
-from forge.composers.eks.pod_identity import Identity, pod_identity
-from forge.composers.helm import RELEASE_API_VERSION
-from forge.core.readiness import is_ready
+from forge.composers.eks.controller import Controller
 
 KEY = "cluster-autoscaler"
 NAME = "cluster-autoscaler"  # the Release MR, the Helm release, its fullname
 NAMESPACE = "kube-system"
 SERVICE_ACCOUNT = "cluster-autoscaler"
 PURPOSE = "autoscaler"
-
-
-@dataclass
-class Autoscaling:
-    """The autoscaler's identity and Release (for bootstrap) and their readiness."""
-
-    identity: Identity | None = None
-    releases: dict[str, ClusterRelease] = field(default_factory=dict)
-    ready: bool = True
-
-    @property
-    def pending(self) -> list[str]:
-        return [] if self.ready else [NAME]
+INSTALL = controller.Install(
+    KEY, NAME, NAMESPACE, SERVICE_ACCOUNT, PURPOSE, versions.CLUSTER_AUTOSCALER
+)
 
 
 def image_tag(plane: ControlPlane) -> str | None:
@@ -76,31 +61,15 @@ def values(e: Eks, plane: ControlPlane) -> dict[str, Any]:
     return out
 
 
-def compose(e: Eks, plane: ControlPlane, nodes_ready: bool, addons: Addons) -> Autoscaling:
+def compose(e: Eks, plane: ControlPlane, nodes_ready: bool, addons: Addons) -> Controller:
     """The role and association now; the Release once its inputs are ready."""
-    settings = e.spec.aws.cluster_autoscaler
-    if not settings.enabled:
-        return Autoscaling()
-    identity = pod_identity(
+    return controller.compose(
         e,
-        PURPOSE,
-        namespace=NAMESPACE,
-        service_account=SERVICE_ACCOUNT,
-        policy_arns=list(settings.policy_arns),
+        INSTALL,
+        e.spec.aws.cluster_autoscaler,
         plane=plane,
+        nodes_ready=nodes_ready,
+        addons=addons,
         inline_policy=policies.cluster_autoscaler(e),
+        values=lambda: values(e, plane),
     )
-    report = Autoscaling(identity=identity, ready=False)
-    inputs = nodes_ready and addons.ready.get("coredns", False) and identity.ready
-    if not e.due(KEY, inputs):
-        return report
-    chart = dataclasses.replace(versions.CLUSTER_AUTOSCALER, version=settings.chart_version)
-    report.releases[KEY] = ClusterRelease(
-        name=NAME,
-        chart=chart,
-        namespace=NAMESPACE,
-        values=values(e, plane),
-        overrides=settings.values,
-    )
-    report.ready = is_ready(RELEASE_API_VERSION, "Release", e.ctx.observed.resource(KEY))
-    return report

@@ -16,38 +16,23 @@ the controller's identity until the cluster's load balancers are gone.
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
 from typing import Any
 
 from forge import versions
-from forge.composers.access import ClusterRelease
-from forge.composers.eks import policies
+from forge.composers.eks import controller, policies
 from forge.composers.eks.addons import Addons
 from forge.composers.eks.base import Eks
 from forge.composers.eks.control_plane import CLUSTER, ControlPlane
-from forge.composers.eks.pod_identity import Identity, pod_identity
-from forge.composers.helm import RELEASE_API_VERSION
-from forge.core.readiness import is_ready
+from forge.composers.eks.controller import Controller
 
 KEY = "load-balancer-controller"
 NAME = "aws-load-balancer-controller"  # the Release MR, the Helm release, its fullname
 NAMESPACE = "kube-system"
 SERVICE_ACCOUNT = "aws-load-balancer-controller"
 PURPOSE = "lb-controller"
-
-
-@dataclass
-class LoadBalancing:
-    """The controller's identity and Release (for bootstrap) and their readiness."""
-
-    identity: Identity | None = None
-    releases: dict[str, ClusterRelease] = field(default_factory=dict)
-    ready: bool = True
-
-    @property
-    def pending(self) -> list[str]:
-        return [] if self.ready else [NAME]
+INSTALL = controller.Install(
+    KEY, NAME, NAMESPACE, SERVICE_ACCOUNT, PURPOSE, versions.AWS_LOAD_BALANCER_CONTROLLER
+)
 
 
 def _vpc_id(e: Eks) -> str | None:
@@ -73,34 +58,20 @@ def values(e: Eks, vpc_id: str) -> dict[str, Any]:
     }
 
 
-def compose(e: Eks, plane: ControlPlane, nodes_ready: bool, addons: Addons) -> LoadBalancing:
-    """The role and association now; the Release once its inputs are ready."""
-    settings = e.spec.aws.load_balancer_controller
-    if not settings.enabled:
-        return LoadBalancing()
-    identity = pod_identity(
+def compose(e: Eks, plane: ControlPlane, nodes_ready: bool, addons: Addons) -> Controller:
+    """The role and association now; the Release once its inputs and the VPC are known."""
+
+    def owned() -> dict[str, Any] | None:
+        vpc = _vpc_id(e)
+        return None if vpc is None else values(e, vpc)
+
+    return controller.compose(
         e,
-        PURPOSE,
-        namespace=NAMESPACE,
-        service_account=SERVICE_ACCOUNT,
-        policy_arns=list(settings.policy_arns),
+        INSTALL,
+        e.spec.aws.load_balancer_controller,
         plane=plane,
+        nodes_ready=nodes_ready,
+        addons=addons,
         inline_policy=policies.load_balancer_controller(e),
+        values=owned,
     )
-    report = LoadBalancing(identity=identity, ready=False)
-    vpc = _vpc_id(e)
-    inputs = nodes_ready and addons.ready.get("coredns", False) and identity.ready
-    if vpc is None or not e.due(KEY, inputs):
-        return report
-    chart = dataclasses.replace(
-        versions.AWS_LOAD_BALANCER_CONTROLLER, version=settings.chart_version
-    )
-    report.releases[KEY] = ClusterRelease(
-        name=NAME,
-        chart=chart,
-        namespace=NAMESPACE,
-        values=values(e, vpc),
-        overrides=settings.values,
-    )
-    report.ready = is_ready(RELEASE_API_VERSION, "Release", e.ctx.observed.resource(KEY))
-    return report
