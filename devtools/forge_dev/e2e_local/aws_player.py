@@ -371,13 +371,15 @@ def install(env: Environment) -> None:
 
 
 def aws_crds() -> list[str]:
-    """The CRDs of the stand-in AWS providers (the family's and each family provider's)."""
+    """The CRDs of the stand-in AWS providers (the family's and each family provider's)
+    that the activation policy activates: all but the kind we never compose."""
     root = schema_root() / "crds"
     return [
         load_documents(root / rel)[0]["metadata"]["name"]
         for standin in standins.standins(root)
         if standin.repository.startswith(PROVIDER_AWS_REPOSITORY.rsplit("/", 1)[0])
         for rel in standin.crds
+        if rel != standins.UNCOMPOSED[1]
     ]
 
 
