@@ -441,6 +441,8 @@ SCENARIOS = (
     Scenario("infrastructure-bundle", 240, bundle_lifecycle),
     Scenario("cluster-vcluster", 300, vcluster_lifecycle),
     Scenario("platformcluster", 300, platformcluster_lifecycle),
-    Scenario("cluster-aws", 540, aws_lifecycle),
+    # Create, a second node group, two upgrades (one held), a principal rotation and the
+    # teardown gate's deletion: 370 s alone, 520 s after the other scenarios on 2 cores.
+    Scenario("cluster-aws", 900, aws_lifecycle),
     Scenario("configuration-upgrade", 300, configuration_upgrade),
 )
