@@ -225,4 +225,5 @@ $(TOOLS)/provider-kubernetes: tools/provider-kubernetes/go.mod tools/provider-ku
 
 # SCENARIOS="keda ..." runs only those (python -m forge_dev.e2e_local --list names them).
 e2e-local: $(STAMP) tools kube-tools ## End to end on a local control plane (etcd, kube-apiserver, kube-controller-manager, Crossplane; providers played): summary table
+	$(BIN)/python -m forge_dev.schemas.ensure
 	$(BIN)/python -m forge_dev.e2e_local $(SCENARIOS)

@@ -9,9 +9,12 @@ from __future__ import annotations
 import functools
 import hashlib
 import http.server
+import io
+import re
 import socket
 import threading
 import urllib.request
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -131,7 +134,8 @@ def test_unreachable_upstream_is_one_clear_message(clone: Path):
     )
     assert "Connection refused" in text
     assert text.endswith(
-        "Give this machine access to raw.githubusercontent.com and run it again, or set "
+        "Give this machine access to raw.githubusercontent.com (and the Go module proxy) and "
+        "run it again, or set "
         "FORGE_SCHEMAS_DIR to a directory with crds/ and charts/ (such as ../shared)"
     )
     assert not list(cache.rglob("*.yaml"))
@@ -154,13 +158,102 @@ def test_main_prints_one_line_either_way(
     assert (out, err) == (f"schemas: downloaded 3 pinned files into {clone}/.cache/schemas\n", "")
 
 
+def write_tree(root: Path, files: dict[str, bytes]) -> None:
+    (root / "crds").mkdir(parents=True, exist_ok=True)
+    (root / "charts").mkdir(exist_ok=True)
+    for rel, data in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
+
+
 def test_shared_beside_the_repository_is_read_and_nothing_downloaded(clone: Path):
     shared = clone.parent / "shared"
-    (shared / "crds").mkdir(parents=True)
-    (shared / "charts").mkdir()
+    write_tree(shared, FILES)
     root, line = ensure.ensure_schema_root(entries("http://unused"), opener=no_download)
     assert root == shared
     assert line == f"schemas: reading the pinned CRDs and chart schemas from {shared}"
+
+
+def test_what_shared_lacks_is_downloaded_and_the_cache_is_read_instead(
+    clone: Path, upstream: str, monkeypatch: pytest.MonkeyPatch
+):
+    """A ../shared without one pinned file (a CRD the compositions began to compose) must not
+    be read as it is: every test validating that kind would fail with "schema file missing"."""
+    shared = clone.parent / "shared"
+    lacking = next(iter(FILES))
+    write_tree(shared, {rel: data for rel, data in FILES.items() if rel != lacking})
+    pinned = entries(upstream)
+    monkeypatch.setattr(sources, "lock_entries", lambda: tuple(pinned))
+    assert sources.resolve_schema_root() == shared, "no cache yet: read shared, name the gap"
+    opener = Counting()
+    root, line = ensure.ensure_schema_root(pinned, opener=opener)
+    cache = clone / ".cache" / "schemas"
+    assert (root, opener.calls) == (cache, 1)
+    assert line == (
+        f"schemas: copied 2 pinned files from {shared} and downloaded 1 pinned files into {cache}"
+    )
+    for rel, data in FILES.items():
+        assert (cache / rel).read_bytes() == data
+    assert sources.resolve_schema_root() == cache
+    # Into the cache, a copy in shared that is not the pinned file is downloaded, not copied.
+    other = list(FILES)[1]
+    (cache / other).unlink()
+    (shared / other).write_bytes(b"replicas: 2\n")
+    _, line = ensure.ensure_schema_root(pinned, opener=Counting())
+    assert line == f"schemas: downloaded 1 pinned files into {cache}"
+    assert (cache / other).read_bytes() == FILES[other]
+
+
+MODULE = "github.com/Example/provider-x/v2@v2.5.0"
+MEMBER = "package/crds/x.example.org_things.yaml"
+
+
+@pytest.fixture
+def go_proxy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A Go module proxy on 127.0.0.1 serving MODULE's zip; ``$GOPROXY`` names it."""
+    root = tmp_path / "goproxy"
+    zip_path = root / "github.com/!example/provider-x/v2/@v/v2.5.0.zip"
+    zip_path.parent.mkdir(parents=True)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        archive.writestr(f"{MODULE}/go.mod", "module github.com/Example/provider-x/v2\n")
+        archive.writestr(f"{MODULE}/{MEMBER}", FILES["crds/provider-x/x.example.org_things.yaml"])
+    zip_path.write_bytes(buf.getvalue())
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    handler = functools.partial(Quiet, directory=str(root))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        monkeypatch.setenv("GOPROXY", f"{url},direct")
+        yield url
+        server.shutdown()
+
+
+def module_entry(member: str = MEMBER, data: bytes | None = None) -> LockEntry:
+    rel = "crds/provider-x/x.example.org_things.yaml"
+    digest = hashlib.sha256(FILES[rel] if data is None else data).hexdigest()
+    return LockEntry(rel, "http://127.0.0.1:1/unreachable", digest, MODULE, member)
+
+
+def test_a_file_pinned_in_a_go_module_is_read_from_the_module_proxy(clone: Path, go_proxy: str):
+    root, line = ensure.ensure_schema_root([module_entry()])
+    rel = "crds/provider-x/x.example.org_things.yaml"
+    assert (root / rel).read_bytes() == FILES[rel]
+    assert line == f"schemas: downloaded 1 pinned files into {root}"
+
+
+def test_a_go_module_file_that_differs_or_is_absent_is_refused(clone: Path, go_proxy: str):
+    with pytest.raises(SchemaSourceError, match=r"sha256 mismatch for .*/@v/v2\.5\.0\.zip"):
+        ensure.ensure_schema_root([module_entry(data=b"other")])
+    with pytest.raises(
+        SchemaSourceError, match=re.escape(f"the module zip has no {MODULE}/package/nope")
+    ):
+        ensure.ensure_schema_root([module_entry(member="package/nope.yaml")])
+    assert not list((clone / ".cache").rglob("*.yaml"))
 
 
 def test_an_explicit_directory_is_never_replaced_by_a_download(

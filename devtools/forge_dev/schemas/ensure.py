@@ -2,11 +2,12 @@
 
 ``python -m forge_dev.schemas.ensure`` (run by ``make test`` and ``make conformance``) looks where
 ``sources.resolve_schema_root`` looks: ``$FORGE_SCHEMAS_DIR``, then ``../shared``, then the
-cache. An explicit ``$FORGE_SCHEMAS_DIR`` is used as it is, and so is ``../shared``. Otherwise
-every pinned file of ``sources.lock.yaml`` missing from the cache is downloaded into it
-(``fetch``: checked against its sha256, written atomically). When that is impossible it
-stops at the first failure with one message saying what it needed, where it looked and
-what to do, rather than letting hundreds of tests fail one by one.
+cache. An explicit ``$FORGE_SCHEMAS_DIR`` is used as it is, and so is a ``../shared`` that holds
+every pinned file. Otherwise the cache is completed: each pinned file it lacks is copied from
+``../shared`` when that copy has the pinned sha256, else downloaded (``fetch``: checked against
+its sha256, written atomically). When that is impossible it stops at the first failure with
+one message saying what it needed, where it looked and what to do, rather than letting
+hundreds of tests fail one by one.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
-from forge_dev.schemas.fetch import Opener, fetch_all
+from forge_dev.schemas.fetch import Opener, fetch_all, sha256_of, write_atomic
 from forge_dev.schemas.sources import (
     ENV_VAR,
     LOCK_FILE,
@@ -28,6 +29,7 @@ from forge_dev.schemas.sources import (
     candidates,
     lock_entries,
     resolve_schema_root,
+    shared_dir,
 )
 
 
@@ -38,24 +40,38 @@ def ensure_schema_root(
 ) -> tuple[Path, str]:
     """The schema root to use and a line saying where it came from; SchemaSourceError if none.
 
-    Downloads into the cache only when neither ``$FORGE_SCHEMAS_DIR`` nor ``../shared``
-    is there; a partly filled cache is completed.
+    Fills the cache only when neither ``$FORGE_SCHEMAS_DIR`` nor a complete ``../shared`` is
+    there: from ``../shared`` what it has, by download the rest.
     """
     pinned = lock_entries() if entries is None else tuple(entries)
     cache = cache_dir()
-    try:
+    if os.environ.get(ENV_VAR):  # the user said where: never download behind their back
         root = resolve_schema_root()
-    except SchemaSourceError:
-        if os.environ.get(ENV_VAR):
-            raise  # the user said where: never download behind their back
-        root = cache
-    missing = [e for e in pinned if not (root / e.path).is_file()]
-    if root != cache or not missing:
         return root, f"schemas: reading the pinned CRDs and chart schemas from {root}"
-    failures = fetch_all(cache, missing, opener=opener, fail_fast=True, log=lambda _msg: None)
+    shared = shared_dir()
+    if shared and all((shared / e.path).is_file() for e in pinned):
+        return shared, f"schemas: reading the pinned CRDs and chart schemas from {shared}"
+    missing = [e for e in pinned if not (cache / e.path).is_file()]
+    if not missing:
+        return cache, f"schemas: reading the pinned CRDs and chart schemas from {cache}"
+    copied = [e for e in missing if shared and _copy_pinned(shared, cache, e)]
+    download = [e for e in missing if e not in copied]
+    failures = fetch_all(cache, download, opener=opener, fail_fast=True, log=lambda _msg: None)
     if failures:
-        raise SchemaSourceError(_impossible(len(pinned), len(missing), failures[0]))
-    return cache, f"schemas: downloaded {len(missing)} pinned files into {cache}"
+        raise SchemaSourceError(_impossible(len(pinned), len(download), failures[0]))
+    got = f"downloaded {len(download)} pinned files into {cache}"
+    if copied:
+        got = f"copied {len(copied)} pinned files from {shared} and {got}"
+    return cache, f"schemas: {got}"
+
+
+def _copy_pinned(shared: Path, cache: Path, entry: LockEntry) -> bool:
+    """Copy ``entry`` from ``shared`` into ``cache`` if the copy there is the pinned one."""
+    source = shared / entry.path
+    if not source.is_file() or sha256_of(source) != entry.sha256:
+        return False
+    write_atomic(cache / entry.path, source.read_bytes())
+    return True
 
 
 def _impossible(total: int, missing: int, failure: str) -> str:
@@ -67,7 +83,8 @@ def _impossible(total: int, missing: int, failure: str) -> str:
         f"the tests need the {total} pinned CRDs and chart schemas listed in "
         f"forge/schemas/{LOCK_FILE.name} and no complete copy is here (looked at: {looked}); "
         f"downloading the {missing} missing into {cache_dir()} failed: {failure}. Give this "
-        "machine access to raw.githubusercontent.com and run it again, or set "
+        "machine access to raw.githubusercontent.com (and the Go module proxy) and run it "
+        "again, or set "
         f"{ENV_VAR} to a directory with crds/ and charts/ (such as ../shared)"
     )
 

@@ -4,16 +4,23 @@
 ``sources.lock.yaml`` into DIR (default ``<repo>/.cache/schemas``), checks its sha256 and
 writes it atomically, so a broken download never leaves a half file that later looks valid.
 ``--check`` only verifies the files already in DIR. Exits non-zero on any failure.
+
+A file pinned with a ``go_module`` is read from that module's zip on the Go module proxy
+(``$GOPROXY``'s first URL, else proxy.golang.org): the one upstream a machine that builds
+our Go tools can always reach.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import os
+import re
 import sys
 import tempfile
 import urllib.request
+import zipfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -22,6 +29,8 @@ from forge_dev.schemas.sources import LockEntry, cache_dir, lock_entries
 
 Opener = Callable[..., Any]
 TIMEOUT_S = 60
+GO_PROXY = "https://proxy.golang.org"
+MAX_MODULE_ZIP_BYTES = 500 << 20  # the Go command's own limit on a module zip
 
 
 def sha256_of(path: Path) -> str:
@@ -29,7 +38,7 @@ def sha256_of(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _write_atomic(target: Path, data: bytes) -> None:
+def write_atomic(target: Path, data: bytes) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     try:
@@ -41,20 +50,60 @@ def _write_atomic(target: Path, data: bytes) -> None:
         raise
 
 
+def go_proxy() -> str:
+    """The first URL of ``$GOPROXY`` (``direct`` and ``off`` are not URLs), else the default."""
+    for item in re.split(r"[,|]", os.environ.get("GOPROXY", "")):
+        if item.startswith(("https://", "http://", "file://")):
+            return item.rstrip("/")
+    return GO_PROXY
+
+
+def _escape(text: str) -> str:
+    """The module proxy protocol's case encoding: ``A`` is written ``!a``."""
+    return re.sub(r"[A-Z]", lambda m: "!" + m.group().lower(), text)
+
+
+def module_zip_url(go_module: str, proxy: str) -> str:
+    """The proxy URL of ``module@version``'s zip."""
+    module, _, version = go_module.partition("@")
+    return f"{proxy}/{_escape(module)}/@v/{_escape(version)}.zip"
+
+
+def _download(url: str, opener: Opener, limit: int | None = None) -> bytes:
+    with opener(url, timeout=TIMEOUT_S) as resp:
+        data = resp.read() if limit is None else resp.read(limit + 1)
+    if limit is not None and len(data) > limit:
+        raise RuntimeError(f"larger than {limit} bytes")
+    return data
+
+
+def _read(entry: LockEntry, opener: Opener) -> tuple[str, bytes]:
+    """Where the entry was read from, and its bytes."""
+    if not entry.go_module:
+        return entry.url, _download(entry.url, opener)
+    url = module_zip_url(entry.go_module, go_proxy())
+    member = f"{entry.go_module}/{entry.upstream_path}"
+    archive = zipfile.ZipFile(io.BytesIO(_download(url, opener, MAX_MODULE_ZIP_BYTES)))
+    try:
+        return f"{url} ({entry.upstream_path})", archive.read(member)
+    except KeyError as exc:
+        raise RuntimeError(f"the module zip has no {member}") from exc
+
+
 def fetch_one(entry: LockEntry, dest: Path, opener: Opener = urllib.request.urlopen) -> None:
     """Download one pinned file into ``dest`` and verify it; raises RuntimeError on failure."""
     try:
-        with opener(entry.url, timeout=TIMEOUT_S) as resp:
-            data = resp.read()
+        source, data = _read(entry, opener)
     except Exception as exc:
-        raise RuntimeError(f"{entry.path}: download of {entry.url} failed: {exc}") from exc
+        where = entry.go_module or entry.url
+        raise RuntimeError(f"{entry.path}: download of {where} failed: {exc}") from exc
     got = hashlib.sha256(data).hexdigest()
     if got != entry.sha256:
         raise RuntimeError(
-            f"{entry.path}: sha256 mismatch for {entry.url}: expected {entry.sha256}, got {got} "
+            f"{entry.path}: sha256 mismatch for {source}: expected {entry.sha256}, got {got} "
             "(file not written)"
         )
-    _write_atomic(dest / entry.path, data)
+    write_atomic(dest / entry.path, data)
 
 
 def fetch_all(

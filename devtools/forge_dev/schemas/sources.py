@@ -3,8 +3,10 @@
 The project pins these files (``sources.lock.yaml``) but does not vendor them. They are read
 from one root directory laid out as ``crds/<provider>/<group>_<plural>.yaml`` and
 ``charts/<chart>/<version>/{Chart.yaml,values.yaml,values.schema.json}``. The root is, in
-order: ``$FORGE_SCHEMAS_DIR`` when set (an explicit setting wins), ``../shared`` beside the
-repository when present, else the cache ``<repo>/.cache/schemas`` that ``make schemas`` fills.
+order: ``$FORGE_SCHEMAS_DIR`` when set (an explicit setting wins); ``../shared`` beside the
+repository when it holds every pinned file; the cache ``<repo>/.cache/schemas`` when it does
+(``ensure`` fills it from ``../shared`` and downloads what ``../shared`` lacks); else the first
+of them that is a root at all, so that a missing file is named where it is read.
 """
 
 from __future__ import annotations
@@ -32,11 +34,17 @@ class SchemaSourceError(FileNotFoundError):
 
 @dataclass(frozen=True)
 class LockEntry:
-    """One pinned upstream file: its path under a schema root, URL and checksum."""
+    """One pinned upstream file: its path under a schema root, URL and checksum.
+
+    ``go_module`` (``module@version``) names a Go module whose zip, served by the Go module
+    proxy, holds the file at ``upstream_path``: that is where it is downloaded from.
+    """
 
     path: str
     url: str
     sha256: str
+    go_module: str | None = None
+    upstream_path: str | None = None
 
 
 def repo_root() -> Path | None:
@@ -50,6 +58,12 @@ def cache_dir() -> Path:
     return (root if root else Path.cwd()) / ".cache" / "schemas"
 
 
+def shared_dir() -> Path | None:
+    """``../shared`` beside the checkout, where the team keeps the upstream files."""
+    root = repo_root()
+    return root.parent / "shared" if root else None
+
+
 def _is_root(path: Path) -> bool:
     return (path / "crds").is_dir() and (path / "charts").is_dir()
 
@@ -57,17 +71,22 @@ def _is_root(path: Path) -> bool:
 def candidates() -> list[tuple[str, Path | None]]:
     """The places looked at, in order, each with a label for error messages."""
     env = os.environ.get(ENV_VAR)
-    root = repo_root()
     return [
         (f"${ENV_VAR}", Path(env).expanduser() if env else None),
-        ("../shared beside the repository", (root.parent / "shared") if root else None),
+        ("../shared beside the repository", shared_dir()),
         ("cache filled by `make schemas`", cache_dir()),
     ]
+
+
+def is_complete(path: Path) -> bool:
+    """Whether ``path`` holds every pinned file."""
+    return not missing_files(path)
 
 
 def resolve_schema_root() -> Path:
     """The schema root to use, or SchemaSourceError saying where it looked."""
     looked: list[str] = []
+    partial: list[Path] = []
     for label, path in candidates():
         if path is None:
             looked.append(f"{label}: not set")
@@ -79,9 +98,14 @@ def resolve_schema_root() -> Path:
                     f"({missing_summary(path)}); {HOW_TO}"
                 )
             return path
-        if _is_root(path):
+        if not _is_root(path):
+            looked.append(f"{label}: {path} (no crds/ and charts/)")
+        elif is_complete(path):
             return path
-        looked.append(f"{label}: {path} (no crds/ and charts/)")
+        else:
+            partial.append(path)
+    if partial:
+        return partial[0]
     raise SchemaSourceError(
         "no schema directory found; looked in: " + "; ".join(looked) + f". {HOW_TO}"
     )
@@ -91,7 +115,10 @@ def resolve_schema_root() -> Path:
 def lock_entries() -> tuple[LockEntry, ...]:
     """The pinned files listed in sources.lock.yaml."""
     data = yaml.safe_load(LOCK_FILE.read_text(encoding="utf-8"))
-    return tuple(LockEntry(e["path"], e["url"], e["sha256"]) for e in data["files"])
+    return tuple(
+        LockEntry(e["path"], e["url"], e["sha256"], e.get("go_module"), e.get("upstream_path"))
+        for e in data["files"]
+    )
 
 
 def missing_files(root: Path, prefix: str = "") -> list[str]:
