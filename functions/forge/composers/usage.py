@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from google.protobuf import struct_pb2
+
 from forge.core import naming
+from forge.core.observed import field
 
 USAGE_API_VERSION = "protection.crossplane.io/v1beta1"
 
@@ -19,6 +22,20 @@ def _ref(manifest: dict[str, Any]) -> dict[str, Any]:
         "apiVersion": manifest["apiVersion"],
         "kind": manifest["kind"],
         "resourceRef": {"name": manifest["metadata"]["name"]},
+    }
+
+
+def named(composed: struct_pb2.Struct) -> dict[str, Any]:
+    """A composed resource as ``usage`` reads it (kind, name, namespace), read in place:
+    converting the whole Struct costs about as much as writing it."""
+    metadata = {"name": field(composed, "metadata", "name")}
+    namespace = field(composed, "metadata", "namespace")
+    if namespace is not None:
+        metadata["namespace"] = namespace
+    return {
+        "apiVersion": field(composed, "apiVersion"),
+        "kind": field(composed, "kind"),
+        "metadata": metadata,
     }
 
 
