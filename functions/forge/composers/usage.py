@@ -12,7 +12,6 @@ from typing import Any
 from google.protobuf import struct_pb2
 
 from forge.core import naming
-from forge.core.observed import field
 
 USAGE_API_VERSION = "protection.crossplane.io/v1beta1"
 
@@ -26,15 +25,20 @@ def _ref(manifest: dict[str, Any]) -> dict[str, Any]:
 
 
 def named(composed: struct_pb2.Struct) -> dict[str, Any]:
-    """A composed resource as ``usage`` reads it (kind, name, namespace), read in place:
-    converting the whole Struct costs about as much as writing it."""
-    metadata = {"name": field(composed, "metadata", "name")}
-    namespace = field(composed, "metadata", "namespace")
+    """A resource composed in this call, as ``usage`` reads it (kind, name, namespace).
+
+    Read in place (converting the whole Struct costs about as much as writing it); what
+    we compose always has an ``apiVersion``, a ``kind`` and a ``metadata.name``.
+    """
+    fields = composed.fields
+    meta = fields["metadata"].struct_value.fields
+    metadata = {"name": meta["name"].string_value}
+    namespace = meta.get("namespace")
     if namespace is not None:
-        metadata["namespace"] = namespace
+        metadata["namespace"] = namespace.string_value
     return {
-        "apiVersion": field(composed, "apiVersion"),
-        "kind": field(composed, "kind"),
+        "apiVersion": fields["apiVersion"].string_value,
+        "kind": fields["kind"].string_value,
         "metadata": metadata,
     }
 
