@@ -4,7 +4,9 @@ For every scenario (``bench/scenarios.py``: each registered API, fully provision
 it measures latency at concurrency 1 and throughput at concurrency 8 on both
 servers; then cold start (process start to the first successful RunFunction) and
 memory under load (10,000 requests at concurrency 16, round-robin over the
-scenarios, RSS at 5,000 and 10,000); then under attack (``bench/hostile.py``): the
+scenarios, RSS at 5,000 and 10,000), and the same load over only the examples the
+baseline's mix had (``BASELINE_MIX``), so a mix grown by new examples is compared like
+for like; then under attack (``bench/hostile.py``): the
 worst latency of small calls while 1 MB calls run back to back, and RSS over 300 calls
 with 3.9 MB names. It prints a Markdown table, checks the goals
 and writes JSON to ``bench/results/``. ``--attack-load`` runs only issue 21's load under
@@ -41,6 +43,26 @@ from forge_dev.simulate import hostile
 from forge_dev.simulate import steady_state as sc
 
 METHOD = "/apiextensions.fn.proto.v1.FunctionRunnerService/RunFunction"
+# The requests of the load mix before issue 19 added examples (production,
+# cluster-aws-upgrade): its req/s is compared with that mix's, like for like.
+BASELINE_MIX = (
+    "cluster-aws",
+    "cluster-aws-3ng",
+    "cluster-aws-10ng",
+    "cluster-aws-30ng",
+    "cluster-aws-large",
+    "cluster-aws-token",
+    "cluster-vcluster",
+    "certmanager",
+    "externaldns",
+    "externalsecretsoperator",
+    "istio",
+    "keda",
+    "monitoring",
+    "istio-vcluster",
+    "monitoring-remote",
+    "platformcluster",
+)
 RESULTS = Path(__file__).resolve().parent / "results"
 MIB = 1024.0
 
@@ -84,6 +106,11 @@ class Row:
     forge: Figures
     floor: Figures
     ratio: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def us_per_resource(self) -> float:
+        """In-process microseconds per observed composed resource."""
+        return round(self.in_process_ms * 1000 / max(self.observed, 1), 1)
 
 
 # Calls ---------------------------------------------------------------------------------
@@ -235,9 +262,10 @@ def cold_start(module: tuple[str, ...], payload: bytes, runs: int) -> dict[str, 
 
 
 async def _load(
-    server: ServerProcess, payloads: Sequence[bytes], total: int, concurrency: int
+    server: ServerProcess, requests: Sequence[tuple[str, bytes]], total: int, concurrency: int
 ) -> dict[str, Any]:
-    """``total`` requests round-robin over ``payloads``; RSS at the start, middle and end."""
+    """``total`` requests round-robin over ``requests`` (name, payload); RSS at the start,
+    middle and end; each error sample names its request."""
     marks: dict[str, int] = {}
     errors: list[str] = []
     fatal = 0
@@ -246,21 +274,21 @@ async def _load(
     half = total // 2
     async with grpc.aio.insecure_channel(server.address) as channel:
         call = channel.unary_unary(METHOD)
-        for payload in payloads:
+        for _, payload in requests:
             await call(payload, timeout=30)
         marks["start"] = server.rss_kib()
 
         async def worker() -> None:
             nonlocal issued, completed, fatal
             while issued < total:
-                payload = payloads[issued % len(payloads)]
+                name, payload = requests[issued % len(requests)]
                 issued += 1
                 try:
                     reply = await call(payload, timeout=60)
                     if sc.fatal_messages(fnv1.RunFunctionResponse.FromString(reply)):
                         fatal += 1
                 except grpc.RpcError as err:
-                    errors.append(f"{err.code()}: {err.details()}")
+                    errors.append(f"{name}: {err.code()}: {err.details()}")
                 completed += 1
                 if completed == half:
                     marks["half"] = server.rss_kib()
@@ -283,11 +311,13 @@ async def _load(
     }
 
 
-def load(module: tuple[str, ...], payloads: Sequence[bytes], s: Settings) -> dict[str, Any]:
+def load(
+    module: tuple[str, ...], requests: Sequence[tuple[str, bytes]], s: Settings
+) -> dict[str, Any]:
     """A fresh server under ``s.load_requests`` requests at ``s.load_concurrency``."""
     with ServerProcess(module, "--insecure") as server:
         server.wait_listening()
-        return asyncio.run(_load(server, payloads, s.load_requests, s.load_concurrency))
+        return asyncio.run(_load(server, requests, s.load_requests, s.load_concurrency))
 
 
 def under_attack() -> dict[str, Any]:
@@ -351,8 +381,11 @@ def goals(
     goal(f"RSS after {mem['forge']['requests']} requests", f"{end} MiB", "<= 80 MiB", end <= 80)
     growth = mem["forge"]["growth_last_half_pct"]
     goal("RSS growth over the last half", f"{growth} %", "< 5 %", growth < 5)
-    errors = mem["forge"]["grpc_errors"] + mem["forge"]["fatal_results"]
-    goal("errors under load", errors, "0", errors == 0 and mem["forge"]["alive"])
+    for load_name in ("forge", "forge_baseline_mix"):
+        load_run = mem[load_name]
+        errors = load_run["grpc_errors"] + load_run["fatal_results"]
+        mix = "" if load_name == "forge" else " (the baseline's mix)"
+        goal(f"errors under load{mix}", errors, "0", errors == 0 and load_run["alive"])
     added = attack["stall"]["added_ms"]
     goal(
         f"worst small-call latency added while {attack['stall']['large_call_kib']} KiB calls run",
@@ -375,23 +408,41 @@ def slope(small: Row, big: Row) -> float:
     return (big.in_process_ms - small.in_process_ms) / (big.observed - small.observed)
 
 
+def mix_cost(rows: list[Row]) -> dict[str, Any]:
+    """The load mix's mean cost per request, all of it and the baseline's examples only:
+    a mix grown by heavier examples serves fewer req/s for the same cost per request."""
+    baseline = [r for r in rows if r.name in BASELINE_MIX]
+
+    def mean_cpu(chosen: list[Row]) -> float:
+        return round(statistics.fmean(r.forge.cpu_ms for r in chosen), 2) if chosen else 0.0
+
+    return {
+        "requests": len(rows),
+        "cpu_ms": mean_cpu(rows),
+        "baseline_requests": len(baseline),
+        "baseline_cpu_ms": mean_cpu(baseline),
+    }
+
+
 def table(
     rows: list[Row], cold: dict[str, Any], mem: dict[str, Any], attack: dict, info: dict
 ) -> str:
     """The Markdown table `make bench` prints (the figures are never pasted by hand)."""
+    mix, like = mix_cost(rows), mem["forge_baseline_mix"]
     lines = [
         f"Machine: {info['nproc']} CPUs ({info['cpu']}), Python {info['python']}, "
         f"grpcio {info['grpcio']}, protobuf {info['protobuf']} backend; load average "
         f"{info['loadavg_before'][0]} before, {info['loadavg'][0]} after (1 min).",
         "",
-        "| request | observed | in-process ms | forge p50 / p99 ms | floor p50 / p99 ms "
+        "| request | observed | in-process ms | in-process us/resource "
+        "| forge p50 / p99 ms | floor p50 / p99 ms "
         "| p50 ratio | CPU ms/req forge / floor | forge req/s (c=8) | floor req/s (c=8) "
         "| req/s ratio |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for r in rows:
         lines.append(
-            f"| {r.name} | {r.observed} | {r.in_process_ms:.2f} "
+            f"| {r.name} | {r.observed} | {r.in_process_ms:.2f} | {r.us_per_resource:.1f} "
             f"| {r.forge.p50_ms:.2f} / {r.forge.p99_ms:.2f} "
             f"| {r.floor.p50_ms:.2f} / {r.floor.p99_ms:.2f} | {r.ratio['p50']:.2f}x "
             f"| {r.forge.cpu_ms:.2f} / {r.floor.cpu_ms:.2f} "
@@ -408,6 +459,11 @@ def table(
         f"(growth over the last half {ours['growth_last_half_pct']} %), "
         f"floor {base['rss_mib']['end']} MiB; {ours['grpc_errors']} gRPC errors, "
         f"{ours['fatal_results']} fatal results, {ours['rps']:.0f} req/s.",
+        f"Load mix: {mix['requests']} requests, forge CPU {mix['cpu_ms']} ms per request "
+        f"on average (c=1); the baseline's {mix['baseline_requests']}: "
+        f"{mix['baseline_cpu_ms']} ms, and under the same load "
+        f"{like['rps']:.0f} req/s, {like['grpc_errors']} gRPC errors, "
+        f"{like['fatal_results']} fatal results, RSS {like['rss_mib']['end']} MiB.",
         f"Under attack: small calls (keda) worst {attack['stall']['small_worst_alone_ms']} ms "
         f"alone, {attack['stall']['small_worst_during_large_ms']} ms while "
         f"{attack['stall']['large_call_kib']} KiB calls (composing "
@@ -521,8 +577,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for scenario in scenarios:
             rows.append(measure(scenario, forge, floor, s))
             print(f"measured {scenario.name}", file=sys.stderr)
-    payloads = [x.payload for x in scenarios]
-    mem = {"forge": load(FORGE, payloads, s), "floor": load(FLOOR, payloads, s)}
+    requests = [(x.name, x.payload) for x in scenarios]
+    mem = {"forge": load(FORGE, requests, s), "floor": load(FLOOR, requests, s)}
+    baseline = [(name, payload) for name, payload in requests if name in BASELINE_MIX]
+    mem["forge_baseline_mix"] = load(FORGE, baseline or requests, s)
     attack = under_attack()
     info = {**machine(), "loadavg_before": load_before}
     checked = goals(rows, cold, mem, attack)
@@ -531,7 +589,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "when": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             "machine": info,
             "settings": asdict(s),
-            "scenarios": [asdict(r) for r in rows],
+            "scenarios": [{**asdict(r), "us_per_resource": r.us_per_resource} for r in rows],
+            "mix": mix_cost(rows),
             "cold_start": cold,
             "memory": mem,
             "attack": attack,

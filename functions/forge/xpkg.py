@@ -27,11 +27,11 @@ def dns_label(text: str) -> str:
     for ch in text:
         if "a" <= ch <= "z" or "0" <= ch <= "9":
             out.append(ch)
-        if ch in SEPARATORS and i not in (0, LABEL_END, last):
+        elif ch in SEPARATORS and i not in (0, LABEL_END, last):
             out.append("-")
         if i == LABEL_END:
             break
-        i += len(ch.encode())
+        i += 1 if ch < "\x80" else len(ch.encode())
     return "".join(out).strip("-")
 
 

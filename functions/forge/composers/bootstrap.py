@@ -212,12 +212,7 @@ def _hold_cluster(ctx: Context, access: ClusterAccess, key: str) -> None:
     """A Usage keeping the cluster resource while the MR ``key`` (composed above) exists."""
     if access.cluster_resource is None or key not in ctx.rsp.desired.resources:
         return
-    by = ctx.rsp.desired.resources[key].resource
-    user = {
-        "apiVersion": field(by, "apiVersion"),
-        "kind": field(by, "kind"),
-        "metadata": {"name": field(by, "metadata", "name")},
-    }
+    user = usage.named(ctx.rsp.desired.resources[key].resource)
     ctx.compose(f"{USAGE_PREFIX}{key}", usage.usage(of=dict(access.cluster_resource), by=user))
 
 

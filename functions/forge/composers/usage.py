@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from google.protobuf import struct_pb2
+
 from forge.core import naming
 
 USAGE_API_VERSION = "protection.crossplane.io/v1beta1"
@@ -19,6 +21,25 @@ def _ref(manifest: dict[str, Any]) -> dict[str, Any]:
         "apiVersion": manifest["apiVersion"],
         "kind": manifest["kind"],
         "resourceRef": {"name": manifest["metadata"]["name"]},
+    }
+
+
+def named(composed: struct_pb2.Struct) -> dict[str, Any]:
+    """A resource composed in this call, as ``usage`` reads it (kind, name, namespace).
+
+    Read in place (converting the whole Struct costs about as much as writing it); what
+    we compose always has an ``apiVersion``, a ``kind`` and a ``metadata.name``.
+    """
+    fields = composed.fields
+    meta = fields["metadata"].struct_value.fields
+    metadata = {"name": meta["name"].string_value}
+    namespace = meta.get("namespace")
+    if namespace is not None:
+        metadata["namespace"] = namespace.string_value
+    return {
+        "apiVersion": fields["apiVersion"].string_value,
+        "kind": fields["kind"].string_value,
+        "metadata": metadata,
     }
 
 

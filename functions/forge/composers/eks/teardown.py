@@ -208,8 +208,8 @@ def hold(e: Eks) -> None:
     desired = e.ctx.rsp.desired.resources
     for key in list(desired):
         if key.startswith(HELD):
-            of = resource.struct_to_dict(desired[key].resource)
             name = e.name(key.removeprefix("aws-"), "by", GATE_KEY)
+            of = usage.named(desired[key].resource)
             held = usage.usage(of=of, by=_gate_object(e), name=name)
             e.ctx.compose(f"{HOLD_PREFIX}{key}", held)
     for hold_key in e.ctx.req.observed.resources:
