@@ -20,7 +20,7 @@ from forge_dev.e2e_local.controlplane import ROOT, TOOLS, ControlPlane
 from forge_dev.e2e_local.crossplane import NAMESPACE, Crossplane
 from forge_dev.e2e_local.kube import Kube, is_true, load_documents
 from forge_dev.e2e_local.live_player import PLAYED, HelmRunner, ProviderPlayer
-from forge_dev.e2e_local.node import Node
+from forge_dev.e2e_local.node import NODE_IP, Bridge, Node, NodeTools
 from forge_dev.e2e_local.packages import (
     FUNCTION_NAME,
     Built,
@@ -110,7 +110,10 @@ class Environment:
     def __init__(self, workdir: Path, *, keep: bool = False) -> None:
         self.workdir = workdir
         self.keep = keep
-        self.cp = ControlPlane(workdir)
+        # The API server listens on the node's bridge address: pods reach it through the
+        # kubernetes Service (kube-proxy), host processes at that address.
+        self.cp = ControlPlane(workdir, address=NODE_IP)
+        self.bridge: Bridge | None = None
         self.kube: Kube | None = None
         self.loop_kube: Kube | None = None
         self.crossplane: Crossplane | None = None
@@ -147,11 +150,12 @@ class Environment:
         if self.workdir.exists():
             shutil.rmtree(self.workdir)
         self.workdir.mkdir(parents=True)
+        self.bridge = Bridge(NodeTools.find().ip).up()
         self._timed("control plane", self.cp.start)
         self.kube = Kube(self.cp.kubeconfig, self.workdir / "cache")
         self.registry = Registry(self.workdir)
         self.registry.start()
-        self.node = Node(self.workdir, self.cp, self.kube, self.registry.host)
+        self.node = Node(self.workdir, self.cp, self.kube, self.registry.host, self.bridge)
         self._timed("node", self.node.start)
         self.crossplane = Crossplane(
             self.cp, self.kube, self.workdir, resolv_conf=self.node.resolv_conf
@@ -177,6 +181,8 @@ class Environment:
                 with contextlib.suppress(Exception):
                     part.stop()
         self.cp.stop()
+        if self.bridge is not None:
+            self.bridge.down()
         for kube in (self.kube, self.loop_kube):
             if kube is not None:
                 kube.close()
