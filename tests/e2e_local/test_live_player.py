@@ -80,6 +80,7 @@ def test_another_clusters_object_is_played_and_paused_for_the_real_provider(tmp_
     annotations = claimed["metadata"]["annotations"]
     assert annotations[PAUSED] == "true"
     assert "ClusterProviderConfig dev reaches another cluster" in annotations[PLAYED_ANNOTATION]
+    assert player.claimed == {("ns", "remote"): "Provider"}
 
 
 def test_an_object_whose_kind_comes_from_a_played_chart_is_played(tmp_path):
@@ -117,3 +118,16 @@ def test_what_the_real_provider_reconciled_is_noted_for_the_summary(tmp_path):
     player._note_provider_applied(obj)
     assert player.provider_applied == {("ns", "stack"): "Provider p"}
     assert OBJECT.kind == "Object"
+
+
+def test_the_summary_says_who_reconciled_a_scenarios_objects():
+    from forge_dev.e2e_local.__main__ import objects_detail  # noqa: PLC0415
+
+    applied = {("a", "old"): "Provider p", ("a", "x"): "Service ns/s", ("a", "y"): "Service ns/t"}
+    claimed = {("b", "c"): "ClusterIssuer"}
+    before = ({("a", "old")}, set())
+    assert objects_detail(applied, claimed, before) == (
+        "provider-kubernetes applied 2 Objects (2 Service); "
+        "the player played 1 Objects (1 ClusterIssuer)"
+    )
+    assert objects_detail(applied, claimed, (set(applied), set(claimed))) == ""

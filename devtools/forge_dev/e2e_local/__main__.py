@@ -31,21 +31,26 @@ def table(rows: list[tuple[str, float, str, str]]) -> str:
     return "\n".join(lines)
 
 
-def applied_by_provider(applied: dict[tuple[str, str], str], before: set) -> str:
-    """What the real provider-kubernetes applied (or observed) for a scenario's Objects."""
-    new = [v for k, v in applied.items() if k not in before]
-    if not new:
-        return ""
-    kinds = Counter(v.split(" ", 1)[0] for v in new)
-    each = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
-    return f"provider-kubernetes applied {len(new)} Objects ({each})"
+def objects_detail(applied: dict, claimed: dict, before: tuple[set, set]) -> str:
+    """Who reconciled a scenario's Objects: how many of which kinds the real
+    provider-kubernetes applied (or observed), and how many the player played."""
+    parts = []
+    for what, found, seen in (
+        ("provider-kubernetes applied", applied, before[0]),
+        ("the player played", claimed, before[1]),
+    ):
+        kinds = Counter(v.split(" ", 1)[0] for k, v in found.items() if k not in seen)
+        if kinds:
+            each = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
+            parts.append(f"{what} {kinds.total()} Objects ({each})")
+    return "; ".join(parts)
 
 
 def run_scenario(env: Environment, scenario: Scenario) -> tuple[str, float, str, str]:
     """One scenario: its summary row (name, seconds, result, detail)."""
     print(f"=== {scenario.name} (budget {scenario.budget:.0f}s)", flush=True)
     t = time.monotonic()
-    applied_before = set(env.player.provider_applied)
+    before = (set(env.player.provider_applied), set(env.player.claimed))
     try:
         detail = scenario.run(env, scenario.budget)
         result = "ok"
@@ -57,9 +62,9 @@ def run_scenario(env: Environment, scenario: Scenario) -> tuple[str, float, str,
     elapsed = time.monotonic() - t
     if result == "ok" and elapsed > scenario.budget:
         result, detail = "FAIL", f"over its budget of {scenario.budget:.0f}s; {detail}"
-    applied = applied_by_provider(env.player.provider_applied, applied_before)
-    if applied:
-        detail = f"{detail}; {applied}"
+    objects = objects_detail(env.player.provider_applied, env.player.claimed, before)
+    if objects:
+        detail = f"{detail}; {objects}"
     print(f"--- {scenario.name}: {result} in {elapsed:.1f}s: {detail}", flush=True)
     return scenario.name, elapsed, result, detail
 

@@ -213,6 +213,9 @@ class ProviderPlayer:
     # Objects the real provider-kubernetes reconciled (Synced and Ready), by (namespace,
     # name): "<kind> <namespace/name>" of the manifest it applied or observed.
     provider_applied: dict[tuple[str, str], str] = field(default_factory=dict)
+    # Objects the player claimed (paused for the real provider), by (namespace, name):
+    # the kind of their manifest.
+    claimed: dict[tuple[str, str], str] = field(default_factory=dict)
     # Whether what a played Object (another cluster's) applied is gone, once deleted;
     # None: at once. Scenario cluster-aws sets it (eks_world.EksWorld.object_gone).
     remote_gone: Callable[[dict], bool] | None = None
@@ -411,7 +414,10 @@ class ProviderPlayer:
         why = self._why_played(mr)
         if not why:
             return None
-        self._say(f"Object {mr['metadata'].get('namespace')}/{mr['metadata']['name']}: {why}")
+        md = mr["metadata"]
+        self._say(f"Object {md.get('namespace')}/{md['name']}: {why}")
+        manifest = mr["spec"]["forProvider"].get("manifest") or {}
+        self.claimed[(md.get("namespace", ""), md["name"])] = str(manifest.get("kind"))
         return self.kube.patch(
             mr,
             {
