@@ -159,7 +159,7 @@ e2e: ## End-to-end on kind (SKIPs, exit 0, when docker/kind/helm/kubectl/crosspl
 # (a wrapper module separate from tools/go.mod, so Crossplane's dependency graph is
 # untouched); the binaries are built as Kubernetes' own hack/lib/golang.sh builds them.
 .PHONY: kube-tools e2e-local
-NODE_TOOLS := $(TOOLS)/kubelet $(TOOLS)/kube-scheduler $(TOOLS)/coredns
+NODE_TOOLS := $(TOOLS)/kubelet $(TOOLS)/kube-scheduler $(TOOLS)/kube-proxy $(TOOLS)/coredns
 KUBE_MODULE  := k8s.io/kubernetes
 KUBE_VERSION := $(shell awk '$$1 == "$(KUBE_MODULE)" {print $$2} $$1 == "require" && $$2 == "$(KUBE_MODULE)" {print $$3}' tools/kube/go.mod)
 KUBE_LDFLAGS := -s -w -X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION) \
@@ -180,10 +180,10 @@ $(TOOLS)/kube-controller-manager: tools/kube/go.mod tools/kube/go.sum
 	@mkdir -p $(TOOLS)
 	$(KUBE_BUILD) -ldflags "$(KUBE_LDFLAGS)" -o ../../$@ $(KUBE_MODULE)/cmd/kube-controller-manager
 
-# The e2e node: kubelet and kube-scheduler from the same pin, CoreDNS from its
+# The e2e node: kubelet, kube-scheduler and kube-proxy from the same pin, CoreDNS from its
 # own wrapper module (tools/coredns). The sandbox image's pause program is forge-e2e-oci's.
 
-$(TOOLS)/kubelet $(TOOLS)/kube-scheduler: tools/kube/go.mod tools/kube/go.sum
+$(TOOLS)/kubelet $(TOOLS)/kube-scheduler $(TOOLS)/kube-proxy: tools/kube/go.mod tools/kube/go.sum
 	@command -v $(GO) >/dev/null 2>&1 || { echo "make kube-tools: Go is not installed (see docs/development.md)" >&2; exit 1; }
 	@mkdir -p $(TOOLS)
 	$(KUBE_BUILD) -ldflags "$(KUBE_LDFLAGS)" -o ../../$@ $(KUBE_MODULE)/cmd/$(notdir $@)

@@ -20,7 +20,13 @@ from pathlib import Path
 
 import pytest
 
-from forge_dev.e2e_local.controlplane import TOOLS, ControlPlane, Tools
+from forge_dev.e2e_local.controlplane import (
+    KUBERNETES_SERVICE_IP,
+    SERVICE_CIDR,
+    TOOLS,
+    ControlPlane,
+    Tools,
+)
 from forge_dev.e2e_local.crossplane import Crossplane, in_resolver_namespace
 from forge_dev.e2e_local.node import (
     BRIDGE,
@@ -30,6 +36,7 @@ from forge_dev.e2e_local.node import (
     cni_conflist,
     containerd_config,
     corefile,
+    kube_proxy_config,
     kubelet_config,
     registry_hosts,
 )
@@ -64,8 +71,40 @@ def test_pods_reach_only_the_node_and_each_other():
     assert bridge["ipMasq"] is False  # nothing leaves the machine with the node's address
     ipam = bridge["ipam"]
     assert ipam["ranges"] == [[{"subnet": POD_SUBNET, "gateway": NODE_IP}]]
-    assert "routes" not in ipam  # no default route in a pod
+    # No default route in a pod: one route beyond its subnet, to the Service range
+    # through the node, where kube-proxy translates a ClusterIP.
+    assert ipam["routes"] == [{"dst": SERVICE_CIDR, "gw": NODE_IP}]
     assert ipam["dataDir"].startswith(str(WORK))
+
+
+def test_kube_proxy_serves_cluster_ips_and_changes_nothing_else_on_the_machine():
+    config = kube_proxy_config(Path("/k/kube-proxy.kubeconfig"), 10256, 10249)
+    assert config["kind"] == "KubeProxyConfiguration" and config["mode"] == "iptables"
+    assert config["clientConnection"]["kubeconfig"] == "/k/kube-proxy.kubeconfig"
+    assert config["clusterCIDR"] == POD_SUBNET
+    # NodePorts only on the node's own address, none on the machine's other interfaces
+    # or on localhost (which would need route_localnet).
+    assert config["nodePortAddresses"] == [f"{NODE_IP}/32"]
+    assert config["iptables"]["localhostNodePorts"] is False
+    assert config["healthzBindAddress"] == "127.0.0.1:10256"
+    assert config["metricsBindAddress"] == "127.0.0.1:10249"
+    # conntrack's sysctls are the machine's: 0 leaves them as they are.
+    assert config["conntrack"]["maxPerCore"] == 0 and config["conntrack"]["min"] == 0
+
+
+def test_the_api_server_certificate_covers_its_address_and_the_kubernetes_service(tmp_path):
+    """A pod's in-cluster config dials the kubernetes Service's ClusterIP (and its DNS
+    names); kube-proxy sends that to the address the API server advertises."""
+    from cryptography import x509  # noqa: PLC0415
+
+    cp = ControlPlane(tmp_path, Tools(Path("etcd"), Path("a"), Path("c")), address=NODE_IP)
+    cp._write_pki()
+    cert = x509.load_pem_x509_certificate((cp.pki_dir / "apiserver.crt").read_bytes())
+    sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    ips = {str(i) for i in sans.get_values_for_type(x509.IPAddress)}
+    assert {NODE_IP, KUBERNETES_SERVICE_IP, "127.0.0.1"} <= ips
+    assert "kubernetes.default.svc" in sans.get_values_for_type(x509.DNSName)
+    assert cp.url.startswith(f"https://{NODE_IP}:")
 
 
 def test_cluster_dns_serves_only_cluster_local_and_has_no_forwarder():
@@ -242,7 +281,7 @@ def _node_tools_or_skip():
 
 def _leftovers(workdir: Path) -> list[str]:
     """What a node could leave on the machine: its bridge, pod network namespaces, mounts
-    under its workdir, containerd shims."""
+    under its workdir, containerd shims, kube-proxy's iptables chains and rules."""
     found = []
     if Path(f"/sys/class/net/{BRIDGE}").exists():
         found.append(f"bridge {BRIDGE}")
@@ -261,28 +300,46 @@ def _leftovers(workdir: Path) -> list[str]:
                 continue
             if b"containerd-shim" in cmd and str(workdir).encode() in cmd:
                 found.append(f"shim {pid.name}")
+    for table in ("nat", "filter"):
+        rules = subprocess.run(
+            ["iptables-save", "-t", table], capture_output=True, text=True, check=False
+        ).stdout
+        found += [f"iptables {table} {line}" for line in rules.splitlines() if "KUBE-" in line]
     return found
 
 
 @pytest.mark.e2e_local
 @pytest.mark.skipif(os.geteuid() != 0, reason="a node needs root")
 def test_node_runs_a_pod_from_the_local_registry_and_leaves_nothing(tmp_path):
-    """The node comes up Ready and schedulable, runs a pod of an image from the local
-    registry with an address on the node's bridge, and its teardown removes the bridge,
-    the pod's network namespace, every mount and the shims."""
+    """The node comes up Ready and schedulable, with the API server on the node's address
+    (as e2e-local runs it) reached through the kubernetes Service's ClusterIP; it runs a
+    pod of an image from the local registry with an address on the node's bridge, and
+    its teardown removes the bridge, the pod's network namespace, every mount, the shims
+    and kube-proxy's rules."""
     from forge_dev.e2e_local.kube import Kube  # noqa: PLC0415 (the optional e2e extra)
-    from forge_dev.e2e_local.node import Node  # noqa: PLC0415
+    from forge_dev.e2e_local.node import Bridge, Node  # noqa: PLC0415
     from forge_dev.e2e_local.packages import Registry  # noqa: PLC0415
 
-    tools, _ = _node_tools_or_skip()
+    tools, node_tools = _node_tools_or_skip()
     before = _leftovers(tmp_path)
-    cp = ControlPlane(tmp_path, tools).start()
+    bridge = Bridge(node_tools.ip).up()
+    cp = ControlPlane(tmp_path, tools, address=NODE_IP).start()
     kube = Kube(cp.kubeconfig, tmp_path / "cache")
     registry = Registry(tmp_path).start()
     node = None
     try:
-        node = Node(tmp_path, cp, kube, registry.host).start()
+        node = Node(tmp_path, cp, kube, registry.host, bridge).start()
         assert "Ready" in node.describe()
+        # What a pod's in-cluster config dials: https://10.0.0.1:443, translated by
+        # kube-proxy's rules to the address the API server advertises.
+        cluster_ip = f"https://{KUBERNETES_SERVICE_IP}:443"
+        ready = wait_for(
+            f"GET {cluster_ip}/readyz",
+            lambda: _get_with(cp, f"{cluster_ip}/readyz"),
+            timeout=60,
+            alive=node.check_alive,
+        )
+        assert ready == "ok"
         kube.apply(
             {
                 "apiVersion": "v1",
@@ -308,7 +365,19 @@ def test_node_runs_a_pod_from_the_local_registry_and_leaves_nothing(tmp_path):
         registry.stop()
         kube.close()
         cp.stop()
+        bridge.down()
     assert _leftovers(tmp_path) == before
+
+
+def _get_with(cp: ControlPlane, url: str) -> str:
+    """GET as the control plane's admin, verifying the server against its CA."""
+    import ssl  # noqa: PLC0415
+    import urllib.request  # noqa: PLC0415
+
+    ctx = ssl.create_default_context(cafile=str(cp.pki_dir / "ca.crt"))
+    ctx.load_cert_chain(str(cp.pki_dir / "admin.crt"), str(cp.pki_dir / "admin.key"))
+    with urllib.request.urlopen(url, context=ctx, timeout=5) as resp:
+        return resp.read().decode()
 
 
 class _Pods:

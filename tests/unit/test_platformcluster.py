@@ -72,6 +72,23 @@ def test_lifecycle_reaches_ready_with_provider_configs(assert_schema_valid):
     }
 
 
+def test_provider_kubernetes_own_config_is_ready_once_it_carries_its_credentials():
+    """provider-kubernetes v1.2.1 never finds an Object up to date whose manifest is one of
+    its own ProviderConfigs (it writes their status.users under the field manager it
+    treats as a legacy client-side apply one: crossplane-contrib/provider-kubernetes#540),
+    so the default SuccessfulCreate readiness never turns Ready and the PlatformCluster
+    would wait forever. Its readiness is judged from the live object instead."""
+    final = converge(XR)[-1]
+    spec = final.resources["config-kubernetes"]["spec"]
+    assert spec["readiness"] == {
+        "policy": "DeriveFromCelQuery",
+        "celQuery": "object.spec.credentials.source == 'InjectedIdentity'",
+    }
+    # Other providers' configs keep the default: their status is written by another
+    # field manager.
+    assert "readiness" not in final.resources["config-helm"]["spec"]
+
+
 def test_aws_providers_with_irsa(assert_schema_valid):
     role = "arn:aws:iam::123456789012:role/platform-crossplane"
     spec = {"stack": {"aws": {"enabled": True, "credentials": {"source": "IRSA", "roleArn": role}}}}

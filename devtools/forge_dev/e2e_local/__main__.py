@@ -7,12 +7,13 @@ import argparse
 import sys
 import time
 import traceback
+from collections import Counter
 from pathlib import Path
 
 from forge_dev.e2e_local.controlplane import ROOT
 from forge_dev.e2e_local.env import Environment
 from forge_dev.e2e_local.procs import HarnessError
-from forge_dev.e2e_local.scenarios import SCENARIOS
+from forge_dev.e2e_local.scenarios import SCENARIOS, Scenario
 
 
 def table(rows: list[tuple[str, float, str, str]]) -> str:
@@ -28,6 +29,44 @@ def table(rows: list[tuple[str, float, str, str]]) -> str:
         sec = f"{seconds:.1f}"
         lines.append(f"{name:<{width[0]}}  {sec:>{width[1]}}  {result:<{width[2]}}  {detail}")
     return "\n".join(lines)
+
+
+def objects_detail(applied: dict, claimed: dict, before: tuple[set, set]) -> str:
+    """Who reconciled a scenario's Objects: how many of which kinds the real
+    provider-kubernetes applied (or observed), and how many the player played."""
+    parts = []
+    for what, found, seen in (
+        ("provider-kubernetes applied", applied, before[0]),
+        ("the player played", claimed, before[1]),
+    ):
+        kinds = Counter(v.split(" ", 1)[0] for k, v in found.items() if k not in seen)
+        if kinds:
+            each = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
+            parts.append(f"{what} {kinds.total()} Objects ({each})")
+    return "; ".join(parts)
+
+
+def run_scenario(env: Environment, scenario: Scenario) -> tuple[str, float, str, str]:
+    """One scenario: its summary row (name, seconds, result, detail)."""
+    print(f"=== {scenario.name} (budget {scenario.budget:.0f}s)", flush=True)
+    t = time.monotonic()
+    before = (set(env.player.provider_applied), set(env.player.claimed))
+    try:
+        detail = scenario.run(env, scenario.budget)
+        result = "ok"
+    except Exception as exc:
+        result, detail = "FAIL", str(exc).splitlines()[0]
+        print(f"--- {scenario.name} FAILED:\n{exc}", file=sys.stderr)
+        if not isinstance(exc, HarnessError):
+            traceback.print_exc()
+    elapsed = time.monotonic() - t
+    if result == "ok" and elapsed > scenario.budget:
+        result, detail = "FAIL", f"over its budget of {scenario.budget:.0f}s; {detail}"
+    objects = objects_detail(env.player.provider_applied, env.player.claimed, before)
+    if objects:
+        detail = f"{detail}; {objects}"
+    print(f"--- {scenario.name}: {result} in {elapsed:.1f}s: {detail}", flush=True)
+    return scenario.name, elapsed, result, detail
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,23 +104,10 @@ def main(argv: list[str] | None = None) -> int:
     rows.append(("environment", time.monotonic() - t, "ok", setup))
     rows.append(("node", 0.0, "ok", env.node.describe()))
     rows.append(("function pod", 0.0, "ok", env.function_detail))
+    rows.append(("provider-kubernetes", 0.0, "ok", env.provider_kubernetes_detail))
     try:
         for scenario in chosen:
-            print(f"=== {scenario.name} (budget {scenario.budget:.0f}s)", flush=True)
-            t = time.monotonic()
-            try:
-                detail = scenario.run(env, scenario.budget)
-                result = "ok"
-            except Exception as exc:
-                result, detail = "FAIL", str(exc).splitlines()[0]
-                print(f"--- {scenario.name} FAILED:\n{exc}", file=sys.stderr)
-                if not isinstance(exc, HarnessError):
-                    traceback.print_exc()
-            elapsed = time.monotonic() - t
-            if result == "ok" and elapsed > scenario.budget:
-                result, detail = "FAIL", f"over its budget of {scenario.budget:.0f}s; {detail}"
-            rows.append((scenario.name, elapsed, result, detail))
-            print(f"--- {scenario.name}: {result} in {elapsed:.1f}s: {detail}", flush=True)
+            rows.append(run_scenario(env, scenario))
         if env.loop and env.loop.errors:
             rows.append(("player", 0.0, "FAIL", env.loop.errors[-1].strip().splitlines()[-1]))
     finally:

@@ -1,7 +1,10 @@
-"""The Kubernetes control plane as local processes on 127.0.0.1: etcd, kube-apiserver
-(secure port only, a throwaway CA, service-account keys, an admin kubeconfig, the Node
-authorizer for the e2e node's kubelet) and kube-controller-manager (garbage collector,
-namespace controller, service accounts, Deployments, EndpointSlices, node lifecycle).
+"""The Kubernetes control plane as local processes: etcd, kube-apiserver (secure port
+only, a throwaway CA, service-account keys, an admin kubeconfig, the Node authorizer for
+the e2e node's kubelet) and kube-controller-manager (garbage collector, namespace
+controller, service accounts, Deployments, EndpointSlices, node lifecycle). Everything
+listens on 127.0.0.1, except the API server when given another ``address`` (e2e-local
+gives it the node's bridge address, so that pods reach it through the ``kubernetes``
+Service).
 
 The node that runs pods is node.py's. The binaries are the ones ``make kube-tools`` builds
 into ``.cache/tools`` (etcd may also be Debian's).
@@ -30,6 +33,10 @@ TOOLS = ROOT / ".cache" / "tools"
 # EndpointSlices of its headless Services, which cluster DNS answers from); the node
 # lifecycle controller (it lifts the not-ready taint the API server's TaintNodesByCondition
 # admission puts on a new node).
+# The Service ClusterIP range; the ``kubernetes`` Service gets its first address.
+SERVICE_CIDR = "10.0.0.0/24"
+KUBERNETES_SERVICE_IP = "10.0.0.1"
+
 CONTROLLERS = (
     "garbage-collector-controller",
     "namespace-controller",
@@ -95,8 +102,11 @@ def kubeconfig(server: str, ca: bytes, cert: bytes, key: bytes, user: str) -> st
 class ControlPlane:
     """etcd + kube-apiserver + kube-controller-manager in ``workdir``."""
 
-    def __init__(self, workdir: Path, tools: Tools | None = None) -> None:
+    def __init__(
+        self, workdir: Path, tools: Tools | None = None, *, address: str = "127.0.0.1"
+    ) -> None:
         self.workdir = workdir
+        self.address = address  # where the API server listens and what it advertises
         self.tools = tools or Tools.find()
         self.procs = Procs()
         self.pki_dir = workdir / "pki"
@@ -107,7 +117,7 @@ class ControlPlane:
 
     @property
     def url(self) -> str:
-        return f"https://127.0.0.1:{self.port}"
+        return f"https://{self.address}:{self.port}"
 
     # --- certificates -----------------------------------------------------------------
     def _write_pki(self) -> None:
@@ -117,7 +127,7 @@ class ControlPlane:
         crt, key = ca.issue(
             "kube-apiserver",
             dns=("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"),
-            ips=("127.0.0.1", "10.0.0.1"),
+            ips=tuple(dict.fromkeys(("127.0.0.1", self.address, KUBERNETES_SERVICE_IP))),
             server=True,
         )
         pki.write(d / "apiserver.crt", crt)
@@ -190,8 +200,8 @@ class ControlPlane:
                 [
                     str(self.tools.apiserver),
                     f"--etcd-servers={etcd_url}",
-                    "--bind-address=127.0.0.1",
-                    "--advertise-address=127.0.0.1",
+                    f"--bind-address={self.address}",
+                    f"--advertise-address={self.address}",
                     f"--secure-port={self.port}",
                     f"--cert-dir={d}",
                     f"--tls-cert-file={d / 'apiserver.crt'}",
@@ -200,7 +210,7 @@ class ControlPlane:
                     f"--service-account-key-file={d / 'sa.pub'}",
                     f"--service-account-signing-key-file={d / 'sa.key'}",
                     "--service-account-issuer=https://kubernetes.default.svc",
-                    "--service-cluster-ip-range=10.0.0.0/24",
+                    f"--service-cluster-ip-range={SERVICE_CIDR}",
                     "--authorization-mode=Node,RBAC",
                     "--enable-admission-plugins=NodeRestriction",
                     "--allow-privileged=true",
@@ -278,4 +288,12 @@ def _get(url: str) -> dict:
     return json.loads(_get_text(url))
 
 
-__all__ = ["CONTROLLERS", "ControlPlane", "HarnessError", "Tools", "kubeconfig"]
+__all__ = [
+    "CONTROLLERS",
+    "KUBERNETES_SERVICE_IP",
+    "SERVICE_CIDR",
+    "ControlPlane",
+    "HarnessError",
+    "Tools",
+    "kubeconfig",
+]

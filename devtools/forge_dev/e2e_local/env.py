@@ -1,6 +1,7 @@
 """One local environment: the control plane, a registry, the e2e node, Crossplane (whose
-default package runtime runs our function and the stand-in providers as pods on the node),
-the provider player, and what the platform's bootstrap installs before any XR exists."""
+default package runtime runs our function, the real provider-kubernetes and the stand-in
+providers as pods on the node), the provider player, and what the platform's bootstrap
+installs before any XR exists."""
 
 from __future__ import annotations
 
@@ -20,16 +21,18 @@ from forge_dev.e2e_local.controlplane import ROOT, TOOLS, ControlPlane
 from forge_dev.e2e_local.crossplane import NAMESPACE, Crossplane
 from forge_dev.e2e_local.kube import Kube, is_true, load_documents
 from forge_dev.e2e_local.live_player import PLAYED, HelmRunner, ProviderPlayer
-from forge_dev.e2e_local.node import Node
+from forge_dev.e2e_local.node import NODE_IP, Bridge, Node, NodeTools
 from forge_dev.e2e_local.packages import (
     FUNCTION_NAME,
     Built,
     FunctionPod,
     Registry,
     build,
+    cli,
     config_diff_ids,
     function_pod,
     manifest_digest,
+    package_pod,
     tarball_diff_ids,
 )
 from forge_dev.e2e_local.procs import HarnessError
@@ -110,7 +113,10 @@ class Environment:
     def __init__(self, workdir: Path, *, keep: bool = False) -> None:
         self.workdir = workdir
         self.keep = keep
-        self.cp = ControlPlane(workdir)
+        # The API server listens on the node's bridge address: pods reach it through the
+        # kubernetes Service (kube-proxy), host processes at that address.
+        self.cp = ControlPlane(workdir, address=NODE_IP)
+        self.bridge: Bridge | None = None
         self.kube: Kube | None = None
         self.loop_kube: Kube | None = None
         self.crossplane: Crossplane | None = None
@@ -125,6 +131,9 @@ class Environment:
         self.version = ""
         self.packages: dict[str, Built] = {}
         self.standins: list[tuple[standins.StandIn, Built]] = []
+        self.provider_kubernetes: Built | None = None
+        self.provider_kubernetes_pod: FunctionPod | None = None
+        self.provider_kubernetes_detail = ""
 
     def __enter__(self) -> Environment:
         try:
@@ -147,11 +156,12 @@ class Environment:
         if self.workdir.exists():
             shutil.rmtree(self.workdir)
         self.workdir.mkdir(parents=True)
+        self.bridge = Bridge(NodeTools.find().ip).up()
         self._timed("control plane", self.cp.start)
         self.kube = Kube(self.cp.kubeconfig, self.workdir / "cache")
         self.registry = Registry(self.workdir)
         self.registry.start()
-        self.node = Node(self.workdir, self.cp, self.kube, self.registry.host)
+        self.node = Node(self.workdir, self.cp, self.kube, self.registry.host, self.bridge)
         self._timed("node", self.node.start)
         self.crossplane = Crossplane(
             self.cp, self.kube, self.workdir, resolv_conf=self.node.resolv_conf
@@ -160,6 +170,7 @@ class Environment:
         self._timed("runtime image", self.build_runtime_image)
         self._timed("xpkg build", self.build_packages)
         self._timed("stand-in providers", self.build_standins)
+        self._timed("provider-kubernetes", self.build_provider_kubernetes)
         # The background loop has its own client: the discovery cache is per client.
         self.loop_kube = Kube(self.cp.kubeconfig, self.workdir / "cache-loop")
         self.player = ProviderPlayer(
@@ -170,6 +181,7 @@ class Environment:
         self.loop = Loop([self.player.step], self.workdir / "logs" / "loop.log").start()
         self._timed("platform bootstrap", self.bootstrap)
         self._timed("function pod", self.wait_function_pod)
+        self._timed("provider-kubernetes pod", self.wait_provider_kubernetes_pod)
 
     def stop(self) -> None:
         for part in (self.loop, self.crossplane, self.node, self.registry):
@@ -177,6 +189,8 @@ class Environment:
                 with contextlib.suppress(Exception):
                     part.stop()
         self.cp.stop()
+        if self.bridge is not None:
+            self.bridge.down()
         for kube in (self.kube, self.loop_kube):
             if kube is not None:
                 kube.close()
@@ -192,16 +206,18 @@ class Environment:
     def bootstrap(self) -> None:
         """The platform's ``bootstrap/`` applied with the real kubectl, as the README says;
         before it, what the harness stands in for: the packages in a local mirror (ours
-        at this checkout's version and at the release ``bootstrap/`` pins, the stand-in
-        providers at their pinned versions and a newer one each) with Crossplane's
-        ImageConfigs pointing there,
-        and Argo CD's namespace."""
+        at this checkout's version and at the release ``bootstrap/`` pins, the real
+        provider-kubernetes at its pin, the stand-in providers at their pinned versions and
+        a newer one each) with Crossplane's ImageConfigs pointing there, and Argo CD's
+        namespace."""
         from forge import versions  # noqa: PLC0415 (the function's)
 
         kube = self.kube
         for standin, built in self.standins:
             for tag in standin.tags:
                 self.registry.push(built, tag)
+        # The real provider-kubernetes at the pin only: the resolver installs exactly it.
+        self.registry.push(self.provider_kubernetes, versions.PROVIDER_KUBERNETES[1])
         for built in self.packages.values():
             for tag in dict.fromkeys((self.version, versions.FUNCTION_VERSION)):
                 self.registry.push(built, tag)
@@ -303,6 +319,33 @@ class Environment:
             f"(the pushed Function package, embedding runtime image {runtime.digest})"
         )
 
+    def wait_provider_kubernetes_pod(self, timeout: float = 180) -> None:
+        """The real provider-kubernetes Installed and Healthy, its pod Running and Ready on
+        the node, running the package we pushed (the digest containerd resolved)."""
+        from forge import versions  # noqa: PLC0415 (the function's)
+        from forge.xpkg import dependency_name  # noqa: PLC0415
+
+        repository, pin = versions.PROVIDER_KUBERNETES
+        name = dependency_name(repository)
+        self.wait_healthy("Provider", name, timeout)
+        pod = self.kube.wait(
+            f"the pod of Provider {name} Running and Ready",
+            lambda: package_pod(self.kube, "provider", name),
+            timeout=timeout,
+            alive=self.check_alive,
+        )
+        built = self.provider_kubernetes
+        pushed = manifest_digest(self.registry.host, built.repository, pin)
+        if not pod.image_id.endswith("@" + pushed):
+            raise HarnessError(
+                f"provider-kubernetes's pod runs {pod.image_id}, not the pushed package {pushed}"
+            )
+        self.provider_kubernetes_pod = pod
+        self.provider_kubernetes_detail = (
+            f"pod {NAMESPACE}/{pod.name} Running on {pod.node}: {pushed} "
+            f"(provider-kubernetes {pin} built from its module, the pushed package)"
+        )
+
     def push_charts(self) -> None:
         """Our charts (the Gateway API CRDs), built as ``make packages`` builds them and
         pushed by the real ``helm push`` to the mirror, where the player's helm pulls them."""
@@ -324,6 +367,31 @@ class Environment:
             capture_output=True,
         )
         self.standins = standins.build(self.workdir / "packages", schema_root() / "crds", pause)
+
+    def build_provider_kubernetes(self) -> None:
+        """The real provider-kubernetes package (``forge_dev.packaging.provider_kubernetes``,
+        decision 0031) for the node's architecture, at the version the stack pins."""
+        from forge import versions  # noqa: PLC0415 (the function's)
+        from forge_dev.packaging import PackagingError, provider_kubernetes  # noqa: PLC0415
+
+        binary = TOOLS / provider_kubernetes.BINARY
+        if not binary.exists():
+            raise HarnessError(f"missing {binary}: run `make kube-tools`")
+        arch = {"x86_64": "amd64", "aarch64": "arm64"}[platform.machine()]
+        try:
+            built = provider_kubernetes.build(
+                binary, cli(), self.workdir / "packages" / "provider-kubernetes", arch
+            )
+        except PackagingError as exc:
+            raise HarnessError(f"provider-kubernetes package: {exc}") from None
+        repository, pin = versions.PROVIDER_KUBERNETES
+        if built.version != pin:
+            raise HarnessError(
+                f"tools/provider-kubernetes builds {built.version}, the stack pins {pin}"
+            )
+        self.provider_kubernetes = Built(
+            "provider-kubernetes", "Provider", repository.split("/", 1)[1], built.xpkg
+        )
 
     def wait_established(self, names: list[str], timeout: float = 60) -> None:
         for name in names:

@@ -1,6 +1,17 @@
-"""The provider player: what provider-helm and provider-kubernetes would write, for the
-namespaced v2 managed resources our compositions compose (``helm.m.crossplane.io``
-Releases, ``kubernetes.m.crossplane.io`` Objects), without a cloud, a cluster or a pod.
+"""The provider player: what provider-helm would write for the ``helm.m.crossplane.io``
+Releases our compositions compose, and what provider-kubernetes would write for the
+``kubernetes.m.crossplane.io`` Objects the real provider-kubernetes cannot reach, without
+a cloud or a pod.
+
+provider-kubernetes runs for real in e2e-local (Crossplane installs its package, decision
+0031): an Object whose ProviderConfig reaches this cluster (``InjectedIdentity``, as the
+platform's in-cluster ClusterProviderConfigs) and whose kind is served here is its job
+alone, and the player leaves it untouched. The player plays only the other Objects: those
+whose ProviderConfig is another cluster's kubeconfig (a played vCluster or EKS API) and
+those whose kind comes from a chart that is played, not installed (cert-manager's
+``ClusterIssuer``, external-secrets' ``ClusterSecretStore``). It claims each such Object
+first: the annotations ``crossplane.io/paused: "true"`` (crossplane-runtime's managed
+reconciler then leaves it alone, deletion included) and ``PLAYED_ANNOTATION`` saying why.
 
 It does what crossplane-runtime's managed reconciler does to the API objects:
 
@@ -12,19 +23,11 @@ It does what crossplane-runtime's managed reconciler does to the API objects:
   (``ReconcileError``) and nothing else happens, as with a real provider;
 - otherwise writes ``Synced=True`` (``ReconcileSuccess``), ``Ready=True`` (``Available``),
   ``status.observedGeneration`` and ``status.atProvider``: a Release is ``deployed`` at
-  revision 1 (the revision goes up when its spec changes);
-- an Object whose ProviderConfig reaches this very cluster (a ``ClusterProviderConfig``
-  with ``InjectedIdentity``, as the platform's are) and whose kind is served here is
-  **applied for real**: server-side apply of its manifest (a read only, for an
-  ``Observe``-only Object; ``Synced=False`` when it fails or is not found), the live object
-  in ``atProvider.manifest`` (a Secret's data redacted, as ``--sanitize-secrets`` does), and
-  on deletion the object deleted and waited for when the policies include ``Delete``
-  (orphaned otherwise). So a PlatformCluster's stack really installs packages and
-  ProviderConfigs, which Crossplane then reconciles;
-- any other Object (its ProviderConfig is another cluster's kubeconfig, or its kind comes
-  from a chart that is played, not installed) observes its desired manifest;
+  revision 1 (the revision goes up when its spec changes); a played Object observes its
+  desired manifest;
 - an Object's ``connectionDetails`` are written to its ``writeConnectionSecretToRef``
-  Secret (owned by the Object), read as provider-kubernetes reads them;
+  Secret (owned by the Object), read from its own manifest as provider-kubernetes reads
+  them;
 - on deletion: ``Ready=False`` (``Deleting``), then the finalizer is removed.
 
 Two things of the clusters those providers reach are played too:
@@ -33,10 +36,10 @@ Two things of the clusters those providers reach are played too:
   ``vc-<release>`` in its namespace, as vCluster writes it (``config``: a kubeconfig for
   ``exportKubeConfig.server``; ``certificate-authority``, ``client-certificate``,
   ``client-key``), with real throwaway certificates;
-- in a played (not applied) cluster: an Object whose manifest is a package
-  (``pkg.crossplane.io`` Provider, Function, Configuration) observes it ``Installed`` and
-  ``Healthy`` (no package is pulled or run), and a ``kubernetes.io/service-account-token``
-  Secret gets a throwaway token and CA, as the token controller fills it.
+- in a played cluster: an Object whose manifest is a package (``pkg.crossplane.io``
+  Provider, Function, Configuration) observes it ``Installed`` and ``Healthy`` (no package
+  is pulled or run), and a ``kubernetes.io/service-account-token`` Secret gets a
+  throwaway token and CA, as the token controller fills it.
 
 A Release of one of OUR charts (``versions.CHARTS_REPOSITORY``: the Gateway API CRDs)
 through an in-cluster ClusterProviderConfig is installed for real, by the real helm from
@@ -65,14 +68,18 @@ from kubernetes.dynamic.exceptions import ConflictError, ForbiddenError, NotFoun
 
 from forge import versions
 from forge_dev.e2e_local import pki
-from forge_dev.e2e_local.kube import Kube, condition
+from forge_dev.e2e_local.kube import Kube, condition, is_true
 from forge_dev.simulate import infrastructure as preview_infra
 from forge_dev.simulate import kubernetes as preview_kubernetes
 from forge_dev.simulate.vcluster import Credentials, kubeconfig, vcluster_secret
 
 FINALIZER = "finalizer.managedresource.crossplane.io"
 EXTERNAL_NAME = "crossplane.io/external-name"
-PROVIDER_KUBERNETES_MANAGER = "kubernetes.crossplane.io/object"
+# crossplane-runtime's pause annotation: the real provider-kubernetes leaves the Object to
+# the player (its managed reconciler returns before connecting or deleting).
+PAUSED = "crossplane.io/paused"
+# Why the player plays an Object (the real provider-kubernetes cannot reach it).
+PLAYED_ANNOTATION = "e2e.forge.projectcatalyst.io/played"
 
 
 @dataclass(frozen=True)
@@ -203,6 +210,12 @@ class ProviderPlayer:
     deleted: list[tuple[float, str, str, str]] = field(default_factory=list)
     # The CA of each played vCluster, by (namespace, release): what its API would serve.
     vcluster_cas: dict[tuple[str, str], pki.CA] = field(default_factory=dict)
+    # Objects the real provider-kubernetes reconciled (Synced and Ready), by (namespace,
+    # name): "<kind> <namespace/name>" of the manifest it applied or observed.
+    provider_applied: dict[tuple[str, str], str] = field(default_factory=dict)
+    # Objects the player claimed (paused for the real provider), by (namespace, name):
+    # the kind of their manifest.
+    claimed: dict[tuple[str, str], str] = field(default_factory=dict)
     # Whether what a played Object (another cluster's) applied is gone, once deleted;
     # None: at once. Scenario cluster-aws sets it (eks_world.EksWorld.object_gone).
     remote_gone: Callable[[dict], bool] | None = None
@@ -240,10 +253,14 @@ class ProviderPlayer:
         for played in self.kinds:
             if not self.kube.served(played.api_version, played.kind):
                 continue
-            for mr in self.kube.list(played.api_version, played.kind):
+            for listed in self.kube.list(played.api_version, played.kind):
                 # Changed or gone since listed: the next pass sees it anew.
                 with contextlib.suppress(ConflictError, NotFoundError):
                     try:
+                        mr = self._claim(listed) if played is OBJECT else listed
+                        if mr is None:  # the real provider-kubernetes's
+                            self._note_provider_applied(listed)
+                            continue
                         self.reconcile(played, mr)
                     except ForbiddenError as exc:
                         # Its namespace is being deleted: a provider's write fails the same
@@ -259,8 +276,8 @@ class ProviderPlayer:
         if md.get("deletionTimestamp"):
             if FINALIZER in finalizers:
                 self._set_conditions(mr, [_cond("Ready", "False", "Deleting", _gen(mr))])
-                if played is OBJECT and not self._delete_applied(mr):
-                    return  # the applied object is still going: the next pass looks again
+                if played is OBJECT and not self._remote_deleted(mr):
+                    return  # what it applied there is still going: the next pass looks again
                 refused = self._refused(played, mr)
                 if refused:  # the external system refuses: the provider retries
                     self._set_conditions(
@@ -327,32 +344,18 @@ class ProviderPlayer:
                 return
             if problem is not None:
                 self._say(f"helm installed our chart for {ref}")
-        in_cluster = played is OBJECT and self._in_cluster(mr)
-        if in_cluster:
-            observed, problem = self._apply_in_cluster(mr)
-            if problem:
-                self._set_conditions(
-                    mr, [_cond("Synced", "False", "ReconcileError", _gen(mr), problem)]
-                )
-                return
-            at_provider = {"manifest": _sanitized(observed)}
-        else:
-            at_provider = self._at_provider(played, mr)
-            observed = at_provider.get("manifest") or {}
+        at_provider = self._at_provider(played, mr)
         if played is OBJECT:
-            self._connection_secret(mr, observed, in_cluster)
+            self._connection_secret(mr, at_provider.get("manifest") or {})
         if played is RELEASE and _chart(mr) == "vcluster":
             self._vcluster_secret(mr)
         if played is RELEASE and _chart(mr) == "gateway":
             self._gateway_service(mr)
-        ready = _readiness(mr, observed) if in_cluster else True
         self._set_conditions(
             mr,
             [
                 _cond("Synced", "True", "ReconcileSuccess", _gen(mr)),
-                _cond("Ready", "True", "Available", _gen(mr))
-                if ready
-                else _cond("Ready", "False", "Unavailable", _gen(mr)),
+                _cond("Ready", "True", "Available", _gen(mr)),
             ],
             at_provider=at_provider,
         )
@@ -399,94 +402,112 @@ class ProviderPlayer:
                 manifest = old_manifest  # unchanged: keep the transition times
         return {"manifest": manifest}
 
-    # --- provider-kubernetes against this very cluster ---------------------------------
-    def _in_cluster(self, mr: dict) -> bool:
-        """The Object's ProviderConfig reaches this API server (``InjectedIdentity``, as the
-        platform's in-cluster ClusterProviderConfigs do) and its kind is served here: then
-        its manifest is applied for real. Anything else (another cluster's kubeconfig, a
-        kind whose chart is played, not installed) is played as before."""
-        ref = mr["spec"].get("providerConfigRef") or {}
-        if (ref.get("kind") or "ClusterProviderConfig") != "ClusterProviderConfig":
-            return False
-        config = self.kube.get(
-            mr["apiVersion"], "ClusterProviderConfig", ref.get("name") or "default"
-        )
-        source = ((config or {}).get("spec") or {}).get("credentials", {}).get("source")
-        if mr["kind"] != "Object":
-            return source == "InjectedIdentity"
+    # --- which Objects are played ---------------------------------------------------
+    def _claim(self, mr: dict) -> dict | None:
+        """The Object to play, claimed (paused for the real provider, the reason noted),
+        or None when it is the real provider-kubernetes's to reconcile."""
+        annotations = mr["metadata"].get("annotations") or {}
+        if PLAYED_ANNOTATION in annotations:
+            return mr
+        if mr["metadata"].get("deletionTimestamp"):
+            return None  # never claimed: the real provider's to delete
+        why = self._why_played(mr)
+        if not why:
+            return None
+        md = mr["metadata"]
+        self._say(f"Object {md.get('namespace')}/{md['name']}: {why}")
         manifest = mr["spec"]["forProvider"].get("manifest") or {}
-        return source == "InjectedIdentity" and self.kube.served(
-            manifest.get("apiVersion", ""), manifest.get("kind", "")
+        self.claimed[(md.get("namespace", ""), md["name"])] = str(manifest.get("kind"))
+        return self.kube.patch(
+            mr,
+            {
+                "metadata": {
+                    "resourceVersion": mr["metadata"]["resourceVersion"],
+                    "annotations": {PAUSED: "true", PLAYED_ANNOTATION: why},
+                }
+            },
         )
 
-    def _apply_in_cluster(self, mr: dict) -> tuple[dict, str]:
-        """Server-side apply of the manifest (or only a read, for an ``Observe``-only
-        Object), as provider-kubernetes does; the live object, or why it failed."""
-        manifest = mr["spec"]["forProvider"]["manifest"]
-        md = manifest["metadata"]
-        policies = mr["spec"].get("managementPolicies") or ["*"]
-        writes = "*" in policies or {"Create", "Update"} & set(policies)
-        live = None
-        if writes:
-            try:
-                live = self.kube.apply(manifest, manager=PROVIDER_KUBERNETES_MANAGER)
-            except Exception as exc:
-                return {}, f"cannot apply object: {getattr(exc, 'reason', exc)}"
-        else:
-            live = self.kube.get(
-                manifest["apiVersion"], manifest["kind"], md["name"], md.get("namespace")
-            )
-            if live is None:
-                return {}, f"cannot get object: {manifest['kind']} {md['name']} not found"
-        live["metadata"].pop("managedFields", None)
-        return live, ""
+    def _note_provider_applied(self, mr: dict) -> None:
+        """Remember an Object the real provider-kubernetes has reconciled."""
+        if not (is_true(mr, "Synced") and is_true(mr, "Ready")):
+            return
+        manifest = mr["spec"]["forProvider"].get("manifest") or {}
+        md = manifest.get("metadata") or {}
+        where = f"{md['namespace']}/" if md.get("namespace") else ""
+        key = (mr["metadata"].get("namespace", ""), mr["metadata"]["name"])
+        if key not in self.provider_applied:
+            self._say(f"provider-kubernetes reconciled Object {key[0]}/{key[1]}")
+        self.provider_applied[key] = f"{manifest.get('kind')} {where}{md.get('name')}"
 
-    def _delete_applied(self, mr: dict) -> bool:
-        """Whether the Object may let go: what it applied here is deleted and gone (when its
-        policies include Delete), or it orphans it."""
+    def _why_played(self, mr: dict) -> str:
+        """Why the real provider-kubernetes cannot reconcile this Object ("": it can, or
+        its ProviderConfig is missing, which the real provider reports itself)."""
+        config = self._provider_config(mr)
+        if config is None:
+            return ""
+        source = ((config.get("spec") or {}).get("credentials") or {}).get("source")
+        if source != "InjectedIdentity":
+            return (
+                f"its {config['kind']} {config['metadata']['name']} reaches another cluster, "
+                "which is played"
+            )
+        manifest = mr["spec"]["forProvider"].get("manifest") or {}
+        if not self.kube.served(manifest.get("apiVersion", ""), manifest.get("kind", "")):
+            return (
+                f"{manifest.get('kind')} ({manifest.get('apiVersion')}) is not served here: "
+                "the chart that serves it is played"
+            )
+        return ""
+
+    def _provider_config(self, mr: dict) -> dict | None:
+        """The ProviderConfig or ClusterProviderConfig the managed resource names."""
+        ref = mr["spec"].get("providerConfigRef") or {}
+        kind = ref.get("kind") or "ClusterProviderConfig"
+        ns = mr["metadata"].get("namespace") if kind == "ProviderConfig" else None
+        return self.kube.get(mr["apiVersion"], kind, ref.get("name") or "default", ns)
+
+    def _in_cluster(self, mr: dict) -> bool:
+        """The managed resource's ProviderConfig reaches this API server
+        (``InjectedIdentity``, as the platform's in-cluster ClusterProviderConfigs do)."""
+        config = self._provider_config(mr) or {}
+        return ((config.get("spec") or {}).get("credentials") or {}).get(
+            "source"
+        ) == "InjectedIdentity"
+
+    def _remote_deleted(self, mr: dict) -> bool:
+        """Whether a played Object may let go: what it applied in its (played) cluster is
+        gone, or its policies orphan it."""
         policies = mr["spec"].get("managementPolicies") or ["*"]
         if not ("*" in policies or "Delete" in policies):
             return True
-        if not self._in_cluster(mr):
-            return self.remote_gone is None or self.remote_gone(mr)
-        manifest = mr["spec"]["forProvider"]["manifest"]
-        md = manifest["metadata"]
-        if (
-            self.kube.get(manifest["apiVersion"], manifest["kind"], md["name"], md.get("namespace"))
-            is None
-        ):
-            return True
-        with contextlib.suppress(NotFoundError):
-            self.kube.delete(
-                manifest["apiVersion"], manifest["kind"], md["name"], md.get("namespace")
-            )
-        return False
+        return self.remote_gone is None or self.remote_gone(mr)
 
     def _refused(self, played: Played, mr: dict) -> str:
         """Why the external system refuses to delete this resource now ("": it does not)."""
         return ""
 
-    def _connection_secret(self, mr: dict, observed: dict, in_cluster: bool) -> None:
+    def _connection_secret(self, mr: dict, observed: dict) -> None:
         """``spec.connectionDetails`` into the Secret ``spec.writeConnectionSecretToRef``
         names (the Object's namespace, owned by the Object, as crossplane-runtime's
         publisher writes it), each detail read as provider-kubernetes reads it: the
-        referenced object's field, a Secret's ``data`` decoded once. Applied here, the
-        referenced objects are read from this API server; played, only the Object's own
-        manifest can be referenced, and a ``kubernetes.io/service-account-token`` Secret
-        gets the token ``forge_dev.simulate.kubernetes`` plays (what ``make preview`` shows)."""
+        referenced object's field, a Secret's ``data`` decoded once. Played, only the
+        Object's own manifest can be referenced, and a
+        ``kubernetes.io/service-account-token`` Secret gets the token
+        ``forge_dev.simulate.kubernetes`` plays (what ``make preview`` shows)."""
         ref = mr["spec"].get("writeConnectionSecretToRef")
         details = mr["spec"].get("connectionDetails") or []
         namespace = mr["metadata"]["namespace"]
         if not ref or not details or self.kube.get("v1", "Secret", ref["name"], namespace):
             return
-        if not in_cluster and (filled := preview_kubernetes.token_data(observed)):
+        if filled := preview_kubernetes.token_data(observed):
             # the token controller of the played cluster (forge_dev.simulate.kubernetes's)
             observed = observed | {
                 "data": {k: base64.b64encode(v).decode() for k, v in filled.items()}
             }
         data = {}
         for detail in details:
-            source = self._referenced(detail, observed, in_cluster)
+            source = _referenced(detail, observed)
             path = detail.get("fieldPath", "")
             value = _field(source, path) if source else None
             if value is None:
@@ -517,22 +538,6 @@ class ProviderPlayer:
             }
         )
         self._say(f"Object {namespace}/{md['name']}: wrote connection Secret {ref['name']}")
-
-    def _referenced(self, detail: dict, observed: dict, in_cluster: bool) -> dict | None:
-        if in_cluster:
-            return self.kube.get(
-                detail.get("apiVersion", ""),
-                detail.get("kind", ""),
-                detail.get("name", ""),
-                detail.get("namespace"),
-            )
-        md = observed.get("metadata") or {}
-        same = (detail.get("kind"), detail.get("name"), detail.get("namespace")) == (
-            observed.get("kind"),
-            md.get("name"),
-            md.get("namespace"),
-        )
-        return observed if same else None
 
     def _gateway_service(self, mr: dict, *, uninstall: bool = False) -> None:
         """The Istio ``gateway`` chart's LoadBalancer Service (its ``values.name`` in the
@@ -605,6 +610,17 @@ class ProviderPlayer:
         )
 
 
+def _referenced(detail: dict, observed: dict) -> dict | None:
+    """The object a connection detail names, when it is the played Object's own."""
+    md = observed.get("metadata") or {}
+    same = (detail.get("kind"), detail.get("name"), detail.get("namespace")) == (
+        observed.get("kind"),
+        md.get("name"),
+        md.get("namespace"),
+    )
+    return observed if same else None
+
+
 def _chart(mr: dict) -> str:
     return ((mr["spec"].get("forProvider") or {}).get("chart") or {}).get("name", "")
 
@@ -627,26 +643,6 @@ def _without_times(manifest: dict) -> dict:
     return out
 
 
-def _readiness(mr: dict, live: dict) -> bool:
-    """An applied Object's ``spec.readiness.policy`` as provider-kubernetes judges it
-    (``DeriveFromCelQuery`` is not evaluated here: Ready once applied, as the default)."""
-    policy = (mr["spec"].get("readiness") or {}).get("policy") or "SuccessfulCreate"
-    conditions = (live.get("status") or {}).get("conditions") or []
-    if policy == "AllTrue":
-        return bool(conditions) and all(c.get("status") == "True" for c in conditions)
-    if policy == "DeriveFromObject":
-        return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
-    return True
-
-
-def _sanitized(obj: dict) -> dict:
-    """What provider-kubernetes with ``--sanitize-secrets`` puts in ``atProvider``
-    (its namespaced object controller: ``data`` replaced by one empty ``redacted`` key)."""
-    if obj.get("kind") == "Secret" and obj.get("apiVersion") == "v1":
-        return obj | {"data": dict(preview_kubernetes.REDACTED)}
-    return obj
-
-
 def _field(obj: dict, path: str):
     """``data.token``-style field paths (dots; a Secret's data is base64 already)."""
     value = obj
@@ -661,4 +657,13 @@ def _gen(obj: dict) -> int:
     return obj["metadata"].get("generation") or 1
 
 
-__all__ = ["FINALIZER", "OBJECT", "PLAYED", "RELEASE", "ProviderPlayer", "condition"]
+__all__ = [
+    "FINALIZER",
+    "OBJECT",
+    "PAUSED",
+    "PLAYED",
+    "PLAYED_ANNOTATION",
+    "RELEASE",
+    "ProviderPlayer",
+    "condition",
+]

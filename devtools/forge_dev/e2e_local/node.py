@@ -9,14 +9,17 @@ runtime runs our function (and the stand-in providers) as pods.
 - A bridge of our own, ``forge-e2e0`` at ``10.244.0.1/24``: the bridge plugin attaches
   every pod to it, host-local hands out pod IPs, no masquerading and no default route in
   pods: a pod reaches the node (the bridge's address) and the other pods, nothing else.
-- kubelet and kube-scheduler, built from the same ``k8s.io/kubernetes`` pin as the
-  control plane; the kubelet as ``system:node:forge-e2e-node`` under the Node authorizer.
+- kubelet, kube-scheduler and kube-proxy, built from the same ``k8s.io/kubernetes`` pin as
+  the control plane; the kubelet as ``system:node:forge-e2e-node`` under the Node
+  authorizer. kube-proxy (iptables mode) makes the Services' ClusterIPs work, so a pod's
+  in-cluster config (the ``kubernetes`` Service) reaches the API server; pods get one
+  route beyond their subnet, to the Service range through the node.
 - Cluster DNS: CoreDNS built with only the plugins it uses, on the bridge's address. It
   answers ``cluster.local`` from the API server and forwards nothing. Crossplane (a host
   process) resolves the function's headless Service through it: see ``resolv_conf``.
 
 ``stop`` tears all of it down, also after a failed start: pods' containers and network
-namespaces, containerd's mounts under the workdir, the bridge.
+namespaces, containerd's mounts under the workdir, kube-proxy's rules, the bridge.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from forge_dev.e2e_local.controlplane import TOOLS, ControlPlane, kubeconfig
+from forge_dev.e2e_local.controlplane import SERVICE_CIDR, TOOLS, ControlPlane, kubeconfig
 from forge_dev.e2e_local.kube import Kube, is_true
 from forge_dev.e2e_local.procs import HarnessError, Proc, Procs, free_port, wait_for
 
@@ -57,6 +60,8 @@ COREDNS_RULES = [
     },
 ]
 COREDNS_USER = "forge-e2e:coredns"
+# The user Kubernetes' bootstrap RBAC binds to the system:node-proxier ClusterRole.
+KUBE_PROXY_USER = "system:kube-proxy"
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,8 @@ class NodeTools:
     ip: Path
     kubelet: Path
     scheduler: Path
+    proxy: Path
+    iptables: Path
     coredns: Path
     oci: Path
 
@@ -78,6 +85,7 @@ class NodeTools:
             "ctr": "containerd",
             "runc": "runc",
             "ip": "iproute2",
+            "iptables": "iptables",
         }
         found: dict[str, Path] = {}
         missing = []
@@ -88,6 +96,7 @@ class NodeTools:
             else:
                 found[prog] = Path(path)
         built = {"kubelet": "kubelet", "scheduler": "kube-scheduler", "coredns": "coredns"}
+        built["proxy"] = "kube-proxy"
         built["oci"] = "forge-e2e-oci"
         for key, prog in built.items():
             found[key] = tools / prog
@@ -146,7 +155,9 @@ def registry_hosts(registry: str) -> str:
 
 
 def cni_conflist(workdir: Path) -> dict:
-    """The pod network: our bridge, host-local addresses, no masquerading, no default route."""
+    """The pod network: our bridge, host-local addresses, no masquerading, no default
+    route: one route beyond the pod subnet, to the Service range through the node (where
+    kube-proxy's rules translate a ClusterIP to its endpoints)."""
     return {
         "cniVersion": "1.0.0",
         "name": "forge-e2e",
@@ -160,6 +171,7 @@ def cni_conflist(workdir: Path) -> dict:
                 "ipam": {
                     "type": "host-local",
                     "ranges": [[{"subnet": POD_SUBNET, "gateway": NODE_IP}]],
+                    "routes": [{"dst": SERVICE_CIDR, "gw": NODE_IP}],
                     "dataDir": str(workdir / "cni" / "ipam"),
                 },
             }
@@ -222,15 +234,78 @@ def kubelet_config(workdir: Path, ca: Path, port: int, healthz_port: int) -> dic
     }
 
 
+def kube_proxy_config(kubeconfig_path: Path, healthz_port: int, metrics_port: int) -> dict:
+    """kube-proxy in iptables mode for the one node: its health and metrics on 127.0.0.1,
+    NodePorts only on the node's address, no sysctl changed on this machine (conntrack
+    limits untouched, no ``route_localnet`` for localhost NodePorts)."""
+    return {
+        "apiVersion": "kubeproxy.config.k8s.io/v1alpha1",
+        "kind": "KubeProxyConfiguration",
+        "mode": "iptables",
+        "clientConnection": {"kubeconfig": str(kubeconfig_path)},
+        "hostnameOverride": NODE_NAME,
+        "bindAddress": NODE_IP,
+        "healthzBindAddress": f"127.0.0.1:{healthz_port}",
+        "metricsBindAddress": f"127.0.0.1:{metrics_port}",
+        "clusterCIDR": POD_SUBNET,
+        "nodePortAddresses": [f"{NODE_IP}/32"],
+        "iptables": {"localhostNodePorts": False, "masqueradeAll": False},
+        "conntrack": {"maxPerCore": 0, "min": 0},
+    }
+
+
+class Bridge:
+    """The node's bridge ``forge-e2e0`` with the node's address: made before the control
+    plane when the API server listens there (e2e-local), else by the node itself."""
+
+    def __init__(self, ip: Path) -> None:
+        self.ip = ip
+        self.made = False
+
+    def up(self) -> Bridge:
+        shown = subprocess.run([self.ip, "link", "show", BRIDGE], capture_output=True, check=False)
+        if shown.returncode == 0:  # a previous run's, killed before teardown
+            _run(self.ip, "link", "delete", BRIDGE)
+        _run(self.ip, "link", "add", BRIDGE, "type", "bridge")
+        self.made = True
+        _run(self.ip, "addr", "add", f"{NODE_IP}/24", "dev", BRIDGE)
+        _run(self.ip, "link", "set", BRIDGE, "up")
+        return self
+
+    def down(self) -> None:
+        if self.made:
+            subprocess.run(
+                [str(self.ip), "link", "delete", BRIDGE], capture_output=True, check=False
+            )
+            self.made = False
+
+
+def _run(*argv: str | Path) -> str:
+    out = subprocess.run(
+        [str(a) for a in argv], capture_output=True, text=True, timeout=120, check=False
+    )
+    if out.returncode != 0:
+        raise HarnessError(f"{' '.join(map(str, argv))} failed: {out.stdout}{out.stderr}")
+    return out.stdout
+
+
 def schedulable(node: dict | None) -> bool:
     """Ready, and no taint left that keeps pods off (the not-ready taint a new node gets)."""
     return is_true(node, "Ready") and not (node.get("spec") or {}).get("taints")
 
 
 class Node:
-    """containerd, CoreDNS, kube-scheduler and a kubelet, in ``workdir/node``."""
+    """containerd, CoreDNS, kube-scheduler, kube-proxy and a kubelet, in ``workdir/node``;
+    on ``bridge`` when given (its owner removes it), else on a bridge of its own."""
 
-    def __init__(self, workdir: Path, cp: ControlPlane, kube: Kube, registry: str) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        cp: ControlPlane,
+        kube: Kube,
+        registry: str,
+        bridge: Bridge | None = None,
+    ) -> None:
         self.workdir = workdir / "node"
         self.logs = workdir / "logs"
         self.cp = cp
@@ -240,7 +315,9 @@ class Node:
         self.procs = Procs()
         self.sandbox_image = ""
         self._netns_before: set[str] = set()
-        self._bridge_made = False
+        self._own_bridge = bridge is None
+        self.bridge = bridge or Bridge(self.tools.ip)
+        self._proxy_started = False
 
     @property
     def socket(self) -> Path:
@@ -265,7 +342,8 @@ class Node:
         self.workdir.mkdir(parents=True)
         self._netns_before = _netns()
         self._pause_image()
-        self._bridge()
+        if self._own_bridge:
+            self.bridge.up()
         self._containerd()
         self._coredns()
         self._scheduler()
@@ -276,30 +354,16 @@ class Node:
             timeout=timeout,
             alive=self.procs.check_alive,
         )
+        self._kube_proxy()  # once its Node exists: it reads the node's addresses from it
 
     # --- parts -------------------------------------------------------------------------
     def _run(self, *argv: str | Path) -> str:
-        out = subprocess.run(
-            [str(a) for a in argv], capture_output=True, text=True, timeout=120, check=False
-        )
-        if out.returncode != 0:
-            raise HarnessError(f"{' '.join(map(str, argv))} failed: {out.stdout}{out.stderr}")
-        return out.stdout
+        return _run(*argv)
 
     def _pause_image(self) -> None:
         ref = f"{self.registry}/{PAUSE_REPOSITORY}:1"
         digest = self._run(self.tools.oci, "pause-image", ref).strip()
         self.sandbox_image = f"{self.registry}/{PAUSE_REPOSITORY}@{digest}"
-
-    def _bridge(self) -> None:
-        ip = self.tools.ip
-        shown = subprocess.run([ip, "link", "show", BRIDGE], capture_output=True, check=False)
-        if shown.returncode == 0:
-            self._run(ip, "link", "delete", BRIDGE)  # a previous run's, killed before teardown
-        self._run(ip, "link", "add", BRIDGE, "type", "bridge")
-        self._bridge_made = True
-        self._run(ip, "addr", "add", f"{NODE_IP}/24", "dev", BRIDGE)
-        self._run(ip, "link", "set", BRIDGE, "up")
 
     def _containerd(self) -> None:
         d = self.workdir / "containerd"
@@ -404,6 +468,26 @@ class Node:
             )
         )
 
+    def _kube_proxy(self) -> None:
+        kc = self._kubeconfig("kube-proxy", KUBE_PROXY_USER)
+        config = self.workdir / "kube-proxy.yaml"
+        healthz = free_port()
+        config.write_text(json.dumps(kube_proxy_config(kc, healthz, free_port())))
+        self._proxy_started = True
+        self.procs.start(
+            Proc(
+                "kube-proxy",
+                [str(self.tools.proxy), f"--config={config}", "--v=1"],
+                self.logs / "kube-proxy.log",
+            )
+        )
+        wait_for(
+            "kube-proxy /healthz",
+            lambda: _http_ok(f"http://127.0.0.1:{healthz}/healthz"),
+            timeout=60,
+            alive=self.procs.check_alive,
+        )
+
     def _kubelet(self) -> None:
         kc = self._kubeconfig("kubelet", f"system:node:{NODE_NAME}", "system:nodes")
         config = self.workdir / "kubelet.yaml"
@@ -455,16 +539,21 @@ class Node:
                 self._remove_containers()
         self._kill_shims()
         self.procs.stop_all()
+        if self._proxy_started:  # its iptables chains and rules (the KUBE-* ones)
+            subprocess.run(
+                [str(self.tools.proxy), "--cleanup", "--v=0"],
+                capture_output=True,
+                check=False,
+                timeout=60,
+            )
+            self._proxy_started = False
         for ns in _netns() - self._netns_before:
             if ns.startswith("cni-"):
                 subprocess.run(["ip", "netns", "delete", ns], capture_output=True, check=False)
         _unmount_under(self.workdir)
         _remove_log_links(self.workdir)
-        if self._bridge_made:
-            subprocess.run(
-                [str(self.tools.ip), "link", "delete", BRIDGE], capture_output=True, check=False
-            )
-            self._bridge_made = False
+        if self._own_bridge:
+            self.bridge.down()
 
     def _remove_containers(self) -> None:
         for task in self._ctr("tasks", "list", "--quiet").split():

@@ -185,7 +185,7 @@ def tarball_diff_ids(tarball: Path) -> list[str]:
 
 @dataclass(frozen=True)
 class FunctionPod:
-    """The pod Crossplane's package runtime runs our function in."""
+    """The pod Crossplane's package runtime runs a package in (our function, a provider)."""
 
     name: str
     node: str
@@ -195,11 +195,17 @@ class FunctionPod:
 
 def function_pod(kube: Kube) -> FunctionPod | None:
     """Our Function's pod, once it is Running and Ready (None before)."""
+    return package_pod(kube, "function", FUNCTION_NAME)
+
+
+def package_pod(kube: Kube, kind: str, name: str) -> FunctionPod | None:
+    """The pod of package ``name`` (``kind``: function or provider, the label Crossplane's
+    package runtime gives its pods), once it is Running and Ready (None before)."""
     pods = kube.list(
         "v1",
         "Pod",
         namespace=NAMESPACE,
-        label_selector=f"pkg.crossplane.io/function={FUNCTION_NAME}",
+        label_selector=f"pkg.crossplane.io/{kind}={name}",
     )
     for pod in pods:
         status = pod.get("status") or {}

@@ -1,9 +1,10 @@
 """Stand-in provider packages: the real providers' CRDs, no controller.
 
 Provider packages cannot be pulled here (no network beyond the package registries), so
-each provider our Configurations depend on is built as a Provider xpkg of its own with the
-real CRDs from ``../shared/crds`` (only the kinds our compositions compose, to keep the
-API server light), by the real ``crossplane xpkg build``, and pushed to the local
+each provider our Configurations depend on, but provider-kubernetes (its real package is
+built from its Go module and runs: decision 0031), is built as a Provider xpkg of its own
+with the real CRDs from ``../shared/crds`` (only the kinds our compositions compose, to
+keep the API server light), by the real ``crossplane xpkg build``, and pushed to the local
 registry under the provider's own repository path, at its pinned version and at a newer
 one (``StandIn.tags``), as a real registry holds releases after ours. Crossplane then
 resolves our Configurations' dependencies, installs the providers and establishes their
@@ -82,8 +83,10 @@ def _files(provider: str, group: str, managed: str) -> tuple[str, ...]:
 
 
 def standins(crds_root: Path) -> list[StandIn]:
-    """Every provider our Configurations depend on, and the AWS family's config package."""
-    helm, kubernetes = versions.PROVIDER_HELM, versions.PROVIDER_KUBERNETES
+    """Every provider our Configurations depend on but provider-kubernetes (the real one
+    runs: ``forge_dev.packaging.provider_kubernetes``), and the AWS family's config
+    package."""
+    helm = versions.PROVIDER_HELM
     aws = versions.PROVIDER_AWS_VERSION
     family = f"{versions.PROVIDER_AWS_REPOSITORY.rsplit('/', 1)[0]}/provider-family-aws"
     out = [
@@ -91,11 +94,6 @@ def standins(crds_root: Path) -> list[StandIn]:
             helm[0],
             helm[1],
             _files("provider-helm", "helm.m.crossplane.io", "releases"),
-        ),
-        StandIn(
-            kubernetes[0],
-            kubernetes[1],
-            _files("provider-kubernetes", "kubernetes.m.crossplane.io", "objects"),
         ),
         StandIn(
             family,

@@ -19,6 +19,7 @@ from forge.models.base import ProviderConfigRef
 
 OBJECT_API_VERSION = "kubernetes.m.crossplane.io/v1alpha1"
 ORPHAN_POLICIES = ["Observe", "Create", "Update", "LateInitialize"]
+_KUBERNETES_GROUP = OBJECT_API_VERSION.split("/", 1)[0]
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,19 @@ def wrap(
     }:
         # Packages report Installed and Healthy, never Ready: wait for both.
         spec["readiness"] = {"policy": "AllTrue"}
+    if manifest["apiVersion"].startswith(f"{_KUBERNETES_GROUP}/") and manifest["kind"] in {
+        "ProviderConfig",
+        "ClusterProviderConfig",
+    }:
+        # provider-kubernetes (v1.2.1) never finds one of its own ProviderConfigs up to
+        # date (it writes their status under a field manager it then wants to migrate:
+        # crossplane-contrib/provider-kubernetes#540), so SuccessfulCreate never turns
+        # Ready; judge the live object instead: Ready once it has the credentials applied.
+        source = manifest["spec"]["credentials"]["source"]
+        spec["readiness"] = {
+            "policy": "DeriveFromCelQuery",
+            "celQuery": f"object.spec.credentials.source == '{source}'",
+        }
     return {
         "apiVersion": OBJECT_API_VERSION,
         "kind": "Object",
