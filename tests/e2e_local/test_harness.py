@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import socket
 import ssl
 import time
 import urllib.request
@@ -427,22 +428,112 @@ def _argocd_config(ca: pki.CA, client_ca: pki.CA, server_name: str) -> dict:
     }
 
 
-def test_argocd_secret_alone_reaches_the_played_api(tmp_path):
-    """mTLS both ways: the served name is the Secret's, the client certificate the CA's."""
-    from forge_dev.e2e_local import reach  # noqa: PLC0415
+def _node_address() -> str:
+    """The machine's own address: an endpoint may not be a loopback one (e2e-local uses
+    the node's)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.connect(("10.255.255.255", 1))  # UDP: nothing is sent
+        return s.getsockname()[0]
 
-    ca = pki.CA.create("vcluster-ca")
-    with reach.PlayedApi(ca, "dev.cluster-dev.svc", "v1.36.0", tmp_path) as api:
-        config = _argocd_config(ca, ca, "dev.cluster-dev.svc")
-        assert reach.get_version("https://dev.cluster-dev.svc", config, api.port) == {
-            "gitVersion": "v1.36.0"
-        }
-        for bad in (
-            _argocd_config(ca, pki.CA.create("other"), "dev.cluster-dev.svc"),  # foreign client
-            _argocd_config(ca, ca, "prod.cluster-prod.svc"),  # a name the server is not
-        ):
-            with pytest.raises((ssl.SSLError, OSError)):
-                reach.get_version("https://dev.cluster-dev.svc", bad, api.port)
-        insecure = config | {"tlsClientConfig": config["tlsClientConfig"] | {"insecure": True}}
-        with pytest.raises(HarnessError):
-            reach.get_version("https://dev.cluster-dev.svc", insecure, api.port)
+
+def _vcluster(control_plane, kube, tmp_path, values: dict):
+    from forge_dev.e2e_local.vcluster_api import VClusterApis  # noqa: PLC0415
+
+    kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "cluster-dev"}})
+    apis = VClusterApis(
+        control_plane.tools.apiserver, control_plane.etcd_url, _node_address(), tmp_path
+    )
+    api = wait_for(
+        "the vCluster's API server",
+        lambda: apis.ensure(kube, "cluster-dev", "dev", values),
+        timeout=90,
+    )
+    return apis, api
+
+
+@pytest.mark.e2e_local
+def test_a_vclusters_api_is_a_real_api_server_its_secret_alone_reaches(
+    control_plane, kube, tmp_path
+):
+    """The API server a played vCluster gets: its Service and EndpointSlice, mTLS both ways
+    (the Secret's server name, a client certificate of the vCluster's CA), a store apart
+    from the control plane's, and nothing left once its release is uninstalled."""
+    from forge_dev.e2e_local import reach  # noqa: PLC0415
+    from forge_dev.e2e_local.vcluster_api import count_prefix, etcd_prefix  # noqa: PLC0415
+
+    etcd, prefix = control_plane.etcd_url, etcd_prefix("cluster-dev", "dev") + "/"
+    values = {"controlPlane": {"proxy": {"extraSANs": ["dev.cluster-dev.svc"]}}}
+    server = "https://dev.cluster-dev.svc"
+    apis, api = _vcluster(control_plane, kube, tmp_path, values)
+    try:
+        service = kube.get("v1", "Service", "dev", "cluster-dev")
+        assert [(p["name"], p["port"]) for p in service["spec"]["ports"]] == [("https", 443)]
+        endpoints = kube.get("discovery.k8s.io/v1", "EndpointSlice", "dev-e2e", "cluster-dev")
+        assert endpoints["metadata"]["labels"]["kubernetes.io/service-name"] == "dev"
+        assert endpoints["endpoints"][0]["addresses"] == [api.address]
+        assert endpoints["ports"][0]["port"] == api.port
+        dial = (api.address, api.port)
+
+        config = _argocd_config(api.ca, api.ca, "dev.cluster-dev.svc")
+        assert reach.get(server, config, "/version", dial)["gitVersion"].startswith("v1.")
+        spaces = reach.get(server, config, "/api/v1/namespaces", dial)
+        assert {"default", "kube-system"} <= {n["metadata"]["name"] for n in spaces["items"]}
+        foreign = _argocd_config(api.ca, pki.CA.create("other"), "dev.cluster-dev.svc")
+        with pytest.raises(HarnessError, match="HTTP 401"):
+            reach.get(server, foreign, "/version", dial)
+        with pytest.raises((ssl.SSLError, OSError)):  # a name the server is not
+            reach.get(server, _argocd_config(api.ca, api.ca, "prod.cluster-prod.svc"), "/", dial)
+        insecure = {"tlsClientConfig": config["tlsClientConfig"] | {"insecure": True}}
+        with pytest.raises(HarnessError, match="insecure"):
+            reach.get(server, insecure, "/version", dial)
+
+        # Its own store: what is made in it is not in the control plane.
+        only = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "only-in-dev"}}
+        api.kube.apply(only)
+        assert kube.get("v1", "Namespace", "only-in-dev") is None
+        assert count_prefix(etcd, prefix) > 0
+    finally:
+        assert apis.remove(kube, "cluster-dev", "dev")
+    assert apis.get("cluster-dev", "dev") is None
+    assert not apis.remove(kube, "cluster-dev", "dev")
+    assert count_prefix(etcd, prefix) == 0
+    assert kube.get("v1", "Service", "dev", "cluster-dev") is None
+    assert kube.get("discovery.k8s.io/v1", "EndpointSlice", "dev-e2e", "cluster-dev") is None
+
+
+@pytest.mark.e2e_local
+def test_a_vclusters_played_crossplane_installs_its_crds_and_packages(
+    control_plane, kube, crossplane, tmp_path
+):
+    """A Release of Crossplane into a vCluster leaves this control plane's Crossplane CRDs
+    there; its played package manager makes a Provider there Installed and Healthy."""
+    from forge_dev.e2e_local.kube import is_true  # noqa: PLC0415
+
+    apis, api = _vcluster(control_plane, kube, tmp_path, {})
+    try:
+        crds = apis.crossplane_crds(kube)
+        groups = {c["spec"]["group"] for c in crds}
+        assert {"pkg.crossplane.io", "apiextensions.crossplane.io"} <= groups
+        assert not api.kube.served("pkg.crossplane.io/v1", "Provider")
+        wait_for("Crossplane's CRDs", lambda: api.install_crossplane(crds), timeout=60)
+        assert api.kube.get("v1", "Namespace", "crossplane-system") is not None
+        name = "crossplane-contrib-provider-nop"
+        api.kube.apply(
+            {
+                "apiVersion": "pkg.crossplane.io/v1",
+                "kind": "Provider",
+                "metadata": {"name": name},
+                "spec": {"package": "xpkg.crossplane.io/crossplane-contrib/provider-nop:v0.4.0"},
+            }
+        )
+        played = wait_for(
+            "the played package manager",
+            lambda: apis.play_packages(kube, "2026-01-01T00:00:00Z"),
+            timeout=30,
+        )
+        assert played == [f"vCluster cluster-dev/dev: Provider {name} Installed and Healthy"]
+        got = api.kube.get("pkg.crossplane.io/v1", "Provider", name)
+        assert is_true(got, "Installed") and is_true(got, "Healthy")
+        assert kube.get("pkg.crossplane.io/v1", "Provider", name) is None  # not here
+    finally:
+        apis.remove(kube, "cluster-dev", "dev")

@@ -18,8 +18,8 @@ API = "kubernetes.m.crossplane.io/v1alpha1"
 class _Kube:
     """What the player reads and writes, in memory."""
 
-    def __init__(self, configs: dict[str, str], served: set[tuple[str, str]]) -> None:
-        self.configs = configs  # ClusterProviderConfig name -> credentials source
+    def __init__(self, configs: dict[str, str | dict], served: set[tuple[str, str]]) -> None:
+        self.configs = configs  # ClusterProviderConfig name -> credentials (or its source)
         self.served_kinds = served
         self.patched: list[dict] = []
 
@@ -29,7 +29,7 @@ class _Kube:
                 "apiVersion": api_version,
                 "kind": kind,
                 "metadata": {"name": name},
-                "spec": {"credentials": {"source": self.configs[name]}},
+                "spec": {"credentials": _credentials(self.configs[name])},
             }
         return None
 
@@ -42,6 +42,10 @@ class _Kube:
         annotations = out["metadata"].setdefault("annotations", {})
         annotations.update(body["metadata"].get("annotations") or {})
         return out
+
+
+def _credentials(config: str | dict) -> dict:
+    return config if isinstance(config, dict) else {"source": config}
 
 
 def _object(name: str, config: str, manifest: dict, **metadata) -> dict:
@@ -131,3 +135,23 @@ def test_the_summary_says_who_reconciled_a_scenarios_objects():
         "the player played 1 Objects (1 ClusterIssuer)"
     )
     assert objects_detail(applied, claimed, (set(applied), set(claimed))) == ""
+
+
+def test_an_object_reaching_a_served_vclusters_api_is_the_real_providers(tmp_path):
+    """A vCluster's API is a real kube-apiserver in e2e-local: the real provider-kubernetes
+    applies what reaches it, whatever its kind; a vCluster whose API does not serve (yet)
+    is another cluster, played."""
+    from forge_dev.e2e_local.vcluster_api import VClusterApi, VClusterApis  # noqa: PLC0415
+
+    vc = {"source": "Secret", "secretRef": {"name": "vc-dev", "namespace": "ns", "key": "config"}}
+    kube = _Kube({"dev": vc}, set())
+    apis = VClusterApis(tmp_path / "kube-apiserver", "http://127.0.0.1:1", "127.0.0.1", tmp_path)
+    player = ProviderPlayer(kube, tmp_path / "player.log", vclusters=apis)
+    assert player._claim(_object("remote", "dev", ISSUER)) is not None  # nothing serves it
+    api = VClusterApi("dev", "ns", tmp_path, "127.0.0.1", "http://127.0.0.1:1")
+    api._ready = True  # as once its /readyz answered
+    apis.apis[("ns", "dev")] = api
+    for manifest in (PROVIDER, ISSUER):
+        kube.patched.clear()
+        assert player._claim(_object("stack", "dev", manifest)) is None
+        assert kube.patched == []

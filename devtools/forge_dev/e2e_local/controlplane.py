@@ -70,6 +70,39 @@ class Tools:
         return found
 
 
+def apiserver_argv(
+    binary: Path,
+    *,
+    etcd_url: str,
+    address: str,
+    port: int,
+    certs: Path,
+    service_cidr: str,
+    extra: tuple[str, ...] = (),
+) -> list[str]:
+    """A kube-apiserver serving on ``address:port`` from ``etcd_url``, with the files of
+    ``certs``: ``apiserver.crt``/``.key`` (serving), ``ca.crt`` (client CA), ``sa.key``/
+    ``.pub`` (service-account tokens); ``extra`` flags (authorization, admission, prefix)."""
+    return [
+        str(binary),
+        f"--etcd-servers={etcd_url}",
+        f"--bind-address={address}",
+        f"--advertise-address={address}",
+        f"--secure-port={port}",
+        f"--cert-dir={certs}",
+        f"--tls-cert-file={certs / 'apiserver.crt'}",
+        f"--tls-private-key-file={certs / 'apiserver.key'}",
+        f"--client-ca-file={certs / 'ca.crt'}",
+        f"--service-account-key-file={certs / 'sa.pub'}",
+        f"--service-account-signing-key-file={certs / 'sa.key'}",
+        "--service-account-issuer=https://kubernetes.default.svc",
+        f"--service-cluster-ip-range={service_cidr}",
+        "--profiling=false",
+        "--v=1",
+        *extra,
+    ]
+
+
 def kubeconfig(server: str, ca: bytes, cert: bytes, key: bytes, user: str) -> str:
     """A kubeconfig with everything embedded (JSON is YAML)."""
 
@@ -114,6 +147,7 @@ class ControlPlane:
         self.port = 0
         self.kubeconfig = workdir / "admin.kubeconfig"
         self._admin: tuple[Path, Path] | None = None
+        self.etcd_url = ""
 
     @property
     def url(self) -> str:
@@ -165,7 +199,7 @@ class ControlPlane:
         d = self.pki_dir
 
         etcd_client, etcd_peer = free_port(), free_port()
-        etcd_url = f"http://127.0.0.1:{etcd_client}"
+        self.etcd_url = etcd_url = f"http://127.0.0.1:{etcd_client}"
         self.procs.start(
             Proc(
                 "etcd",
@@ -197,26 +231,19 @@ class ControlPlane:
         self.procs.start(
             Proc(
                 "kube-apiserver",
-                [
-                    str(self.tools.apiserver),
-                    f"--etcd-servers={etcd_url}",
-                    f"--bind-address={self.address}",
-                    f"--advertise-address={self.address}",
-                    f"--secure-port={self.port}",
-                    f"--cert-dir={d}",
-                    f"--tls-cert-file={d / 'apiserver.crt'}",
-                    f"--tls-private-key-file={d / 'apiserver.key'}",
-                    f"--client-ca-file={d / 'ca.crt'}",
-                    f"--service-account-key-file={d / 'sa.pub'}",
-                    f"--service-account-signing-key-file={d / 'sa.key'}",
-                    "--service-account-issuer=https://kubernetes.default.svc",
-                    f"--service-cluster-ip-range={SERVICE_CIDR}",
-                    "--authorization-mode=Node,RBAC",
-                    "--enable-admission-plugins=NodeRestriction",
-                    "--allow-privileged=true",
-                    "--profiling=false",
-                    "--v=1",
-                ],
+                apiserver_argv(
+                    self.tools.apiserver,
+                    etcd_url=etcd_url,
+                    address=self.address,
+                    port=self.port,
+                    certs=d,
+                    service_cidr=SERVICE_CIDR,
+                    extra=(
+                        "--authorization-mode=Node,RBAC",
+                        "--enable-admission-plugins=NodeRestriction",
+                        "--allow-privileged=true",
+                    ),
+                ),
                 logs / "kube-apiserver.log",
             )
         )
@@ -295,5 +322,6 @@ __all__ = [
     "ControlPlane",
     "HarnessError",
     "Tools",
+    "apiserver_argv",
     "kubeconfig",
 ]

@@ -1,7 +1,7 @@
 """One local environment: the control plane, a registry, the e2e node, Crossplane (whose
 default package runtime runs our function, the real provider-kubernetes and the stand-in
-providers as pods on the node), the provider player, and what the platform's bootstrap
-installs before any XR exists."""
+providers as pods on the node), the provider player with the API servers of the vClusters
+it plays, and what the platform's bootstrap installs before any XR exists."""
 
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ from forge_dev.e2e_local.packages import (
     tarball_diff_ids,
 )
 from forge_dev.e2e_local.procs import HarnessError
+from forge_dev.e2e_local.vcluster_api import VClusterApis
 
 # The Configuration packages the bootstrap installs (python -m forge_dev.packaging names).
 CONFIGURATIONS = ("configuration-clusters", "configuration-infrastructure")
@@ -126,6 +127,7 @@ class Environment:
         self.function: FunctionPod | None = None
         self.function_detail = ""
         self.player: ProviderPlayer | None = None
+        self.vclusters: VClusterApis | None = None
         self.loop: Loop | None = None
         self.timings: dict[str, float] = {}
         self.version = ""
@@ -173,10 +175,14 @@ class Environment:
         self._timed("provider-kubernetes", self.build_provider_kubernetes)
         # The background loop has its own client: the discovery cache is per client.
         self.loop_kube = Kube(self.cp.kubeconfig, self.workdir / "cache-loop")
+        self.vclusters = VClusterApis(
+            self.cp.tools.apiserver, self.cp.etcd_url, NODE_IP, self.workdir / "vclusters"
+        )
         self.player = ProviderPlayer(
             self.loop_kube,
             self.workdir / "logs" / "player.log",
             helm=HelmRunner(TOOLS / "helm", self.cp.kubeconfig, self.registry.host),
+            vclusters=self.vclusters,
         )
         self.loop = Loop([self.player.step], self.workdir / "logs" / "loop.log").start()
         self._timed("platform bootstrap", self.bootstrap)
@@ -184,7 +190,7 @@ class Environment:
         self._timed("provider-kubernetes pod", self.wait_provider_kubernetes_pod)
 
     def stop(self) -> None:
-        for part in (self.loop, self.crossplane, self.node, self.registry):
+        for part in (self.loop, self.vclusters, self.crossplane, self.node, self.registry):
             if part is not None:
                 with contextlib.suppress(Exception):
                     part.stop()
@@ -201,6 +207,8 @@ class Environment:
         for part in (self.crossplane, self.node, self.registry):
             if part is not None:
                 part.procs.check_alive()
+        if self.vclusters is not None:
+            self.vclusters.check_alive()
 
     # --- bootstrap ----------------------------------------------------------------
     def bootstrap(self) -> None:

@@ -5,10 +5,11 @@ a cloud or a pod.
 
 provider-kubernetes runs for real in e2e-local (Crossplane installs its package, decision
 0031): an Object whose ProviderConfig reaches this cluster (``InjectedIdentity``, as the
-platform's in-cluster ClusterProviderConfigs) and whose kind is served here is its job
-alone, and the player leaves it untouched. The player plays only the other Objects: those
-whose ProviderConfig is another cluster's kubeconfig (a played vCluster or EKS API) and
-those whose kind comes from a chart that is played, not installed (cert-manager's
+platform's in-cluster ClusterProviderConfigs) and whose kind is served here, or reaches a
+vCluster's API (real: ``vcluster_api``), is its job alone, and the player leaves it
+untouched. The player plays only the other Objects: those whose ProviderConfig is an EKS
+cluster's kubeconfig (its API is played) and those whose kind comes from a chart that is
+played, not installed (cert-manager's
 ``ClusterIssuer``, external-secrets' ``ClusterSecretStore``). It claims each such Object
 first: the annotations ``crossplane.io/paused: "true"`` (crossplane-runtime's managed
 reconciler then leaves it alone, deletion included) and ``PLAYED_ANNOTATION`` saying why.
@@ -35,8 +36,12 @@ Two things of the clusters those providers reach are played too:
 - the vCluster chart: once a Release of the ``vcluster`` chart is ready, the Secret
   ``vc-<release>`` in its namespace, as vCluster writes it (``config``: a kubeconfig for
   ``exportKubeConfig.server``; ``certificate-authority``, ``client-certificate``,
-  ``client-key``), with real throwaway certificates;
-- in a played cluster: an Object whose manifest is a package (``pkg.crossplane.io``
+  ``client-key``). With ``vclusters`` (e2e-local) the vCluster's API is a real
+  kube-apiserver (``vcluster_api``), the Secret holds its CA and admin certificate, and
+  the real provider-kubernetes applies the Objects that reach it; a Release of Crossplane
+  into it leaves Crossplane's CRDs there, and that Crossplane's packages are played
+  (``VClusterApis.play_packages``);
+- in a played cluster (EKS): an Object whose manifest is a package (``pkg.crossplane.io``
   Provider, Function, Configuration) observes it ``Installed`` and ``Healthy`` (no package
   is pulled or run), and a ``kubernetes.io/service-account-token`` Secret gets a
   throwaway token and CA, as the token controller fills it.
@@ -69,6 +74,7 @@ from kubernetes.dynamic.exceptions import ConflictError, ForbiddenError, NotFoun
 from forge import versions
 from forge_dev.e2e_local import pki
 from forge_dev.e2e_local.kube import Kube, condition, is_true
+from forge_dev.e2e_local.vcluster_api import VClusterApis
 from forge_dev.simulate import infrastructure as preview_infra
 from forge_dev.simulate import kubernetes as preview_kubernetes
 from forge_dev.simulate.vcluster import Credentials, kubeconfig, vcluster_secret
@@ -208,8 +214,8 @@ class ProviderPlayer:
     errors: list[str] = field(default_factory=list)
     # (monotonic time, kind, namespace, name) of each managed resource let go.
     deleted: list[tuple[float, str, str, str]] = field(default_factory=list)
-    # The CA of each played vCluster, by (namespace, release): what its API would serve.
-    vcluster_cas: dict[tuple[str, str], pki.CA] = field(default_factory=dict)
+    # The real API server of each played vCluster (None: a vCluster gets only its Secret).
+    vclusters: VClusterApis | None = None
     # Objects the real provider-kubernetes reconciled (Synced and Ready), by (namespace,
     # name): "<kind> <namespace/name>" of the manifest it applied or observed.
     provider_applied: dict[tuple[str, str], str] = field(default_factory=dict)
@@ -267,6 +273,9 @@ class ProviderPlayer:
                         # way, and the resource is about to go with the namespace.
                         if "NamespaceTerminating" not in str(exc.body):
                             raise
+        if self.vclusters is not None:
+            for done in self.vclusters.play_packages(self.kube, _now()):
+                self._say(done)
 
     # --- one managed resource ------------------------------------------------------
     def reconcile(self, played: Played, mr: dict) -> None:
@@ -288,6 +297,10 @@ class ProviderPlayer:
                     self._gateway_service(mr, uninstall=True)
                 if played is RELEASE and self.helm and self.helm.ours(mr):
                     self.helm.uninstall(mr)
+                if played is RELEASE and _chart(mr) == "vcluster" and self.vclusters:
+                    where = f"{_release_namespace(mr)}/{md['name']}"
+                    if self.vclusters.remove(self.kube, _release_namespace(mr), md["name"]):
+                        self._say(f"vCluster {where}: API server stopped, its store deleted")
                 self.kube.patch(
                     mr,
                     {
@@ -344,6 +357,8 @@ class ProviderPlayer:
                 return
             if problem is not None:
                 self._say(f"helm installed our chart for {ref}")
+        if played is RELEASE and _chart(mr) == "crossplane" and not self._crossplane_in(mr):
+            return  # its CRDs are not Established in the vCluster yet: the next pass looks
         at_provider = self._at_provider(played, mr)
         if played is OBJECT:
             self._connection_secret(mr, at_provider.get("manifest") or {})
@@ -447,6 +462,8 @@ class ProviderPlayer:
         if config is None:
             return ""
         source = ((config.get("spec") or {}).get("credentials") or {}).get("source")
+        if self.vclusters is not None and self.vclusters.behind(self.kube, config):
+            return ""  # a vCluster's API is real: the real provider reaches it
         if source != "InjectedIdentity":
             return (
                 f"its {config['kind']} {config['metadata']['name']} reaches another cluster, "
@@ -576,22 +593,44 @@ class ProviderPlayer:
             )
 
     def _vcluster_secret(self, mr: dict) -> None:
-        """The kubeconfig Secret the vCluster writes once it runs."""
+        """The kubeconfig Secret the vCluster writes once its API serves (the real one of
+        ``vclusters``, else one nothing serves)."""
         name = mr["metadata"]["name"]
-        namespace = mr["spec"]["forProvider"].get("namespace") or mr["metadata"]["namespace"]
+        namespace = _release_namespace(mr)
         if self.kube.get("v1", "Secret", f"vc-{name}", namespace) is not None:
             return
         values = mr["spec"]["forProvider"].get("values") or {}
         export = values.get("exportKubeConfig") or {}
         server = export.get("server") or "https://localhost:8443"
         context = export.get("context") or name
-        ca = pki.CA.create(f"vcluster-{name}-ca")
-        self.vcluster_cas[(namespace, name)] = ca
-        crt, key = ca.issue("admin", organization="system:masters", client=True)
+        if self.vclusters is not None:
+            api = self.vclusters.ensure(self.kube, namespace, name, values)
+            if api is None:
+                return  # not serving yet: the next pass looks again
+            ca, (crt, key) = api.ca, api.admin
+        else:
+            ca = pki.CA.create(f"vcluster-{name}-ca")
+            crt, key = ca.issue("admin", organization="system:masters", client=True)
         creds = Credentials(ca=ca.cert_pem.decode(), cert=crt.decode(), key=key.decode())
         config = kubeconfig(server, context, creds)
         self.kube.create(vcluster_secret(name, namespace, config, creds))
         self._say(f"vCluster {namespace}/{name}: wrote Secret vc-{name}")
+
+    def _crossplane_in(self, mr: dict) -> bool:
+        """What a Release of Crossplane's chart leaves in a vCluster whose API is real:
+        Crossplane's namespace and CRDs, Established (False: not yet). True when the
+        Release targets no such vCluster (an EKS cluster's Crossplane is played whole)."""
+        if self.vclusters is None:
+            return True
+        api = self.vclusters.behind(self.kube, self._provider_config(mr))
+        if api is None:
+            return True
+        if api.crossplane:
+            return True
+        if not api.install_crossplane(self.vclusters.crossplane_crds(self.kube)):
+            return False
+        self._say(f"vCluster {api.namespace}/{api.name}: Crossplane's CRDs installed")
+        return True
 
     def _set_conditions(self, mr: dict, wanted: list[dict], at_provider: dict | None = None):
         status = mr.get("status") or {}
@@ -619,6 +658,10 @@ def _referenced(detail: dict, observed: dict) -> dict | None:
         md.get("namespace"),
     )
     return observed if same else None
+
+
+def _release_namespace(mr: dict) -> str:
+    return mr["spec"]["forProvider"].get("namespace") or mr["metadata"]["namespace"]
 
 
 def _chart(mr: dict) -> str:
