@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import socket
 import ssl
 import time
 import urllib.request
@@ -428,21 +427,22 @@ def _argocd_config(ca: pki.CA, client_ca: pki.CA, server_name: str) -> dict:
     }
 
 
-def _node_address() -> str:
-    """The machine's own address: an endpoint may not be a loopback one (e2e-local uses
-    the node's)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.connect(("10.255.255.255", 1))  # UDP: nothing is sent
-        return s.getsockname()[0]
+@pytest.fixture
+def node_address():
+    """The node's bridge and address, as e2e-local makes them (an endpoint may not be a
+    loopback address, and tests reach nothing outside loopback and the node's ranges)."""
+    from forge_dev.e2e_local.node import NODE_IP, Bridge, NodeTools  # noqa: PLC0415
+
+    bridge = Bridge(NodeTools.find().ip).up()
+    yield NODE_IP
+    bridge.down()
 
 
-def _vcluster(control_plane, kube, tmp_path, values: dict):
+def _vcluster(control_plane, kube, address: str, tmp_path, values: dict):
     from forge_dev.e2e_local.vcluster_api import VClusterApis  # noqa: PLC0415
 
     kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "cluster-dev"}})
-    apis = VClusterApis(
-        control_plane.tools.apiserver, control_plane.etcd_url, _node_address(), tmp_path
-    )
+    apis = VClusterApis(control_plane.tools.apiserver, control_plane.etcd_url, address, tmp_path)
     api = wait_for(
         "the vCluster's API server",
         lambda: apis.ensure(kube, "cluster-dev", "dev", values),
@@ -453,7 +453,7 @@ def _vcluster(control_plane, kube, tmp_path, values: dict):
 
 @pytest.mark.e2e_local
 def test_a_vclusters_api_is_a_real_api_server_its_secret_alone_reaches(
-    control_plane, kube, tmp_path
+    control_plane, kube, node_address, tmp_path
 ):
     """The API server a played vCluster gets: its Service and EndpointSlice, mTLS both ways
     (the Secret's server name, a client certificate of the vCluster's CA), a store apart
@@ -464,7 +464,7 @@ def test_a_vclusters_api_is_a_real_api_server_its_secret_alone_reaches(
     etcd, prefix = control_plane.etcd_url, etcd_prefix("cluster-dev", "dev") + "/"
     values = {"controlPlane": {"proxy": {"extraSANs": ["dev.cluster-dev.svc"]}}}
     server = "https://dev.cluster-dev.svc"
-    apis, api = _vcluster(control_plane, kube, tmp_path, values)
+    apis, api = _vcluster(control_plane, kube, node_address, tmp_path, values)
     try:
         service = kube.get("v1", "Service", "dev", "cluster-dev")
         assert [(p["name"], p["port"]) for p in service["spec"]["ports"]] == [("https", 443)]
@@ -503,13 +503,13 @@ def test_a_vclusters_api_is_a_real_api_server_its_secret_alone_reaches(
 
 @pytest.mark.e2e_local
 def test_a_vclusters_played_crossplane_installs_its_crds_and_packages(
-    control_plane, kube, crossplane, tmp_path
+    control_plane, kube, crossplane, node_address, tmp_path
 ):
     """A Release of Crossplane into a vCluster leaves this control plane's Crossplane CRDs
     there; its played package manager makes a Provider there Installed and Healthy."""
     from forge_dev.e2e_local.kube import is_true  # noqa: PLC0415
 
-    apis, api = _vcluster(control_plane, kube, tmp_path, {})
+    apis, api = _vcluster(control_plane, kube, node_address, tmp_path, {})
     try:
         crds = apis.crossplane_crds(kube)
         groups = {c["spec"]["group"] for c in crds}
