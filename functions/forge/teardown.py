@@ -19,7 +19,9 @@ the gate is gone (docs/decisions/0024-teardown-gate.md).
 
 It acts on the gate's deletion, never on its own termination, so node rotation and
 drains tear nothing down. Standard library only: the API server is reached with the
-pod's service-account token and CA, with bounded timeouts; nothing secret is logged.
+pod's service-account token and CA, with bounded timeouts; lists are read a page at a
+time, so memory stays bounded however many objects the cluster holds; nothing secret is
+logged.
 """
 
 from __future__ import annotations
@@ -34,8 +36,8 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from forge.versions import GROUP
@@ -46,6 +48,10 @@ GATE_NAMESPACE = "kube-system"
 SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 INTERVAL_S = 5.0
 TIMEOUT_S = 10.0
+# Items per list request: a page at a time, so memory stays bounded however many there are.
+PAGE = 250
+# Names a waiting line of the log lists at most.
+LOGGED = 20
 
 log = logging.getLogger("forge.teardown")
 
@@ -75,6 +81,7 @@ class HttpApi:
     token_file: str
     ca_file: str
     timeout: float = TIMEOUT_S
+    _context: ssl.SSLContext | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def in_cluster(cls) -> HttpApi:
@@ -93,9 +100,10 @@ class HttpApi:
         request.add_header("Accept", "application/json")
         if data is not None:
             request.add_header("Content-Type", "application/json")
-        context = ssl.create_default_context(cafile=self.ca_file)
+        if self._context is None:
+            self._context = ssl.create_default_context(cafile=self.ca_file)
         try:
-            with urllib.request.urlopen(request, context=context, timeout=self.timeout) as r:
+            with urllib.request.urlopen(request, context=self._context, timeout=self.timeout) as r:
                 return json.loads(r.read() or b"{}")
         except urllib.error.HTTPError as err:
             if err.code == 404:
@@ -139,18 +147,38 @@ _KINDS: tuple[tuple[str, str, Callable[[dict[str, Any]], bool]], ...] = (
 )
 
 
-def load_balanced(api: Api) -> list[tuple[str, dict[str, Any]]]:
-    """Every LoadBalancer Service and every Ingress: (its path, the object)."""
+def pages(api: Api, listing: str) -> Iterator[dict[str, Any]]:
+    """Every item of a list, read ``PAGE`` items a request (the API server's ``limit`` and
+    ``continue``)."""
+    token = ""
+    while True:
+        query = f"?limit={PAGE}"
+        if token:
+            query += "&continue=" + urllib.parse.quote(token, safe="")
+        page = api.get(listing + query)
+        yield from page.get("items") or []
+        token = (page.get("metadata") or {}).get("continue") or ""
+        if not token:
+            return
+
+
+def _deleting(item: dict[str, Any]) -> bool:
+    return bool(item["metadata"].get("deletionTimestamp"))
+
+
+def load_balanced(api: Api) -> list[tuple[str, bool]]:
+    """Every LoadBalancer Service and every Ingress: (its path, whether it is deleting)."""
     found = []
     for listing, collection, counts in _KINDS:
-        for item in api.get(listing).get("items", []):
+        for item in pages(api, listing):
             if counts(item):
-                found.append((_path(collection, item), item))
+                found.append((_path(collection, item), _deleting(item)))
     return found
 
 
-def composites(api: Api) -> list[tuple[str, dict[str, Any]]]:
-    """Every object of our API group, in every namespace: (its path, the object).
+def composites(api: Api) -> list[tuple[str, bool]]:
+    """Every object of our API group, in every namespace: (its path, whether it is
+    deleting).
 
     The group's resources come from the API server's discovery at its preferred
     version (whatever APIs this cluster's Crossplane installed); none when the group
@@ -167,17 +195,17 @@ def composites(api: Api) -> list[tuple[str, dict[str, Any]]]:
             continue  # a subresource (status)
         plural = res["name"]
         try:
-            items = api.get(f"/apis/{version}/{plural}").get("items", [])
+            for item in pages(api, f"/apis/{version}/{plural}"):
+                meta = item["metadata"]
+                name = urllib.parse.quote(meta["name"], safe="")
+                if res.get("namespaced"):
+                    namespace = urllib.parse.quote(meta["namespace"], safe="")
+                    path = f"/apis/{version}/namespaces/{namespace}/{plural}/{name}"
+                else:
+                    path = f"/apis/{version}/{plural}/{name}"
+                found.append((path, _deleting(item)))
         except NotFoundError:
             continue  # its CRD went meanwhile
-        for item in items:
-            meta = item["metadata"]
-            name = urllib.parse.quote(meta["name"], safe="")
-            if res.get("namespaced"):
-                namespace = urllib.parse.quote(meta["namespace"], safe="")
-                found.append((f"/apis/{version}/namespaces/{namespace}/{plural}/{name}", item))
-            else:
-                found.append((f"/apis/{version}/{plural}/{name}", item))
     return found
 
 
@@ -219,16 +247,23 @@ def step(api: Api, gate: str = gate_path()) -> bool:
     return True
 
 
-def _delete_and_wait(api: Api, remaining: list[tuple[str, dict[str, Any]]], what: str) -> bool:
+def _delete_and_wait(api: Api, remaining: list[tuple[str, bool]], what: str) -> bool:
     """Delete what is not deleting yet; True while any of ``remaining`` is left."""
-    for path, item in remaining:
-        if not item["metadata"].get("deletionTimestamp"):
+    for path, deleting in remaining:
+        if not deleting:
             log.info("deleting %s", _name(path))
             with contextlib.suppress(NotFoundError):  # gone meanwhile
                 api.delete(path)
     if remaining:
-        names = ", ".join(sorted(_name(path) for path, _ in remaining))
-        log.info("waiting for %d %s(s) to be gone: %s", len(remaining), what, names)
+        names = sorted(_name(path) for path, _ in remaining)
+        more = f" and {len(names) - LOGGED} more" if len(names) > LOGGED else ""
+        log.info(
+            "waiting for %d %s(s) to be gone: %s%s",
+            len(remaining),
+            what,
+            ", ".join(names[:LOGGED]),
+            more,
+        )
     return bool(remaining)
 
 

@@ -134,8 +134,9 @@ def _crossplane(kube, stop: threading.Event, seen: list[tuple[str, bool]]) -> No
         stop.wait(0.2)
 
 
-def test_composites_then_load_balancers_then_the_gate(cluster, tmp_path):
+def test_composites_then_load_balancers_then_the_gate(cluster, tmp_path, monkeypatch):
     cp, kube = cluster
+    monkeypatch.setattr(teardown, "PAGE", 1)  # every list over pages, the server's tokens
     for key, manifest in gate_objects.objects("unused").items():
         if key != "teardown-deployment":
             kube.apply(manifest)

@@ -57,14 +57,15 @@ class PlayedCluster:
     objects: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def get(self, path: str) -> dict[str, Any]:
-        if path in _LISTS:
-            prefix = _LISTS[path].split("{ns}")
+        listing = path.partition("?")[0]  # one page holds every item: no continue
+        if listing in _LISTS:
+            prefix = _LISTS[listing].split("{ns}")
             items = [
                 copy.deepcopy(o)
                 for p, o in self.objects.items()
                 if p.startswith(prefix[0]) and prefix[1] in p
             ]
-            return {"items": items}
+            return {"metadata": {}, "items": items}
         if path not in self.objects:
             raise teardown.NotFoundError(path)
         return copy.deepcopy(self.objects[path])
