@@ -20,8 +20,8 @@ the gate is gone (docs/decisions/0024-teardown-gate.md).
 It acts on the gate's deletion, never on its own termination, so node rotation and
 drains tear nothing down. Standard library only: the API server is reached with the
 pod's service-account token and CA, with bounded timeouts; lists are read a page at a
-time, so memory stays bounded however many objects the cluster holds; nothing secret is
-logged.
+time and only each object's path and deletion state are kept, not the objects; nothing
+secret is logged.
 """
 
 from __future__ import annotations
@@ -48,10 +48,10 @@ GATE_NAMESPACE = "kube-system"
 SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 INTERVAL_S = 5.0
 TIMEOUT_S = 10.0
-# Items per list request: a page at a time, so memory stays bounded however many there are.
-PAGE = 250
-# Names a waiting line of the log lists at most.
-LOGGED = 20
+# Items per list request (the API server's ``limit``).
+PAGE_SIZE = 250
+# Names a "waiting for" line of the log lists at most.
+MAX_LOGGED_NAMES = 20
 
 log = logging.getLogger("forge.teardown")
 
@@ -75,13 +75,13 @@ class Api(Protocol):
 @dataclass
 class HttpApi:
     """The API server over HTTPS with a bearer token read from ``token_file`` per call
-    (projected tokens rotate) and the cluster's CA."""
+    (projected tokens rotate) and the cluster's CA (read again when its file changes)."""
 
     server: str
     token_file: str
     ca_file: str
     timeout: float = TIMEOUT_S
-    _context: ssl.SSLContext | None = field(default=None, init=False, repr=False)
+    _context: tuple[float, ssl.SSLContext] | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def in_cluster(cls) -> HttpApi:
@@ -100,10 +100,8 @@ class HttpApi:
         request.add_header("Accept", "application/json")
         if data is not None:
             request.add_header("Content-Type", "application/json")
-        if self._context is None:
-            self._context = ssl.create_default_context(cafile=self.ca_file)
         try:
-            with urllib.request.urlopen(request, context=self._context, timeout=self.timeout) as r:
+            with urllib.request.urlopen(request, context=self._tls(), timeout=self.timeout) as r:
                 return json.loads(r.read() or b"{}")
         except urllib.error.HTTPError as err:
             if err.code == 404:
@@ -111,6 +109,13 @@ class HttpApi:
             if err.code == 409:
                 raise ConflictError(path) from None
             raise RuntimeError(f"{method} {path}: HTTP {err.code} {err.reason}") from None
+
+    def _tls(self) -> ssl.SSLContext:
+        """The TLS context for the CA file as it is now (made again only when it changed)."""
+        changed = os.stat(self.ca_file).st_mtime
+        if self._context is None or self._context[0] != changed:
+            self._context = (changed, ssl.create_default_context(cafile=self.ca_file))
+        return self._context[1]
 
     def get(self, path: str) -> dict[str, Any]:
         return self._call("GET", path)
@@ -148,11 +153,12 @@ _KINDS: tuple[tuple[str, str, Callable[[dict[str, Any]], bool]], ...] = (
 
 
 def pages(api: Api, listing: str) -> Iterator[dict[str, Any]]:
-    """Every item of a list, read ``PAGE`` items a request (the API server's ``limit`` and
-    ``continue``)."""
+    """Every item of a list, read ``PAGE_SIZE`` items a request (the API server's
+    ``limit`` and ``continue``). An expired continue token (HTTP 410) fails the pass,
+    which starts again from the first page; nothing is deleted from a partial list."""
     token = ""
     while True:
-        query = f"?limit={PAGE}"
+        query = f"?limit={PAGE_SIZE}"
         if token:
             query += "&continue=" + urllib.parse.quote(token, safe="")
         page = api.get(listing + query)
@@ -256,12 +262,12 @@ def _delete_and_wait(api: Api, remaining: list[tuple[str, bool]], what: str) -> 
                 api.delete(path)
     if remaining:
         names = sorted(_name(path) for path, _ in remaining)
-        more = f" and {len(names) - LOGGED} more" if len(names) > LOGGED else ""
+        more = f" and {len(names) - MAX_LOGGED_NAMES} more" if len(names) > MAX_LOGGED_NAMES else ""
         log.info(
             "waiting for %d %s(s) to be gone: %s%s",
             len(remaining),
             what,
-            ", ".join(names[:LOGGED]),
+            ", ".join(names[:MAX_LOGGED_NAMES]),
             more,
         )
     return bool(remaining)

@@ -438,64 +438,76 @@ def node_address():
     bridge.down()
 
 
-def _vcluster(control_plane, kube, address: str, tmp_path, values: dict):
+@pytest.fixture
+def vclusters(control_plane, kube, node_address, tmp_path):
+    """The vCluster API servers of a test, all stopped and removed after it."""
     from forge_dev.e2e_local.vcluster_api import VClusterApis  # noqa: PLC0415
 
     kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "cluster-dev"}})
-    apis = VClusterApis(control_plane.tools.apiserver, control_plane.etcd_url, address, tmp_path)
-    api = wait_for(
+    apis = VClusterApis(
+        control_plane.tools.apiserver, control_plane.etcd_url, node_address, tmp_path
+    )
+    yield apis
+    apis.remove(kube, "cluster-dev", "dev")
+    apis.stop()
+
+
+def _serving(apis, kube, values: dict):
+    return wait_for(
         "the vCluster's API server",
         lambda: apis.ensure(kube, "cluster-dev", "dev", values),
         timeout=90,
     )
-    return apis, api
 
 
 @pytest.mark.e2e_local
 def test_a_vclusters_api_is_a_real_api_server_its_secret_alone_reaches(
-    control_plane, kube, node_address, tmp_path
+    control_plane, kube, vclusters
 ):
-    """The API server a played vCluster gets: its Service and EndpointSlice, mTLS both ways
-    (the Secret's server name, a client certificate of the vCluster's CA), a store apart
-    from the control plane's, and nothing left once its release is uninstalled."""
+    """The API server a played vCluster gets: the Service and EndpointSlice that lead to
+    it, mTLS both ways (the Secret's server name, a client certificate of the vCluster's
+    CA), a store apart from the control plane's, and nothing left once its release is
+    uninstalled. (No kube-proxy runs here: the test dials the endpoint.)"""
     from forge_dev.e2e_local import reach  # noqa: PLC0415
     from forge_dev.e2e_local.vcluster_api import count_prefix, etcd_prefix  # noqa: PLC0415
 
     etcd, prefix = control_plane.etcd_url, etcd_prefix("cluster-dev", "dev") + "/"
     values = {"controlPlane": {"proxy": {"extraSANs": ["dev.cluster-dev.svc"]}}}
     server = "https://dev.cluster-dev.svc"
-    apis, api = _vcluster(control_plane, kube, node_address, tmp_path, values)
-    try:
-        service = kube.get("v1", "Service", "dev", "cluster-dev")
-        assert [(p["name"], p["port"]) for p in service["spec"]["ports"]] == [("https", 443)]
-        endpoints = kube.get("discovery.k8s.io/v1", "EndpointSlice", "dev-e2e", "cluster-dev")
-        assert endpoints["metadata"]["labels"]["kubernetes.io/service-name"] == "dev"
-        assert endpoints["endpoints"][0]["addresses"] == [api.address]
-        assert endpoints["ports"][0]["port"] == api.port
-        dial = (api.address, api.port)
+    api = _serving(vclusters, kube, values)
+    service = kube.get("v1", "Service", "dev", "cluster-dev")
+    assert [(p["name"], p["port"]) for p in service["spec"]["ports"]] == [("https", 443)]
+    endpoints = kube.get("discovery.k8s.io/v1", "EndpointSlice", "dev-e2e", "cluster-dev")
+    assert endpoints["metadata"]["labels"]["kubernetes.io/service-name"] == "dev"
+    assert endpoints["endpoints"][0]["addresses"] == [api.address]
+    assert endpoints["ports"][0]["port"] == api.port
+    dial = (api.address, api.port)
 
-        config = _argocd_config(api.ca, api.ca, "dev.cluster-dev.svc")
-        assert reach.get(server, config, "/version", dial)["gitVersion"].startswith("v1.")
-        spaces = reach.get(server, config, "/api/v1/namespaces", dial)
-        assert {"default", "kube-system"} <= {n["metadata"]["name"] for n in spaces["items"]}
-        foreign = _argocd_config(api.ca, pki.CA.create("other"), "dev.cluster-dev.svc")
-        with pytest.raises(HarnessError, match="HTTP 401"):
-            reach.get(server, foreign, "/version", dial)
-        with pytest.raises((ssl.SSLError, OSError)):  # a name the server is not
-            reach.get(server, _argocd_config(api.ca, api.ca, "prod.cluster-prod.svc"), "/", dial)
-        insecure = {"tlsClientConfig": config["tlsClientConfig"] | {"insecure": True}}
-        with pytest.raises(HarnessError, match="insecure"):
-            reach.get(server, insecure, "/version", dial)
+    config = _argocd_config(api.ca, api.ca, "dev.cluster-dev.svc")
+    assert reach.get(server, config, "/version", dial)["gitVersion"].startswith("v1.")
+    spaces = reach.get(server, config, "/api/v1/namespaces", dial)
+    assert {"default", "kube-system"} <= {n["metadata"]["name"] for n in spaces["items"]}
+    for name in ("kubernetes.default.svc", "dev.cluster-dev"):  # vCluster's names too
+        reach.get(server, _argocd_config(api.ca, api.ca, name), "/version", dial)
+    foreign = _argocd_config(api.ca, pki.CA.create("other"), "dev.cluster-dev.svc")
+    with pytest.raises(HarnessError, match="HTTP 401"):
+        reach.get(server, foreign, "/version", dial)
+    with pytest.raises((ssl.SSLError, OSError)):  # a name the server is not
+        reach.get(server, _argocd_config(api.ca, api.ca, "prod.cluster-prod.svc"), "/", dial)
+    insecure = {"tlsClientConfig": config["tlsClientConfig"] | {"insecure": True}}
+    with pytest.raises(HarnessError, match="insecure"):
+        reach.get(server, insecure, "/version", dial)
 
-        # Its own store: what is made in it is not in the control plane.
-        only = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "only-in-dev"}}
-        api.kube.apply(only)
-        assert kube.get("v1", "Namespace", "only-in-dev") is None
-        assert count_prefix(etcd, prefix) > 0
-    finally:
-        assert apis.remove(kube, "cluster-dev", "dev")
-    assert apis.get("cluster-dev", "dev") is None
-    assert not apis.remove(kube, "cluster-dev", "dev")
+    # Its own store: what is made in it is not in the control plane.
+    only = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "only-in-dev"}}
+    api.kube.apply(only)
+    assert kube.get("v1", "Namespace", "only-in-dev") is None
+    assert count_prefix(etcd, prefix) > 0
+
+    assert vclusters.remove(kube, "cluster-dev", "dev")
+    assert vclusters.get("cluster-dev", "dev") is None
+    assert not api.proc
+    assert not vclusters.remove(kube, "cluster-dev", "dev")
     assert count_prefix(etcd, prefix) == 0
     assert kube.get("v1", "Service", "dev", "cluster-dev") is None
     assert kube.get("discovery.k8s.io/v1", "EndpointSlice", "dev-e2e", "cluster-dev") is None
@@ -503,37 +515,40 @@ def test_a_vclusters_api_is_a_real_api_server_its_secret_alone_reaches(
 
 @pytest.mark.e2e_local
 def test_a_vclusters_played_crossplane_installs_its_crds_and_packages(
-    control_plane, kube, crossplane, node_address, tmp_path
+    control_plane, kube, crossplane, vclusters
 ):
     """A Release of Crossplane into a vCluster leaves this control plane's Crossplane CRDs
-    there; its played package manager makes a Provider there Installed and Healthy."""
+    there; its played package manager makes a Function there Installed and Healthy, and
+    leaves a Provider this control plane does not run (it cannot know its CRDs) alone."""
     from forge_dev.e2e_local.kube import is_true  # noqa: PLC0415
 
-    apis, api = _vcluster(control_plane, kube, node_address, tmp_path, {})
-    try:
-        crds = apis.crossplane_crds(kube)
-        groups = {c["spec"]["group"] for c in crds}
-        assert {"pkg.crossplane.io", "apiextensions.crossplane.io"} <= groups
-        assert not api.kube.served("pkg.crossplane.io/v1", "Provider")
-        wait_for("Crossplane's CRDs", lambda: api.install_crossplane(crds), timeout=60)
-        assert api.kube.get("v1", "Namespace", "crossplane-system") is not None
-        name = "crossplane-contrib-provider-nop"
+    api = _serving(vclusters, kube, {})
+    assert vclusters.play_packages(kube) == []  # no Crossplane in it yet
+    crds = vclusters.crossplane_crds(kube)
+    groups = {c["spec"]["group"] for c in crds}
+    assert {"pkg.crossplane.io", "apiextensions.crossplane.io"} <= groups
+    assert not api.kube.served("pkg.crossplane.io/v1", "Provider")
+    wait_for("Crossplane's CRDs", lambda: api.install_crossplane(crds), timeout=60)
+    assert api.kube.get("v1", "Namespace", "crossplane-system") is not None
+    packages = {
+        "Provider": ("crossplane-contrib-provider-nop", "provider-nop:v0.4.0"),
+        "Function": ("crossplane-contrib-function-auto-ready", "function-auto-ready:v0.5.0"),
+    }
+    for kind, (name, ref) in packages.items():
         api.kube.apply(
             {
                 "apiVersion": "pkg.crossplane.io/v1",
-                "kind": "Provider",
+                "kind": kind,
                 "metadata": {"name": name},
-                "spec": {"package": "xpkg.crossplane.io/crossplane-contrib/provider-nop:v0.4.0"},
+                "spec": {"package": f"xpkg.crossplane.io/crossplane-contrib/{ref}"},
             }
         )
-        played = wait_for(
-            "the played package manager",
-            lambda: apis.play_packages(kube, "2026-01-01T00:00:00Z"),
-            timeout=30,
-        )
-        assert played == [f"vCluster cluster-dev/dev: Provider {name} Installed and Healthy"]
-        got = api.kube.get("pkg.crossplane.io/v1", "Provider", name)
-        assert is_true(got, "Installed") and is_true(got, "Healthy")
-        assert kube.get("pkg.crossplane.io/v1", "Provider", name) is None  # not here
-    finally:
-        apis.remove(kube, "cluster-dev", "dev")
+    played = wait_for(
+        "the played package manager", lambda: vclusters.play_packages(kube), timeout=30
+    )
+    function, provider = packages["Function"][0], packages["Provider"][0]
+    assert played == [f"vCluster cluster-dev/dev: Function {function} Installed and Healthy"]
+    got = api.kube.get("pkg.crossplane.io/v1", "Function", function)
+    assert is_true(got, "Installed") and is_true(got, "Healthy")
+    assert not is_true(api.kube.get("pkg.crossplane.io/v1", "Provider", provider), "Healthy")
+    assert kube.get("pkg.crossplane.io/v1", "Function", function) is None  # not here

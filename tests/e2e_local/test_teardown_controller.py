@@ -136,7 +136,7 @@ def _crossplane(kube, stop: threading.Event, seen: list[tuple[str, bool]]) -> No
 
 def test_composites_then_load_balancers_then_the_gate(cluster, tmp_path, monkeypatch):
     cp, kube = cluster
-    monkeypatch.setattr(teardown, "PAGE", 1)  # every list over pages, the server's tokens
+    monkeypatch.setattr(teardown, "PAGE_SIZE", 1)  # every list over pages, the server's tokens
     for key, manifest in gate_objects.objects("unused").items():
         if key != "teardown-deployment":
             kube.apply(manifest)

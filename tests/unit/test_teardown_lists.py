@@ -4,6 +4,7 @@ torn down in bounded memory (its container has 64 MiB), and nothing past a page 
 from __future__ import annotations
 
 import contextlib
+import os
 import urllib.parse
 from typing import Any
 
@@ -53,7 +54,7 @@ def _items(n: int, **spec) -> list[dict[str, Any]]:
 
 
 def test_every_list_is_read_in_pages_and_every_page_is_acted_on(monkeypatch):
-    monkeypatch.setattr(teardown, "PAGE", 2)
+    monkeypatch.setattr(teardown, "PAGE_SIZE", 2)
     api = PagedApi(
         {
             f"/apis/{VERSION}/istios": _items(5),
@@ -92,19 +93,62 @@ def test_a_continue_token_is_quoted():
         )
     )
     assert list(teardown.pages(api, "/api/v1/services")) == []
-    assert calls[1] == f"/api/v1/services?limit={teardown.PAGE}&continue=a%26b%3Dc"
+    assert calls[1] == f"/api/v1/services?limit={teardown.PAGE_SIZE}&continue=a%26b%3Dc"
 
 
-def test_the_tls_context_is_made_once(tmp_path, monkeypatch):
-    """The CA file is read once per client, not on every call."""
+def test_an_expired_continue_token_restarts_the_pass_and_deletes_nothing_partial(monkeypatch):
+    """HTTP 410 on a later page (the token expired): that pass fails before deleting
+    anything, the next one lists from the first page again."""
+    monkeypatch.setattr(teardown, "PAGE_SIZE", 2)
+    api = PagedApi(
+        {
+            f"/apis/{VERSION}/istios": _items(5),
+            "/api/v1/services": [],
+            "/apis/networking.k8s.io/v1/ingresses": [],
+        }
+    )
+    served = api.get
+    expired = []
+
+    def get(path: str) -> dict[str, Any]:
+        if "continue=2" in path and not expired:
+            expired.append(path)
+            raise RuntimeError(f"GET {path}: HTTP 410 Gone")
+        return served(path)
+
+    api.get = get
+    passes = []
+
+    def sleep(_interval: float) -> None:
+        passes.append(list(api.deleted))
+        if api.deleted:  # the cluster's Crossplane finishes deleting them
+            api.lists[f"/apis/{VERSION}/istios"] = []
+
+    teardown.run(api, sleep=sleep)
+    assert expired
+    assert passes[0] == []  # the failed pass deleted nothing
+    assert len(passes[1]) == 5  # the next one listed every page again
+
+
+def test_the_tls_context_is_made_again_only_when_the_ca_file_changes(tmp_path, monkeypatch):
+    """The CA file is read once, not on every call, and again once it is replaced."""
     made = []
     real = teardown.ssl.create_default_context
     monkeypatch.setattr(
         teardown.ssl, "create_default_context", lambda **kw: made.append(kw) or real()
     )
-    api = teardown.HttpApi("https://127.0.0.1:1", str(tmp_path / "token"), "ca.crt", timeout=0.2)
-    (tmp_path / "token").write_text("t")
-    for _ in range(3):
-        with contextlib.suppress(OSError):  # nothing listens: the point is the context
-            api.get("/version")
-    assert made == [{"cafile": "ca.crt"}]
+    ca, token = tmp_path / "ca.crt", tmp_path / "token"
+    ca.write_text("")
+    token.write_text("t")
+    api = teardown.HttpApi("https://127.0.0.1:1", str(token), str(ca), timeout=0.2)
+
+    def calls(n: int) -> None:
+        for _ in range(n):
+            with contextlib.suppress(OSError):  # nothing listens: the point is the context
+                api.get("/version")
+
+    calls(3)
+    assert made == [{"cafile": str(ca)}]
+    os.utime(ca, (1, 1))  # rotated
+    calls(2)
+    assert len(made) == 2

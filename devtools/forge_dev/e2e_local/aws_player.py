@@ -50,8 +50,8 @@ from forge_dev.e2e_local import eks_upgrade, pki, standins, xrs
 from forge_dev.e2e_local.controlplane import ROOT
 from forge_dev.e2e_local.eks_world import EksWorld, service_path
 from forge_dev.e2e_local.env import Environment, schema_root
-from forge_dev.e2e_local.kube import Kube, condition, is_true, load_documents
-from forge_dev.e2e_local.live_player import Played, ProviderPlayer, _cond, _gen
+from forge_dev.e2e_local.kube import Kube, condition, is_true, load_documents, new_condition
+from forge_dev.e2e_local.live_player import Played, ProviderPlayer, _gen
 from forge_dev.e2e_local.procs import HarnessError
 from forge_dev.paths import stages_dir
 from forge_dev.simulate import aws as preview
@@ -190,9 +190,9 @@ class AwsPlayer(ProviderPlayer):
                 self.eks.event(f"deleted entry {principal}")
         if not deleting and (refusal := self._refusal(key, mr)):
             if refusal == CREATING:
-                wanted = [_cond("Ready", "False", "Creating", _gen(mr))]
+                wanted = [new_condition("Ready", "False", "Creating", _gen(mr))]
             else:
-                wanted = [_cond("Synced", "False", "ReconcileError", _gen(mr), refusal)]
+                wanted = [new_condition("Synced", "False", "ReconcileError", _gen(mr), refusal)]
             self._set_conditions(mr, wanted)
             return
         super().reconcile(played, mr)

@@ -291,10 +291,8 @@ class ControlPlane:
 
     # --- raw HTTPS (readiness) ----------------------------------------------------------
     def _context(self) -> ssl.SSLContext:
-        ctx = ssl.create_default_context(cafile=str(self.pki_dir / "ca.crt"))
         assert self._admin is not None
-        ctx.load_cert_chain(str(self._admin[0]), str(self._admin[1]))
-        return ctx
+        return pki.client_context(self.pki_dir / "ca.crt", *self._admin)
 
     def get_raw(self, path: str) -> str:
         with urllib.request.urlopen(f"{self.url}{path}", context=self._context(), timeout=5) as r:

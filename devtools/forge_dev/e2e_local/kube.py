@@ -3,6 +3,7 @@ documents, get/list/delete by apiVersion and kind, status patches, waits."""
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -42,6 +43,24 @@ def condition(obj: dict | None, ctype: str) -> dict:
 
 def is_true(obj: dict | None, ctype: str) -> bool:
     return condition(obj, ctype).get("status") == "True"
+
+
+def now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def new_condition(ctype: str, status: str, reason: str, generation: int, message: str = "") -> dict:
+    """A status condition as a controller writes it, stamped now."""
+    c = {
+        "type": ctype,
+        "status": status,
+        "reason": reason,
+        "lastTransitionTime": now(),
+        "observedGeneration": generation,
+    }
+    if message:
+        c["message"] = message
+    return c
 
 
 class Kube:

@@ -59,7 +59,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import datetime as dt
 import subprocess
 import threading
 import time
@@ -73,7 +72,7 @@ from kubernetes.dynamic.exceptions import ConflictError, ForbiddenError, NotFoun
 
 from forge import versions
 from forge_dev.e2e_local import pki
-from forge_dev.e2e_local.kube import Kube, condition, is_true
+from forge_dev.e2e_local.kube import Kube, condition, is_true, new_condition, now
 from forge_dev.e2e_local.vcluster_api import VClusterApis
 from forge_dev.simulate import infrastructure as preview_infra
 from forge_dev.simulate import kubernetes as preview_kubernetes
@@ -101,23 +100,6 @@ class Played:
 RELEASE = Played("helm.m.crossplane.io/v1beta1", "Release")
 OBJECT = Played("kubernetes.m.crossplane.io/v1alpha1", "Object")
 PLAYED = (RELEASE, OBJECT)
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _cond(ctype: str, status: str, reason: str, generation: int, message: str = "") -> dict:
-    c = {
-        "type": ctype,
-        "status": status,
-        "reason": reason,
-        "lastTransitionTime": _now(),
-        "observedGeneration": generation,
-    }
-    if message:
-        c["message"] = message
-    return c
 
 
 def _merge_conditions(current: list[dict], wanted: list[dict]) -> tuple[list[dict], bool]:
@@ -173,7 +155,7 @@ class HelmRunner:
         """``helm upgrade --install`` when the Release is new or changed: None when there
         was nothing to do, else '' or the problem."""
         name = mr["metadata"]["name"]
-        namespace = mr["spec"]["forProvider"].get("namespace") or mr["metadata"]["namespace"]
+        namespace = _release_namespace(mr)
         ref, version = self._ref(mr)
         key = (mr["metadata"]["namespace"], name)
         if self.installed.get(key) == (_gen(mr), f"{ref}:{version}"):
@@ -197,7 +179,7 @@ class HelmRunner:
 
     def uninstall(self, mr: dict) -> None:
         name = mr["metadata"]["name"]
-        namespace = mr["spec"]["forProvider"].get("namespace") or mr["metadata"]["namespace"]
+        namespace = _release_namespace(mr)
         with contextlib.suppress(RuntimeError):
             self._run("uninstall", name, f"--namespace={namespace}", "--wait")
         self.installed.pop((mr["metadata"]["namespace"], name), None)
@@ -241,7 +223,7 @@ class ProviderPlayer:
 
     def _say(self, msg: str) -> None:
         with self.log.open("a") as f:
-            f.write(f"{_now()} {msg}\n")
+            f.write(f"{now()} {msg}\n")
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -274,7 +256,7 @@ class ProviderPlayer:
                         if "NamespaceTerminating" not in str(exc.body):
                             raise
         if self.vclusters is not None:
-            for done in self.vclusters.play_packages(self.kube, _now()):
+            for done in self.vclusters.play_packages(self.kube):
                 self._say(done)
 
     # --- one managed resource ------------------------------------------------------
@@ -284,13 +266,13 @@ class ProviderPlayer:
         finalizers = md.get("finalizers") or []
         if md.get("deletionTimestamp"):
             if FINALIZER in finalizers:
-                self._set_conditions(mr, [_cond("Ready", "False", "Deleting", _gen(mr))])
+                self._set_conditions(mr, [new_condition("Ready", "False", "Deleting", _gen(mr))])
                 if played is OBJECT and not self._remote_deleted(mr):
                     return  # what it applied there is still going: the next pass looks again
                 refused = self._refused(played, mr)
                 if refused:  # the external system refuses: the provider retries
                     self._set_conditions(
-                        mr, [_cond("Synced", "False", "ReconcileError", _gen(mr), refused)]
+                        mr, [new_condition("Synced", "False", "ReconcileError", _gen(mr), refused)]
                     )
                     return
                 if played is RELEASE and _chart(mr) == "gateway":
@@ -338,7 +320,7 @@ class ProviderPlayer:
             self._set_conditions(
                 mr,
                 [
-                    _cond(
+                    new_condition(
                         "Synced",
                         "False",
                         "ReconcileError",
@@ -352,12 +334,16 @@ class ProviderPlayer:
             problem = self.helm.install(mr)
             if problem:
                 self._set_conditions(
-                    mr, [_cond("Synced", "False", "ReconcileError", _gen(mr), problem)]
+                    mr, [new_condition("Synced", "False", "ReconcileError", _gen(mr), problem)]
                 )
                 return
             if problem is not None:
                 self._say(f"helm installed our chart for {ref}")
-        if played is RELEASE and _chart(mr) == "crossplane" and not self._crossplane_in(mr):
+        if (
+            played is RELEASE
+            and _chart(mr) == "crossplane"
+            and not self._crossplane_installed_in_vcluster(mr)
+        ):
             return  # its CRDs are not Established in the vCluster yet: the next pass looks
         at_provider = self._at_provider(played, mr)
         if played is OBJECT:
@@ -369,8 +355,8 @@ class ProviderPlayer:
         self._set_conditions(
             mr,
             [
-                _cond("Synced", "True", "ReconcileSuccess", _gen(mr)),
-                _cond("Ready", "True", "Available", _gen(mr)),
+                new_condition("Synced", "True", "ReconcileSuccess", _gen(mr)),
+                new_condition("Ready", "True", "Available", _gen(mr)),
             ],
             at_provider=at_provider,
         )
@@ -407,8 +393,8 @@ class ProviderPlayer:
             manifest = manifest | {
                 "status": {
                     "conditions": [
-                        _cond("Installed", "True", "ActivePackageRevision", gen),
-                        _cond("Healthy", "True", "HealthyPackageRevision", gen),
+                        new_condition("Installed", "True", "ActivePackageRevision", gen),
+                        new_condition("Healthy", "True", "HealthyPackageRevision", gen),
                     ]
                 }
             }
@@ -462,7 +448,7 @@ class ProviderPlayer:
         if config is None:
             return ""
         source = ((config.get("spec") or {}).get("credentials") or {}).get("source")
-        if self.vclusters is not None and self.vclusters.behind(self.kube, config):
+        if self.vclusters is not None and self.vclusters.reached_through(config):
             return ""  # a vCluster's API is real: the real provider reaches it
         if source != "InjectedIdentity":
             return (
@@ -563,7 +549,7 @@ class ProviderPlayer:
         uninstall."""
         values = mr["spec"]["forProvider"].get("values") or {}
         name = values.get("name") or mr["metadata"]["name"]
-        namespace = mr["spec"]["forProvider"].get("namespace") or mr["metadata"]["namespace"]
+        namespace = _release_namespace(mr)
         if uninstall:
             with contextlib.suppress(NotFoundError):
                 self.kube.delete("v1", "Service", name, namespace)
@@ -616,16 +602,16 @@ class ProviderPlayer:
         self.kube.create(vcluster_secret(name, namespace, config, creds))
         self._say(f"vCluster {namespace}/{name}: wrote Secret vc-{name}")
 
-    def _crossplane_in(self, mr: dict) -> bool:
+    def _crossplane_installed_in_vcluster(self, mr: dict) -> bool:
         """What a Release of Crossplane's chart leaves in a vCluster whose API is real:
         Crossplane's namespace and CRDs, Established (False: not yet). True when the
         Release targets no such vCluster (an EKS cluster's Crossplane is played whole)."""
         if self.vclusters is None:
             return True
-        api = self.vclusters.behind(self.kube, self._provider_config(mr))
+        api = self.vclusters.reached_through(self._provider_config(mr))
         if api is None:
             return True
-        if api.crossplane:
+        if api.crossplane_installed:
             return True
         if not api.install_crossplane(self.vclusters.crossplane_crds(self.kube)):
             return False

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import ssl
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,3 +146,10 @@ def write(path: Path, data: bytes, *, private: bool = False) -> Path:
     if private:
         path.chmod(0o600)
     return path
+
+
+def client_context(ca: Path, cert: Path, key: Path) -> ssl.SSLContext:
+    """TLS verifying a server by the CA file ``ca``, as the client ``cert``/``key``."""
+    ctx = ssl.create_default_context(cafile=str(ca))
+    ctx.load_cert_chain(str(cert), str(key))
+    return ctx

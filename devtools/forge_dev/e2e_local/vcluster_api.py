@@ -8,10 +8,11 @@ control plane serves, an API server, for real (``VClusterApis.ensure``):
   release is uninstalled, as a vCluster's store goes with it;
 - a CA of its own (the vCluster's), whose client certificates it accepts
   (``--client-ca-file``; vCluster exports an ``O=system:masters`` one) and RBAC;
-- a serving certificate for the names vCluster's certificate syncer gives its API
-  (loft-sh/vcluster ``pkg/server/cert/syncer.go``, ``getSANs``: the Service, the Service
-  and namespace, its ClusterIP, the address it serves on and
-  ``controlPlane.proxy.extraSANs``);
+- a serving certificate for the names vCluster gives its API (loft-sh/vcluster
+  ``pkg/server/cert/cert.go``, ``GenAPIServerServingCerts`` and ``getExtraSANs``): the
+  ``kubernetes.default.svc`` names, ``localhost`` and 127.0.0.1, the Service, the Service
+  and namespace, ``*.nodes.vcluster.com``, its ClusterIP, the address it serves on (the
+  pod's, there) and ``controlPlane.proxy.extraSANs``;
 - the Service the chart creates (``<release>`` in the release's namespace, port 443
   ``https``), with an EndpointSlice to where this API server listens on the node's
   address: pods (provider-kubernetes) reach ``https://<release>.<namespace>.svc`` through
@@ -30,7 +31,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import ssl
+import threading
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +40,7 @@ from kubernetes.dynamic.exceptions import NotFoundError
 
 from forge_dev.e2e_local import pki
 from forge_dev.e2e_local.controlplane import apiserver_argv, kubeconfig
-from forge_dev.e2e_local.kube import Kube, is_true
+from forge_dev.e2e_local.kube import Kube, is_true, new_condition
 from forge_dev.e2e_local.procs import Proc, free_port
 
 # The vCluster's own Service range (virtual: nothing routes it).
@@ -56,6 +57,8 @@ CROSSPLANE_GROUPS = (
     "ops.crossplane.io",
 )
 CROSSPLANE_NAMESPACE = "crossplane-system"
+CLUSTER_DOMAIN = "cluster.local"
+NODE_SUFFIX = "nodes.vcluster.com"  # vCluster's constants.NodeSuffix
 
 
 def etcd_prefix(namespace: str, name: str) -> str:
@@ -63,9 +66,17 @@ def etcd_prefix(namespace: str, name: str) -> str:
 
 
 def serving_names(name: str, namespace: str, values: dict) -> tuple[str, ...]:
-    """The DNS names vCluster's certificate syncer puts in its API's certificate."""
+    """The DNS names vCluster puts in its API's serving certificate."""
     extra = ((values.get("controlPlane") or {}).get("proxy") or {}).get("extraSANs") or []
-    return tuple(dict.fromkeys((name, f"{name}.{namespace}", *extra)))
+    defaults = (
+        f"kubernetes.default.svc.{CLUSTER_DOMAIN}",
+        "kubernetes.default.svc",
+        "kubernetes.default",
+        "kubernetes",
+        "localhost",
+    )
+    service = (name, f"{name}.{namespace}", f"*.{NODE_SUFFIX}")
+    return tuple(dict.fromkeys((*defaults, *extra, *service)))
 
 
 @dataclass
@@ -82,7 +93,7 @@ class VClusterApi:
     proc: Proc | None = None
     service_ip: str = ""
     admin: tuple[bytes, bytes] = (b"", b"")
-    crossplane: bool = False  # Crossplane's CRDs installed and Established
+    crossplane_installed: bool = False  # Crossplane's CRDs in it, Established
     _kube: Kube | None = None
     _ready: bool = False
 
@@ -103,8 +114,8 @@ class VClusterApi:
         pki.write(d / "ca.crt", self.ca.cert_pem)
         crt, key = self.ca.issue(
             "kube-apiserver",
-            dns=(*names, "localhost"),
-            ips=tuple(dict.fromkeys((service_ip, self.address, "127.0.0.1"))),
+            dns=names,
+            ips=tuple(dict.fromkeys(("127.0.0.1", service_ip, self.address))),
             server=True,
         )
         pki.write(d / "apiserver.crt", crt)
@@ -113,6 +124,8 @@ class VClusterApi:
         pki.write(d / "sa.key", sa_key, private=True)
         pki.write(d / "sa.pub", sa_pub)
         self.admin = self.ca.issue("vcluster-admin", organization="system:masters", client=True)
+        pki.write(d / "admin.crt", self.admin[0])
+        pki.write(d / "admin.key", self.admin[1], private=True)
         self.kubeconfig.write_text(
             kubeconfig(self.url, self.ca.cert_pem, *self.admin, f"vcluster-{self.name}")
         )
@@ -139,22 +152,14 @@ class VClusterApi:
             return True
         assert self.proc is not None
         self.proc.check_alive()
-        ctx = self.context()
+        d = self.workdir / "pki"
+        ctx = pki.client_context(d / "ca.crt", d / "admin.crt", d / "admin.key")
         try:
             with urllib.request.urlopen(f"{self.url}/readyz", context=ctx, timeout=5) as r:
                 self._ready = r.read() == b"ok"
         except OSError:
             return False
         return self._ready
-
-    def context(self) -> ssl.SSLContext:
-        """TLS as its admin, verifying its serving certificate."""
-        ctx = ssl.create_default_context(cadata=self.ca.cert_pem.decode())
-        certs = self.workdir / "pki"
-        pki.write(certs / "admin.crt", self.admin[0])
-        pki.write(certs / "admin.key", self.admin[1], private=True)
-        ctx.load_cert_chain(certs / "admin.crt", certs / "admin.key")
-        return ctx
 
     @property
     def kube(self) -> Kube:
@@ -177,11 +182,11 @@ class VClusterApi:
     def install_crossplane(self, crds: list[dict]) -> bool:
         """What a Release of Crossplane's chart into this vCluster leaves there: its
         namespace and Crossplane's CRDs (``crds``), Established. False: not yet."""
-        if not self.crossplane:
+        if not self.crossplane_installed:
             namespace = {"apiVersion": "v1", "kind": "Namespace"}
             self.kube.apply(namespace | {"metadata": {"name": CROSSPLANE_NAMESPACE}})
-            self.crossplane = self._install_crds(crds)
-        return self.crossplane
+            self.crossplane_installed = self._install_crds(crds)
+        return self.crossplane_installed
 
     def _install_crds(self, crds: list[dict]) -> bool:
         kube = self.kube
@@ -191,12 +196,14 @@ class VClusterApi:
 
 
 def copy_of(crd: dict) -> dict:
-    """A CRD as applied elsewhere: its name, labels and spec."""
+    """A CRD as applied in another cluster: its name, labels and spec, without a
+    conversion webhook (it would name a Service of this cluster)."""
     md = crd["metadata"]
     meta = {"name": md["name"]}
     if md.get("labels"):
         meta["labels"] = md["labels"]
-    return {"apiVersion": CRD[0], "kind": CRD[1], "metadata": meta, "spec": crd["spec"]}
+    spec = {k: v for k, v in crd["spec"].items() if k != "conversion"}
+    return {"apiVersion": CRD[0], "kind": CRD[1], "metadata": meta, "spec": spec}
 
 
 def _etcd(etcd_url: str, call: str, prefix: str, **extra) -> dict:
@@ -224,77 +231,93 @@ def count_prefix(etcd_url: str, prefix: str) -> int:
 
 @dataclass
 class VClusterApis:
-    """The API server of every played vCluster of one run, by (namespace, release)."""
+    """The API server of every played vCluster of one run, by (namespace, release).
+
+    The player's thread starts and removes them; the scenario's thread reads them and
+    the environment stops them all: every access holds ``_lock``, and once stopped none
+    starts again."""
 
     apiserver: Path
     etcd_url: str
     address: str
     workdir: Path
     apis: dict[tuple[str, str], VClusterApi] = field(default_factory=dict)
-    # This control plane's CRDs of Crossplane and of each Provider, read once.
+    # This control plane's CRDs of Crossplane, and of each (Provider, revision), read once.
     _crossplane_crds: list[dict] | None = None
-    _provider_crds: dict[str, list[dict]] = field(default_factory=dict)
+    _provider_crds: dict[tuple[str, str], list[dict]] = field(default_factory=dict)
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+    _stopped: bool = False
 
     def get(self, namespace: str, name: str) -> VClusterApi | None:
-        return self.apis.get((namespace, name))
+        with self._lock:
+            return self.apis.get((namespace, name))
 
     def ensure(self, host: Kube, namespace: str, name: str, values: dict) -> VClusterApi | None:
         """The vCluster's API, started (with its Service) on first call; None until it
-        serves."""
-        api = self.apis.get((namespace, name))
-        if api is None:
-            service = _service(host, namespace, name)
-            api = VClusterApi(
-                name,
-                namespace,
-                self.workdir / f"vcluster-{namespace}-{name}",
-                self.address,
-                self.etcd_url,
-                ca=pki.CA.create(f"vcluster-{name}-ca"),
-            )
-            api.start(self.apiserver, serving_names(name, namespace, values), service)
-            try:
-                _endpoints(host, namespace, name, self.address, api.port)
-            except BaseException:
-                api.stop()
-                raise
-            self.apis[(namespace, name)] = api
+        serves, or once the run is stopping."""
+        with self._lock:
+            if self._stopped:
+                return None
+            api = self.apis.get((namespace, name))
+            if api is None:
+                service = _service(host, namespace, name)
+                api = VClusterApi(
+                    name,
+                    namespace,
+                    self.workdir / f"vcluster-{namespace}-{name}",
+                    self.address,
+                    self.etcd_url,
+                    ca=pki.CA.create(f"vcluster-{name}-ca"),
+                )
+                api.start(self.apiserver, serving_names(name, namespace, values), service)
+                try:
+                    _endpoints(host, namespace, name, self.address, api.port)
+                except BaseException:
+                    api.stop()
+                    raise
+                self.apis[(namespace, name)] = api
         return api if api.ready() else None
 
     def remove(self, host: Kube, namespace: str, name: str) -> bool:
-        """The release uninstalled: its API server stopped, its store and Service gone.
-        False: none ran."""
-        api = self.apis.pop((namespace, name), None)
-        if api is not None:
-            api.stop()
+        """The release uninstalled: its API server stopped, its store, Service and
+        kubeconfig Secret gone (a later install is a new vCluster). False: none ran."""
+        with self._lock:
+            api = self.apis.pop((namespace, name), None)
+            if api is not None:
+                api.stop()
         for kind, api_version, obj in (
             ("EndpointSlice", "discovery.k8s.io/v1", f"{name}-e2e"),
             ("Service", "v1", name),
+            ("Secret", "v1", f"vc-{name}"),
         ):
             with contextlib.suppress(NotFoundError):
                 host.delete(api_version, kind, obj, namespace)
         return api is not None
 
-    def behind(self, host: Kube, config: dict | None) -> VClusterApi | None:
-        """The vCluster whose kubeconfig Secret a ProviderConfig reads, if it is served."""
+    def reached_through(self, config: dict | None) -> VClusterApi | None:
+        """The served vCluster whose kubeconfig Secret (``vc-<release>``) a
+        ProviderConfig reads, if any."""
         creds = ((config or {}).get("spec") or {}).get("credentials") or {}
         ref = creds.get("secretRef") or {}
         if creds.get("source") != "Secret" or not str(ref.get("name", "")).startswith("vc-"):
             return None
         namespace = ref.get("namespace") or config["metadata"].get("namespace")
-        api = self.apis.get((namespace, ref["name"].removeprefix("vc-")))
+        api = self.get(namespace, ref["name"].removeprefix("vc-"))
         return api if api is not None and api.ready() else None
 
     def stop(self) -> None:
-        for api in self.apis.values():
+        with self._lock:
+            self._stopped = True
+            apis, self.apis = list(self.apis.values()), {}
+        for api in apis:
             with contextlib.suppress(Exception):
                 api.stop()
-        self.apis.clear()
 
     def check_alive(self) -> None:
-        for api in self.apis.values():
-            if api.proc is not None:
-                api.proc.check_alive()
+        with self._lock:
+            procs = [api.proc for api in self.apis.values() if api.proc is not None]
+        for proc in procs:
+            proc.check_alive()
 
     # --- what the played Crossplane installs, read from this control plane ------------
     def crossplane_crds(self, host: Kube) -> list[dict]:
@@ -310,13 +333,13 @@ class VClusterApis:
 
     def provider_crds(self, host: Kube, provider: str) -> list[dict]:
         """The CRDs Provider ``provider``'s package installed on this control plane (owned
-        by its current revision)."""
-        if provider not in self._provider_crds:
-            installed = host.get(PKG, "Provider", provider) or {}
-            revision = (installed.get("status") or {}).get("currentRevision")
-            if not revision:
-                return []
-            self._provider_crds[provider] = [
+        by its current revision); none when it is not installed here."""
+        installed = host.get(PKG, "Provider", provider) or {}
+        revision = (installed.get("status") or {}).get("currentRevision")
+        if not revision:
+            return []
+        if (provider, revision) not in self._provider_crds:
+            self._provider_crds[(provider, revision)] = [
                 copy_of(c)
                 for c in host.list(*CRD)
                 if any(
@@ -324,25 +347,28 @@ class VClusterApis:
                     for o in c["metadata"].get("ownerReferences") or []
                 )
             ]
-        return self._provider_crds[provider]
+        return self._provider_crds[(provider, revision)]
 
-    def play_packages(self, host: Kube, now: str) -> list[str]:
-        """The played Crossplane of each vCluster with Crossplane's CRDs: every Provider
-        and Function there Installed and Healthy, a Provider's CRDs installed first. What
-        it did, for the log."""
+    def play_packages(self, host: Kube) -> list[str]:
+        """The played Crossplane of each vCluster it was installed into: every Function
+        there Installed and Healthy, and every Provider this control plane also runs,
+        once its CRDs (those its package installed here) are Established there. What it
+        did, for the log."""
         done = []
-        for api in list(self.apis.values()):
-            if not (api.ready() and api.kube.served(PKG, "Provider")):
+        with self._lock:
+            apis = list(self.apis.values())
+        for api in apis:
+            if not api.crossplane_installed:
                 continue
             for kind in ("Provider", "Function"):
                 for pkg in api.kube.list(PKG, kind):
                     if is_true(pkg, "Installed") and is_true(pkg, "Healthy"):
                         continue
-                    if kind == "Provider" and not api._install_crds(
-                        self.provider_crds(host, pkg["metadata"]["name"])
-                    ):
-                        continue  # its CRDs are not Established yet: next pass
-                    _healthy(api.kube, pkg, now)
+                    if kind == "Provider":
+                        crds = self.provider_crds(host, pkg["metadata"]["name"])
+                        if not (crds and api._install_crds(crds)):
+                            continue  # unknown here, or not Established yet: next pass
+                    _healthy(api.kube, pkg)
                     done.append(
                         f"vCluster {api.namespace}/{api.name}: {kind} "
                         f"{pkg['metadata']['name']} Installed and Healthy"
@@ -350,25 +376,16 @@ class VClusterApis:
         return done
 
 
-def _healthy(kube: Kube, pkg: dict, now: str) -> None:
+def _healthy(kube: Kube, pkg: dict) -> None:
+    """A package's status as Crossplane's package manager writes it once it runs."""
     gen = pkg["metadata"].get("generation") or 1
-
-    def cond(ctype: str, reason: str) -> dict:
-        return {
-            "type": ctype,
-            "status": "True",
-            "reason": reason,
-            "lastTransitionTime": now,
-            "observedGeneration": gen,
-        }
-
     kube.patch(
         pkg,
         {
             "status": {
                 "conditions": [
-                    cond("Installed", "ActivePackageRevision"),
-                    cond("Healthy", "HealthyPackageRevision"),
+                    new_condition("Installed", "True", "ActivePackageRevision", gen),
+                    new_condition("Healthy", "True", "HealthyPackageRevision", gen),
                 ],
                 "currentIdentifier": pkg["spec"]["package"],
             }
