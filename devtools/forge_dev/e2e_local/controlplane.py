@@ -70,6 +70,20 @@ class Tools:
         return found
 
 
+def write_apiserver_certs(
+    certs: Path, ca: pki.CA, *, dns: tuple[str, ...], ips: tuple[str, ...]
+) -> None:
+    """The files ``apiserver_argv`` names in ``certs``: the CA, a serving certificate for
+    ``dns`` and ``ips``, and a service-account key pair."""
+    pki.write(certs / "ca.crt", ca.cert_pem)
+    crt, key = ca.issue("kube-apiserver", dns=dns, ips=tuple(dict.fromkeys(ips)), server=True)
+    pki.write(certs / "apiserver.crt", crt)
+    pki.write(certs / "apiserver.key", key, private=True)
+    sa_key, sa_pub = pki.service_account_keys()
+    pki.write(certs / "sa.key", sa_key, private=True)
+    pki.write(certs / "sa.pub", sa_pub)
+
+
 def apiserver_argv(
     binary: Path,
     *,
@@ -157,18 +171,12 @@ class ControlPlane:
     def _write_pki(self) -> None:
         d = self.pki_dir
         self.ca = ca = pki.CA.create("forge-e2e-kubernetes-ca")
-        pki.write(d / "ca.crt", ca.cert_pem)
-        crt, key = ca.issue(
-            "kube-apiserver",
+        write_apiserver_certs(
+            d,
+            ca,
             dns=("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"),
-            ips=tuple(dict.fromkeys(("127.0.0.1", self.address, KUBERNETES_SERVICE_IP))),
-            server=True,
+            ips=("127.0.0.1", self.address, KUBERNETES_SERVICE_IP),
         )
-        pki.write(d / "apiserver.crt", crt)
-        pki.write(d / "apiserver.key", key, private=True)
-        sa_key, sa_pub = pki.service_account_keys()
-        pki.write(d / "sa.key", sa_key, private=True)
-        pki.write(d / "sa.pub", sa_pub)
         crt, key = ca.issue("forge-e2e-admin", organization="system:masters", client=True)
         self._admin = (
             pki.write(d / "admin.crt", crt),
@@ -322,4 +330,5 @@ __all__ = [
     "Tools",
     "apiserver_argv",
     "kubeconfig",
+    "write_apiserver_certs",
 ]

@@ -39,7 +39,7 @@ from pathlib import Path
 from kubernetes.dynamic.exceptions import NotFoundError
 
 from forge_dev.e2e_local import pki
-from forge_dev.e2e_local.controlplane import apiserver_argv, kubeconfig
+from forge_dev.e2e_local.controlplane import apiserver_argv, kubeconfig, write_apiserver_certs
 from forge_dev.e2e_local.kube import Kube, is_true, new_condition
 from forge_dev.e2e_local.procs import Proc, free_port
 
@@ -111,18 +111,7 @@ class VClusterApi:
         d = self.workdir / "pki"
         self.service_ip = service_ip
         self.port = free_port()
-        pki.write(d / "ca.crt", self.ca.cert_pem)
-        crt, key = self.ca.issue(
-            "kube-apiserver",
-            dns=names,
-            ips=tuple(dict.fromkeys(("127.0.0.1", service_ip, self.address))),
-            server=True,
-        )
-        pki.write(d / "apiserver.crt", crt)
-        pki.write(d / "apiserver.key", key, private=True)
-        sa_key, sa_pub = pki.service_account_keys()
-        pki.write(d / "sa.key", sa_key, private=True)
-        pki.write(d / "sa.pub", sa_pub)
+        write_apiserver_certs(d, self.ca, dns=names, ips=("127.0.0.1", service_ip, self.address))
         self.admin = self.ca.issue("vcluster-admin", organization="system:masters", client=True)
         pki.write(d / "admin.crt", self.admin[0])
         pki.write(d / "admin.key", self.admin[1], private=True)
