@@ -71,7 +71,6 @@ from typing import ClassVar
 from kubernetes.dynamic.exceptions import ConflictError, ForbiddenError, NotFoundError
 
 from forge import versions
-from forge_dev.e2e_local import pki
 from forge_dev.e2e_local.kube import Kube, condition, is_true, new_condition, now
 from forge_dev.e2e_local.vcluster_api import VClusterApis
 from forge_dev.simulate import infrastructure as preview_infra
@@ -196,7 +195,7 @@ class ProviderPlayer:
     errors: list[str] = field(default_factory=list)
     # (monotonic time, kind, namespace, name) of each managed resource let go.
     deleted: list[tuple[float, str, str, str]] = field(default_factory=list)
-    # The real API server of each played vCluster (None: a vCluster gets only its Secret).
+    # The real API server of each played vCluster (None: none serves, no vc-<name> Secret).
     vclusters: VClusterApis | None = None
     # Objects the real provider-kubernetes reconciled (Synced and Ready), by (namespace,
     # name): "<kind> <namespace/name>" of the manifest it applied or observed.
@@ -579,25 +578,21 @@ class ProviderPlayer:
             )
 
     def _vcluster_secret(self, mr: dict) -> None:
-        """The kubeconfig Secret the vCluster writes once its API serves (the real one of
-        ``vclusters``, else one nothing serves)."""
+        """The kubeconfig Secret the vCluster writes once its API (``vclusters``) serves;
+        none without ``vclusters``, where nothing serves it."""
         name = mr["metadata"]["name"]
         namespace = _release_namespace(mr)
-        if self.kube.get("v1", "Secret", f"vc-{name}", namespace) is not None:
+        if self.vclusters is None or self.kube.get("v1", "Secret", f"vc-{name}", namespace):
             return
         values = mr["spec"]["forProvider"].get("values") or {}
         export = values.get("exportKubeConfig") or {}
         server = export.get("server") or "https://localhost:8443"
         context = export.get("context") or name
-        if self.vclusters is not None:
-            api = self.vclusters.ensure(self.kube, namespace, name, values)
-            if api is None:
-                return  # not serving yet: the next pass looks again
-            ca, (crt, key) = api.ca, api.admin
-        else:
-            ca = pki.CA.create(f"vcluster-{name}-ca")
-            crt, key = ca.issue("admin", organization="system:masters", client=True)
-        creds = Credentials(ca=ca.cert_pem.decode(), cert=crt.decode(), key=key.decode())
+        api = self.vclusters.ensure(self.kube, namespace, name, values)
+        if api is None:
+            return  # not serving yet: the next pass looks again
+        crt, key = api.admin
+        creds = Credentials(ca=api.ca.cert_pem.decode(), cert=crt.decode(), key=key.decode())
         config = kubeconfig(server, context, creds)
         self.kube.create(vcluster_secret(name, namespace, config, creds))
         self._say(f"vCluster {namespace}/{name}: wrote Secret vc-{name}")

@@ -143,17 +143,10 @@ def _stack_in_vcluster(env: Environment, name: str) -> str:
         if PLAYED_ANNOTATION in (md.get("annotations") or {}):
             raise HarnessError(f"Object {md['name']} was played: {md['annotations']}")
         manifest = obj["spec"]["forProvider"]["manifest"]
-        mmd = manifest["metadata"]
-        if (
-            api.kube.get(
-                manifest["apiVersion"], manifest["kind"], mmd["name"], mmd.get("namespace")
-            )
-            is None
-        ):
-            raise HarnessError(
-                f"Object {md['name']}: no {manifest['kind']} {mmd['name']} in the vCluster"
-            )
-        kinds[manifest["kind"]] = kinds.get(manifest["kind"], 0) + 1
+        kind, where = manifest["kind"], manifest["metadata"]
+        if not api.kube.get(manifest["apiVersion"], kind, where["name"], where.get("namespace")):
+            raise HarnessError(f"Object {md['name']}: no {kind} {where['name']} in the vCluster")
+        kinds[kind] = kinds.get(kind, 0) + 1
     if not kinds:
         raise HarnessError(f"no Object reaches vCluster {name}")
     listed = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))

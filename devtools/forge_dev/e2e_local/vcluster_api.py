@@ -22,8 +22,8 @@ Played: vCluster's syncer (nothing in a vCluster gets a pod), its controller man
 scheduler, and what Helm releases install into it. Crossplane is one of those: a Release
 of its chart into a vCluster gets Crossplane's CRDs and namespace there
 (``install_crossplane``), and that Crossplane's package manager is played by
-``play_packages``: a Provider or Function there is Installed and Healthy, and a Provider's
-CRDs are installed (those the same package installed on this control plane).
+``play_packages``: a Function there is Installed and Healthy, and so is a Provider once
+the CRDs its package installed on this control plane are Established there.
 """
 
 from __future__ import annotations
@@ -139,7 +139,8 @@ class VClusterApi:
         """Whether it answers ``/readyz`` (raises with its log if it died)."""
         if self._ready:
             return True
-        assert self.proc is not None
+        if self.proc is None:
+            return False  # stopped
         self.proc.check_alive()
         d = self.workdir / "pki"
         ctx = pki.client_context(d / "ca.crt", d / "admin.crt", d / "admin.key")
@@ -174,10 +175,11 @@ class VClusterApi:
         if not self.crossplane_installed:
             namespace = {"apiVersion": "v1", "kind": "Namespace"}
             self.kube.apply(namespace | {"metadata": {"name": CROSSPLANE_NAMESPACE}})
-            self.crossplane_installed = self._install_crds(crds)
+            self.crossplane_installed = self.install_crds(crds)
         return self.crossplane_installed
 
-    def _install_crds(self, crds: list[dict]) -> bool:
+    def install_crds(self, crds: list[dict]) -> bool:
+        """Apply ``crds`` here; whether every one is Established."""
         kube = self.kube
         for crd in crds:
             kube.apply(crd)
@@ -355,7 +357,7 @@ class VClusterApis:
                         continue
                     if kind == "Provider":
                         crds = self.provider_crds(host, pkg["metadata"]["name"])
-                        if not (crds and api._install_crds(crds)):
+                        if not (crds and api.install_crds(crds)):
                             continue  # unknown here, or not Established yet: next pass
                     _healthy(api.kube, pkg)
                     done.append(
